@@ -1,0 +1,40 @@
+# Shared by the infra scripts: the project-local Python environment with a pinned moto.
+# shellcheck shell=bash
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+MOTO_VERSION="5.2.5"
+
+ensure_moto() {
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  echo "installing moto[server]==$MOTO_VERSION into $VENV" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_moto PORT LOGFILE: starts moto in the background, waits until it answers, sets MOTO_PID.
+start_moto() {
+  local port="$1" log="$2"
+  "$VENV/bin/python" "$ROOT/infra/moto_server.py" --port "$port" >"$log" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 1 100); do
+    if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$MOTO_PID" 2>/dev/null; then cat "$log" >&2; return 1; fi
+    sleep 0.1
+  done
+  echo "moto did not start on port $port" >&2
+  return 1
+}
+
+# The SDK's standard environment pointed at the local stack.
+export_local_aws_env() {
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$1"
+  export AWS_REGION="${AWS_REGION:-us-east-1}"
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}"
+  export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
+}

@@ -1,0 +1,333 @@
+//! `scimctl`: the operator's CLI. It bootstraps the AWS resources of a stack (table, token key
+//! secret, SES sender identity) and stands in for the parts of Insomnia that SCIM depends on:
+//! organizations and their plan, members, verified domains, SSO. Same store code as the functions.
+use std::process::ExitCode;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use insomnia_scim::auth::{generate_passphrase, hash_passphrase, TokenKey};
+use insomnia_scim::clock::Clock;
+use insomnia_scim::config::AppConfig;
+use insomnia_scim::domain::{
+    EmailAddress, IdentityProvider, MemberRole, OrgId, Organization, Plan, SsoConfig, TokenWindow,
+};
+use insomnia_scim::enablement::enable_scim;
+use insomnia_scim::runtime::{build_app, AwsClients};
+use insomnia_scim::store::{Account, ManagedBy, MemberRecord, NewMember, Store};
+
+#[derive(Parser)]
+#[command(name = "scimctl", about = "Operate the SCIM service: bootstrap a stack, manage organizations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the DynamoDB table, the token key secret and the SES sender identity (idempotent).
+    Bootstrap,
+    /// Create an organization.
+    CreateOrg {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        /// free, individual, team or enterprise
+        #[arg(long, default_value = "enterprise")]
+        plan: String,
+        /// Enterprise licenses bought (no limit when omitted)
+        #[arg(long)]
+        seats: Option<u32>,
+    },
+    /// Add a member by hand (an owner, co-owner or manually managed member).
+    AddMember {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        /// owner, co-owner or member
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Passphrase of the account if it is new (read from SCIMCTL_PASSPHRASE; generated and printed when absent)
+        #[arg(long, env = "SCIMCTL_PASSPHRASE", hide_env_values = true)]
+        passphrase: Option<String>,
+    },
+    /// Mark a domain as verified for the organization.
+    VerifyDomain {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        domain: String,
+    },
+    /// Record that SSO is configured with an identity provider (okta or azure).
+    ConfigureSso {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        idp: String,
+    },
+    /// Enable SCIM and issue a new connector token (development): prints the URL and the token once.
+    IssueToken {
+        #[arg(long)]
+        org: String,
+        /// 30d, 90d, 180d, 1y, 2y or none
+        #[arg(long, default_value = "90d")]
+        window: String,
+        /// Origin of the API, to print the connector URL
+        #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+    },
+    /// Show an organization: profile, licenses, SCIM status, members.
+    ShowOrg {
+        #[arg(long)]
+        org: String,
+    },
+    /// Create (or refresh) the demo organization that meets every SCIM requirement.
+    SeedDemo {
+        #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn usage(err: impl std::fmt::Display) -> CliError {
+    CliError::Usage(err.to_string())
+}
+
+fn failed(err: impl std::fmt::Display) -> CliError {
+    CliError::Failed(err.to_string())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Usage(message)) => {
+            eprintln!("scimctl: {message}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(message)) => {
+            eprintln!("scimctl: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), CliError> {
+    let config = AppConfig::from_env().map_err(usage)?;
+    let clients = AwsClients::from_env().await;
+    let store = Store::new(clients.dynamodb.clone(), config.table_name.clone());
+    if let Command::Bootstrap = command {
+        return bootstrap(&config, &clients, &store).await;
+    }
+    let now = Utc::now();
+    match command {
+        Command::Bootstrap => Ok(()),
+        Command::CreateOrg { org, name, plan, seats } => {
+            let id = OrgId::parse(&org).map_err(usage)?;
+            let plan = Plan::parse(&plan).map_err(usage)?;
+            if name.trim().is_empty() {
+                return Err(usage("--name must not be empty"));
+            }
+            store.create_organization(&Organization::new(id.clone(), &name, plan, seats, now)).await.map_err(failed)?;
+            println!("created organization {id} ({plan})");
+            Ok(())
+        }
+        Command::AddMember { org, email, role, passphrase } => {
+            let id = OrgId::parse(&org).map_err(usage)?;
+            let email = EmailAddress::parse(&email).map_err(usage)?;
+            let role = MemberRole::parse(&role).map_err(usage)?;
+            add_member(&store, &id, &email, role, passphrase).await
+        }
+        Command::VerifyDomain { org, domain } => {
+            let id = OrgId::parse(&org).map_err(usage)?;
+            let mut organization = load_org(&store, &id).await?;
+            organization.verify_domain(&domain).map_err(usage)?;
+            store.update_organization(&organization).await.map_err(failed)?;
+            println!("verified domains of {id}: {}", organization.verified_domains.join(", "));
+            Ok(())
+        }
+        Command::ConfigureSso { org, idp } => {
+            let id = OrgId::parse(&org).map_err(usage)?;
+            let idp = IdentityProvider::parse(&idp).map_err(usage)?;
+            let mut organization = load_org(&store, &id).await?;
+            organization.sso = Some(SsoConfig { idp, configured_at: now });
+            store.update_organization(&organization).await.map_err(failed)?;
+            println!("SSO of {id} configured with {idp}");
+            Ok(())
+        }
+        Command::IssueToken { org, window, base_url } => {
+            let id = OrgId::parse(&org).map_err(usage)?;
+            let window = TokenWindow::parse(&window).map_err(usage)?;
+            let organization = load_org(&store, &id).await?;
+            let idp = organization.sso.as_ref().map_or(IdentityProvider::Okta, |sso| sso.idp);
+            let app = build_app(config, &clients, Clock::System).await.map_err(failed)?;
+            let token = enable_scim(&store, &app.token_key, &id, idp, window, now).await.map_err(failed)?;
+            println!("connector URL: {}/scim/v2/orgs/{id}", base_url.trim_end_matches('/'));
+            println!("token (shown once): {}", token.reveal());
+            Ok(())
+        }
+        Command::ShowOrg { org } => {
+            let id = OrgId::parse(&org).map_err(usage)?;
+            show_org(&store, &id).await
+        }
+        Command::SeedDemo { base_url } => seed_demo(config, &clients, &store, &base_url).await,
+    }
+}
+
+async fn load_org(store: &Store, id: &OrgId) -> Result<Organization, CliError> {
+    store
+        .organization(id)
+        .await
+        .map_err(failed)?
+        .map(|(org, _)| org)
+        .ok_or_else(|| failed(format!("organization '{id}' does not exist")))
+}
+
+async fn add_member(
+    store: &Store,
+    org: &OrgId,
+    email: &EmailAddress,
+    role: MemberRole,
+    passphrase: Option<String>,
+) -> Result<(), CliError> {
+    let now = Utc::now();
+    let existing = store.account(email).await.map_err(failed)?;
+    let mut generated = None;
+    let new_account = match existing {
+        Some(_) => None,
+        None => {
+            let passphrase = match passphrase {
+                Some(p) => p,
+                None => generated.insert(generate_passphrase()).clone(),
+            };
+            Some(Account {
+                email: email.clone(),
+                passphrase_hash: hash_passphrase(&passphrase).map_err(usage)?,
+                must_change_passphrase: generated.is_some(),
+                created_at: now,
+            })
+        }
+    };
+    let member = MemberRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        email: email.clone(),
+        user_name: email.as_str().to_owned(),
+        role,
+        managed_by: ManagedBy::Manual,
+        active: true,
+        created_at: now,
+        modified_at: now,
+        version: 1,
+    };
+    let id = member.id.clone();
+    store.add_manual_member(org, &NewMember { member, new_account }).await.map_err(failed)?;
+    println!("added {email} to {org} as {role} (member id {id})");
+    if let Some(passphrase) = generated {
+        println!("initial passphrase (shown once; must be changed at first sign-in): {passphrase}");
+    }
+    Ok(())
+}
+
+async fn show_org(store: &Store, id: &OrgId) -> Result<(), CliError> {
+    let (org, licenses) = store
+        .organization(id)
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| failed(format!("organization '{id}' does not exist")))?;
+    let settings = store.scim_settings(id).await.map_err(failed)?;
+    let members = store.members(id).await.map_err(failed)?;
+    let now = Utc::now();
+    let scim = settings.map(|s| {
+        serde_json::json!({
+            "enabled": s.enabled,
+            "idp": s.idp,
+            "token_state": s.token_state(now),
+            "token_window": s.token_window,
+            "token_created_at": s.token_created_at,
+            "token_expires_at": s.token_expires_at,
+        })
+    });
+    let report = serde_json::json!({
+        "organization": org,
+        "unmet_scim_requirements": org.unmet_scim_requirements(),
+        "licenses": licenses,
+        "scim": scim,
+        "members": members.iter().map(|m| serde_json::json!({
+            "id": m.id, "email": m.email, "role": m.role, "managed_by": m.managed_by, "active": m.active,
+        })).collect::<Vec<_>>(),
+    });
+    println!("{}", serde_json::to_string_pretty(&report).map_err(failed)?);
+    Ok(())
+}
+
+async fn bootstrap(config: &AppConfig, clients: &AwsClients, store: &Store) -> Result<(), CliError> {
+    let created = store.ensure_table().await.map_err(failed)?;
+    println!("table {}: {}", config.table_name, if created { "created" } else { "exists" });
+
+    let secret = clients.secrets.describe_secret().secret_id(&config.token_key_secret_id).send().await;
+    match secret {
+        Ok(_) => println!("secret {}: exists", config.token_key_secret_id),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+            clients
+                .secrets
+                .create_secret()
+                .name(&config.token_key_secret_id)
+                .description("Key of the SCIM token hashes (HMAC-SHA256)")
+                .secret_string(TokenKey::generate_secret_string())
+                .send()
+                .await
+                .map_err(|e| failed(aws_sdk_secretsmanager::error::DisplayErrorContext(&e)))?;
+            println!("secret {}: created", config.token_key_secret_id);
+        }
+        Err(err) => return Err(failed(aws_sdk_secretsmanager::error::DisplayErrorContext(&err))),
+    }
+
+    let identity = clients.ses.create_email_identity().email_identity(&config.sender_email).send().await;
+    match identity {
+        Ok(_) => println!("SES sender identity {}: created", config.sender_email),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_already_exists_exception()) => {
+            println!("SES sender identity {}: exists", config.sender_email)
+        }
+        Err(err) => return Err(failed(aws_sdk_sesv2::error::DisplayErrorContext(&err))),
+    }
+    Ok(())
+}
+
+const DEMO_ORG: &str = "demo";
+const DEMO_OWNER: &str = "owner@demo.example.com";
+
+async fn seed_demo(config: AppConfig, clients: &AwsClients, store: &Store, base_url: &str) -> Result<(), CliError> {
+    let now = Utc::now();
+    let id = OrgId::parse(DEMO_ORG).map_err(failed)?;
+    let email = EmailAddress::parse(DEMO_OWNER).map_err(failed)?;
+    if store.organization(&id).await.map_err(failed)?.is_none() {
+        let mut org = Organization::new(id.clone(), "Demo Enterprise", Plan::Enterprise, Some(50), now);
+        org.verify_domain("demo.example.com").map_err(failed)?;
+        org.sso = Some(SsoConfig { idp: IdentityProvider::Okta, configured_at: now });
+        store.create_organization(&org).await.map_err(failed)?;
+    }
+    let passphrase = "demo owner passphrase";
+    if store.account(&email).await.map_err(failed)?.is_none() {
+        add_member(store, &id, &email, MemberRole::Owner, Some(passphrase.to_owned())).await?;
+    }
+    let app = build_app(config, clients, Clock::System).await.map_err(failed)?;
+    let token = enable_scim(store, &app.token_key, &id, IdentityProvider::Okta, TokenWindow::Days90, now)
+        .await
+        .map_err(failed)?;
+    let connector = format!("{}/scim/v2/orgs/{id}", base_url.trim_end_matches('/'));
+    println!("demo organization: {id} (Enterprise, 50 seats, domain demo.example.com, SSO okta)");
+    println!("admin login: {DEMO_OWNER} / {passphrase}");
+    println!("connector URL: {connector}");
+    println!("token (shown once): {}", token.reveal());
+    println!("try: curl -H \"Authorization: Bearer {}\" {connector}/ServiceProviderConfig", token.reveal());
+    Ok(())
+}

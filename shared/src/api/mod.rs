@@ -1,0 +1,90 @@
+//! HTTP adapters: the axum routers that the Lambda functions run (through `lambda_http`) and that
+//! the dev server mounts together on one port.
+mod discovery;
+mod request_log;
+pub mod routes;
+mod scim_context;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+use crate::auth::TokenKey;
+use crate::clock::Clock;
+use crate::config::AppConfig;
+use crate::log::RequestLogWriter;
+use crate::scim::{ScimError, SCIM_MEDIA_TYPE};
+use crate::store::Store;
+
+pub use scim_context::ScimCaller;
+
+/// Everything a handler needs, built once per cold start.
+pub struct App {
+    pub config: AppConfig,
+    pub store: Store,
+    pub token_key: TokenKey,
+    pub clock: Clock,
+    pub logs: RequestLogWriter,
+}
+
+pub type AppState = Arc<App>;
+
+impl App {
+    /// The public origin: configured, or taken from the request (API Gateway sets Host and
+    /// X-Forwarded-Proto).
+    pub fn origin(&self, headers: &HeaderMap) -> String {
+        if let Some(url) = &self.config.public_base_url {
+            return url.clone();
+        }
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        let proto = headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok())
+            .filter(|p| *p == "https" || *p == "http")
+            .unwrap_or("http");
+        format!("{proto}://{host}")
+    }
+}
+
+/// The routes served by the `scim-users` function: Users and the discovery documents.
+pub fn scim_users_routes(app: AppState) -> Router {
+    discovery::routes().layer(axum::middleware::from_fn_with_state(app.clone(), request_log::record)).with_state(app)
+}
+
+/// The routes served by the `scim-groups` function.
+pub fn scim_groups_routes(app: AppState) -> Router {
+    Router::new().with_state(app)
+}
+
+/// The routes served by the `scim-admin` function.
+pub fn admin_routes(app: AppState) -> Router {
+    Router::new().with_state(app)
+}
+
+/// Answers unknown paths and methods with SCIM errors. Added once on top of whatever routes a
+/// process serves (axum refuses to merge two routers that both have fallbacks).
+pub fn with_fallbacks(router: Router) -> Router {
+    router.fallback(unknown_path).method_not_allowed_fallback(unsupported_method)
+}
+
+/// Every route of every function, as the dev server serves them on one port.
+pub fn all_routes(app: AppState) -> Router {
+    with_fallbacks(scim_users_routes(app.clone()).merge(scim_groups_routes(app.clone())).merge(admin_routes(app)))
+}
+
+async fn unknown_path() -> ScimError {
+    ScimError::not_found("No endpoint at this path. SCIM endpoints live under /scim/v2/orgs/{orgId}/.")
+}
+
+async fn unsupported_method() -> ScimError {
+    ScimError::new(StatusCode::METHOD_NOT_ALLOWED, None, "This HTTP method is not supported on this endpoint.")
+}
+
+/// A SCIM JSON response.
+pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_MEDIA_TYPE));
+    response
+}

@@ -1,0 +1,57 @@
+//! Middleware that records every SCIM request of a known organization in its request log.
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use lambda_http::RequestExt;
+
+use super::scim_context::LogSlot;
+use super::AppState;
+use crate::log::{clip, guess_idp, RequestLogRecord};
+use crate::scim::ScimError;
+
+pub async fn record(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let at = app.clock.now();
+    let slot = LogSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let request_id = request
+        .lambda_context_ref()
+        .map(|context| context.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let method = request.method().to_string();
+    let path = clip(request.uri().path(), 512);
+    let query = request.uri().query().map(|q| clip(q, 1024));
+    let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|v| clip(v, 256));
+    let resource_type = path.split('/').nth(5).map(|segment| segment.to_owned());
+
+    let mut response = next.run(request).await;
+
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let note = slot.take();
+    if let Some(org) = note.org {
+        let error = response.extensions().get::<ScimError>();
+        app.logs.submit(RequestLogRecord {
+            org,
+            request_id,
+            at,
+            method,
+            path,
+            query,
+            status: response.status().as_u16(),
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            idp: guess_idp(user_agent.as_deref()).to_owned(),
+            user_agent,
+            resource_type,
+            scim_type: error.and_then(|e| e.scim_type).map(|t| t.as_str().to_owned()),
+            detail: error.map(|e| clip(&e.detail, 1024)),
+            tolerances: note.tolerances,
+        });
+    }
+    response
+}

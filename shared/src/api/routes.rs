@@ -1,0 +1,30 @@
+//! The route table: which function serves which path. `template.yaml` must give API Gateway the
+//! same set (a test compares them), and the dev server serves all of them on one port.
+
+/// A Lambda function of the service, by its crate (and SAM logical resource) name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Function {
+    ScimUsers,
+    ScimGroups,
+    ScimAdmin,
+}
+
+impl Function {
+    pub fn crate_name(&self) -> &'static str {
+        match self {
+            Self::ScimUsers => "scim-users",
+            Self::ScimGroups => "scim-groups",
+            Self::ScimAdmin => "scim-admin",
+        }
+    }
+}
+
+/// `(function, method, path)` for every route. Paths use the `{param}` syntax that both axum and
+/// API Gateway understand.
+pub const ROUTES: &[(Function, &str, &str)] = &[
+    (Function::ScimUsers, "GET", "/scim/v2/orgs/{orgId}/ServiceProviderConfig"),
+    (Function::ScimUsers, "GET", "/scim/v2/orgs/{orgId}/ResourceTypes"),
+    (Function::ScimUsers, "GET", "/scim/v2/orgs/{orgId}/ResourceTypes/{id}"),
+    (Function::ScimUsers, "GET", "/scim/v2/orgs/{orgId}/Schemas"),
+    (Function::ScimUsers, "GET", "/scim/v2/orgs/{orgId}/Schemas/{id}"),
+];

@@ -1,0 +1,145 @@
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{IdentityProvider, ValueError};
+
+/// The seeds: warnings and emails start 20 days before the token expires.
+pub const EXPIRY_WARNING_DAYS: i64 = 20;
+
+/// The expiry windows an admin can pick when generating a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenWindow {
+    #[serde(rename = "30d")]
+    Days30,
+    #[serde(rename = "90d")]
+    Days90,
+    #[serde(rename = "180d")]
+    Days180,
+    #[serde(rename = "1y")]
+    OneYear,
+    #[serde(rename = "2y")]
+    TwoYears,
+    #[serde(rename = "none")]
+    NoExpiry,
+}
+
+impl TokenWindow {
+    pub const ALL: [&'static str; 6] = ["30d", "90d", "180d", "1y", "2y", "none"];
+
+    pub fn parse(raw: &str) -> Result<Self, ValueError> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "30d" | "30" => Ok(Self::Days30),
+            "90d" | "90" => Ok(Self::Days90),
+            "180d" | "180" => Ok(Self::Days180),
+            "1y" | "365d" => Ok(Self::OneYear),
+            "2y" | "730d" => Ok(Self::TwoYears),
+            "none" | "never" => Ok(Self::NoExpiry),
+            _ => Err(ValueError { what: "token expiry window", value: raw.to_owned(), expected: &Self::ALL }),
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Days30 => "30d",
+            Self::Days90 => "90d",
+            Self::Days180 => "180d",
+            Self::OneYear => "1y",
+            Self::TwoYears => "2y",
+            Self::NoExpiry => "none",
+        }
+    }
+
+    pub fn duration(&self) -> Option<Duration> {
+        match self {
+            Self::Days30 => Some(Duration::days(30)),
+            Self::Days90 => Some(Duration::days(90)),
+            Self::Days180 => Some(Duration::days(180)),
+            Self::OneYear => Some(Duration::days(365)),
+            Self::TwoYears => Some(Duration::days(730)),
+            Self::NoExpiry => None,
+        }
+    }
+
+    pub fn expiry_from(&self, issued_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.duration().map(|d| issued_at + d)
+    }
+}
+
+/// What the admin status shows about the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenState {
+    Valid,
+    ExpiringSoon,
+    Expired,
+    NoExpiry,
+    None,
+}
+
+/// An organization's SCIM settings: whether provisioning is on, with which IdP, and the current
+/// token's keyed hash (the token itself is never stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScimSettings {
+    pub enabled: bool,
+    pub idp: IdentityProvider,
+    /// Hex HMAC-SHA256 of the token under the service's secret key.
+    pub token_hash: String,
+    pub token_window: TokenWindow,
+    pub token_created_at: DateTime<Utc>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    /// Bumped by every conditional write of this record.
+    pub version: u64,
+}
+
+impl ScimSettings {
+    pub fn token_state(&self, now: DateTime<Utc>) -> TokenState {
+        match self.token_expires_at {
+            None => TokenState::NoExpiry,
+            Some(at) if at <= now => TokenState::Expired,
+            Some(at) if at - now <= Duration::days(EXPIRY_WARNING_DAYS) => TokenState::ExpiringSoon,
+            Some(_) => TokenState::Valid,
+        }
+    }
+
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.token_state(now) == TokenState::Expired
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(expires_in_days: Option<i64>, now: DateTime<Utc>) -> ScimSettings {
+        ScimSettings {
+            enabled: true,
+            idp: IdentityProvider::Okta,
+            token_hash: "h".into(),
+            token_window: TokenWindow::Days90,
+            token_created_at: now,
+            token_expires_at: expires_in_days.map(|d| now + Duration::days(d)),
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn token_state_follows_the_20_day_rule() {
+        let now = Utc::now();
+        assert_eq!(settings(None, now).token_state(now), TokenState::NoExpiry);
+        assert_eq!(settings(Some(21), now).token_state(now), TokenState::Valid);
+        assert_eq!(settings(Some(20), now).token_state(now), TokenState::ExpiringSoon);
+        assert_eq!(settings(Some(1), now).token_state(now), TokenState::ExpiringSoon);
+        assert_eq!(settings(Some(0), now).token_state(now), TokenState::Expired);
+        assert_eq!(settings(Some(-3), now).token_state(now), TokenState::Expired);
+    }
+
+    #[test]
+    fn windows_parse_and_expire() {
+        let now = Utc::now();
+        assert_eq!(TokenWindow::parse("90d").unwrap().expiry_from(now), Some(now + Duration::days(90)));
+        assert_eq!(TokenWindow::parse("2Y").unwrap(), TokenWindow::TwoYears);
+        assert_eq!(TokenWindow::parse("none").unwrap().expiry_from(now), None);
+        let err = TokenWindow::parse("7d").unwrap_err().to_string();
+        assert!(err.contains("30d, 90d, 180d, 1y, 2y, none"), "{err}");
+    }
+}

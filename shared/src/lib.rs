@@ -1,0 +1,18 @@
+//! SCIM 2.0 provisioning for Insomnia: the library every Lambda function uses.
+//!
+//! Ports and adapters by concern: `scim` (protocol), `domain` (organizations, members, tokens),
+//! `store` (DynamoDB adapter), `auth` (SCIM bearer tokens, passphrases), `log` (SCIM request log),
+//! `api` (the axum routers the Lambda functions and the dev server run), `runtime` (cold start wiring).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod enablement;
+pub mod log;
+pub mod runtime;
+pub mod scim;
+pub mod store;
+pub mod telemetry;

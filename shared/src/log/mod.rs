@@ -1,0 +1,105 @@
+//! The SCIM request log. Records are written off the response path: each write starts as its own
+//! task when the response is ready, and is awaited after the response has been sent (by the
+//! Lambda internal extension in `runtime`, or in the background on a long-running server).
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+pub use crate::store::RequestLogRecord;
+use crate::store::Store;
+
+/// Guesses the IdP from the User-Agent (Okta: "Okta SCIM Client …"; Entra: "Microsoft.Identity…").
+pub fn guess_idp(user_agent: Option<&str>) -> &'static str {
+    let agent = user_agent.unwrap_or_default().to_ascii_lowercase();
+    if agent.contains("okta") {
+        "okta"
+    } else if agent.contains("microsoft") || agent.contains("azure") || agent.contains("entra") {
+        "azure"
+    } else {
+        "unknown"
+    }
+}
+
+/// Cuts a logged string to `max` characters so a hostile request cannot bloat the log.
+pub fn clip(value: &str, max: usize) -> String {
+    if value.chars().count() <= max {
+        value.to_owned()
+    } else {
+        let mut clipped: String = value.chars().take(max).collect();
+        clipped.push('…');
+        clipped
+    }
+}
+
+#[derive(Clone)]
+pub struct RequestLogWriter {
+    inner: Arc<WriterInner>,
+}
+
+struct WriterInner {
+    store: Store,
+    pending: Mutex<Vec<JoinHandle<()>>>,
+    request_finished: Notify,
+}
+
+impl RequestLogWriter {
+    pub fn new(store: Store) -> Self {
+        Self {
+            inner: Arc::new(WriterInner { store, pending: Mutex::new(Vec::new()), request_finished: Notify::new() }),
+        }
+    }
+
+    /// Starts writing the record now, without waiting for it.
+    pub fn submit(&self, record: RequestLogRecord) {
+        let store = self.inner.store.clone();
+        let handle = tokio::spawn(async move {
+            if let Err(err) = store.put_request_log(&record).await {
+                tracing::warn!(error = %err, org = %record.org, request_id = %record.request_id, "request log write failed");
+            }
+        });
+        if let Ok(mut pending) = self.inner.pending.lock() {
+            pending.retain(|h| !h.is_finished());
+            pending.push(handle);
+        }
+    }
+
+    /// Waits for every write submitted so far.
+    pub async fn flush(&self) {
+        let handles = match self.inner.pending.lock() {
+            Ok(mut pending) => std::mem::take(&mut *pending),
+            Err(_) => Vec::new(),
+        };
+        for handle in handles {
+            let _ = handle.await;
+        }
+    }
+
+    /// Called when a Lambda invocation's response is ready.
+    pub fn request_finished(&self) {
+        self.inner.request_finished.notify_one();
+    }
+
+    pub async fn wait_request_finished(&self) {
+        self.inner.request_finished.notified().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guesses_idps_from_user_agents() {
+        assert_eq!(guess_idp(Some("Okta SCIM Client 1.0.0")), "okta");
+        assert_eq!(guess_idp(Some("Microsoft.Identity.Provisioning/1.0")), "azure");
+        assert_eq!(guess_idp(Some("curl/8.0")), "unknown");
+        assert_eq!(guess_idp(None), "unknown");
+    }
+
+    #[test]
+    fn clips_long_values() {
+        assert_eq!(clip("abc", 5), "abc");
+        assert_eq!(clip("abcdef", 3), "abc…");
+    }
+}

@@ -1,0 +1,117 @@
+//! Cold start wiring shared by every function: configuration, SDK clients, the token key from
+//! Secrets Manager, one warm-up call, and the Lambda run loop with the request-log flush.
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+use axum::Router;
+
+use crate::api::{App, AppState};
+use crate::auth::{TokenKey, TokenKeyError};
+use crate::clock::Clock;
+use crate::config::{AppConfig, ConfigError};
+use crate::log::RequestLogWriter;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("reading the token key secret failed: {0}")]
+    Secret(String),
+    #[error("the token key secret is unusable: {0}")]
+    SecretValue(#[from] TokenKeyError),
+    #[error("warming up DynamoDB failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The SDK clients every function uses. Endpoint, region and credentials come from the SDK's
+/// standard environment (`AWS_ENDPOINT_URL`, `AWS_REGION`, …), in Lambda and locally alike.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub ses: aws_sdk_sesv2::Client,
+}
+
+impl AwsClients {
+    pub async fn from_env() -> Self {
+        let shared = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(&shared),
+            secrets: aws_sdk_secretsmanager::Client::new(&shared),
+            ses: aws_sdk_sesv2::Client::new(&shared),
+        }
+    }
+}
+
+/// Reads the token hashing key: the secret string's bytes.
+pub async fn load_token_key(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<TokenKey, InitError> {
+    let output = secrets
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|err| InitError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(&err).to_string()))?;
+    let value = output.secret_string().ok_or_else(|| InitError::Secret("the secret has no string value".into()))?;
+    Ok(TokenKey::new(value.trim().as_bytes())?)
+}
+
+/// Builds the app once per cold start: the secret read and the DynamoDB warm-up run concurrently.
+pub async fn build_app(config: AppConfig, clients: &AwsClients, clock: Clock) -> Result<AppState, InitError> {
+    let store = Store::new(clients.dynamodb.clone(), config.table_name.clone());
+    let (token_key, warm) =
+        tokio::join!(load_token_key(&clients.secrets, &config.token_key_secret_id), store.warm_up());
+    warm?;
+    let logs = RequestLogWriter::new(store.clone());
+    Ok(Arc::new(App { config, store, token_key: token_key?, clock, logs }))
+}
+
+pub async fn app_from_env() -> Result<AppState, InitError> {
+    let config = AppConfig::from_env()?;
+    let clients = AwsClients::from_env().await;
+    build_app(config, &clients, Clock::System).await
+}
+
+/// Runs a router as a Lambda function behind API Gateway. An internal extension awaits the
+/// request-log writes after each response has been sent, before Lambda freezes the environment.
+pub async fn serve_lambda(app: AppState, router: Router) -> Result<(), lambda_http::Error> {
+    let logs = app.logs.clone();
+    let flush = lambda_extension::service_fn(move |_event: lambda_extension::LambdaEvent| {
+        let logs = logs.clone();
+        async move {
+            logs.wait_request_finished().await;
+            logs.flush().await;
+            Ok::<(), lambda_extension::Error>(())
+        }
+    });
+    let extension = lambda_extension::Extension::new()
+        .with_events(&["INVOKE"])
+        .with_events_processor(flush)
+        .with_extension_name("scim-request-log")
+        .register()
+        .await;
+    let logs = app.logs.clone();
+    match extension {
+        Ok(extension) => {
+            let router = router.layer(axum::middleware::map_response(move |response: axum::response::Response| {
+                logs.request_finished();
+                std::future::ready(response)
+            }));
+            let (served, extended) = tokio::join!(lambda_http::run(router), extension.run());
+            served?;
+            extended
+        }
+        Err(err) => {
+            // Without the extension (some local emulators), flush before answering instead.
+            tracing::warn!(error = %err, "internal extension unavailable; request logs are flushed inline");
+            let router = router.layer(axum::middleware::map_response(move |response: axum::response::Response| {
+                let logs = logs.clone();
+                async move {
+                    logs.flush().await;
+                    response
+                }
+            }));
+            lambda_http::run(router).await
+        }
+    }
+}

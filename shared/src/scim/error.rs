@@ -1,0 +1,176 @@
+//! RFC 7644 §3.12 errors. Every concern's error enum is turned into a `ScimError` here, and a
+//! `ScimError` into an HTTP response here: the one place where errors meet the wire.
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::{ERROR_SCHEMA, SCIM_MEDIA_TYPE};
+use crate::auth::AuthError;
+use crate::domain::IdError;
+use crate::store::StoreError;
+
+/// The `scimType` values of RFC 7644 Table 9 (plus none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ScimType {
+    InvalidFilter,
+    TooMany,
+    Uniqueness,
+    Mutability,
+    InvalidSyntax,
+    InvalidPath,
+    NoTarget,
+    InvalidValue,
+    InvalidVers,
+    Sensitive,
+}
+
+impl ScimType {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::InvalidFilter => "invalidFilter",
+            Self::TooMany => "tooMany",
+            Self::Uniqueness => "uniqueness",
+            Self::Mutability => "mutability",
+            Self::InvalidSyntax => "invalidSyntax",
+            Self::InvalidPath => "invalidPath",
+            Self::NoTarget => "noTarget",
+            Self::InvalidValue => "invalidValue",
+            Self::InvalidVers => "invalidVers",
+            Self::Sensitive => "sensitive",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {detail}")]
+pub struct ScimError {
+    pub status: StatusCode,
+    pub scim_type: Option<ScimType>,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    schemas: [&'static str; 1],
+    status: String,
+    #[serde(rename = "scimType", skip_serializing_if = "Option::is_none")]
+    scim_type: Option<&'static str>,
+    detail: &'a str,
+}
+
+impl ScimError {
+    pub fn new(status: StatusCode, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
+        Self { status, scim_type, detail: detail.into() }
+    }
+
+    pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Some(scim_type), detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, None, detail)
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, Some(ScimType::Uniqueness), detail)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            "The service failed to complete the request; it is safe to retry.",
+        )
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::to_value(ErrorBody {
+            schemas: [ERROR_SCHEMA],
+            status: self.status.as_u16().to_string(),
+            scim_type: self.scim_type.map(|t| t.as_str()),
+            detail: &self.detail,
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl IntoResponse for ScimError {
+    fn into_response(self) -> Response {
+        let body = self.body().to_string();
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_MEDIA_TYPE));
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"SCIM\""));
+        }
+        // Kept for the request log, which records scimType and detail without parsing the body.
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+impl From<AuthError> for ScimError {
+    fn from(err: AuthError) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, None, err.to_string())
+    }
+}
+
+impl From<IdError> for ScimError {
+    fn from(err: IdError) -> Self {
+        // An id that cannot exist names no resource.
+        Self::not_found(err.to_string())
+    }
+}
+
+impl From<StoreError> for ScimError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Throttled => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "The service is busy; retry the request in a few seconds.",
+            ),
+            StoreError::Conflict(what) => Self::conflict(what),
+            StoreError::VersionMismatch => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                None,
+                "The resource was changed by another request; read it again and retry.",
+            ),
+            other => {
+                tracing::error!(error = %other, "store failure");
+                Self::internal()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_has_the_rfc_7644_shape() {
+        let err = ScimError::bad_request(ScimType::InvalidFilter, "bad filter");
+        assert_eq!(
+            err.body(),
+            serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                "status": "400",
+                "scimType": "invalidFilter",
+                "detail": "bad filter"
+            })
+        );
+        let not_found = ScimError::not_found("no such user").body();
+        assert!(not_found.get("scimType").is_none());
+        assert_eq!(not_found["status"], "404");
+    }
+
+    #[test]
+    fn responses_carry_the_scim_media_type() {
+        let response = ScimError::from(AuthError::MissingToken).into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], SCIM_MEDIA_TYPE);
+        assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+    }
+}

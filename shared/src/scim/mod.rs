@@ -1,0 +1,20 @@
+//! The SCIM 2.0 protocol (RFC 7643 / RFC 7644): errors, schemas, discovery documents, media types.
+pub mod discovery;
+pub mod error;
+pub mod rules;
+pub mod schema;
+
+pub use error::{ScimError, ScimType};
+
+/// The SCIM media type; responses always carry it.
+pub const SCIM_MEDIA_TYPE: &str = "application/scim+json";
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+/// Largest request body accepted, advertised in ServiceProviderConfig (Lambda's own limit is 6 MB).
+pub const MAX_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
+/// Largest page a list request returns, advertised as `filter.maxResults`.
+pub const MAX_RESULTS: usize = 200;
+/// Page size when a list request gives no `count`.
+pub const DEFAULT_PAGE_SIZE: usize = 100;

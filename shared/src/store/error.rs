@@ -1,0 +1,31 @@
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the item was changed by another writer")]
+    VersionMismatch,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("DynamoDB is throttling requests")]
+    Throttled,
+    #[error("a stored item could not be decoded: {0}")]
+    Codec(String),
+    #[error("DynamoDB request failed: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    pub(crate) fn from_sdk<E, R>(err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let code = err.code().unwrap_or_default();
+        if matches!(code, "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") {
+            return Self::Throttled;
+        }
+        Self::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string())
+    }
+}

@@ -1,0 +1,34 @@
+//! Key layout (DESIGN §3). Every key of the table is built here.
+use crate::domain::OrgId;
+
+pub const ORG_SK: &str = "ORG";
+pub const SCIM_SK: &str = "SCIM";
+pub const ACCOUNT_SK: &str = "ACCOUNT";
+/// GSI1 partition of owner and co-owner member items (a sparse index of an organization's admins).
+pub fn admins_gsi_pk(org: &OrgId) -> String {
+    format!("ORG#{org}#ADMINS")
+}
+
+pub fn org_pk(org: &OrgId) -> String {
+    format!("ORG#{org}")
+}
+
+pub fn user_sk(id: &str) -> String {
+    format!("USER#{id}")
+}
+
+pub fn user_name_guard_sk(user_name: &str) -> String {
+    format!("USERNAME#{}", user_name.to_lowercase())
+}
+
+pub fn email_guard_sk(normalized_email: &str) -> String {
+    format!("EMAIL#{normalized_email}")
+}
+
+pub fn account_pk(normalized_email: &str) -> String {
+    format!("ACCOUNT#{normalized_email}")
+}
+
+pub fn log_pk(org: &OrgId) -> String {
+    format!("ORG#{org}#LOG")
+}

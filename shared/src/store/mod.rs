@@ -1,0 +1,65 @@
+//! DynamoDB adapter: one table, items keyed by `PK`/`SK` (DESIGN §3), codecs via serde_dynamo.
+mod error;
+pub mod keys;
+mod members;
+mod organizations;
+mod request_log;
+pub mod table;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
+
+pub use error::StoreError;
+pub use members::{Account, ManagedBy, MemberRecord, NewMember};
+pub use request_log::RequestLogRecord;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The table and the client that reaches it (endpoint, region and credentials from the SDK's
+/// standard configuration: the same code talks to AWS and to the local stack).
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    /// One cheap read that opens the connection pool during cold start, so the first request
+    /// does not pay the TLS handshake.
+    pub async fn warm_up(&self) -> Result<(), StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", AttributeValue::S("WARMUP".into()))
+            .key("SK", AttributeValue::S("WARMUP".into()))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+}
+
+fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Codec(e.to_string()))
+}
+
+fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Codec(e.to_string()))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}

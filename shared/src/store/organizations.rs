@@ -1,0 +1,244 @@
+//! Organization and SCIM settings items.
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Put};
+use serde::{Deserialize, Serialize};
+
+use super::keys::{org_pk, ORG_SK, SCIM_SK};
+use super::{from_item, s, to_item, Item, Store, StoreError};
+use crate::domain::{OrgId, Organization, ScimSettings};
+
+#[derive(Serialize, Deserialize)]
+struct OrganizationItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    organization: Organization,
+    /// Members consuming an Enterprise license, kept in the same transactions as member writes.
+    #[serde(default)]
+    licenses_scim: u64,
+    #[serde(default)]
+    licenses_manual: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ScimSettingsItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    settings: ScimSettings,
+}
+
+/// License usage of an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LicenseCounts {
+    pub scim: u64,
+    pub manual: u64,
+}
+
+impl Store {
+    /// Creates an organization; fails with `Conflict` when the id is taken.
+    pub async fn create_organization(&self, org: &Organization) -> Result<(), StoreError> {
+        let item = to_item(&OrganizationItem {
+            pk: org_pk(&org.id),
+            sk: ORG_SK.into(),
+            organization: org.clone(),
+            licenses_scim: 0,
+            licenses_manual: 0,
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(|err| {
+                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
+                    StoreError::Conflict(format!("organization '{}' already exists", org.id))
+                } else {
+                    StoreError::from_sdk(err)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Rewrites the organization's profile (plan, seats, domains, SSO); license counters are kept.
+    pub async fn update_organization(&self, org: &Organization) -> Result<(), StoreError> {
+        let profile = to_item(&org)?;
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(org_pk(&org.id)))
+            .key("SK", s(ORG_SK))
+            .condition_expression("attribute_exists(PK)");
+        let mut sets = Vec::new();
+        for (index, (name, value)) in profile.into_iter().enumerate() {
+            sets.push(format!("#a{index} = :v{index}"));
+            update = update
+                .expression_attribute_names(format!("#a{index}"), name)
+                .expression_attribute_values(format!(":v{index}"), value);
+        }
+        update.update_expression(format!("SET {}", sets.join(", "))).send().await.map_err(|err| {
+            if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
+                StoreError::NotFound(format!("organization '{}'", org.id))
+            } else {
+                StoreError::from_sdk(err)
+            }
+        })?;
+        Ok(())
+    }
+
+    pub async fn organization(&self, org: &OrgId) -> Result<Option<(Organization, LicenseCounts)>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(org_pk(org)))
+            .key("SK", s(ORG_SK))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output
+            .item
+            .map(|item| {
+                let decoded: OrganizationItem = from_item(item)?;
+                let counts = LicenseCounts { scim: decoded.licenses_scim, manual: decoded.licenses_manual };
+                Ok((decoded.organization, counts))
+            })
+            .transpose()
+    }
+
+    pub async fn scim_settings(&self, org: &OrgId) -> Result<Option<ScimSettings>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(org_pk(org)))
+            .key("SK", s(SCIM_SK))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output.item.map(decode_scim_settings).transpose()
+    }
+
+    /// Replaces the SCIM settings if they are still at `expected_version` (None: must not exist).
+    pub async fn put_scim_settings(
+        &self,
+        org: &OrgId,
+        settings: &ScimSettings,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let put = scim_settings_put(&self.table, org, settings, expected_version)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item))
+            .set_condition_expression(put.condition_expression)
+            .set_expression_attribute_values(put.expression_attribute_values)
+            .send()
+            .await
+            .map_err(|err| {
+                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
+                    StoreError::VersionMismatch
+                } else {
+                    StoreError::from_sdk(err)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// One BatchGetItem for the SCIM settings plus `extra` keys of the same request: the token check
+    /// costs no round trip of its own.
+    pub async fn scim_settings_with(
+        &self,
+        org: &OrgId,
+        extra: Vec<Item>,
+    ) -> Result<(Option<ScimSettings>, Vec<Item>), StoreError> {
+        let settings_key: Item = [("PK".to_owned(), s(org_pk(org))), ("SK".to_owned(), s(SCIM_SK))].into();
+        if extra.is_empty() {
+            return Ok((self.scim_settings(org).await?, Vec::new()));
+        }
+        let mut keys = vec![settings_key];
+        keys.extend(extra);
+        let items = self.batch_get(keys).await?;
+        let mut settings = None;
+        let mut rest = Vec::new();
+        for item in items {
+            let is_settings = item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == SCIM_SK)
+                && item.get("PK").and_then(|v| v.as_s().ok()).is_some_and(|pk| *pk == org_pk(org));
+            if is_settings {
+                settings = Some(decode_scim_settings(item)?);
+            } else {
+                rest.push(item);
+            }
+        }
+        Ok((settings, rest))
+    }
+
+    /// BatchGetItem with `UnprocessedKeys` retried (each retry is a further round trip, only under throttling).
+    pub async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?,
+        );
+        let mut attempt = 0u32;
+        while let Some(request) = pending.take() {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            if let Some(mut responses) = output.responses {
+                found.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut unprocessed| unprocessed.remove(&self.table))
+                .filter(|k| !k.keys.is_empty());
+            if pending.is_some() {
+                attempt += 1;
+                if attempt > 5 {
+                    return Err(StoreError::Throttled);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20 * 2u64.pow(attempt))).await;
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn decode_scim_settings(item: Item) -> Result<ScimSettings, StoreError> {
+    from_item::<ScimSettingsItem>(item).map(|decoded| decoded.settings)
+}
+
+/// The conditional put of SCIM settings, also usable inside a transaction.
+pub(crate) fn scim_settings_put(
+    table: &str,
+    org: &OrgId,
+    settings: &ScimSettings,
+    expected_version: Option<u64>,
+) -> Result<Put, StoreError> {
+    let mut item = to_item(&ScimSettingsItem { pk: org_pk(org), sk: SCIM_SK.into(), settings: settings.clone() })?;
+    // Sparse expiry index for the scheduler: only tokens that expire are in it.
+    if let Some(expires_at) = settings.token_expires_at {
+        item.insert("GSI1PK".into(), s("SCIM_TOKEN_EXPIRY"));
+        item.insert("GSI1SK".into(), s(format!("{}#{org}", expires_at.to_rfc3339())));
+    }
+    let builder = Put::builder().table_name(table).set_item(Some(item));
+    let builder = match expected_version {
+        None => builder.condition_expression("attribute_not_exists(PK)"),
+        Some(version) => builder
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", aws_sdk_dynamodb::types::AttributeValue::N(version.to_string())),
+    };
+    builder.build().map_err(|e| StoreError::Backend(e.to_string()))
+}

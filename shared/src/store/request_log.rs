@@ -1,0 +1,82 @@
+//! SCIM request log items: one per request, per organization, newest first, kept 30 days.
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::keys::log_pk;
+use super::{from_item, s, to_item, Store, StoreError};
+use crate::domain::OrgId;
+
+pub const LOG_RETENTION_DAYS: i64 = 30;
+
+/// What the log keeps of one SCIM request. Built only from redacted parts of the request: no
+/// header values except the User-Agent, no request body, no token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestLogRecord {
+    pub org: OrgId,
+    pub request_id: String,
+    pub at: DateTime<Utc>,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub status: u16,
+    pub latency_ms: u64,
+    /// `okta`, `azure` or `unknown`, guessed from the User-Agent.
+    pub idp: String,
+    pub user_agent: Option<String>,
+    pub resource_type: Option<String>,
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+    /// Non-standard input accepted from the IdP for this request (e.g. `capitalised_op`).
+    pub tolerances: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RequestLogItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    ttl: i64,
+    #[serde(flatten)]
+    record: RequestLogRecord,
+}
+
+impl Store {
+    pub async fn put_request_log(&self, record: &RequestLogRecord) -> Result<(), StoreError> {
+        let item = to_item(&RequestLogItem {
+            pk: log_pk(&record.org),
+            sk: format!("{}#{}", record.at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), record.request_id),
+            ttl: (record.at + Duration::days(LOG_RETENTION_DAYS)).timestamp(),
+            record: record.clone(),
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// The newest `limit` records of an organization.
+    pub async fn recent_request_logs(&self, org: &OrgId, limit: i32) -> Result<Vec<RequestLogRecord>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(log_pk(org)))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<RequestLogItem>(item).map(|i| i.record))
+            .collect()
+    }
+}

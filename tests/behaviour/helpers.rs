@@ -1,0 +1,303 @@
+//! `spawn_app()`: the routers of every function on a random local port, over a table of their own
+//! in the moto server that the test run shares.
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use chrono::Utc;
+use insomnia_scim::api::{self, AppState};
+use insomnia_scim::auth::hash_passphrase;
+use insomnia_scim::clock::Clock;
+use insomnia_scim::config::AppConfig;
+use insomnia_scim::domain::{
+    EmailAddress, IdentityProvider, MemberRole, OrgId, Organization, Plan, SsoConfig, TokenWindow,
+};
+use insomnia_scim::enablement::enable_scim;
+use insomnia_scim::runtime::{build_app, AwsClients};
+use insomnia_scim::store::{Account, ManagedBy, MemberRecord, NewMember, Store, StoreError};
+
+pub const TOKEN_KEY_SECRET: &str = "behaviour-tests/token-key";
+pub const SENDER: &str = "scim@tests.example.com";
+
+struct Moto {
+    endpoint: String,
+    _child: Option<Child>,
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The moto server of this test run: `AWS_ENDPOINT_URL` when set, else one started here from the
+/// project's .venv (it exits with this process).
+fn moto_endpoint() -> &'static str {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    &MOTO
+        .get_or_init(|| {
+            if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
+                return Moto { endpoint, _child: None };
+            }
+            let python = std::env::var("MOTO_PYTHON")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| workspace_root().join(".venv/bin/python"));
+            let port = {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+                listener.local_addr().expect("addr").port()
+            };
+            let child = Command::new(&python)
+                .arg(workspace_root().join("infra/moto_server.py"))
+                .args(["--port", &port.to_string(), "--exit-with-parent"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start moto with {python:?} ({e}); run infra/test.sh once"));
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "moto did not start");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Moto { endpoint: format!("http://127.0.0.1:{port}"), _child: Some(child) }
+        })
+        .endpoint
+}
+
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// Counts DynamoDB requests (each attempt is one round trip), by operation, telling request-log
+/// writes apart from the rest.
+#[derive(Debug, Default, Clone)]
+pub struct RoundTrips {
+    calls: Arc<Mutex<Vec<String>>>,
+    enabled: Arc<AtomicBool>,
+}
+
+impl RoundTrips {
+    pub fn start(&self) {
+        self.calls.lock().unwrap().clear();
+        self.enabled.store(true, Ordering::SeqCst);
+    }
+
+    /// The operations seen since `start`, request-log writes excluded.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().iter().filter(|c| !c.ends_with("(log)")).cloned().collect()
+    }
+
+    pub fn log_writes(&self) -> usize {
+        self.calls.lock().unwrap().iter().filter(|c| c.ends_with("(log)")).count()
+    }
+}
+
+impl Intercept for RoundTrips {
+    fn name(&self) -> &'static str {
+        "RoundTrips"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if !self.enabled.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let request = context.request();
+        let operation =
+            request.headers().get("x-amz-target").and_then(|t| t.split('.').next_back()).unwrap_or("?").to_owned();
+        let body = request.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        let is_log = operation == "PutItem" && body.contains("#LOG\"");
+        self.calls.lock().unwrap().push(if is_log { format!("{operation}(log)") } else { operation });
+        Ok(())
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub app: AppState,
+    pub store: Store,
+    pub round_trips: RoundTrips,
+    pub table: String,
+}
+
+/// An organization ready for SCIM, with its connector URL and token.
+pub struct ScimOrg {
+    pub id: OrgId,
+    pub base: String,
+    pub token: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with_clock(Clock::System).await
+}
+
+pub async fn spawn_app_with_clock(clock: Clock) -> TestApp {
+    spawn(None, clock).await
+}
+
+/// A second server over an existing test table (e.g. the same data seen on another day).
+pub async fn spawn_app_on_table(table: &str, clock: Clock) -> TestApp {
+    spawn(Some(table), clock).await
+}
+
+async fn spawn(existing_table: Option<&str>, clock: Clock) -> TestApp {
+    let sdk = sdk_config().await;
+    let round_trips = RoundTrips::default();
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(round_trips.clone()).build(),
+    );
+    let clients = AwsClients {
+        dynamodb,
+        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
+        ses: aws_sdk_sesv2::Client::new(&sdk),
+    };
+    ensure_shared_resources(&clients).await;
+    let table = existing_table.map_or_else(|| format!("test-{}", uuid::Uuid::new_v4().simple()), str::to_owned);
+    let store = Store::new(clients.dynamodb.clone(), table.clone());
+    if existing_table.is_none() {
+        store.create_table().await.expect("create table");
+    }
+    let config = AppConfig {
+        table_name: table.clone(),
+        token_key_secret_id: TOKEN_KEY_SECRET.into(),
+        sender_email: SENDER.into(),
+        public_base_url: None,
+    };
+    let app = build_app(config, &clients, clock).await.expect("build app");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = api::all_routes(app.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    TestApp { address, http: reqwest::Client::new(), app, store, round_trips, table }
+}
+
+/// The token key secret and the SES sender, created once per moto server.
+async fn ensure_shared_resources(clients: &AwsClients) {
+    static READY: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    READY
+        .get_or_init(|| async {
+            let exists = clients.secrets.describe_secret().secret_id(TOKEN_KEY_SECRET).send().await.is_ok();
+            if !exists {
+                let _ = clients
+                    .secrets
+                    .create_secret()
+                    .name(TOKEN_KEY_SECRET)
+                    .secret_string(insomnia_scim::auth::TokenKey::generate_secret_string())
+                    .send()
+                    .await;
+            }
+            let _ = clients.ses.create_email_identity().email_identity(SENDER).send().await;
+        })
+        .await;
+}
+
+impl TestApp {
+    /// An Enterprise organization meeting every SCIM requirement, with SCIM enabled.
+    pub async fn scim_org(&self) -> ScimOrg {
+        self.scim_org_with_window(TokenWindow::Days90).await
+    }
+
+    pub async fn scim_org_with_window(&self, window: TokenWindow) -> ScimOrg {
+        let id = self.create_org(Plan::Enterprise, None).await;
+        let token =
+            enable_scim(&self.store, &self.app.token_key, &id, IdentityProvider::Okta, window, self.app.clock.now())
+                .await
+                .expect("enable SCIM");
+        ScimOrg { base: format!("{}/scim/v2/orgs/{id}", self.address), id, token: token.reveal().to_owned() }
+    }
+
+    pub async fn create_org(&self, plan: Plan, seats: Option<u32>) -> OrgId {
+        let id = OrgId::parse(&format!("org-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])).unwrap();
+        let now = self.app.clock.now();
+        let mut org = Organization::new(id.clone(), "Test Org", plan, seats, now);
+        org.verify_domain("example.com").unwrap();
+        org.sso = Some(SsoConfig { idp: IdentityProvider::Okta, configured_at: now });
+        self.store.create_organization(&org).await.expect("create org");
+        id
+    }
+
+    pub async fn add_manual_member(
+        &self,
+        org: &OrgId,
+        email: &str,
+        role: MemberRole,
+        passphrase: &str,
+    ) -> MemberRecord {
+        self.try_add_member_with(org, email, role, Some(passphrase)).await.expect("add member")
+    }
+
+    /// Adds a member whose account already exists or is created without a passphrase check.
+    pub async fn try_add_manual_member(
+        &self,
+        org: &OrgId,
+        email: &str,
+        role: MemberRole,
+    ) -> Result<MemberRecord, StoreError> {
+        self.try_add_member_with(org, email, role, None).await
+    }
+
+    async fn try_add_member_with(
+        &self,
+        org: &OrgId,
+        email: &str,
+        role: MemberRole,
+        passphrase: Option<&str>,
+    ) -> Result<MemberRecord, StoreError> {
+        let now = Utc::now();
+        let email = EmailAddress::parse(email).unwrap();
+        let member = MemberRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            email: email.clone(),
+            user_name: email.as_str().to_owned(),
+            role,
+            managed_by: ManagedBy::Manual,
+            active: true,
+            created_at: now,
+            modified_at: now,
+            version: 1,
+        };
+        let new_account = match self.store.account(&email).await? {
+            Some(_) => None,
+            None => Some(Account {
+                email,
+                passphrase_hash: hash_passphrase(passphrase.unwrap_or("generated passphrase")).unwrap(),
+                must_change_passphrase: passphrase.is_none(),
+                created_at: now,
+            }),
+        };
+        self.store.add_manual_member(org, &NewMember { member: member.clone(), new_account }).await?;
+        Ok(member)
+    }
+
+    pub fn get(&self, url: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http.get(url).bearer_auth(token)
+    }
+
+    /// Waits for the request-log writes started so far.
+    pub async fn flush_logs(&self) {
+        self.app.logs.flush().await;
+    }
+
+    /// Every item of this test's table, as text (for "no secret stored" checks).
+    pub async fn dump_table(&self) -> String {
+        let output = self.store.client().scan().table_name(&self.table).send().await.expect("scan");
+        format!("{:?}", output.items())
+    }
+}
