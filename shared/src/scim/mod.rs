@@ -1,6 +1,8 @@
 //! The SCIM 2.0 protocol (RFC 7643 / RFC 7644): errors, schemas, discovery documents, media types.
 pub mod discovery;
 pub mod error;
+pub mod filter;
+pub mod patch;
 pub mod rules;
 pub mod schema;
 
