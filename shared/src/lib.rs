@@ -12,6 +12,7 @@ pub mod config;
 pub mod domain;
 pub mod enablement;
 pub mod log;
+pub mod notify;
 pub mod runtime;
 pub mod scim;
 pub mod store;

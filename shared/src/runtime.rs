@@ -10,6 +10,7 @@ use crate::auth::{TokenKey, TokenKeyError};
 use crate::clock::Clock;
 use crate::config::{AppConfig, ConfigError};
 use crate::log::RequestLogWriter;
+use crate::notify::Mailer;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +64,8 @@ pub async fn build_app(config: AppConfig, clients: &AwsClients, clock: Clock) ->
         tokio::join!(load_token_key(&clients.secrets, &config.token_key_secret_id), store.warm_up());
     warm?;
     let logs = RequestLogWriter::new(store.clone());
-    Ok(Arc::new(App { config, store, token_key: token_key?, clock, logs }))
+    let mailer = Mailer::new(clients.ses.clone(), config.sender_email.clone());
+    Ok(Arc::new(App { config, store, token_key: token_key?, clock, logs, mailer }))
 }
 
 pub async fn app_from_env() -> Result<AppState, InitError> {

@@ -272,12 +272,16 @@ impl TestApp {
             created_at: now,
             modified_at: now,
             version: 1,
+            external_id: None,
+            resource: None,
+            lookups: Vec::new(),
         };
         let new_account = match self.store.account(&email).await? {
             Some(_) => None,
             None => Some(Account {
                 email,
-                passphrase_hash: hash_passphrase(passphrase.unwrap_or("generated passphrase")).unwrap(),
+                passphrase_hash: Some(hash_passphrase(passphrase.unwrap_or("generated passphrase")).unwrap()),
+                welcome_pending: false,
                 must_change_passphrase: passphrase.is_none(),
                 created_at: now,
             }),

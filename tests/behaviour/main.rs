@@ -7,6 +7,7 @@ mod discovery;
 mod errors;
 mod helpers;
 mod infra;
+mod notify;
 mod organizations;
 mod round_trips;
 mod secrets;

@@ -211,7 +211,8 @@ async fn add_member(
             };
             Some(Account {
                 email: email.clone(),
-                passphrase_hash: hash_passphrase(&passphrase).map_err(usage)?,
+                passphrase_hash: Some(hash_passphrase(&passphrase).map_err(usage)?),
+                welcome_pending: false,
                 must_change_passphrase: generated.is_some(),
                 created_at: now,
             })
@@ -227,6 +228,9 @@ async fn add_member(
         created_at: now,
         modified_at: now,
         version: 1,
+        external_id: None,
+        resource: None,
+        lookups: Vec::new(),
     };
     let id = member.id.clone();
     store.add_manual_member(org, &NewMember { member, new_account }).await.map_err(failed)?;

@@ -1,9 +1,11 @@
 //! HTTP adapters: the axum routers that the Lambda functions run (through `lambda_http`) and that
 //! the dev server mounts together on one port.
+mod body;
 mod discovery;
 mod request_log;
 pub mod routes;
 mod scim_context;
+mod users;
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use crate::auth::TokenKey;
 use crate::clock::Clock;
 use crate::config::AppConfig;
 use crate::log::RequestLogWriter;
+use crate::notify::Mailer;
 use crate::scim::{ScimError, SCIM_MEDIA_TYPE};
 use crate::store::Store;
 
@@ -27,6 +30,7 @@ pub struct App {
     pub token_key: TokenKey,
     pub clock: Clock,
     pub logs: RequestLogWriter,
+    pub mailer: Mailer,
 }
 
 pub type AppState = Arc<App>;
@@ -50,7 +54,10 @@ impl App {
 
 /// The routes served by the `scim-users` function: Users and the discovery documents.
 pub fn scim_users_routes(app: AppState) -> Router {
-    discovery::routes().layer(axum::middleware::from_fn_with_state(app.clone(), request_log::record)).with_state(app)
+    discovery::routes()
+        .merge(users::routes())
+        .layer(axum::middleware::from_fn_with_state(app.clone(), request_log::record))
+        .with_state(app)
 }
 
 /// The routes served by the `scim-groups` function.

@@ -27,4 +27,11 @@ pub const ROUTES: &[(Function, &str, &str)] = &[
     (Function::ScimUsers, "GET", "/scim/v2/orgs/{orgId}/ResourceTypes/{id}"),
     (Function::ScimUsers, "GET", "/scim/v2/orgs/{orgId}/Schemas"),
     (Function::ScimUsers, "GET", "/scim/v2/orgs/{orgId}/Schemas/{id}"),
+    (Function::ScimUsers, "GET", "/scim/v2/orgs/{orgId}/Users"),
+    (Function::ScimUsers, "POST", "/scim/v2/orgs/{orgId}/Users"),
+    (Function::ScimUsers, "POST", "/scim/v2/orgs/{orgId}/Users/.search"),
+    (Function::ScimUsers, "GET", "/scim/v2/orgs/{orgId}/Users/{id}"),
+    (Function::ScimUsers, "PUT", "/scim/v2/orgs/{orgId}/Users/{id}"),
+    (Function::ScimUsers, "PATCH", "/scim/v2/orgs/{orgId}/Users/{id}"),
+    (Function::ScimUsers, "DELETE", "/scim/v2/orgs/{orgId}/Users/{id}"),
 ];

@@ -64,6 +64,19 @@ impl RequestLogWriter {
         }
     }
 
+    /// Runs other work that must not delay the response (e.g. a welcome email) the same way:
+    /// started now, awaited after the response has been sent.
+    pub fn spawn_after_response<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let handle = tokio::spawn(work);
+        if let Ok(mut pending) = self.inner.pending.lock() {
+            pending.retain(|h| !h.is_finished());
+            pending.push(handle);
+        }
+    }
+
     /// Waits for every write submitted so far.
     pub async fn flush(&self) {
         let handles = match self.inner.pending.lock() {

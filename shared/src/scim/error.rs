@@ -145,6 +145,27 @@ impl From<StoreError> for ScimError {
     }
 }
 
+impl From<super::patch::PatchError> for ScimError {
+    fn from(err: super::patch::PatchError) -> Self {
+        use super::patch::PatchError as P;
+        let scim_type = match &err {
+            P::InvalidSyntax(_) => ScimType::InvalidSyntax,
+            P::InvalidPath(_) => ScimType::InvalidPath,
+            P::NoTarget(_) => ScimType::NoTarget,
+            P::InvalidValue(_) => ScimType::InvalidValue,
+            P::Mutability(_) => ScimType::Mutability,
+            P::InvalidFilter(_) => ScimType::InvalidFilter,
+        };
+        Self::bad_request(scim_type, err.to_string())
+    }
+}
+
+impl From<super::filter::FilterError> for ScimError {
+    fn from(err: super::filter::FilterError) -> Self {
+        Self::bad_request(ScimType::InvalidFilter, format!("Invalid filter: {err}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

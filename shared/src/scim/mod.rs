@@ -2,9 +2,11 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod list;
 pub mod patch;
 pub mod rules;
 pub mod schema;
+pub mod user;
 
 pub use error::{ScimError, ScimType};
 

@@ -32,3 +32,9 @@ pub fn account_pk(normalized_email: &str) -> String {
 pub fn log_pk(org: &OrgId) -> String {
     format!("ORG#{org}#LOG")
 }
+
+/// Prefix of the lookup index items of one attribute value (`LOOKUP#{attribute}#{value}#{memberId}`).
+/// A value containing `#` may share a prefix with another; callers re-check the filter.
+pub fn lookup_prefix(attribute: &str, normalized_value: &str) -> String {
+    format!("LOOKUP#{attribute}#{normalized_value}#")
+}

@@ -1,12 +1,22 @@
 //! Organization members (SCIM Users) and global accounts.
+//!
+//! Every write of a member is one TransactWriteItems that also keeps, in step: the case-insensitive
+//! userName and account-email guards (uniqueness under races), the lookup index items that answer
+//! `externalId eq` / `emails.value eq` filters by key, the organization's license and member
+//! counters (with the seat limit as a condition), and, for a brand-new account, the account and the
+//! welcome email in the outbox.
+use std::collections::BTreeSet;
+
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{account_pk, admins_gsi_pk, email_guard_sk, org_pk, user_name_guard_sk, user_sk, ACCOUNT_SK, ORG_SK};
-use super::{from_item, s, to_item, Store, StoreError};
+use super::keys::{
+    account_pk, admins_gsi_pk, email_guard_sk, lookup_prefix, org_pk, user_name_guard_sk, user_sk, ACCOUNT_SK, ORG_SK,
+};
+use super::{from_item, s, to_item, Item, Store, StoreError};
 use crate::domain::{EmailAddress, MemberRole, OrgId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,15 +40,34 @@ pub struct MemberRecord {
     pub created_at: DateTime<Utc>,
     pub modified_at: DateTime<Utc>,
     pub version: u64,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// The SCIM representation as the IdP last wrote it (JSON text, without id, meta and groups);
+    /// None for members added by hand.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Lookup values indexed for key-lookup filters: `(attribute, normalized value)`.
+    #[serde(default)]
+    pub lookups: Vec<(String, String)>,
+}
+
+impl MemberRecord {
+    /// A member consumes an Enterprise license while active.
+    pub fn consumes_license(&self) -> bool {
+        self.active
+    }
 }
 
 /// A global Insomnia account (one per email, across organizations).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Account {
     pub email: EmailAddress,
-    /// Argon2id PHC string; the passphrase itself is never stored.
-    pub passphrase_hash: String,
+    /// Argon2id PHC string; None until the welcome email has delivered an initial passphrase.
+    pub passphrase_hash: Option<String>,
     pub must_change_passphrase: bool,
+    /// True while the welcome email (with the initial passphrase) has not been delivered.
+    #[serde(default)]
+    pub welcome_pending: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -47,14 +76,34 @@ impl std::fmt::Debug for Account {
         f.debug_struct("Account")
             .field("email", &self.email)
             .field("must_change_passphrase", &self.must_change_passphrase)
+            .field("welcome_pending", &self.welcome_pending)
             .finish_non_exhaustive()
     }
 }
 
+/// Extra actions that ride in a member write's transaction.
+#[derive(Default)]
+pub struct MemberWriteExtras {
+    /// Created with the member when the email has no account yet (fails if one appears meanwhile).
+    pub new_account: Option<Account>,
+    /// E.g. the welcome email's outbox item.
+    pub actions: Vec<(TransactWriteItem, String)>,
+}
+
+/// Kept for the operator CLI and tests: a member plus, optionally, its new account.
 pub struct NewMember {
     pub member: MemberRecord,
-    /// Created with the member when the email has no account yet.
     pub new_account: Option<Account>,
+}
+
+/// Why a member write was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberConflict {
+    UserNameTaken,
+    EmailTaken,
+    SeatLimit,
+    AccountCreatedMeanwhile,
+    Changed,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -81,57 +130,240 @@ struct AccountItem {
     account: Account,
 }
 
-fn guard(org: &OrgId, sk: String, member_id: &str) -> Result<TransactWriteItem, StoreError> {
-    put_new(
-        [("PK".to_owned(), s(org_pk(org))), ("SK".to_owned(), s(sk)), ("member_id".to_owned(), s(member_id))].into(),
-    )
+fn key_item(pk: String, sk: String) -> Item {
+    [("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))].into()
 }
 
-fn put_new(item: super::Item) -> Result<TransactWriteItem, StoreError> {
+fn build_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+pub(crate) fn put_new(item: Item) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
         .set_item(Some(item))
         .condition_expression("attribute_not_exists(PK)")
         .table_name("")
         .build()
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
+        .map_err(build_err)?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+fn guard_put(org: &OrgId, sk: String, member_id: &str) -> Result<TransactWriteItem, StoreError> {
+    let mut item = key_item(org_pk(org), sk);
+    item.insert("member_id".into(), s(member_id));
+    put_new(item)
+}
+
+fn guard_delete(org: &OrgId, sk: String, member_id: &str) -> Result<TransactWriteItem, StoreError> {
+    // Only our own guard: never release a name another member holds.
+    let delete = Delete::builder()
+        .table_name("")
+        .set_key(Some(key_item(org_pk(org), sk)))
+        .condition_expression("attribute_not_exists(PK) OR member_id = :id")
+        .expression_attribute_values(":id", s(member_id))
+        .build()
+        .map_err(build_err)?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+fn lookup_sk(attribute: &str, value: &str, member_id: &str) -> String {
+    format!("{}{member_id}", lookup_prefix(attribute, value))
+}
+
+fn plain_put(item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder().set_item(Some(item)).table_name("").build().map_err(build_err)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn plain_delete(key: Item) -> Result<TransactWriteItem, StoreError> {
+    let delete = Delete::builder().table_name("").set_key(Some(key)).build().map_err(build_err)?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+/// License and member counter changes of one write.
+#[derive(Default, PartialEq)]
+struct CounterDelta {
+    scim: i64,
+    manual: i64,
+    members: i64,
+}
+
+impl CounterDelta {
+    fn between(old: Option<&MemberRecord>, new: Option<&MemberRecord>) -> Self {
+        let mut delta = Self::default();
+        for (member, sign) in [(old, -1), (new, 1)] {
+            let Some(member) = member else { continue };
+            delta.members += sign;
+            if member.consumes_license() {
+                match member.managed_by {
+                    ManagedBy::Scim => delta.scim += sign,
+                    ManagedBy::Manual => delta.manual += sign,
+                }
+            }
+        }
+        delta
+    }
+
+    fn used(&self) -> i64 {
+        self.scim + self.manual
+    }
+
+    fn update(&self, org: &OrgId) -> Result<Option<TransactWriteItem>, StoreError> {
+        if *self == Self::default() {
+            return Ok(None);
+        }
+        let mut update = Update::builder()
+            .table_name("")
+            .set_key(Some(key_item(org_pk(org), ORG_SK.into())))
+            .update_expression(
+                "ADD licenses_scim :scim, licenses_manual :manual, licenses_used :used, member_count :members",
+            )
+            .expression_attribute_values(":scim", AttributeValue::N(self.scim.to_string()))
+            .expression_attribute_values(":manual", AttributeValue::N(self.manual.to_string()))
+            .expression_attribute_values(":used", AttributeValue::N(self.used().to_string()))
+            .expression_attribute_values(":members", AttributeValue::N(self.members.to_string()));
+        update = if self.used() > 0 {
+            update
+                .condition_expression(
+                    "attribute_exists(PK) AND (attribute_not_exists(seat_limit) OR attribute_type(seat_limit, :null) \
+                     OR attribute_not_exists(licenses_used) OR licenses_used < seat_limit)",
+                )
+                .expression_attribute_values(":null", s("NULL"))
+        } else {
+            update.condition_expression("attribute_exists(PK)")
+        };
+        Ok(Some(TransactWriteItem::builder().update(update.build().map_err(build_err)?).build()))
+    }
+}
+
 impl Store {
-    /// Adds a member by hand (operator CLI): the member, its userName and email guards, the account
-    /// when new, and the license counter, in one transaction that respects the seat limit.
-    pub async fn add_manual_member(&self, org: &OrgId, new: &NewMember) -> Result<(), StoreError> {
-        let member = &new.member;
-        let admin = member.role.is_admin();
+    /// Creates (`old` None) or rewrites a member, with everything that must change with it, in one
+    /// transaction. A rewrite is conditional on the stored version still being `old.version`.
+    pub async fn write_member(
+        &self,
+        org: &OrgId,
+        old: Option<&MemberRecord>,
+        new: &MemberRecord,
+        extras: MemberWriteExtras,
+    ) -> Result<(), MemberWriteError> {
+        let mut actions: Vec<(TransactWriteItem, MemberConflict)> = Vec::new();
+        let admin = new.role.is_admin();
         let item = to_item(&MemberItem {
             pk: org_pk(org),
-            sk: user_sk(&member.id),
+            sk: user_sk(&new.id),
             gsi1pk: admin.then(|| admins_gsi_pk(org)),
-            gsi1sk: admin.then(|| user_sk(&member.id)),
-            member: member.clone(),
+            gsi1sk: admin.then(|| user_sk(&new.id)),
+            member: new.clone(),
         })?;
-        let mut actions = vec![
-            put_new(item)?,
-            guard(org, user_name_guard_sk(&member.user_name), &member.id)?,
-            guard(org, email_guard_sk(&member.email.normalized()), &member.id)?,
-            license_increment(org, member.managed_by)?,
-        ];
-        let mut labels = vec![
-            "member id already exists".to_owned(),
-            format!("userName '{}' is already taken in this organization", member.user_name),
-            format!("{} is already a member of this organization", member.email),
-            "the organization has no Enterprise licenses left (seat limit reached), or does not exist".to_owned(),
-        ];
-        if let Some(account) = &new.new_account {
+        let member_put = match old {
+            None => put_new(item)?,
+            Some(old) => {
+                let put = Put::builder()
+                    .table_name("")
+                    .set_item(Some(item))
+                    .condition_expression("version = :expected")
+                    .expression_attribute_values(":expected", AttributeValue::N(old.version.to_string()))
+                    .build()
+                    .map_err(build_err)?;
+                TransactWriteItem::builder().put(put).build()
+            }
+        };
+        actions.push((member_put, MemberConflict::Changed));
+
+        let old_user_name = old.map(|o| o.user_name.to_lowercase());
+        if old_user_name.as_deref() != Some(new.user_name.to_lowercase().as_str()) {
+            actions.push((guard_put(org, user_name_guard_sk(&new.user_name), &new.id)?, MemberConflict::UserNameTaken));
+            if let Some(old) = old {
+                actions
+                    .push((guard_delete(org, user_name_guard_sk(&old.user_name), &old.id)?, MemberConflict::Changed));
+            }
+        }
+        if old.map(|o| o.email.normalized()) != Some(new.email.normalized()) {
+            actions
+                .push((guard_put(org, email_guard_sk(&new.email.normalized()), &new.id)?, MemberConflict::EmailTaken));
+            if let Some(old) = old {
+                actions.push((
+                    guard_delete(org, email_guard_sk(&old.email.normalized()), &old.id)?,
+                    MemberConflict::Changed,
+                ));
+            }
+        }
+
+        let before: BTreeSet<&(String, String)> = old.map(|o| o.lookups.iter().collect()).unwrap_or_default();
+        let after: BTreeSet<&(String, String)> = new.lookups.iter().collect();
+        for (attribute, value) in after.difference(&before) {
+            let mut item = key_item(org_pk(org), lookup_sk(attribute, value, &new.id));
+            item.insert("member_id".into(), s(&new.id));
+            actions.push((plain_put(item)?, MemberConflict::Changed));
+        }
+        for (attribute, value) in before.difference(&after) {
+            actions.push((
+                plain_delete(key_item(org_pk(org), lookup_sk(attribute, value, &new.id)))?,
+                MemberConflict::Changed,
+            ));
+        }
+
+        if let Some(update) = CounterDelta::between(old, Some(new)).update(org)? {
+            actions.push((update, MemberConflict::SeatLimit));
+        }
+        if let Some(account) = &extras.new_account {
             let item = to_item(&AccountItem {
                 pk: account_pk(&account.email.normalized()),
                 sk: ACCOUNT_SK.into(),
                 account: account.clone(),
             })?;
-            actions.push(put_new(item)?);
-            labels.push(format!("an account for {} already exists", account.email));
+            actions.push((put_new(item)?, MemberConflict::AccountCreatedMeanwhile));
         }
-        self.transact(actions, &labels).await
+        for (action, _) in extras.actions {
+            actions.push((action, MemberConflict::Changed));
+        }
+        self.transact_members(actions).await
+    }
+
+    /// Deletes a member (if still at `old.version`) with its guards, lookups and counters.
+    pub async fn delete_member(&self, org: &OrgId, old: &MemberRecord) -> Result<(), MemberWriteError> {
+        let delete = Delete::builder()
+            .table_name("")
+            .set_key(Some(key_item(org_pk(org), user_sk(&old.id))))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(old.version.to_string()))
+            .build()
+            .map_err(build_err)?;
+        let mut actions = vec![
+            (TransactWriteItem::builder().delete(delete).build(), MemberConflict::Changed),
+            (guard_delete(org, user_name_guard_sk(&old.user_name), &old.id)?, MemberConflict::Changed),
+            (guard_delete(org, email_guard_sk(&old.email.normalized()), &old.id)?, MemberConflict::Changed),
+        ];
+        for (attribute, value) in &old.lookups {
+            actions.push((
+                plain_delete(key_item(org_pk(org), lookup_sk(attribute, value, &old.id)))?,
+                MemberConflict::Changed,
+            ));
+        }
+        if let Some(update) = CounterDelta::between(Some(old), None).update(org)? {
+            actions.push((update, MemberConflict::Changed));
+        }
+        self.transact_members(actions).await
+    }
+
+    /// Adds a member by hand (operator CLI).
+    pub async fn add_manual_member(&self, org: &OrgId, new: &NewMember) -> Result<(), StoreError> {
+        let extras = MemberWriteExtras { new_account: new.new_account.clone(), actions: Vec::new() };
+        self.write_member(org, None, &new.member, extras).await.map_err(|err| match err {
+            MemberWriteError::Conflict(conflict) => StoreError::Conflict(
+                match conflict {
+                    MemberConflict::UserNameTaken => "this userName is already taken in this organization",
+                    MemberConflict::EmailTaken => "this email is already a member of this organization",
+                    MemberConflict::SeatLimit => {
+                        "the organization has no Enterprise licenses left (seat limit reached), or does not exist"
+                    }
+                    MemberConflict::AccountCreatedMeanwhile => "an account for this email was created meanwhile",
+                    MemberConflict::Changed => "the member was changed meanwhile",
+                }
+                .to_owned(),
+            ),
+            MemberWriteError::Store(err) => err,
+        })
     }
 
     pub async fn account(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError> {
@@ -144,7 +376,59 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        output.item.map(|item| from_item::<AccountItem>(item).map(|a| a.account)).transpose()
+        output.item.map(decode_account).transpose()
+    }
+
+    pub async fn member(&self, org: &OrgId, id: &str) -> Result<Option<MemberRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(org_pk(org)))
+            .key("SK", s(user_sk(id)))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output.item.map(decode_member).transpose()
+    }
+
+    /// Member ids whose lookup value `(attribute, normalized value)` matches (a key lookup).
+    pub async fn member_ids_by_lookup(
+        &self,
+        org: &OrgId,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(org_pk(org)))
+            .expression_attribute_values(":prefix", s(lookup_prefix(attribute, value)))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| item.get("member_id").and_then(|v| v.as_s().ok()).cloned())
+            .collect())
+    }
+
+    /// Members by id, in one BatchGetItem per 100 ids.
+    pub async fn members_by_ids(&self, org: &OrgId, ids: &[String]) -> Result<Vec<MemberRecord>, StoreError> {
+        let mut members = Vec::new();
+        let unique: BTreeSet<&String> = ids.iter().collect();
+        let keys: Vec<Item> = unique.into_iter().map(|id| key_item(org_pk(org), user_sk(id))).collect();
+        for chunk in keys.chunks(100) {
+            for item in self.batch_get(chunk.to_vec()).await? {
+                members.push(decode_member(item)?);
+            }
+        }
+        members.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(members)
     }
 
     /// Every member of the organization, in id order (paged internally).
@@ -152,60 +436,68 @@ impl Store {
         let mut members = Vec::new();
         let mut start = None;
         loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(org_pk(org)))
-                .expression_attribute_values(":prefix", s("USER#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
-            for item in output.items.unwrap_or_default() {
-                members.push(from_item::<MemberItem>(item)?.member);
-            }
-            start = output.last_evaluated_key;
+            let (page, next) = self.members_page(org, start, None).await?;
+            members.extend(page);
+            start = next;
             if start.is_none() {
                 return Ok(members);
             }
         }
     }
 
-    /// TransactWriteItems with every action's table set here; a cancelled transaction reports the
-    /// label of the first action whose condition failed as a `Conflict`.
-    pub(crate) async fn transact(&self, actions: Vec<TransactWriteItem>, labels: &[String]) -> Result<(), StoreError> {
+    /// One page of members in id order, starting after `start`.
+    pub async fn members_page(
+        &self,
+        org: &OrgId,
+        start: Option<Item>,
+        limit: Option<i32>,
+    ) -> Result<(Vec<MemberRecord>, Option<Item>), StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(org_pk(org)))
+            .expression_attribute_values(":prefix", s("USER#"))
+            .set_exclusive_start_key(start)
+            .set_limit(limit)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        let members = output.items.unwrap_or_default().into_iter().map(decode_member).collect::<Result<Vec<_>, _>>()?;
+        Ok((members, output.last_evaluated_key))
+    }
+
+    async fn transact_members(
+        &self,
+        actions: Vec<(TransactWriteItem, MemberConflict)>,
+    ) -> Result<(), MemberWriteError> {
+        let (actions, reasons): (Vec<_>, Vec<_>) = actions.into_iter().unzip();
         let actions = actions.into_iter().map(|action| with_table(action, &self.table)).collect::<Vec<_>>();
         match self.client.transact_write_items().set_transact_items(Some(actions)).send().await {
             Ok(_) => Ok(()),
-            Err(err) => Err(transaction_error(err, labels)),
+            Err(err) => Err(transaction_error(err, &reasons)),
         }
     }
 }
 
-fn license_increment(org: &OrgId, managed_by: ManagedBy) -> Result<TransactWriteItem, StoreError> {
-    let counter = match managed_by {
-        ManagedBy::Scim => "licenses_scim",
-        ManagedBy::Manual => "licenses_manual",
-    };
-    let update = Update::builder()
-        .table_name("")
-        .key("PK", s(org_pk(org)))
-        .key("SK", s(ORG_SK))
-        .update_expression(format!("ADD {counter} :one, licenses_used :one"))
-        .condition_expression(
-            "attribute_exists(PK) AND (attribute_not_exists(seat_limit) OR attribute_type(seat_limit, :null) \
-             OR attribute_not_exists(licenses_used) OR licenses_used < seat_limit)",
-        )
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .expression_attribute_values(":null", s("NULL"))
-        .build()
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
-    Ok(TransactWriteItem::builder().update(update).build())
+#[derive(Debug, thiserror::Error)]
+pub enum MemberWriteError {
+    #[error("member write refused: {0:?}")]
+    Conflict(MemberConflict),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-fn with_table(action: TransactWriteItem, table: &str) -> TransactWriteItem {
+pub(crate) fn decode_member(item: Item) -> Result<MemberRecord, StoreError> {
+    from_item::<MemberItem>(item).map(|m| m.member)
+}
+
+pub(crate) fn decode_account(item: Item) -> Result<Account, StoreError> {
+    from_item::<AccountItem>(item).map(|a| a.account)
+}
+
+pub(crate) fn with_table(action: TransactWriteItem, table: &str) -> TransactWriteItem {
     let mut action = action;
     if let Some(put) = action.put.as_mut() {
         put.table_name = table.to_owned();
@@ -222,19 +514,128 @@ fn with_table(action: TransactWriteItem, table: &str) -> TransactWriteItem {
     action
 }
 
-fn transaction_error<R>(err: SdkError<TransactWriteItemsError, R>, labels: &[String]) -> StoreError
+fn transaction_error<R>(err: SdkError<TransactWriteItemsError, R>, reasons: &[MemberConflict]) -> MemberWriteError
 where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
-        let reasons = cancelled.cancellation_reasons();
-        if let Some(index) = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
-            let label = labels.get(index).cloned().unwrap_or_else(|| "a condition failed".into());
-            return StoreError::Conflict(label);
+        let codes = cancelled.cancellation_reasons();
+        if let Some(index) = codes.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
+            let reason = reasons.get(index).cloned().unwrap_or(MemberConflict::Changed);
+            return MemberWriteError::Conflict(reason);
         }
-        if reasons.iter().any(|r| matches!(r.code(), Some("ThrottlingError" | "TransactionConflict"))) {
-            return StoreError::Throttled;
+        if codes.iter().any(|r| matches!(r.code(), Some("TransactionConflict"))) {
+            // Another transaction touched the same items: the caller re-reads and retries.
+            return MemberWriteError::Conflict(MemberConflict::Changed);
+        }
+        if codes.iter().any(|r| matches!(r.code(), Some("ThrottlingError"))) {
+            return MemberWriteError::Store(StoreError::Throttled);
         }
     }
-    StoreError::from_sdk(err)
+    MemberWriteError::Store(StoreError::from_sdk(err))
+}
+
+impl Store {
+    /// TransactWriteItems for actions built with an empty table name; a cancelled transaction
+    /// reports the label of the first action whose condition failed as a `Conflict`.
+    pub(crate) async fn transact(&self, actions: Vec<TransactWriteItem>, labels: &[String]) -> Result<(), StoreError> {
+        let actions = actions.into_iter().map(|action| with_table(action, &self.table)).collect::<Vec<_>>();
+        match self.client.transact_write_items().set_transact_items(Some(actions)).send().await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
+                    let codes = cancelled.cancellation_reasons();
+                    if let Some(index) = codes.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
+                        let label = labels.get(index).cloned().unwrap_or_else(|| "a condition failed".into());
+                        return Err(StoreError::Conflict(label));
+                    }
+                    if codes.iter().any(|r| matches!(r.code(), Some("ThrottlingError" | "TransactionConflict"))) {
+                        return Err(StoreError::Throttled);
+                    }
+                }
+                Err(StoreError::from_sdk(err))
+            }
+        }
+    }
+}
+
+/// What a SCIM create needs to know, read in the same BatchGetItem as the token check.
+#[derive(Debug, Default)]
+pub struct CreateContext {
+    pub organization: Option<crate::domain::Organization>,
+    /// The member holding the userName (case-insensitive), if any.
+    pub user_name_owner: Option<String>,
+    /// The member of this organization with this account email, if any.
+    pub email_owner: Option<String>,
+    pub account: Option<Account>,
+}
+
+impl CreateContext {
+    pub fn keys(org: &OrgId, user_name: &str, email: &EmailAddress) -> Vec<Item> {
+        vec![
+            key_item(org_pk(org), ORG_SK.into()),
+            key_item(org_pk(org), user_name_guard_sk(user_name)),
+            key_item(org_pk(org), email_guard_sk(&email.normalized())),
+            key_item(account_pk(&email.normalized()), ACCOUNT_SK.into()),
+        ]
+    }
+
+    pub fn from_items(items: Vec<Item>) -> Result<Self, StoreError> {
+        let mut context = Self::default();
+        for item in items {
+            let sk = item.get("SK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let owner = || item.get("member_id").and_then(|v| v.as_s().ok()).cloned();
+            if sk == ORG_SK {
+                context.organization = Some(super::organizations::decode_organization(item)?.0);
+            } else if sk.starts_with("USERNAME#") {
+                context.user_name_owner = owner();
+            } else if sk.starts_with("EMAIL#") {
+                context.email_owner = owner();
+            } else if sk == ACCOUNT_SK {
+                context.account = Some(decode_account(item)?);
+            }
+        }
+        Ok(context)
+    }
+}
+
+/// Keys of single items for a BatchGetItem fused with the token check.
+pub fn member_key(org: &OrgId, id: &str) -> Item {
+    key_item(org_pk(org), user_sk(id))
+}
+
+pub fn user_name_guard_key(org: &OrgId, user_name: &str) -> Item {
+    key_item(org_pk(org), user_name_guard_sk(user_name))
+}
+
+pub fn organization_key(org: &OrgId) -> Item {
+    key_item(org_pk(org), ORG_SK.into())
+}
+
+/// Splits BatchGetItem results into members, guard owners and the organization.
+pub fn member_from_items(items: &[Item]) -> Result<Option<MemberRecord>, StoreError> {
+    items
+        .iter()
+        .find(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("USER#")))
+        .cloned()
+        .map(decode_member)
+        .transpose()
+}
+
+pub fn guard_owner_from_items(items: &[Item]) -> Option<String> {
+    items
+        .iter()
+        .find(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("USERNAME#")))
+        .and_then(|item| item.get("member_id").and_then(|v| v.as_s().ok()).cloned())
+}
+
+/// A member as a raw item (to feed `member_from_items` after a re-read).
+pub fn member_item(org: &OrgId, member: &MemberRecord) -> Result<Item, StoreError> {
+    to_item(&MemberItem {
+        pk: org_pk(org),
+        sk: user_sk(&member.id),
+        gsi1pk: None,
+        gsi1sk: None,
+        member: member.clone(),
+    })
 }

@@ -3,6 +3,7 @@ mod error;
 pub mod keys;
 mod members;
 mod organizations;
+mod outbox;
 mod request_log;
 pub mod table;
 
@@ -11,7 +12,13 @@ use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
 pub use error::StoreError;
-pub use members::{Account, ManagedBy, MemberRecord, NewMember};
+pub use members::{
+    guard_owner_from_items, member_from_items, member_item, member_key, organization_key, user_name_guard_key, Account,
+    CreateContext, ManagedBy, MemberConflict, MemberRecord, MemberWriteError, MemberWriteExtras, NewMember,
+};
+pub use organizations::{organization_from_items, LicenseCounts};
+pub(crate) use outbox::outbox_put_action;
+pub use outbox::{OutboxItem, OutboxKind};
 pub use request_log::RequestLogRecord;
 
 pub type Item = HashMap<String, AttributeValue>;

@@ -19,6 +19,11 @@ struct OrganizationItem {
     licenses_scim: u64,
     #[serde(default)]
     licenses_manual: u64,
+    #[serde(default)]
+    licenses_used: u64,
+    /// Every member, active or not: the total of an unfiltered member list.
+    #[serde(default)]
+    member_count: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -36,6 +41,7 @@ struct ScimSettingsItem {
 pub struct LicenseCounts {
     pub scim: u64,
     pub manual: u64,
+    pub members: u64,
 }
 
 impl Store {
@@ -47,6 +53,8 @@ impl Store {
             organization: org.clone(),
             licenses_scim: 0,
             licenses_manual: 0,
+            licenses_used: 0,
+            member_count: 0,
         })?;
         self.client
             .put_item()
@@ -102,14 +110,7 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        output
-            .item
-            .map(|item| {
-                let decoded: OrganizationItem = from_item(item)?;
-                let counts = LicenseCounts { scim: decoded.licenses_scim, manual: decoded.licenses_manual };
-                Ok((decoded.organization, counts))
-            })
-            .transpose()
+        output.item.map(decode_organization).transpose()
     }
 
     pub async fn scim_settings(&self, org: &OrgId) -> Result<Option<ScimSettings>, StoreError> {
@@ -214,6 +215,23 @@ impl Store {
         }
         Ok(found)
     }
+}
+
+pub(crate) fn decode_organization(item: Item) -> Result<(Organization, LicenseCounts), StoreError> {
+    let decoded: OrganizationItem = from_item(item)?;
+    let counts =
+        LicenseCounts { scim: decoded.licenses_scim, manual: decoded.licenses_manual, members: decoded.member_count };
+    Ok((decoded.organization, counts))
+}
+
+/// The organization and its counters among BatchGetItem results.
+pub fn organization_from_items(items: &[Item]) -> Result<Option<(Organization, LicenseCounts)>, StoreError> {
+    items
+        .iter()
+        .find(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == ORG_SK))
+        .cloned()
+        .map(decode_organization)
+        .transpose()
 }
 
 fn decode_scim_settings(item: Item) -> Result<ScimSettings, StoreError> {

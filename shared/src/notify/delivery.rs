@@ -1,0 +1,256 @@
+//! Outbox delivery: each due email is claimed, rendered, sent, then completed; transient failures
+//! are retried with exponential backoff, permanent ones (or too many attempts) are set aside.
+//!
+//! A welcome generates the account's initial passphrase here, at send time: the plain passphrase
+//! lives only in memory and in the email, the table gets its Argon2id hash.
+use chrono::{DateTime, Duration, Utc};
+
+use super::templates::{token_expired_message, token_expiring_message, welcome_message};
+use super::{Mailer, NotifyError};
+use crate::auth::{generate_passphrase, hash_passphrase, PassphraseError};
+use crate::domain::EmailAddress;
+use crate::store::{OutboxItem, OutboxKind, Store, StoreError};
+
+/// Attempts before an email that keeps failing transiently is given up on.
+pub const MAX_ATTEMPTS: u32 = 10;
+const FIRST_RETRY_MINUTES: i64 = 1;
+const LONGEST_RETRY_MINUTES: i64 = 6 * 60;
+
+/// How long after starting attempt number `attempt` (1-based) the email is tried again if that
+/// attempt fails: 1 min, 2, 4, … capped at 6 h.
+pub fn retry_delay(attempt: u32) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(16);
+    Duration::minutes((FIRST_RETRY_MINUTES << doublings).min(LONGEST_RETRY_MINUTES))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Sent,
+    /// Nothing had to be sent (the welcome was delivered already, or the user has set a
+    /// passphrase of their own); the item is completed.
+    NotNeeded,
+    /// Another run claimed or completed the item first; this run did nothing.
+    ClaimedElsewhere,
+    /// The attempt failed transiently; the item is due again at `next_due`.
+    Retrying {
+        attempts: u32,
+        next_due: DateTime<Utc>,
+    },
+    /// Given up: the item is in the failed list and is not retried.
+    FailedPermanently {
+        error: String,
+    },
+    /// The outbox could not be updated; the item stays due and a later run takes it.
+    Deferred {
+        error: String,
+    },
+}
+
+/// What one scheduler run did with the due emails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: u32,
+    /// Failed transiently or could not be claimed: due again later.
+    pub retried: u32,
+    pub failed: u32,
+    /// Not needed any more, or handled by another run.
+    pub skipped: u32,
+}
+
+impl DeliveryReport {
+    fn count(&mut self, outcome: &DeliveryOutcome) {
+        let counter = match outcome {
+            DeliveryOutcome::Sent => &mut self.sent,
+            DeliveryOutcome::Retrying { .. } | DeliveryOutcome::Deferred { .. } => &mut self.retried,
+            DeliveryOutcome::FailedPermanently { .. } => &mut self.failed,
+            DeliveryOutcome::NotNeeded | DeliveryOutcome::ClaimedElsewhere => &mut self.skipped,
+        };
+        *counter += 1;
+    }
+}
+
+/// Why one delivery attempt failed.
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error("the outbox store failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("generating the initial passphrase failed: {0}")]
+    Passphrase(#[from] PassphraseError),
+    #[error("the passphrase hashing task failed")]
+    HashingTask,
+}
+
+impl AttemptError {
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Notify(err) => err.is_transient(),
+            Self::Store(err) => !matches!(err, StoreError::Codec(_)),
+            Self::Passphrase(_) | Self::HashingTask => true,
+        }
+    }
+}
+
+/// Delivers every email due at `now` (at most `limit`), one after the other.
+pub async fn deliver_due(
+    store: &Store,
+    mailer: &Mailer,
+    now: DateTime<Utc>,
+    limit: i32,
+) -> Result<DeliveryReport, StoreError> {
+    let mut report = DeliveryReport::default();
+    for item in store.due_emails(now, limit).await? {
+        report.count(&deliver(store, mailer, item, now).await);
+    }
+    Ok(report)
+}
+
+/// Delivers one outbox email, as read from the outbox.
+///
+/// The item is first claimed (moved to its retry time with one more attempt), so two runs that
+/// read it never both send it, and a run that dies mid-send leaves it to be retried.
+pub async fn deliver(store: &Store, mailer: &Mailer, item: OutboxItem, now: DateTime<Utc>) -> DeliveryOutcome {
+    if item.attempts >= MAX_ATTEMPTS {
+        // The last attempt's run ended before recording its outcome: nothing is left to try.
+        let error = format!(
+            "gave up after {} attempts; last error: {}",
+            item.attempts,
+            item.last_error.as_deref().unwrap_or("none recorded")
+        );
+        return give_up(store, &item, error, now).await;
+    }
+    let claimed = match store.claim_email(&item, now + retry_delay(item.attempts.saturating_add(1))).await {
+        Ok(Some(claimed)) => claimed,
+        Ok(None) => return DeliveryOutcome::ClaimedElsewhere,
+        Err(err) => return DeliveryOutcome::Deferred { error: err.to_string() },
+    };
+    match attempt(store, mailer, &claimed).await {
+        Ok(outcome) => {
+            if let Err(err) = store.complete_email(&claimed).await {
+                // The item comes due again: a welcome then finds nothing pending; a notice goes twice.
+                tracing::warn!(outbox_id = %claimed.id, error = %err, "completing a delivered email failed");
+            }
+            tracing::info!(
+                outbox_id = %claimed.id,
+                kind = claimed.kind.as_str(),
+                org = %claimed.org,
+                attempts = claimed.attempts,
+                outcome = ?outcome,
+                "outbox email delivered"
+            );
+            outcome
+        }
+        Err(err) if err.is_transient() && claimed.attempts < MAX_ATTEMPTS => {
+            let error = err.to_string();
+            if let Err(store_err) = store.record_email_error(&claimed, &error).await {
+                tracing::warn!(outbox_id = %claimed.id, error = %store_err, "recording an email failure failed");
+            }
+            tracing::warn!(
+                outbox_id = %claimed.id,
+                kind = claimed.kind.as_str(),
+                attempts = claimed.attempts,
+                next_due = %claimed.due,
+                error = %error,
+                "sending an email failed; will retry"
+            );
+            DeliveryOutcome::Retrying { attempts: claimed.attempts, next_due: claimed.due }
+        }
+        Err(err) => give_up(store, &claimed, err.to_string(), now).await,
+    }
+}
+
+async fn give_up(store: &Store, item: &OutboxItem, error: String, now: DateTime<Utc>) -> DeliveryOutcome {
+    match store.fail_email_permanently(item, &error, now).await {
+        Ok(()) => {
+            tracing::error!(
+                outbox_id = %item.id,
+                kind = item.kind.as_str(),
+                org = %item.org,
+                attempts = item.attempts,
+                error = %error,
+                "email given up on"
+            );
+            DeliveryOutcome::FailedPermanently { error }
+        }
+        Err(err) => DeliveryOutcome::Deferred { error: err.to_string() },
+    }
+}
+
+async fn attempt(store: &Store, mailer: &Mailer, item: &OutboxItem) -> Result<DeliveryOutcome, AttemptError> {
+    let text = match &item.kind {
+        OutboxKind::Welcome { account_email } => return send_welcome(store, mailer, item, account_email).await,
+        OutboxKind::TokenExpiring { days_left, expires_at } => {
+            token_expiring_message(&item.org_name, *days_left, *expires_at)
+        }
+        OutboxKind::TokenExpired => token_expired_message(&item.org_name),
+    };
+    mailer.send(&text.addressed_to(item.recipients.clone())).await?;
+    Ok(DeliveryOutcome::Sent)
+}
+
+async fn send_welcome(
+    store: &Store,
+    mailer: &Mailer,
+    item: &OutboxItem,
+    account_email: &EmailAddress,
+) -> Result<DeliveryOutcome, AttemptError> {
+    let passphrase = generate_passphrase();
+    let hash = hash_off_the_runtime(passphrase.clone()).await?;
+    if !store.set_initial_passphrase(account_email, &hash).await? {
+        return Ok(DeliveryOutcome::NotNeeded);
+    }
+    // Only ever to the account itself, whatever the item lists.
+    let message = welcome_message(account_email, &item.org_name, &passphrase).addressed_to(vec![account_email.clone()]);
+    mailer.send(&message).await?;
+    if let Err(err) = store.finish_welcome(account_email).await {
+        // The passphrase was delivered and works; the account merely still looks pending.
+        tracing::warn!(outbox_id = %item.id, error = %err, "marking the welcome delivered failed");
+    }
+    Ok(DeliveryOutcome::Sent)
+}
+
+/// Argon2id takes tens of milliseconds of CPU: keep it off the async workers.
+async fn hash_off_the_runtime(passphrase: String) -> Result<String, AttemptError> {
+    let hashed = tokio::task::spawn_blocking(move || hash_passphrase(&passphrase)).await;
+    hashed.map_err(|_| AttemptError::HashingTask)?.map_err(AttemptError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_six_hours() {
+        let minutes: Vec<i64> = (1..=MAX_ATTEMPTS).map(|attempt| retry_delay(attempt).num_minutes()).collect();
+        assert_eq!(minutes, [1, 2, 4, 8, 16, 32, 64, 128, 256, 360]);
+        assert_eq!(retry_delay(0).num_minutes(), 1);
+        assert_eq!(retry_delay(u32::MAX).num_minutes(), 360);
+    }
+
+    #[test]
+    fn the_report_counts_each_outcome() {
+        let mut report = DeliveryReport::default();
+        for outcome in [
+            DeliveryOutcome::Sent,
+            DeliveryOutcome::Sent,
+            DeliveryOutcome::Retrying { attempts: 1, next_due: Utc::now() },
+            DeliveryOutcome::Deferred { error: "x".into() },
+            DeliveryOutcome::FailedPermanently { error: "y".into() },
+            DeliveryOutcome::NotNeeded,
+            DeliveryOutcome::ClaimedElsewhere,
+        ] {
+            report.count(&outcome);
+        }
+        assert_eq!(report, DeliveryReport { sent: 2, retried: 2, failed: 1, skipped: 2 });
+    }
+
+    #[test]
+    fn only_rejections_and_undecodable_items_are_permanent() {
+        assert!(AttemptError::Notify(NotifyError::Unavailable("throttled".into())).is_transient());
+        assert!(!AttemptError::Notify(NotifyError::Rejected("unverified".into())).is_transient());
+        assert!(!AttemptError::Notify(NotifyError::NoRecipient).is_transient());
+        assert!(AttemptError::Store(StoreError::Throttled).is_transient());
+        assert!(!AttemptError::Store(StoreError::Codec("bad".into())).is_transient());
+    }
+}

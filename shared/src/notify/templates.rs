@@ -1,0 +1,196 @@
+//! The text of every email the service sends. Plain text, in Insomnia's voice: say what happened,
+//! why the reader gets it, and exactly what to do next. No message ever carries a SCIM token.
+use chrono::{DateTime, Utc};
+
+use super::EmailMessage;
+use crate::domain::EmailAddress;
+
+/// A subject and body, not yet addressed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MessageText {
+    pub subject: String,
+    pub text_body: String,
+}
+
+impl MessageText {
+    pub fn addressed_to(self, to: Vec<EmailAddress>) -> EmailMessage {
+        EmailMessage { to, subject: self.subject, text_body: self.text_body }
+    }
+}
+
+// The welcome body holds a passphrase: never printed.
+impl std::fmt::Debug for MessageText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageText").field("subject", &self.subject).finish_non_exhaustive()
+    }
+}
+
+const SIGNATURE: &str = "— The Insomnia team";
+
+const REFRESH_STEPS: &str = "\
+To refresh the token:
+  1. In Insomnia, open Enterprise Controls > SCIM and choose Refresh Token.
+  2. Enter your passphrase to confirm. The new token is shown only once: copy it.
+  3. In your identity provider (Okta or Microsoft Entra ID), open the Insomnia app's provisioning
+     settings, replace the old token with the new one, and save.
+
+The connector URL stays the same; only the token changes.";
+
+/// The email of a brand-new account created through SCIM, with its initial passphrase.
+pub fn welcome_message(email: &EmailAddress, org_name: &str, initial_passphrase: &str) -> MessageText {
+    MessageText {
+        subject: format!("You now have access to {org_name} in Insomnia"),
+        text_body: format!(
+            "Hello,
+
+Your organization's identity provider added you to {org_name} in Insomnia, so an Insomnia account
+was created for you.
+
+  Account:              {email}
+  Initial passphrase:   {initial_passphrase}
+
+Sign in to Insomnia with this email address and passphrase. At your first sign-in you must choose
+a new passphrase of your own; the one above then stops working.
+
+Lost this passphrase? Reset it from the Insomnia sign-in screen with this email address.
+
+If you did not expect this email, contact the administrators of {org_name}.
+
+{SIGNATURE}
+"
+        ),
+    }
+}
+
+/// To owners and co-owners: the SCIM token expires soon and could not be refreshed automatically.
+pub fn token_expiring_message(org_name: &str, days_left: u32, expires_at: DateTime<Utc>) -> MessageText {
+    let when = match days_left {
+        0 => "today".to_owned(),
+        1 => "in 1 day".to_owned(),
+        days => format!("in {days} days"),
+    };
+    let expires = expires_at.format("%B %-d, %Y at %H:%M UTC");
+    MessageText {
+        subject: format!("SCIM provisioning for {org_name} stops {when}"),
+        text_body: format!(
+            "Hello,
+
+The SCIM token that your identity provider uses to provision {org_name} in Insomnia expires {when},
+on {expires}. Insomnia could not refresh it automatically: automatic refresh needs the
+organization to keep meeting the SCIM requirements (Enterprise plan, a verified domain, SSO
+configured).
+
+When the token expires, SCIM provisioning stops: users and groups that you add, change, deactivate
+or remove in your identity provider are no longer synced to Insomnia, so people removed there keep
+their access in Insomnia until provisioning runs again.
+
+{REFRESH_STEPS}
+
+You get this email because you are an owner or co-owner of {org_name}.
+
+{SIGNATURE}
+"
+        ),
+    }
+}
+
+/// To owners and co-owners: the SCIM token has expired and provisioning has stopped.
+pub fn token_expired_message(org_name: &str) -> MessageText {
+    MessageText {
+        subject: format!("SCIM provisioning for {org_name} has stopped"),
+        text_body: format!(
+            "Hello,
+
+The SCIM token of {org_name} has expired, so SCIM provisioning has stopped: users and groups that
+you add, change, deactivate or remove in your identity provider are no longer synced to Insomnia.
+People removed in your identity provider keep their access in Insomnia until provisioning runs
+again.
+
+{REFRESH_STEPS}
+
+Your identity provider then resumes syncing on its next provisioning cycle.
+
+You get this email because you are an owner or co-owner of {org_name}.
+
+{SIGNATURE}
+"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn jane() -> EmailAddress {
+        EmailAddress::parse("Jane.Doe@Example.com").unwrap()
+    }
+
+    #[test]
+    fn the_welcome_gives_the_passphrase_and_what_to_do_with_it() {
+        let text = welcome_message(&jane(), "Acme Corp", "amber-basil-cedar-delta-ember-fable-42");
+        assert!(text.subject.contains("Acme Corp") && text.subject.contains("Insomnia"), "{}", text.subject);
+        let body = &text.text_body;
+        for expected in [
+            "identity provider added you to Acme Corp in Insomnia",
+            "Jane.Doe@Example.com",
+            "Initial passphrase:   amber-basil-cedar-delta-ember-fable-42",
+            "At your first sign-in you must choose\na new passphrase",
+            "Reset it from the Insomnia sign-in screen",
+        ] {
+            assert!(body.contains(expected), "missing {expected:?} in:\n{body}");
+        }
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_body() {
+        let text = welcome_message(&jane(), "Acme Corp", "amber-basil-cedar-delta-ember-fable-42");
+        let message = text.clone().addressed_to(vec![jane()]);
+        assert_eq!(message.to, vec![jane()]);
+        for shown in [format!("{text:?}"), format!("{message:?}")] {
+            assert!(!shown.contains("amber-basil"), "{shown}");
+            assert!(shown.contains("Acme Corp"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn the_expiry_warning_says_when_and_how_to_refresh() {
+        let expires_at = Utc.with_ymd_and_hms(2026, 11, 23, 14, 5, 0).unwrap();
+        let text = token_expiring_message("Acme Corp", 12, expires_at);
+        assert_eq!(text.subject, "SCIM provisioning for Acme Corp stops in 12 days");
+        let body = &text.text_body;
+        for expected in [
+            "expires in 12 days,\non November 23, 2026 at 14:05 UTC",
+            "SCIM provisioning stops",
+            "Enterprise Controls > SCIM and choose Refresh Token",
+            "Enter your passphrase",
+            "replace the old token with the new one",
+            "owner or co-owner of Acme Corp",
+        ] {
+            assert!(body.contains(expected), "missing {expected:?} in:\n{body}");
+        }
+        assert!(token_expiring_message("Acme", 1, expires_at).subject.ends_with("stops in 1 day"));
+        assert!(token_expiring_message("Acme", 0, expires_at).subject.ends_with("stops today"));
+    }
+
+    #[test]
+    fn the_expiry_notice_says_provisioning_stopped_and_how_to_restart_it() {
+        let text = token_expired_message("Acme Corp");
+        assert_eq!(text.subject, "SCIM provisioning for Acme Corp has stopped");
+        for expected in ["has expired", "SCIM provisioning has stopped", "Refresh Token", "Enter your passphrase"] {
+            assert!(text.text_body.contains(expected), "missing {expected:?} in:\n{}", text.text_body);
+        }
+    }
+
+    #[test]
+    fn token_messages_carry_no_token() {
+        // The templates take no token at all; this guards against one slipping into the text.
+        let expires_at = Utc.with_ymd_and_hms(2026, 11, 23, 14, 5, 0).unwrap();
+        for text in [token_expiring_message("Acme", 3, expires_at), token_expired_message("Acme")] {
+            let body = text.text_body.to_lowercase();
+            assert!(!body.contains("iscim_") && !body.contains("bearer"), "{body}");
+            assert!(body.split_whitespace().all(|word| word.len() < 32), "a long opaque value in:\n{body}");
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! The email outbox (DESIGN §3): what still has to be sent, keyed by when it is due, plus the
+//! welcome-passphrase write on the account item. Outbox items hold no secret: a welcome's
+//! passphrase is generated at delivery time and exists only in memory and in the email.
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::keys::{account_pk, ACCOUNT_SK};
+use super::{from_item, s, to_item, Item, Store, StoreError};
+use crate::domain::{EmailAddress, OrgId};
+
+/// Partition of the emails still to send, sorted by due time.
+pub const OUTBOX_PK: &str = "OUTBOX";
+/// Partition of the emails given up on: kept for operators to see, never retried.
+pub const OUTBOX_FAILED_PK: &str = "OUTBOX#FAILED";
+
+/// What an outbox email is about; the message text is rendered from it at delivery time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutboxKind {
+    /// A brand-new account: the delivery sets and sends its initial passphrase.
+    Welcome { account_email: EmailAddress },
+    /// The organization's SCIM token expires soon and could not be refreshed automatically.
+    TokenExpiring { days_left: u32, expires_at: DateTime<Utc> },
+    /// The organization's SCIM token has expired: provisioning has stopped.
+    TokenExpired,
+}
+
+impl OutboxKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Welcome { .. } => "welcome",
+            Self::TokenExpiring { .. } => "token_expiring",
+            Self::TokenExpired => "token_expired",
+        }
+    }
+}
+
+/// One email to send (or given up on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub id: String,
+    pub kind: OutboxKind,
+    pub recipients: Vec<EmailAddress>,
+    pub org: OrgId,
+    /// Kept with the item so the message reads the same even if the organization changes meanwhile.
+    pub org_name: String,
+    /// Delivery attempts started so far.
+    pub attempts: u32,
+    pub due: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+impl OutboxItem {
+    fn new(kind: OutboxKind, recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            kind,
+            recipients,
+            org: org.clone(),
+            org_name: org_name.to_owned(),
+            attempts: 0,
+            due: now,
+            created_at: now,
+            last_error: None,
+        }
+    }
+
+    /// The welcome email of a new account, due at once.
+    pub fn welcome(account_email: &EmailAddress, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
+        let kind = OutboxKind::Welcome { account_email: account_email.clone() };
+        Self::new(kind, vec![account_email.clone()], org, org_name, now)
+    }
+
+    pub fn token_expiring(
+        recipients: Vec<EmailAddress>,
+        org: &OrgId,
+        org_name: &str,
+        days_left: u32,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self::new(OutboxKind::TokenExpiring { days_left, expires_at }, recipients, org, org_name, now)
+    }
+
+    pub fn token_expired(recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
+        Self::new(OutboxKind::TokenExpired, recipients, org, org_name, now)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct OutboxRecord {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    item: OutboxItem,
+}
+
+/// Fixed width, so that sort keys order by time.
+fn sortable_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn outbox_sk(due: DateTime<Utc>, id: &str) -> String {
+    format!("{}#{id}", sortable_time(due))
+}
+
+fn outbox_key(item: &OutboxItem) -> Item {
+    [("PK".to_owned(), s(OUTBOX_PK)), ("SK".to_owned(), s(outbox_sk(item.due, &item.id)))].into()
+}
+
+fn encode(pk: &str, sk: String, item: &OutboxItem) -> Result<Item, StoreError> {
+    to_item(&OutboxRecord { pk: pk.to_owned(), sk, item: item.clone() })
+}
+
+fn backend(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(err.to_string())
+}
+
+/// A put of a new outbox item for a TransactWriteItems (the table is set by `Store::transact`),
+/// so that a member and its welcome email are written together or not at all.
+pub(crate) fn outbox_put_action(item: &OutboxItem) -> Result<TransactWriteItem, StoreError> {
+    put_action(encode(OUTBOX_PK, outbox_sk(item.due, &item.id), item)?)
+}
+
+fn put_action(item: Item) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name("")
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(PK)")
+        .build()
+        .map_err(backend)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Deleting the item as it was read: the condition makes two runs that read the same item
+/// disagree, so only one of them moves it.
+fn delete_existing_action(item: &OutboxItem) -> Result<TransactWriteItem, StoreError> {
+    let delete = Delete::builder()
+        .table_name("")
+        .set_key(Some(outbox_key(item)))
+        .condition_expression("attribute_exists(PK)")
+        .build()
+        .map_err(backend)?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+impl Store {
+    /// Adds an email to the outbox (outside of any other write).
+    pub async fn enqueue_email(&self, item: &OutboxItem) -> Result<(), StoreError> {
+        self.transact(vec![outbox_put_action(item)?], &[format!("outbox item {} already exists", item.id)]).await
+    }
+
+    /// The oldest emails due at `now`, at most `limit`.
+    pub async fn due_emails(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<OutboxItem>, StoreError> {
+        // '$' sorts right after '#': every key `{due}#{id}` with due <= now is below the bound.
+        let bound = format!("{}$", sortable_time(now));
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK < :bound")
+            .expression_attribute_values(":pk", s(OUTBOX_PK))
+            .expression_attribute_values(":bound", s(bound))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| from_item::<OutboxRecord>(item).map(|r| r.item))
+            .collect()
+    }
+
+    /// Claims an email for one delivery attempt by moving it to `retry_at` with one more attempt, in
+    /// one transaction. The claim is also the retry: a run that dies mid-send leaves the email due
+    /// again at `retry_at`. `None` when another run claimed (or completed) it first.
+    pub async fn claim_email(
+        &self,
+        item: &OutboxItem,
+        retry_at: DateTime<Utc>,
+    ) -> Result<Option<OutboxItem>, StoreError> {
+        let claimed = OutboxItem { attempts: item.attempts.saturating_add(1), due: retry_at, ..item.clone() };
+        let moved = self.move_email(item, OUTBOX_PK, outbox_sk(retry_at, &claimed.id), &claimed).await;
+        match moved {
+            Ok(()) => Ok(Some(claimed)),
+            Err(StoreError::Conflict(_)) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Notes why the last attempt of a claimed email failed (the email stays due at its retry time).
+    pub async fn record_email_error(&self, item: &OutboxItem, error: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(outbox_key(item)))
+            .update_expression("SET last_error = :error")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":error", s(error))
+            .send()
+            .await
+            .map_err(|err| {
+                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
+                    StoreError::NotFound(format!("outbox item {}", item.id))
+                } else {
+                    StoreError::from_sdk(err)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Removes a sent (or no longer needed) email. Idempotent.
+    pub async fn complete_email(&self, item: &OutboxItem) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(outbox_key(item)))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// Gives up on an email: it moves to the failed list (keyed by `now`) with `error`, and is
+    /// never retried.
+    pub async fn fail_email_permanently(
+        &self,
+        item: &OutboxItem,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let failed = OutboxItem { last_error: Some(error.to_owned()), ..item.clone() };
+        self.move_email(item, OUTBOX_FAILED_PK, outbox_sk(now, &item.id), &failed).await
+    }
+
+    /// Every email given up on, oldest failure first.
+    pub async fn failed_emails(&self) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut failed = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(OUTBOX_FAILED_PK))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            for item in output.items.unwrap_or_default() {
+                failed.push(from_item::<OutboxRecord>(item)?.item);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(failed);
+            }
+        }
+    }
+
+    /// Sets a new account's initial passphrase hash (and the must-change flag) while its welcome
+    /// is pending. `false` when it is not pending any more (the welcome was delivered, or the user
+    /// has set a passphrase) or there is no such account: then nothing must be sent.
+    ///
+    /// `welcome_pending` stays true until `finish_welcome`, so a send that fails after this write
+    /// is retried with a fresh passphrase instead of being skipped.
+    pub async fn set_initial_passphrase(&self, email: &EmailAddress, hash: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(account_pk(&email.normalized())))
+            .key("SK", s(ACCOUNT_SK))
+            .update_expression("SET passphrase_hash = :hash, must_change_passphrase = :true")
+            .condition_expression("welcome_pending = :true")
+            .expression_attribute_values(":hash", s(hash))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(StoreError::from_sdk(err)),
+        }
+    }
+
+    /// Marks an account's welcome as delivered: later welcome deliveries send nothing.
+    pub async fn finish_welcome(&self, email: &EmailAddress) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(account_pk(&email.normalized())))
+            .key("SK", s(ACCOUNT_SK))
+            .update_expression("SET welcome_pending = :false")
+            // Never create a stray account item.
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .send()
+            .await
+            .map_err(|err| {
+                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
+                    StoreError::NotFound(format!("account {email}"))
+                } else {
+                    StoreError::from_sdk(err)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Deletes `from` (which must still exist) and puts `to` under `pk`/`sk`, in one transaction.
+    async fn move_email(&self, from: &OutboxItem, pk: &str, sk: String, to: &OutboxItem) -> Result<(), StoreError> {
+        let actions = vec![delete_existing_action(from)?, put_action(encode(pk, sk, to)?)?];
+        let labels = [
+            format!("outbox item {} was claimed or completed by another run", from.id),
+            format!("outbox item {} exists already at its new key", to.id),
+        ];
+        self.transact(actions, &labels).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 3, hour, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn items_round_trip_through_the_item_codec() {
+        let org = OrgId::parse("acme").unwrap();
+        let owner = EmailAddress::parse("Owner@Example.com").unwrap();
+        let mut expiring = OutboxItem::token_expiring(vec![owner.clone()], &org, "Acme", 7, at(12), at(1));
+        expiring.attempts = 3;
+        expiring.last_error = Some("throttled".into());
+        for item in [
+            OutboxItem::welcome(&owner, &org, "Acme", at(1)),
+            expiring,
+            OutboxItem::token_expired(vec![owner.clone()], &org, "Acme", at(1)),
+        ] {
+            let encoded = encode(OUTBOX_PK, outbox_sk(item.due, &item.id), &item).unwrap();
+            assert_eq!(encoded["PK"], s("OUTBOX"));
+            let decoded: OutboxRecord = from_item(encoded).unwrap();
+            assert_eq!(decoded.item, item);
+        }
+    }
+
+    #[test]
+    fn sort_keys_order_by_due_time_and_stop_at_the_bound() {
+        let early = outbox_sk(at(1), "ffff");
+        let later = outbox_sk(at(2), "0000");
+        assert!(early < later);
+        let bound = format!("{}$", sortable_time(at(1)));
+        assert!(early < bound && bound < later);
+    }
+
+    #[test]
+    fn the_put_action_only_creates() {
+        let org = OrgId::parse("acme").unwrap();
+        let item = OutboxItem::welcome(&EmailAddress::parse("a@example.com").unwrap(), &org, "Acme", at(1));
+        let action = outbox_put_action(&item).unwrap();
+        let put = action.put.unwrap();
+        assert_eq!(put.condition_expression.as_deref(), Some("attribute_not_exists(PK)"));
+        assert_eq!(put.item["SK"], s(outbox_sk(at(1), &item.id)));
+    }
+}

@@ -1,0 +1,297 @@
+//! The email outbox delivered through SES (moto): welcomes with an initial passphrase that only the
+//! email carries, retries with backoff, permanent failures set aside, only due emails sent.
+//! Sent mail is read back from moto's `/moto-api/data.json` (`.ses.Message[]`), by recipient.
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sesv2::config::retry::RetryConfig;
+use chrono::{DateTime, Duration, Utc};
+use insomnia_scim::auth::verify_passphrase;
+use insomnia_scim::domain::{EmailAddress, OrgId, Plan};
+use insomnia_scim::notify::{deliver, deliver_due, DeliveryOutcome, DeliveryReport, Mailer, MAX_ATTEMPTS};
+use insomnia_scim::store::{OutboxItem, OutboxKind};
+use serde_json::Value;
+
+use crate::helpers::{sdk_config, spawn_app, TestApp, SENDER};
+
+const ORG_NAME: &str = "Acme Corp";
+
+fn unique_email(prefix: &str) -> EmailAddress {
+    EmailAddress::parse(&format!("{prefix}-{}@example.com", uuid::Uuid::new_v4().simple())).unwrap()
+}
+
+async fn mailer_from(sender: &str) -> Mailer {
+    Mailer::new(aws_sdk_sesv2::Client::new(&sdk_config().await), sender)
+}
+
+/// A mailer whose SES endpoint refuses connections (nothing listens on the port), without SDK
+/// retries: every send fails the way a network outage does.
+async fn unreachable_mailer() -> Mailer {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = aws_sdk_sesv2::config::Builder::from(&sdk_config().await)
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .retry_config(RetryConfig::disabled())
+        .build();
+    Mailer::new(aws_sdk_sesv2::Client::from_conf(config), SENDER)
+}
+
+/// Every message moto has accepted for `to` (moto is shared by the run: recipients are unique).
+async fn sent_emails(to: &EmailAddress) -> Vec<Value> {
+    let sdk = sdk_config().await;
+    let endpoint = sdk.endpoint_url().unwrap().trim_end_matches('/');
+    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json")).await.unwrap().json().await.unwrap();
+    let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
+    messages
+        .into_iter()
+        .filter(|message| {
+            message["destinations"]["ToAddresses"]
+                .as_array()
+                .is_some_and(|addresses| addresses.iter().any(|a| a.as_str() == Some(to.as_str())))
+        })
+        .collect()
+}
+
+/// The passphrase line of a welcome email.
+fn passphrase_in(message: &Value) -> String {
+    let body = message["body"].as_str().unwrap();
+    let line = body.lines().find(|line| line.contains("Initial passphrase:")).unwrap_or_else(|| panic!("{body}"));
+    line.split_once(':').unwrap().1.trim().to_owned()
+}
+
+/// An account created with the member, before its welcome: no passphrase yet.
+async fn create_pending_account(app: &TestApp, email: &EmailAddress) {
+    app.store
+        .client()
+        .put_item()
+        .table_name(&app.table)
+        .item("PK", AttributeValue::S(format!("ACCOUNT#{}", email.normalized())))
+        .item("SK", AttributeValue::S("ACCOUNT".into()))
+        .item("email", AttributeValue::S(email.as_str().to_owned()))
+        .item("welcome_pending", AttributeValue::Bool(true))
+        .item("must_change_passphrase", AttributeValue::Bool(true))
+        .item("created_at", AttributeValue::S(Utc::now().to_rfc3339()))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn account_item(app: &TestApp, email: &EmailAddress) -> std::collections::HashMap<String, AttributeValue> {
+    app.store
+        .client()
+        .get_item()
+        .table_name(&app.table)
+        .key("PK", AttributeValue::S(format!("ACCOUNT#{}", email.normalized())))
+        .key("SK", AttributeValue::S("ACCOUNT".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap()
+}
+
+/// The attribute names of every item in the outbox partitions (pending and failed).
+async fn outbox_attribute_names(app: &TestApp) -> BTreeSet<String> {
+    let output = app.store.client().scan().table_name(&app.table).send().await.unwrap();
+    output
+        .items()
+        .iter()
+        .filter(|item| item.get("PK").and_then(|pk| pk.as_s().ok()).is_some_and(|pk| pk.starts_with("OUTBOX")))
+        .flat_map(|item| item.keys().cloned())
+        .collect()
+}
+
+fn assert_no_secret_attribute(names: &BTreeSet<String>) {
+    let expected =
+        ["PK", "SK", "id", "kind", "recipients", "org", "org_name", "attempts", "due", "created_at", "last_error"];
+    let unexpected: Vec<_> = names.iter().filter(|name| !expected.contains(&name.as_str())).collect();
+    assert!(unexpected.is_empty(), "outbox items hold unexpected attributes: {unexpected:?}");
+}
+
+async fn org_of(app: &TestApp) -> OrgId {
+    app.create_org(Plan::Enterprise, None).await
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_welcome_is_delivered_once_with_a_passphrase_that_only_the_email_holds() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = spawn_app().await;
+    let mailer = mailer_from(SENDER).await;
+    let org = org_of(&app).await;
+    let email = unique_email("Welcome");
+    create_pending_account(&app, &email).await;
+    let now = Utc::now();
+    let item = OutboxItem::welcome(&email, &org, ORG_NAME, now);
+    app.store.enqueue_email(&item).await.unwrap();
+
+    assert_eq!(deliver(&app.store, &mailer, item.clone(), now).await, DeliveryOutcome::Sent);
+
+    let sent = sent_emails(&email).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["source"], SENDER);
+    assert!(sent[0]["subject"].as_str().unwrap().contains(ORG_NAME));
+    let body = sent[0]["body"].as_str().unwrap();
+    assert!(body.contains(email.as_str()) && body.contains("must choose"), "{body}");
+    let passphrase = passphrase_in(&sent[0]);
+
+    let account = account_item(&app, &email).await;
+    let hash = account["passphrase_hash"].as_s().unwrap().clone();
+    assert!(verify_passphrase(&passphrase, &hash).unwrap(), "the emailed passphrase signs in");
+    assert_eq!(account["welcome_pending"], AttributeValue::Bool(false));
+    assert_eq!(account["must_change_passphrase"], AttributeValue::Bool(true));
+
+    let table = app.dump_table().await;
+    assert!(!table.contains(&passphrase), "the passphrase is in the table");
+    let process_logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(process_logs.contains("outbox email delivered"), "the capture must see the delivery");
+    assert!(!process_logs.contains(&passphrase), "the passphrase is in the process logs");
+    assert!(app.store.due_emails(now + Duration::days(365), 10).await.unwrap().is_empty(), "completed");
+    assert_no_secret_attribute(&outbox_attribute_names(&app).await);
+
+    // A second run holding the same (now stale) item, and a duplicate welcome, send nothing.
+    assert_eq!(deliver(&app.store, &mailer, item, now).await, DeliveryOutcome::ClaimedElsewhere);
+    let duplicate = OutboxItem::welcome(&email, &org, ORG_NAME, now);
+    app.store.enqueue_email(&duplicate).await.unwrap();
+    assert_eq!(deliver(&app.store, &mailer, duplicate, now).await, DeliveryOutcome::NotNeeded);
+    assert_eq!(sent_emails(&email).await.len(), 1);
+    assert_eq!(account_item(&app, &email).await["passphrase_hash"].as_s().unwrap(), &hash, "passphrase unchanged");
+    assert!(app.store.due_emails(now + Duration::days(365), 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_unverified_sender_is_a_permanent_failure_set_aside_and_never_retried() {
+    let app = spawn_app().await;
+    let sender = format!("nobody@unverified-{}.example.org", uuid::Uuid::new_v4().simple());
+    let mailer = mailer_from(&sender).await;
+    let org = org_of(&app).await;
+    let owner = unique_email("owner");
+    let now = Utc::now();
+    let item = OutboxItem::token_expiring(vec![owner.clone()], &org, ORG_NAME, 12, now + Duration::days(12), now);
+    app.store.enqueue_email(&item).await.unwrap();
+
+    let outcome = deliver(&app.store, &mailer, item.clone(), now).await;
+    assert!(matches!(&outcome, DeliveryOutcome::FailedPermanently { .. }), "{outcome:?}");
+
+    let failed = app.store.failed_emails().await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].id, item.id);
+    assert_eq!(failed[0].attempts, 1);
+    assert!(matches!(failed[0].kind, OutboxKind::TokenExpiring { days_left: 12, .. }));
+    let error = failed[0].last_error.clone().unwrap_or_default();
+    eprintln!("PERMANENT: {error}");
+    assert!(error.to_lowercase().contains("reject") || error.contains("not verified"), "{error}");
+
+    let much_later = now + Duration::days(30);
+    assert!(app.store.due_emails(much_later, 10).await.unwrap().is_empty(), "not retried");
+    assert_eq!(deliver_due(&app.store, &mailer, much_later, 10).await.unwrap(), DeliveryReport::default());
+    assert!(sent_emails(&owner).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_with_backoff_and_the_retry_sends_a_working_passphrase() {
+    let app = spawn_app().await;
+    let org = org_of(&app).await;
+    let email = unique_email("retry");
+    create_pending_account(&app, &email).await;
+    let now = Utc::now();
+    let item = OutboxItem::welcome(&email, &org, ORG_NAME, now);
+    app.store.enqueue_email(&item).await.unwrap();
+
+    let outcome = deliver(&app.store, &unreachable_mailer().await, item.clone(), now).await;
+    let first_retry = now + Duration::minutes(1);
+    assert_eq!(outcome, DeliveryOutcome::Retrying { attempts: 1, next_due: first_retry });
+
+    assert!(app.store.due_emails(now, 10).await.unwrap().is_empty(), "not due before its retry time");
+    let due = app.store.due_emails(first_retry, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].id.as_str(), due[0].attempts, due[0].due), (item.id.as_str(), 1, first_retry));
+    assert!(due[0].last_error.as_deref().is_some_and(|e| !e.is_empty()), "{:?}", due[0].last_error);
+    eprintln!("TRANSIENT: {:?}", due[0].last_error);
+    assert!(app.store.failed_emails().await.unwrap().is_empty());
+    assert_eq!(account_item(&app, &email).await["welcome_pending"], AttributeValue::Bool(true), "still pending");
+    assert_no_secret_attribute(&outbox_attribute_names(&app).await);
+
+    // The retry generates a fresh passphrase; the one from the failed attempt never worked for anyone.
+    let retried = deliver(&app.store, &mailer_from(SENDER).await, due[0].clone(), first_retry).await;
+    assert_eq!(retried, DeliveryOutcome::Sent);
+    let sent = sent_emails(&email).await;
+    assert_eq!(sent.len(), 1);
+    let account = account_item(&app, &email).await;
+    assert!(verify_passphrase(&passphrase_in(&sent[0]), account["passphrase_hash"].as_s().unwrap()).unwrap());
+    assert_eq!(account["welcome_pending"], AttributeValue::Bool(false));
+    assert!(!app.dump_table().await.contains(&passphrase_in(&sent[0])));
+}
+
+#[tokio::test]
+async fn an_email_that_keeps_failing_is_given_up_after_the_last_attempt() {
+    let app = spawn_app().await;
+    let org = org_of(&app).await;
+    let owner = unique_email("owner");
+    let now = Utc::now();
+    let mut item = OutboxItem::token_expired(vec![owner.clone()], &org, ORG_NAME, now);
+    item.attempts = MAX_ATTEMPTS - 1;
+    app.store.enqueue_email(&item).await.unwrap();
+
+    let outcome = deliver(&app.store, &unreachable_mailer().await, item.clone(), now).await;
+    assert!(matches!(&outcome, DeliveryOutcome::FailedPermanently { .. }), "{outcome:?}");
+    let failed = app.store.failed_emails().await.unwrap();
+    assert_eq!((failed.len(), failed[0].attempts), (1, MAX_ATTEMPTS));
+    assert!(app.store.due_emails(now + Duration::days(30), 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn deliver_due_sends_only_what_is_due() {
+    let app = spawn_app().await;
+    let mailer = mailer_from(SENDER).await;
+    let org = org_of(&app).await;
+    let (due_owner, later_owner) = (unique_email("due"), unique_email("later"));
+    let now: DateTime<Utc> = Utc::now();
+    let due = OutboxItem::token_expired(vec![due_owner.clone()], &org, ORG_NAME, now - Duration::minutes(5));
+    let later = OutboxItem::token_expiring(
+        vec![later_owner.clone()],
+        &org,
+        ORG_NAME,
+        3,
+        now + Duration::days(3),
+        now + Duration::hours(1),
+    );
+    for item in [&due, &later] {
+        app.store.enqueue_email(item).await.unwrap();
+    }
+
+    let report = deliver_due(&app.store, &mailer, now, 10).await.unwrap();
+    assert_eq!(report, DeliveryReport { sent: 1, ..DeliveryReport::default() });
+
+    let sent = sent_emails(&due_owner).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["subject"], format!("SCIM provisioning for {ORG_NAME} has stopped"));
+    assert!(sent_emails(&later_owner).await.is_empty(), "not due yet");
+    let pending = app.store.due_emails(now + Duration::hours(2), 10).await.unwrap();
+    assert_eq!(pending.iter().map(|item| item.id.as_str()).collect::<Vec<_>>(), [later.id.as_str()]);
+
+    let report = deliver_due(&app.store, &mailer, now + Duration::hours(2), 10).await.unwrap();
+    assert_eq!(report.sent, 1);
+    assert_eq!(sent_emails(&later_owner).await.len(), 1);
+}
