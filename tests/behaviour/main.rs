@@ -11,3 +11,6 @@ mod notify;
 mod organizations;
 mod round_trips;
 mod secrets;
+mod users_entra;
+mod users_okta;
+mod users_rules;

@@ -200,7 +200,6 @@ async fn an_unverified_sender_is_a_permanent_failure_set_aside_and_never_retried
     assert_eq!(failed[0].attempts, 1);
     assert!(matches!(failed[0].kind, OutboxKind::TokenExpiring { days_left: 12, .. }));
     let error = failed[0].last_error.clone().unwrap_or_default();
-    eprintln!("PERMANENT: {error}");
     assert!(error.to_lowercase().contains("reject") || error.contains("not verified"), "{error}");
 
     let much_later = now + Duration::days(30);
@@ -228,7 +227,6 @@ async fn a_transient_failure_is_retried_with_backoff_and_the_retry_sends_a_worki
     assert_eq!(due.len(), 1);
     assert_eq!((due[0].id.as_str(), due[0].attempts, due[0].due), (item.id.as_str(), 1, first_retry));
     assert!(due[0].last_error.as_deref().is_some_and(|e| !e.is_empty()), "{:?}", due[0].last_error);
-    eprintln!("TRANSIENT: {:?}", due[0].last_error);
     assert!(app.store.failed_emails().await.unwrap().is_empty());
     assert_eq!(account_item(&app, &email).await["welcome_pending"], AttributeValue::Bool(true), "still pending");
     assert_no_secret_attribute(&outbox_attribute_names(&app).await);

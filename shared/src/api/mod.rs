@@ -2,6 +2,7 @@
 //! the dev server mounts together on one port.
 mod body;
 mod discovery;
+mod groups;
 mod request_log;
 pub mod routes;
 mod scim_context;
@@ -62,7 +63,7 @@ pub fn scim_users_routes(app: AppState) -> Router {
 
 /// The routes served by the `scim-groups` function.
 pub fn scim_groups_routes(app: AppState) -> Router {
-    Router::new().with_state(app)
+    groups::routes().layer(axum::middleware::from_fn_with_state(app.clone(), request_log::record)).with_state(app)
 }
 
 /// The routes served by the `scim-admin` function.

@@ -34,4 +34,11 @@ pub const ROUTES: &[(Function, &str, &str)] = &[
     (Function::ScimUsers, "PUT", "/scim/v2/orgs/{orgId}/Users/{id}"),
     (Function::ScimUsers, "PATCH", "/scim/v2/orgs/{orgId}/Users/{id}"),
     (Function::ScimUsers, "DELETE", "/scim/v2/orgs/{orgId}/Users/{id}"),
+    (Function::ScimGroups, "GET", "/scim/v2/orgs/{orgId}/Groups"),
+    (Function::ScimGroups, "POST", "/scim/v2/orgs/{orgId}/Groups"),
+    (Function::ScimGroups, "POST", "/scim/v2/orgs/{orgId}/Groups/.search"),
+    (Function::ScimGroups, "GET", "/scim/v2/orgs/{orgId}/Groups/{id}"),
+    (Function::ScimGroups, "PUT", "/scim/v2/orgs/{orgId}/Groups/{id}"),
+    (Function::ScimGroups, "PATCH", "/scim/v2/orgs/{orgId}/Groups/{id}"),
+    (Function::ScimGroups, "DELETE", "/scim/v2/orgs/{orgId}/Groups/{id}"),
 ];

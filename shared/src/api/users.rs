@@ -19,11 +19,18 @@ use crate::scim::user::{self, etag, UserDocument};
 use crate::scim::{ScimError, ScimType};
 use crate::store::{
     guard_owner_from_items, member_from_items, member_key, organization_from_items, user_name_guard_key, CreateContext,
-    ManagedBy, MemberConflict, MemberRecord, MemberWriteError, MemberWriteExtras, OutboxItem,
+    ManagedBy, MemberConflict, MemberRecord, MemberWriteError, MemberWriteExtras, OutboxItem, TeamRecord,
 };
 
 /// Attempts of a write that lost a race to another writer (without If-Match), before giving up.
-const WRITE_ATTEMPTS: usize = 5;
+const WRITE_ATTEMPTS: usize = 30;
+
+/// A short random pause after a lost race, so that concurrent writers of one user spread out.
+async fn pause_after_conflict(attempt: usize) {
+    let ceiling = 5 * (1 + attempt.min(10)) as u64;
+    let millis = rand::random_range(1..=ceiling);
+    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -42,7 +49,11 @@ fn params(query: Params) -> Result<HashMap<String, String>, ScimError> {
 
 /// Runs `parse` after the token check when the input is bad, so that a bad request of a known
 /// organization is answered 401 or 400 in the same order as a good one, and is logged.
-async fn checked<T>(caller: &ScimCaller, app: &AppState, parsed: Result<T, ScimError>) -> Result<T, ScimError> {
+pub(super) async fn checked<T>(
+    caller: &ScimCaller,
+    app: &AppState,
+    parsed: Result<T, ScimError>,
+) -> Result<T, ScimError> {
     match parsed {
         Ok(value) => Ok(value),
         Err(err) => {
@@ -67,7 +78,7 @@ fn user_response(status: StatusCode, member: &MemberRecord, base_url: &str, proj
 }
 
 /// The versions an `If-Match` / `If-None-Match` header names; None for `*`.
-fn named_versions(value: &str) -> Option<Vec<u64>> {
+pub(super) fn named_versions(value: &str) -> Option<Vec<u64>> {
     if value.trim() == "*" {
         return None;
     }
@@ -79,12 +90,12 @@ fn named_versions(value: &str) -> Option<Vec<u64>> {
     )
 }
 
-fn if_match(headers: &HeaderMap) -> Option<Option<Vec<u64>>> {
+pub(super) fn if_match_versions(headers: &HeaderMap) -> Option<Option<Vec<u64>>> {
     headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(named_versions)
 }
 
 fn check_if_match(headers: &HeaderMap, version: u64) -> Result<(), ScimError> {
-    match if_match(headers) {
+    match if_match_versions(headers) {
         Some(Some(versions)) if !versions.contains(&version) => Err(ScimError::new(
             StatusCode::PRECONDITION_FAILED,
             None,
@@ -226,8 +237,12 @@ async fn read(
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
     let projection = checked(&caller, &app, params(query).and_then(|p| Projection::from_params(&p))).await?;
-    let items = caller.authorize_with(&app, vec![member_key(&caller.org, &id)]).await?;
-    let member = member_from_items(&items)?.ok_or_else(|| not_found(&id))?;
+    // The user's teams are looked up at the same time as the token check and the user.
+    let (items, team_ids) = tokio::join!(
+        caller.authorize_with(&app, vec![member_key(&caller.org, &id)]),
+        app.store.user_team_ids(&caller.org, &id)
+    );
+    let member = member_from_items(&items?)?.ok_or_else(|| not_found(&id))?;
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -240,7 +255,40 @@ async fn read(
         }
         return Ok(response);
     }
-    Ok(user_response(StatusCode::OK, &member, &caller.base_url, &projection))
+    let teams = app.store.teams_by_ids(&caller.org, &team_ids?).await?;
+    let mut response = user_response(StatusCode::OK, &member, &caller.base_url, &projection);
+    if !teams.is_empty() && !projection.excludes("groups", user::rules()) {
+        response = with_groups(response, &member, &teams, &caller.base_url, &projection);
+    }
+    Ok(response)
+}
+
+/// Re-renders a user response with its read-only `groups` attribute.
+fn with_groups(
+    response: Response,
+    member: &MemberRecord,
+    teams: &[TeamRecord],
+    base_url: &str,
+    projection: &Projection,
+) -> Response {
+    let mut body = user::render(member, base_url);
+    if let Value::Object(map) = &mut body {
+        let groups: Vec<Value> = teams
+            .iter()
+            .map(|t| serde_json::json!({"value": t.id, "$ref": format!("{base_url}/Groups/{}", t.id), "display": t.display_name, "type": "direct"}))
+            .collect();
+        map.insert("groups".into(), Value::Array(groups));
+    }
+    let wanted =
+        projection.attributes.is_empty() || projection.attributes.iter().any(|p| p.name.eq_ignore_ascii_case("groups"));
+    if !wanted {
+        return response;
+    }
+    let mut out = scim_json(StatusCode::OK, &projection.apply(body, user::rules()));
+    if let Some(tag) = response.headers().get(header::ETAG) {
+        out.headers_mut().insert(header::ETAG, tag.clone());
+    }
+    out
 }
 
 /// Reads the member (with the token check on the first attempt), computes its new state, and
@@ -256,9 +304,9 @@ async fn update_member<F>(
 where
     F: Fn(&MemberRecord) -> Result<MemberRecord, ScimError>,
 {
-    let pinned = matches!(if_match(headers), Some(Some(_)));
+    let pinned = matches!(if_match_versions(headers), Some(Some(_)));
     let mut items = caller.authorize_with(app, vec![member_key(&caller.org, id)]).await?;
-    for _ in 0..WRITE_ATTEMPTS {
+    for attempt in 0..WRITE_ATTEMPTS {
         let old = member_from_items(&items)?.ok_or_else(|| not_found(id))?;
         check_if_match(headers, old.version)?;
         let new = change(&old)?;
@@ -363,11 +411,16 @@ async fn remove(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
-    let pinned = matches!(if_match(&headers), Some(Some(_)));
+    let pinned = matches!(if_match_versions(&headers), Some(Some(_)));
     let mut items = caller.authorize_with(&app, vec![member_key(&caller.org, &id)]).await?;
     for _ in 0..WRITE_ATTEMPTS {
         let old = member_from_items(&items)?.ok_or_else(|| not_found(&id))?;
         check_if_match(&headers, old.version)?;
+        // The user leaves every team first, so no membership outlives the user.
+        app.store.remove_user_from_teams(&caller.org, &old.id, app.clock.now()).await.map_err(|e| match e {
+            crate::store::TeamWriteError::Store(err) => ScimError::from(err),
+            _ => busy(),
+        })?;
         match app.store.delete_member(&caller.org, &old).await {
             Ok(()) => return Ok(StatusCode::NO_CONTENT.into_response()),
             Err(MemberWriteError::Conflict(_)) if !pinned => {
@@ -410,6 +463,7 @@ enum Lookup {
     Id(String),
     UserName(String),
     Index(&'static str, String),
+    Team(String),
 }
 
 fn lookup_for(query: &ListQuery) -> Option<Lookup> {
@@ -423,6 +477,8 @@ fn lookup_for(query: &ListQuery) -> Option<Lookup> {
         Some(Lookup::Index("externalId", value.to_owned()))
     } else if path.is(rules, "emails", None) || path.is(rules, "emails", Some("value")) {
         Some(Lookup::Index("email", value.to_lowercase()))
+    } else if path.is(rules, "groups", Some("value")) || path.is(rules, "groups", None) {
+        Some(Lookup::Team(value.to_owned()))
     } else {
         None
     }
@@ -454,6 +510,30 @@ async fn run_list(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Resu
             let members = if ids.is_empty() { Vec::new() } else { app.store.members_by_ids(&caller.org, &ids).await? };
             query.page_of(render(members), rules)
         }
+        Some(Lookup::Team(team_id)) if query.sort_by.is_none() => {
+            // A team's members, paged by key: only this page's users are read.
+            let (authorized, memberships) =
+                tokio::join!(caller.authorize(app), app.store.team_members(&caller.org, &team_id));
+            authorized?;
+            let ids: Vec<String> = memberships?.into_iter().map(|m| m.user_id).collect();
+            let page_ids: Vec<String> = ids.iter().skip(query.start_index - 1).take(query.count).cloned().collect();
+            let members =
+                if page_ids.is_empty() { Vec::new() } else { app.store.members_by_ids(&caller.org, &page_ids).await? };
+            (render(members), ids.len())
+        }
+        Some(Lookup::Team(team_id)) => {
+            let (authorized, memberships) =
+                tokio::join!(caller.authorize(app), app.store.team_members(&caller.org, &team_id));
+            authorized?;
+            let ids: Vec<String> = memberships?.into_iter().map(|m| m.user_id).collect();
+            let members = if ids.is_empty() { Vec::new() } else { app.store.members_by_ids(&caller.org, &ids).await? };
+            let resources = render(members);
+            let total = resources.len();
+            let mut query = query.clone();
+            query.filter = None;
+            let (page, _) = query.page_of(resources, rules);
+            (page, total)
+        }
         None if query.filter.is_none() && query.sort_by.is_none() => {
             // Members come in key order: the same order on every page. The total is the
             // organization's member counter, so only the pages up to this one are read.
@@ -480,6 +560,34 @@ async fn run_list(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Resu
             query.page_of(render(members), rules)
         }
     };
-    let page: Vec<Value> = page.into_iter().map(|r| query.projection.apply(r, rules)).collect();
-    Ok(scim_json(StatusCode::OK, &list_response(page, total, query.start_index)))
+    let wants_groups = query.projection.attributes.iter().any(|p| p.name.eq_ignore_ascii_case("groups"));
+    let mut projected = Vec::with_capacity(page.len());
+    for mut resource in page {
+        if wants_groups {
+            add_groups(app, caller, &mut resource).await?;
+        }
+        projected.push(query.projection.apply(resource, rules));
+    }
+    Ok(scim_json(StatusCode::OK, &list_response(projected, total, query.start_index)))
+}
+
+/// Adds the read-only `groups` attribute to a rendered user (lists do this only on request: it
+/// costs a lookup per user).
+async fn add_groups(app: &AppState, caller: &ScimCaller, resource: &mut Value) -> Result<(), ScimError> {
+    let Some(id) = resource.get("id").and_then(Value::as_str).map(str::to_owned) else { return Ok(()) };
+    let team_ids = app.store.user_team_ids(&caller.org, &id).await?;
+    if team_ids.is_empty() {
+        return Ok(());
+    }
+    let teams = app.store.teams_by_ids(&caller.org, &team_ids).await?;
+    let groups: Vec<Value> = teams
+        .iter()
+        .map(|t| {
+            serde_json::json!({"value": t.id, "$ref": format!("{}/Groups/{}", caller.base_url, t.id), "display": t.display_name, "type": "direct"})
+        })
+        .collect();
+    if let Value::Object(map) = resource {
+        map.insert("groups".into(), Value::Array(groups));
+    }
+    Ok(())
 }

@@ -124,7 +124,10 @@ fn classify(err: SdkError<SendEmailError>) -> NotifyError {
 /// causes of a failure to reach it (the SDK's debug context, with raw responses, is too much).
 fn describe(err: &SdkError<SendEmailError>) -> String {
     if let Some(service) = err.as_service_error() {
-        return format!("{}: {}", service.code().unwrap_or("unknown error"), service.message().unwrap_or("no message"));
+        return match (service.code(), service.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            _ => service.to_string(),
+        };
     }
     let mut causes = vec![err.to_string()];
     let mut source = std::error::Error::source(err);
@@ -133,4 +136,44 @@ fn describe(err: &SdkError<SendEmailError>) -> String {
         source = cause.source();
     }
     causes.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sesv2::error::ErrorMetadata;
+    use aws_sdk_sesv2::types::error::{MessageRejected, TooManyRequestsException};
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+
+    fn service_error(error: SendEmailError, status: u16) -> SdkError<SendEmailError> {
+        let raw: Response = Response::new(StatusCode::try_from(status).unwrap(), "{}".into());
+        SdkError::service_error(error, raw)
+    }
+
+    fn unknown(code: &str) -> SendEmailError {
+        SendEmailError::generic(ErrorMetadata::builder().code(code).message("details").build())
+    }
+
+    #[test]
+    fn rejections_are_permanent_and_throttling_or_outages_transient() {
+        let rejected = MessageRejected::builder().message("Email address not verified a@b.example").build();
+        let classified = classify(service_error(SendEmailError::MessageRejected(rejected), 400));
+        assert!(!classified.is_transient());
+        assert_eq!(
+            classified.to_string(),
+            "the email was rejected: MessageRejected: Email address not verified a@b.example"
+        );
+
+        let throttled = TooManyRequestsException::builder().message("slow down").build();
+        assert!(classify(service_error(SendEmailError::TooManyRequestsException(throttled), 429)).is_transient());
+        assert!(classify(service_error(unknown("InternalFailure"), 500)).is_transient());
+        assert!(classify(service_error(unknown("Throttling"), 400)).is_transient());
+        assert!(!classify(service_error(unknown("InvalidParameterValue"), 400)).is_transient());
+        assert!(classify(SdkError::timeout_error("timed out")).is_transient());
+    }
+
+    #[test]
+    fn nothing_is_sent_without_a_recipient() {
+        assert!(!NotifyError::NoRecipient.is_transient());
+    }
 }

@@ -39,7 +39,7 @@ The connector URL stays the same; only the token changes.";
 /// The email of a brand-new account created through SCIM, with its initial passphrase.
 pub fn welcome_message(email: &EmailAddress, org_name: &str, initial_passphrase: &str) -> MessageText {
     MessageText {
-        subject: format!("You now have access to {org_name} in Insomnia"),
+        subject: format!("Welcome to Insomnia: you now have access to {org_name}"),
         text_body: format!(
             "Hello,
 

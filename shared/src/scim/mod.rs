@@ -2,6 +2,7 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod group;
 pub mod list;
 pub mod patch;
 pub mod rules;

@@ -38,3 +38,25 @@ pub fn log_pk(org: &OrgId) -> String {
 pub fn lookup_prefix(attribute: &str, normalized_value: &str) -> String {
     format!("LOOKUP#{attribute}#{normalized_value}#")
 }
+
+pub fn team_sk(id: &str) -> String {
+    format!("GROUP#{id}")
+}
+
+pub fn team_name_guard_sk(display_name: &str) -> String {
+    format!("TEAMNAME#{}", display_name.to_lowercase())
+}
+
+/// The partition holding one team's membership items (one item per member).
+pub fn team_members_pk(org: &OrgId, team_id: &str) -> String {
+    format!("ORG#{org}#GROUP#{team_id}")
+}
+
+pub fn membership_sk(user_id: &str) -> String {
+    format!("MEMBER#{user_id}")
+}
+
+/// GSI1 partition listing one user's teams (the reverse of a team's membership partition).
+pub fn user_teams_gsi_pk(org: &OrgId, user_id: &str) -> String {
+    format!("ORG#{org}#USER#{user_id}")
+}

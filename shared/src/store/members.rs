@@ -130,11 +130,11 @@ struct AccountItem {
     account: Account,
 }
 
-fn key_item(pk: String, sk: String) -> Item {
+pub(crate) fn key_item(pk: String, sk: String) -> Item {
     [("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))].into()
 }
 
-fn build_err(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn build_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
@@ -148,13 +148,13 @@ pub(crate) fn put_new(item: Item) -> Result<TransactWriteItem, StoreError> {
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-fn guard_put(org: &OrgId, sk: String, member_id: &str) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn guard_put(org: &OrgId, sk: String, member_id: &str) -> Result<TransactWriteItem, StoreError> {
     let mut item = key_item(org_pk(org), sk);
     item.insert("member_id".into(), s(member_id));
     put_new(item)
 }
 
-fn guard_delete(org: &OrgId, sk: String, member_id: &str) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn guard_delete(org: &OrgId, sk: String, member_id: &str) -> Result<TransactWriteItem, StoreError> {
     // Only our own guard: never release a name another member holds.
     let delete = Delete::builder()
         .table_name("")
@@ -166,16 +166,16 @@ fn guard_delete(org: &OrgId, sk: String, member_id: &str) -> Result<TransactWrit
     Ok(TransactWriteItem::builder().delete(delete).build())
 }
 
-fn lookup_sk(attribute: &str, value: &str, member_id: &str) -> String {
+pub(crate) fn lookup_sk(attribute: &str, value: &str, member_id: &str) -> String {
     format!("{}{member_id}", lookup_prefix(attribute, value))
 }
 
-fn plain_put(item: Item) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn plain_put(item: Item) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder().set_item(Some(item)).table_name("").build().map_err(build_err)?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-fn plain_delete(key: Item) -> Result<TransactWriteItem, StoreError> {
+pub(crate) fn plain_delete(key: Item) -> Result<TransactWriteItem, StoreError> {
     let delete = Delete::builder().table_name("").set_key(Some(key)).build().map_err(build_err)?;
     Ok(TransactWriteItem::builder().delete(delete).build())
 }

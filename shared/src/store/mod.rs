@@ -6,6 +6,7 @@ mod organizations;
 mod outbox;
 mod request_log;
 pub mod table;
+mod teams;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -20,6 +21,10 @@ pub use organizations::{organization_from_items, LicenseCounts};
 pub(crate) use outbox::outbox_put_action;
 pub use outbox::{OutboxItem, OutboxKind};
 pub use request_log::RequestLogRecord;
+pub use teams::{
+    team_from_items, team_key, team_name_guard_key, team_name_owner_from_items, Membership, TeamRecord, TeamWriteError,
+    TEAM_EXTERNAL_ID,
+};
 
 pub type Item = HashMap<String, AttributeValue>;
 

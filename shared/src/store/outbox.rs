@@ -151,7 +151,21 @@ fn delete_existing_action(item: &OutboxItem) -> Result<TransactWriteItem, StoreE
 impl Store {
     /// Adds an email to the outbox (outside of any other write).
     pub async fn enqueue_email(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        self.transact(vec![outbox_put_action(item)?], &[format!("outbox item {} already exists", item.id)]).await
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(encode(OUTBOX_PK, outbox_sk(item.due, &item.id), item)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(|err| {
+                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
+                    StoreError::Conflict(format!("outbox item {} already exists", item.id))
+                } else {
+                    StoreError::from_sdk(err)
+                }
+            })?;
+        Ok(())
     }
 
     /// The oldest emails due at `now`, at most `limit`.

@@ -1,0 +1,564 @@
+//! Teams (SCIM Groups) and their memberships. A team item never holds its member list: each
+//! membership is an item of its own (in the team's partition, indexed in GSI1 by user), so adding or
+//! removing one member costs the same at 10 or 100k members. The team item keeps an exact
+//! `member_count`, changed in the same transaction as the memberships.
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, TransactWriteItem, Update, WriteRequest};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::keys::{membership_sk, org_pk, team_members_pk, team_name_guard_sk, team_sk, user_teams_gsi_pk};
+use super::members::{
+    build_err, guard_delete, guard_put, key_item, lookup_sk, plain_delete, plain_put, put_new, with_table,
+};
+use super::table::GSI1_NAME;
+use super::{from_item, s, to_item, Item, Store, StoreError};
+use crate::domain::OrgId;
+
+/// Lookup-index attribute name of a team's externalId.
+pub const TEAM_EXTERNAL_ID: &str = "team.externalId";
+/// TransactWriteItems takes at most 100 actions: 99 memberships plus the team's counter.
+const MEMBERSHIPS_PER_TRANSACTION: usize = 99;
+const BATCH_WRITE_LIMIT: usize = 25;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeamRecord {
+    pub id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    /// Exact number of membership items.
+    #[serde(default)]
+    pub member_count: u64,
+    /// Bumped by every change, memberships included: the ETag.
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
+    /// The group document as the IdP wrote it, without id, meta and members (JSON text).
+    pub resource: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Membership {
+    pub team_id: String,
+    pub user_id: String,
+    /// The member's userName when added (display only).
+    pub display: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TeamItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    team: TeamRecord,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MembershipItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    #[serde(flatten)]
+    membership: Membership,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TeamWriteError {
+    #[error("the team name is taken")]
+    NameTaken,
+    #[error("the team was changed by another writer")]
+    Changed,
+    #[error("the team does not exist")]
+    Missing,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub fn team_key(org: &OrgId, id: &str) -> Item {
+    key_item(org_pk(org), team_sk(id))
+}
+
+pub fn team_name_guard_key(org: &OrgId, display_name: &str) -> Item {
+    key_item(org_pk(org), team_name_guard_sk(display_name))
+}
+
+pub fn team_from_items(items: &[Item]) -> Result<Option<TeamRecord>, StoreError> {
+    items
+        .iter()
+        .find(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("GROUP#")))
+        .cloned()
+        .map(|item| from_item::<TeamItem>(item).map(|t| t.team))
+        .transpose()
+}
+
+pub fn team_name_owner_from_items(items: &[Item]) -> Option<String> {
+    items
+        .iter()
+        .find(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("TEAMNAME#")))
+        .and_then(|item| item.get("member_id").and_then(|v| v.as_s().ok()).cloned())
+}
+
+fn membership_item(org: &OrgId, membership: &Membership) -> Result<Item, StoreError> {
+    to_item(&MembershipItem {
+        pk: team_members_pk(org, &membership.team_id),
+        sk: membership_sk(&membership.user_id),
+        gsi1pk: user_teams_gsi_pk(org, &membership.user_id),
+        gsi1sk: team_sk(&membership.team_id),
+        membership: membership.clone(),
+    })
+}
+
+fn counter_update(
+    org: &OrgId,
+    team_id: &str,
+    delta: i64,
+    now: DateTime<Utc>,
+    expected: Option<u64>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut update = Update::builder()
+        .table_name("")
+        .set_key(Some(team_key(org, team_id)))
+        .update_expression("ADD member_count :delta, version :one SET modified_at = :now")
+        .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()))
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .expression_attribute_values(":now", s(now.to_rfc3339()));
+    update = match expected {
+        None => update.condition_expression("attribute_exists(PK)"),
+        Some(version) => update
+            .condition_expression("attribute_exists(PK) AND version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(version.to_string())),
+    };
+    Ok(TransactWriteItem::builder().update(update.build().map_err(build_err)?).build())
+}
+
+/// What a cancelled transaction says: which actions' conditions failed, or a conflict to retry.
+enum Cancelled {
+    Conditions(Vec<usize>),
+    Retry,
+}
+
+fn cancelled<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Cancelled> {
+    let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() else { return None };
+    let reasons = c.cancellation_reasons();
+    let failed: Vec<usize> = reasons
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
+        .map(|(i, _)| i)
+        .collect();
+    if !failed.is_empty() {
+        return Some(Cancelled::Conditions(failed));
+    }
+    reasons
+        .iter()
+        .any(|r| matches!(r.code(), Some("TransactionConflict" | "ThrottlingError")))
+        .then_some(Cancelled::Retry)
+}
+
+async fn backoff(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(10 * 2u64.pow(attempt.min(6)))).await;
+}
+
+impl Store {
+    async fn send_transaction(
+        &self,
+        actions: Vec<TransactWriteItem>,
+    ) -> Result<(), SdkError<TransactWriteItemsError, aws_smithy_runtime_api::http::Response>> {
+        let actions = actions.into_iter().map(|a| with_table(a, &self.table)).collect::<Vec<_>>();
+        self.client.transact_write_items().set_transact_items(Some(actions)).send().await.map(|_| ())
+    }
+
+    /// Creates a team with its name guard and externalId lookup (no members yet).
+    pub async fn create_team(&self, org: &OrgId, team: &TeamRecord) -> Result<(), TeamWriteError> {
+        let item = to_item(&TeamItem {
+            pk: org_pk(org),
+            sk: team_sk(&team.id),
+            team: TeamRecord { member_count: 0, ..team.clone() },
+        })?;
+        let mut actions = vec![put_new(item)?, guard_put(org, team_name_guard_sk(&team.display_name), &team.id)?];
+        if let Some(external_id) = &team.external_id {
+            let mut item = key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &team.id));
+            item.insert("member_id".into(), s(&team.id));
+            actions.push(plain_put(item)?);
+        }
+        match self.send_transaction(actions).await {
+            Ok(()) => Ok(()),
+            Err(err) => match cancelled(&err) {
+                Some(Cancelled::Conditions(failed)) if failed.contains(&1) => Err(TeamWriteError::NameTaken),
+                Some(_) => Err(TeamWriteError::Changed),
+                None => Err(StoreError::from_sdk(err).into()),
+            },
+        }
+    }
+
+    /// Rewrites a team's name, externalId and document if it is still at `old.version`.
+    pub async fn update_team(&self, org: &OrgId, old: &TeamRecord, new: &TeamRecord) -> Result<(), TeamWriteError> {
+        let update = Update::builder()
+            .table_name("")
+            .set_key(Some(team_key(org, &old.id)))
+            .update_expression("SET display_name = :name, external_id = :external, #resource = :resource, modified_at = :now, version = :next")
+            .condition_expression("version = :expected")
+            .expression_attribute_names("#resource", "resource")
+            .expression_attribute_values(":name", s(&new.display_name))
+            .expression_attribute_values(":external", new.external_id.as_ref().map_or(AttributeValue::Null(true), s))
+            .expression_attribute_values(":resource", new.resource.as_ref().map_or(AttributeValue::Null(true), s))
+            .expression_attribute_values(":now", s(new.modified_at.to_rfc3339()))
+            .expression_attribute_values(":next", AttributeValue::N((old.version + 1).to_string()))
+            .expression_attribute_values(":expected", AttributeValue::N(old.version.to_string()));
+        let mut actions = vec![TransactWriteItem::builder().update(update.build().map_err(build_err)?).build()];
+        let mut name_index = None;
+        if old.display_name.to_lowercase() != new.display_name.to_lowercase() {
+            name_index = Some(actions.len());
+            actions.push(guard_put(org, team_name_guard_sk(&new.display_name), &old.id)?);
+            actions.push(guard_delete(org, team_name_guard_sk(&old.display_name), &old.id)?);
+        }
+        if old.external_id != new.external_id {
+            if let Some(external_id) = &old.external_id {
+                actions.push(plain_delete(key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &old.id)))?);
+            }
+            if let Some(external_id) = &new.external_id {
+                let mut item = key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &old.id));
+                item.insert("member_id".into(), s(&old.id));
+                actions.push(plain_put(item)?);
+            }
+        }
+        match self.send_transaction(actions).await {
+            Ok(()) => Ok(()),
+            Err(err) => match cancelled(&err) {
+                Some(Cancelled::Conditions(failed)) if name_index.is_some_and(|i| failed.contains(&i)) => {
+                    Err(TeamWriteError::NameTaken)
+                }
+                Some(_) => Err(TeamWriteError::Changed),
+                None => Err(StoreError::from_sdk(err).into()),
+            },
+        }
+    }
+
+    /// Adds memberships in transactions of up to 99 (plus the counter). Members already present
+    /// are skipped, so the count stays exact. `expected` pins the team's version for the first
+    /// transaction (If-Match). Returns how many were added.
+    pub async fn add_team_members(
+        &self,
+        org: &OrgId,
+        team_id: &str,
+        members: &[Membership],
+        expected: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, TeamWriteError> {
+        let mut added = 0;
+        let mut expected = expected;
+        for chunk in members.chunks(MEMBERSHIPS_PER_TRANSACTION) {
+            let mut pending: Vec<&Membership> = chunk.iter().collect();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                let mut actions = Vec::with_capacity(pending.len() + 1);
+                for membership in &pending {
+                    actions.push(put_new(membership_item(org, membership)?)?);
+                }
+                actions.push(counter_update(org, team_id, i64::try_from(pending.len()).unwrap_or(0), now, expected)?);
+                match self.send_transaction(actions).await {
+                    Ok(()) => {
+                        added += pending.len() as u64;
+                        expected = None;
+                        break;
+                    }
+                    Err(err) => match cancelled(&err) {
+                        Some(Cancelled::Conditions(failed)) => {
+                            if failed.contains(&pending.len()) {
+                                return Err(if expected.is_some() {
+                                    TeamWriteError::Changed
+                                } else {
+                                    TeamWriteError::Missing
+                                });
+                            }
+                            // Already members: drop them and try the rest again.
+                            pending = pending
+                                .into_iter()
+                                .enumerate()
+                                .filter(|(i, _)| !failed.contains(i))
+                                .map(|(_, m)| m)
+                                .collect();
+                        }
+                        Some(Cancelled::Retry) if attempt < 8 => {
+                            attempt += 1;
+                            backoff(attempt).await;
+                        }
+                        Some(Cancelled::Retry) => return Err(StoreError::Throttled.into()),
+                        None => return Err(StoreError::from_sdk(err).into()),
+                    },
+                }
+            }
+        }
+        Ok(added)
+    }
+
+    /// Removes memberships like `add_team_members` adds them; absent members are skipped.
+    pub async fn remove_team_members(
+        &self,
+        org: &OrgId,
+        team_id: &str,
+        user_ids: &[String],
+        expected: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, TeamWriteError> {
+        let mut removed = 0;
+        let mut expected = expected;
+        for chunk in user_ids.chunks(MEMBERSHIPS_PER_TRANSACTION) {
+            let mut pending: Vec<&String> = chunk.iter().collect();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                let mut actions = Vec::with_capacity(pending.len() + 1);
+                for user_id in &pending {
+                    let delete = Delete::builder()
+                        .table_name("")
+                        .set_key(Some(key_item(team_members_pk(org, team_id), membership_sk(user_id))))
+                        .condition_expression("attribute_exists(PK)")
+                        .build()
+                        .map_err(build_err)?;
+                    actions.push(TransactWriteItem::builder().delete(delete).build());
+                }
+                actions.push(counter_update(org, team_id, -i64::try_from(pending.len()).unwrap_or(0), now, expected)?);
+                match self.send_transaction(actions).await {
+                    Ok(()) => {
+                        removed += pending.len() as u64;
+                        expected = None;
+                        break;
+                    }
+                    Err(err) => match cancelled(&err) {
+                        Some(Cancelled::Conditions(failed)) => {
+                            if failed.contains(&pending.len()) {
+                                return Err(if expected.is_some() {
+                                    TeamWriteError::Changed
+                                } else {
+                                    TeamWriteError::Missing
+                                });
+                            }
+                            pending = pending
+                                .into_iter()
+                                .enumerate()
+                                .filter(|(i, _)| !failed.contains(i))
+                                .map(|(_, m)| m)
+                                .collect();
+                        }
+                        Some(Cancelled::Retry) if attempt < 8 => {
+                            attempt += 1;
+                            backoff(attempt).await;
+                        }
+                        Some(Cancelled::Retry) => return Err(StoreError::Throttled.into()),
+                        None => return Err(StoreError::from_sdk(err).into()),
+                    },
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    pub async fn team(&self, org: &OrgId, id: &str) -> Result<Option<TeamRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(team_key(org, id)))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output.item.map(|item| from_item::<TeamItem>(item).map(|t| t.team)).transpose()
+    }
+
+    pub async fn teams(&self, org: &OrgId) -> Result<Vec<TeamRecord>, StoreError> {
+        let items = self.query_all(org_pk(org), Some("GROUP#")).await?;
+        items.into_iter().map(|item| from_item::<TeamItem>(item).map(|t| t.team)).collect()
+    }
+
+    pub async fn teams_by_ids(&self, org: &OrgId, ids: &[String]) -> Result<Vec<TeamRecord>, StoreError> {
+        let unique: BTreeSet<&String> = ids.iter().collect();
+        let keys: Vec<Item> = unique.into_iter().map(|id| team_key(org, id)).collect();
+        let mut teams = Vec::new();
+        for chunk in keys.chunks(100) {
+            for item in self.batch_get(chunk.to_vec()).await? {
+                teams.push(from_item::<TeamItem>(item)?.team);
+            }
+        }
+        teams.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(teams)
+    }
+
+    /// Every membership of a team, in user-id order.
+    pub async fn team_members(&self, org: &OrgId, team_id: &str) -> Result<Vec<Membership>, StoreError> {
+        let items = self.query_all(team_members_pk(org, team_id), None).await?;
+        items.into_iter().map(|item| from_item::<MembershipItem>(item).map(|m| m.membership)).collect()
+    }
+
+    /// The ids of the teams a user belongs to (GSI1).
+    pub async fn user_team_ids(&self, org: &OrgId, user_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1_NAME)
+                .key_condition_expression("GSI1PK = :pk")
+                .expression_attribute_values(":pk", s(user_teams_gsi_pk(org, user_id)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            for item in output.items.unwrap_or_default() {
+                if let Some(id) = item.get("team_id").and_then(|v| v.as_s().ok()) {
+                    ids.push(id.clone());
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(ids);
+            }
+        }
+    }
+
+    /// Removes a user from all its teams (before the user is deleted), counts kept exact.
+    pub async fn remove_user_from_teams(
+        &self,
+        org: &OrgId,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), TeamWriteError> {
+        for team_id in self.user_team_ids(org, user_id).await? {
+            match self.remove_team_members(org, &team_id, &[user_id.to_owned()], None, now).await {
+                Ok(_) | Err(TeamWriteError::Missing) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a team: its memberships (BatchWriteItem, 25 at a time), then the team, its name
+    /// guard and lookup in one transaction.
+    pub async fn delete_team(&self, org: &OrgId, team: &TeamRecord) -> Result<(), TeamWriteError> {
+        let keys: Vec<Item> = self
+            .team_members(org, &team.id)
+            .await?
+            .iter()
+            .map(|m| key_item(team_members_pk(org, &team.id), membership_sk(&m.user_id)))
+            .collect();
+        self.batch_delete(keys).await?;
+        let delete = Delete::builder()
+            .table_name("")
+            .set_key(Some(team_key(org, &team.id)))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map_err(build_err)?;
+        let mut actions = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            guard_delete(org, team_name_guard_sk(&team.display_name), &team.id)?,
+        ];
+        if let Some(external_id) = &team.external_id {
+            actions.push(plain_delete(key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &team.id)))?);
+        }
+        match self.send_transaction(actions).await {
+            Ok(()) => Ok(()),
+            Err(err) => match cancelled(&err) {
+                Some(_) => Err(TeamWriteError::Missing),
+                None => Err(StoreError::from_sdk(err).into()),
+            },
+        }
+    }
+
+    /// BatchWriteItem deletes, 25 per request, `UnprocessedItems` retried with backoff.
+    async fn batch_delete(&self, keys: Vec<Item>) -> Result<(), StoreError> {
+        let requests: Vec<WriteRequest> = keys
+            .into_iter()
+            .filter_map(|key| DeleteRequest::builder().set_key(Some(key)).build().ok())
+            .map(|d| WriteRequest::builder().delete_request(d).build())
+            .collect();
+        self.batch_write(requests).await
+    }
+
+    pub(crate) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(StoreError::from_sdk)?;
+                pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(StoreError::Throttled);
+                    }
+                    backoff(attempt).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn query_all(&self, pk: String, sk_prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(&pk));
+            query = match sk_prefix {
+                Some(prefix) => query
+                    .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix)),
+                None => query.key_condition_expression("PK = :pk"),
+            };
+            let output = query.set_exclusive_start_key(start).send().await.map_err(StoreError::from_sdk)?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Writes memberships and users' membership counts without checks: only for loading large
+    /// fixtures fast (tests, benchmarks). Sets the team's member_count to the number written.
+    pub async fn bulk_add_team_members_for_tests(
+        &self,
+        org: &OrgId,
+        team_id: &str,
+        user_ids: &[String],
+    ) -> Result<(), StoreError> {
+        let mut requests = Vec::new();
+        for user_id in user_ids {
+            let item = membership_item(
+                org,
+                &Membership { team_id: team_id.to_owned(), user_id: user_id.clone(), display: None },
+            )?;
+            if let Ok(put) = aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(item)).build() {
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+        }
+        self.batch_write(requests).await?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(team_key(org, team_id)))
+            .update_expression("ADD member_count :n")
+            .expression_attribute_values(":n", AttributeValue::N(user_ids.len().to_string()))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+}

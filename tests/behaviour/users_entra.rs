@@ -1,0 +1,497 @@
+//! Microsoft Entra ID's provisioning flow against /Users, with the requests as Microsoft documents
+//! them ("Tutorial: Develop and plan provisioning for a SCIM endpoint" and "Known issues and
+//! resolutions with SCIM 2.0 protocol compliance"): Test Connection, create, every PATCH form Entra
+//! sends (with and without the `aadOptscim062020` flag), soft delete, then DELETE. Each tolerated
+//! deviation from RFC 7644 is recorded by name in the request log.
+use std::collections::BTreeSet;
+
+use insomnia_scim::domain::MemberRole;
+use insomnia_scim::store::{ManagedBy, RequestLogRecord};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, ScimOrg, TestApp};
+
+/// Microsoft does not document the User-Agent of its provisioning service; this is the one the
+/// service is known to send (and that the request log maps to `azure`).
+const ENTRA_AGENT: &str = "Microsoft.Identity.Provisioning";
+const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn entra(app: &TestApp, org: &ScimOrg, method: Method, path: &str) -> RequestBuilder {
+    app.http
+        .request(method, format!("{}{path}", org.base))
+        .bearer_auth(&org.token)
+        .header("user-agent", ENTRA_AGENT)
+        .header("accept", "application/scim+json")
+}
+
+fn with_body(request: RequestBuilder, body: &Value) -> RequestBuilder {
+    request.header("content-type", "application/scim+json").body(body.to_string())
+}
+
+fn encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn filter_path(filter: &str) -> String {
+    format!("/Users?filter={}", encode(filter))
+}
+
+async fn send(request: RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, body)
+}
+
+async fn licenses(app: &TestApp, org: &ScimOrg) -> (u64, u64) {
+    let (_, counts) = app.store.organization(&org.id).await.unwrap().unwrap();
+    (counts.scim, counts.manual)
+}
+
+fn unique() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The body of Entra's "Create User" request.
+fn entra_create_body(user_name: &str, email: &str) -> Value {
+    json!({
+        "schemas": [USER_SCHEMA, ENTERPRISE],
+        "externalId": unique(),
+        "userName": user_name,
+        "active": true,
+        "emails": [{
+            "primary": true,
+            "type": "work",
+            "value": email
+        }],
+        "meta": {
+            "resourceType": "User"
+        },
+        "name": {
+            "formatted": "givenName familyName",
+            "familyName": "familyName",
+            "givenName": "givenName"
+        },
+        "roles": []
+    })
+}
+
+/// Creates a user as Entra does; returns its id and work email.
+async fn entra_create(app: &TestApp, org: &ScimOrg) -> (String, String) {
+    let guid = unique();
+    let email = format!("Test_User_{guid}@testuser.com");
+    let body = entra_create_body(&format!("Test_User_{guid}"), &email);
+    let (status, created) = send(with_body(entra(app, org, Method::POST, "/Users"), &body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    (created["id"].as_str().unwrap().to_owned(), email)
+}
+
+async fn entra_patch(app: &TestApp, org: &ScimOrg, id: &str, operations: Value) -> (StatusCode, Value) {
+    let body = json!({"schemas": [PATCH_SCHEMA], "Operations": operations});
+    send(with_body(entra(app, org, Method::PATCH, &format!("/Users/{id}")), &body)).await
+}
+
+async fn get_user(app: &TestApp, org: &ScimOrg, id: &str) -> (StatusCode, Value) {
+    send(entra(app, org, Method::GET, &format!("/Users/{id}"))).await
+}
+
+async fn newest_log(app: &TestApp, org: &ScimOrg) -> RequestLogRecord {
+    app.flush_logs().await;
+    app.store.recent_request_logs(&org.id, 1).await.unwrap().remove(0)
+}
+
+fn names(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+fn tolerances(log: &RequestLogRecord) -> BTreeSet<String> {
+    log.tolerances.iter().cloned().collect()
+}
+
+#[tokio::test]
+async fn entra_test_connection_with_a_random_guid_user_name_is_an_empty_list_response() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    app.add_manual_member(&org.id, "someone@example.com", MemberRole::Member, "a manual passphrase").await;
+    let (status, body) =
+        send(entra(&app, &org, Method::GET, &filter_path(&format!("userName eq \"{}\"", unique())))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["schemas"], json!([LIST_SCHEMA]));
+    assert_eq!(body["totalResults"], 0);
+    assert_eq!(body["Resources"], json!([]), "Resources is present and empty: {body}");
+    assert_eq!(body["startIndex"], 1);
+    assert_eq!(body["itemsPerPage"], 0);
+
+    let log = newest_log(&app, &org).await;
+    assert_eq!(log.status, 200);
+    assert_eq!(log.idp, "azure");
+    assert_eq!(log.user_agent.as_deref(), Some(ENTRA_AGENT));
+    assert!(log.tolerances.is_empty(), "{log:?}");
+}
+
+#[tokio::test]
+async fn entra_test_connection_answers_200_with_the_header_content_type() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let response =
+        entra(&app, &org, Method::GET, &filter_path(&format!("userName eq \"{}\"", unique()))).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/scim+json");
+}
+
+#[tokio::test]
+async fn entra_create_returns_the_user_and_consumes_a_scim_license() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let guid = unique();
+    let user_name = format!("Test_User_{guid}");
+    let email = format!("Test_User_{guid}@testuser.com");
+    let body = entra_create_body(&user_name, &email);
+    let (status, created) = send(with_body(entra(&app, &org, Method::POST, "/Users"), &body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["userName"], user_name.as_str());
+    assert_eq!(created["externalId"], body["externalId"]);
+    assert_eq!(created["active"], json!(true));
+    assert_eq!(created["emails"], body["emails"]);
+    assert_eq!(created["name"], body["name"]);
+    assert_eq!(created["meta"]["resourceType"], "User");
+    assert_eq!(created["meta"]["version"], "W/\"1\"");
+    assert_eq!(licenses(&app, &org).await, (1, 0));
+
+    let members = app.store.members(&org.id).await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].id, id);
+    assert_eq!(members[0].managed_by, ManagedBy::Scim);
+    assert_eq!(members[0].email.as_str(), email, "a userName that is no email: the work email is the account");
+
+    // Entra's "Get User by query" now finds it.
+    let (status, list) =
+        send(entra(&app, &org, Method::GET, &filter_path(&format!("userName eq \"{user_name}\"")))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["totalResults"], 1);
+    assert_eq!(list["Resources"][0]["id"], id.as_str());
+}
+
+#[tokio::test]
+async fn entra_disable_with_capitalised_replace_and_string_false_deactivates() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (id, _) = entra_create(&app, &org).await;
+    assert_eq!(licenses(&app, &org).await, (1, 0));
+    let (status, body) =
+        entra_patch(&app, &org, &id, json!([{"op": "Replace", "path": "active", "value": "False"}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["active"], json!(false), "stored as a boolean");
+    let log = newest_log(&app, &org).await;
+    assert_eq!((log.method.as_str(), log.status, log.idp.as_str()), ("PATCH", 200, "azure"));
+    assert_eq!(tolerances(&log), names(&["boolean_as_string", "capitalised_op"]));
+
+    assert_eq!(licenses(&app, &org).await, (0, 0));
+    let (_, read) = get_user(&app, &org, &id).await;
+    assert_eq!(read["active"], json!(false));
+}
+
+#[tokio::test]
+async fn entra_disable_with_the_compliance_flag_needs_no_tolerance() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (id, _) = entra_create(&app, &org).await;
+    let (status, body) =
+        entra_patch(&app, &org, &id, json!([{"op": "replace", "path": "active", "value": false}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["active"], json!(false));
+    assert_eq!(licenses(&app, &org).await, (0, 0));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&[]));
+}
+
+#[tokio::test]
+async fn entra_replace_of_the_work_email_value_path_updates_that_email() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (id, _) = entra_create(&app, &org).await;
+    let new_email = format!("updated.{}@microsoft.com", unique());
+    let (status, body) = entra_patch(
+        &app,
+        &org,
+        &id,
+        json!([
+            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": new_email},
+            {"op": "Replace", "path": "name.familyName", "value": "updatedFamilyName"}
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["emails"], json!([{"primary": true, "type": "work", "value": new_email}]));
+    assert_eq!(body["name"]["familyName"], "updatedFamilyName");
+    assert_eq!(body["name"]["givenName"], "givenName");
+    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op"]));
+    let (_, read) = get_user(&app, &org, &id).await;
+    assert_eq!(read["emails"], body["emails"]);
+}
+
+#[tokio::test]
+async fn entra_add_of_a_work_email_value_path_creates_the_missing_element() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let user_name = format!("no.emails.{}@example.com", unique());
+    let body = json!({"schemas": [USER_SCHEMA], "userName": user_name, "active": true});
+    let (status, created) = send(with_body(entra(&app, &org, Method::POST, "/Users"), &body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let work = format!("work.{}@example.com", unique());
+    let (status, patched) =
+        entra_patch(&app, &org, &id, json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": work}]))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["emails"], json!([{"type": "work", "value": work}]));
+
+    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op", "value_filter_created_element"]));
+}
+
+#[tokio::test]
+async fn entra_replace_of_name_given_name_changes_only_that_sub_attribute() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (id, _) = entra_create(&app, &org).await;
+    let (status, body) =
+        entra_patch(&app, &org, &id, json!([{"op": "Replace", "path": "name.givenName", "value": "Gtfd"}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["name"],
+        json!({"formatted": "givenName familyName", "familyName": "familyName", "givenName": "Gtfd"})
+    );
+    assert_eq!(body["meta"]["version"], "W/\"2\"");
+    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op"]));
+}
+
+#[tokio::test]
+async fn entra_manager_as_a_bare_id_is_stored_as_a_value_object() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (manager, _) = entra_create(&app, &org).await;
+    let (id, _) = entra_create(&app, &org).await;
+    let (status, body) =
+        entra_patch(&app, &org, &id, json!([{"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": manager}]))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[ENTERPRISE]["manager"], json!({"value": manager}));
+    assert_eq!(body["schemas"], json!([USER_SCHEMA, ENTERPRISE]));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["bare_manager_id", "capitalised_op"]));
+    let (_, read) = get_user(&app, &org, &id).await;
+    assert_eq!(read[ENTERPRISE]["manager"], json!({"value": manager}));
+}
+
+#[tokio::test]
+async fn entra_replace_of_the_manager_with_a_bare_id_replaces_it() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (first, _) = entra_create(&app, &org).await;
+    let (second, _) = entra_create(&app, &org).await;
+    let (id, _) = entra_create(&app, &org).await;
+    let path = format!("{ENTERPRISE}:manager");
+    let (status, _) = entra_patch(&app, &org, &id, json!([{"op": "Add", "path": path, "value": first}])).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = entra_patch(&app, &org, &id, json!([{"op": "Replace", "path": path, "value": second}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[ENTERPRISE]["manager"], json!({"value": second}));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["bare_manager_id", "capitalised_op"]));
+}
+
+#[tokio::test]
+async fn entra_no_path_replace_with_dotted_and_urn_keys_sets_each_attribute() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (id, _) = entra_create(&app, &org).await;
+    // "Requests to replace multiple attributes", with the aadOptscim062020 flag.
+    let work = format!("TestMhvaes.{}@test.microsoft.com", unique());
+    let (status, body) = entra_patch(
+        &app,
+        &org,
+        &id,
+        json!([
+            {"op": "replace", "path": "emails[type eq \"work\"].value", "value": work},
+            {"op": "replace", "value": {
+                "displayName": "Bjfe",
+                "name.givenName": "Kkom",
+                "name.familyName": "Unua",
+                format!("{ENTERPRISE}:employeeNumber"): "Aklq"
+            }}
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["displayName"], "Bjfe");
+    assert_eq!(body["name"], json!({"formatted": "givenName familyName", "givenName": "Kkom", "familyName": "Unua"}));
+    assert_eq!(body[ENTERPRISE], json!({"employeeNumber": "Aklq"}));
+    assert_eq!(body["emails"], json!([{"primary": true, "type": "work", "value": work}]));
+    assert!(body.get("name.givenName").is_none(), "a dotted key is a path, not a new attribute: {body}");
+    assert!(body.get(format!("{ENTERPRISE}:employeeNumber")).is_none(), "{body}");
+
+    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["dotted_key_in_value"]));
+}
+
+#[tokio::test]
+async fn entra_multi_attribute_replace_without_the_flag_applies_every_operation() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (id, _) = entra_create(&app, &org).await;
+    // "Requests to replace multiple attributes", without the flag (Entra's default).
+    let work = format!("TestBcwqnm.{}@test.microsoft.com", unique());
+    let (status, body) = entra_patch(
+        &app,
+        &org,
+        &id,
+        json!([
+            {"op": "Replace", "path": "displayName", "value": "Pvlo"},
+            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": work},
+            {"op": "Replace", "path": "name.givenName", "value": "Gtfd"},
+            {"op": "Replace", "path": "name.familyName", "value": "Pkqf"},
+            {"op": "Replace", "path": "externalId", "value": "Eqpj"},
+            {"op": "Replace", "path": format!("{ENTERPRISE}:employeeNumber"), "value": "Eqpj"}
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["displayName"], "Pvlo");
+    assert_eq!(body["emails"][0]["value"], work.as_str());
+    assert_eq!(body["name"]["givenName"], "Gtfd");
+    assert_eq!(body["name"]["familyName"], "Pkqf");
+    assert_eq!(body["externalId"], "Eqpj");
+    assert_eq!(body[ENTERPRISE]["employeeNumber"], "Eqpj");
+    assert_eq!(body["meta"]["version"], "W/\"2\"", "one PATCH is one write");
+    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op"]));
+}
+
+#[tokio::test]
+async fn entra_add_of_a_single_value_attribute_with_capitalised_op() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (id, _) = entra_create(&app, &org).await;
+    let (status, body) =
+        entra_patch(&app, &org, &id, json!([{"op": "Add", "path": "nickName", "value": "Babs"}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["nickName"], "Babs");
+    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op"]));
+
+    let (status, body) =
+        entra_patch(&app, &org, &id, json!([{"op": "add", "path": "nickName", "value": "Barb"}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["nickName"], "Barb");
+    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&[]), "the flagged form is plain RFC 7644");
+}
+
+#[tokio::test]
+async fn entra_remove_of_an_attribute_with_capitalised_op() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (id, _) = entra_create(&app, &org).await;
+    let (status, _) = entra_patch(&app, &org, &id, json!([{"op": "add", "path": "title", "value": "Engineer"}])).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = entra_patch(&app, &org, &id, json!([{"op": "Remove", "path": "title"}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("title").is_none(), "{body}");
+    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op"]));
+    let (_, read) = get_user(&app, &org, &id).await;
+    assert!(read.get("title").is_none(), "{read}");
+}
+
+#[tokio::test]
+async fn entra_remove_with_a_value_list_removes_only_the_listed_value() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (id, work) = entra_create(&app, &org).await;
+    let other = format!("other.{}@testuser.com", unique());
+    let (status, _) = entra_patch(
+        &app,
+        &org,
+        &id,
+        json!([{"op": "add", "path": "emails", "value": [{"type": "other", "value": other}]}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // Entra's Remove form that names the value in a list (as it does for group members).
+    let (status, body) =
+        entra_patch(&app, &org, &id, json!([{"op": "Remove", "path": "emails", "value": [{"value": other}]}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["emails"], json!([{"primary": true, "type": "work", "value": work}]));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op", "remove_by_value_list"]));
+}
+
+#[tokio::test]
+async fn entra_soft_delete_then_delete_frees_the_license_and_removes_the_user() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (id, _) = entra_create(&app, &org).await;
+    let (keep, _) = entra_create(&app, &org).await;
+    assert_eq!(licenses(&app, &org).await, (2, 0));
+
+    // Soft delete: the user stays readable and listed, without a license.
+    let (status, body) =
+        entra_patch(&app, &org, &id, json!([{"op": "Replace", "path": "active", "value": "False"}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(licenses(&app, &org).await, (1, 0));
+    let (status, read) = get_user(&app, &org, &id).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(read["active"], json!(false));
+    let user_name = read["userName"].as_str().unwrap().to_owned();
+    let (_, list) = send(entra(&app, &org, Method::GET, &filter_path(&format!("userName eq \"{user_name}\"")))).await;
+    assert_eq!(list["totalResults"], 1);
+
+    // Hard delete, later.
+    let response = entra(&app, &org, Method::DELETE, &format!("/Users/{id}")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(response.bytes().await.unwrap().is_empty(), "204 has no body");
+    let log = newest_log(&app, &org).await;
+    assert_eq!((log.method.as_str(), log.status, log.idp.as_str()), ("DELETE", 204, "azure"));
+    let (status, body) = get_user(&app, &org, &id).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["status"], "404");
+    let (_, list) = send(entra(&app, &org, Method::GET, &filter_path(&format!("userName eq \"{user_name}\"")))).await;
+    assert_eq!(list["totalResults"], 0);
+    assert_eq!(list["Resources"], json!([]));
+    assert_eq!(licenses(&app, &org).await, (1, 0), "deleting an inactive user frees nothing twice");
+    let members = app.store.members(&org.id).await.unwrap();
+    assert_eq!(members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), [keep.as_str()]);
+}
+
+#[tokio::test]
+async fn entra_requests_are_logged_as_azure_with_their_tolerances() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let (status, _) =
+        send(entra(&app, &org, Method::GET, &filter_path(&format!("userName eq \"{}\"", unique())))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (id, _) = entra_create(&app, &org).await;
+    let (status, _) =
+        entra_patch(&app, &org, &id, json!([{"op": "Replace", "path": "active", "value": "False"}])).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = entra(&app, &org, Method::DELETE, &format!("/Users/{id}")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    app.flush_logs().await;
+    let logs = app.store.recent_request_logs(&org.id, 10).await.unwrap();
+    let seen: Vec<(&str, u16)> = logs.iter().map(|l| (l.method.as_str(), l.status)).collect();
+    assert_eq!(seen, [("DELETE", 204), ("PATCH", 200), ("POST", 201), ("GET", 200)], "newest first");
+    for log in &logs {
+        assert_eq!(log.idp, "azure", "{log:?}");
+        assert_eq!(log.user_agent.as_deref(), Some(ENTRA_AGENT));
+        assert_eq!(log.resource_type.as_deref(), Some("Users"), "{log:?}");
+    }
+    assert_eq!(tolerances(&logs[1]), names(&["boolean_as_string", "capitalised_op"]));
+    assert!(logs[0].tolerances.is_empty() && logs[3].tolerances.is_empty());
+}
