@@ -327,6 +327,7 @@ where
                 ))
             }
             Err(MemberWriteError::Conflict(_)) => {
+                pause_after_conflict(attempt).await;
                 items = app
                     .store
                     .member(&caller.org, id)
