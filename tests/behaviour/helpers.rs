@@ -144,6 +144,40 @@ pub struct ScimOrg {
     pub token: String,
 }
 
+/// Everything the service logged in this test process so far (a global JSON subscriber at TRACE,
+/// installed by the first `spawn_app`): "never logged" checks search it.
+pub fn process_logs() -> String {
+    String::from_utf8_lossy(&captured_logs().lock().unwrap()).into_owned()
+}
+
+fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = CapturedLogs(buffer.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buffer
+    })
+}
+
+#[derive(Clone)]
+struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with_clock(Clock::System).await
 }
@@ -158,6 +192,7 @@ pub async fn spawn_app_on_table(table: &str, clock: Clock) -> TestApp {
 }
 
 async fn spawn(existing_table: Option<&str>, clock: Clock) -> TestApp {
+    captured_logs();
     let sdk = sdk_config().await;
     let round_trips = RoundTrips::default();
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(

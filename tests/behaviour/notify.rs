@@ -2,8 +2,6 @@
 //! email carries, retries with backoff, permanent failures set aside, only due emails sent.
 //! Sent mail is read back from moto's `/moto-api/data.json` (`.ses.Message[]`), by recipient.
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sesv2::config::retry::RetryConfig;
@@ -113,30 +111,8 @@ async fn org_of(app: &TestApp) -> OrgId {
     app.create_org(Plan::Enterprise, None).await
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_welcome_is_delivered_once_with_a_passphrase_that_only_the_email_holds() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
     let app = spawn_app().await;
     let mailer = mailer_from(SENDER).await;
     let org = org_of(&app).await;
@@ -164,7 +140,7 @@ async fn a_welcome_is_delivered_once_with_a_passphrase_that_only_the_email_holds
 
     let table = app.dump_table().await;
     assert!(!table.contains(&passphrase), "the passphrase is in the table");
-    let process_logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let process_logs = crate::helpers::process_logs();
     assert!(process_logs.contains("outbox email delivered"), "the capture must see the delivery");
     assert!(!process_logs.contains(&passphrase), "the passphrase is in the process logs");
     assert!(app.store.due_emails(now + Duration::days(365), 10).await.unwrap().is_empty(), "completed");

@@ -1,36 +1,11 @@
 //! Tokens never reach the table, the request log or the process logs; the request log records
 //! each SCIM request of a known organization.
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use reqwest::StatusCode;
 
 use crate::helpers::spawn_app;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_token_value_is_stored_or_logged() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let wrong = "iscim_this-is-a-wrong-but-plausible-token";
@@ -47,7 +22,7 @@ async fn no_token_value_is_stored_or_logged() {
 
     let table = app.dump_table().await;
     let logs = app.store.recent_request_logs(&org.id, 10).await.unwrap();
-    let process_logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let process_logs = crate::helpers::process_logs();
     assert!(!process_logs.is_empty(), "the capture must see the service's traces");
     for secret in [org.token.as_str(), wrong] {
         assert!(!table.contains(secret), "token found in the table");
