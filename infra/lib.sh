@@ -13,6 +13,17 @@ ensure_moto() {
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 }
 
+# Deployment tooling, pinned: cargo-lambda and zig (cross builds), cfn-lint and the SAM translator.
+ensure_tools() {
+  ensure_moto
+  if "$VENV/bin/python" -c "import ziglang, samtranslator" 2>/dev/null && [ -x "$VENV/bin/cargo-lambda" ] && [ -x "$VENV/bin/cfn-lint" ]; then
+    return 0
+  fi
+  echo "installing cargo-lambda, ziglang, cfn-lint, aws-sam-translator into $VENV" >&2
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "cargo-lambda==1.9.2" "ziglang==0.17.1" "cfn-lint==1.58.0" "aws-sam-translator==1.115.0"
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }

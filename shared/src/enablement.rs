@@ -48,6 +48,10 @@ pub async fn enable_scim(
         token_created_at: now,
         token_expires_at: window.expiry_from(now),
         version: previous.as_ref().map_or(1, |p| p.version + 1),
+        // A new token: no refresh history, no notices sent about it.
+        last_auto_refresh_at: None,
+        last_refresh_failure: None,
+        notices_sent: Vec::new(),
     };
     store.put_scim_settings(org_id, &settings, previous.map(|p| p.version)).await?;
     Ok(token)

@@ -5,6 +5,7 @@
 //! `api` (the axum routers the Lambda functions and the dev server run), `runtime` (cold start wiring).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod enablement;
 pub mod log;
 pub mod notify;
 pub mod runtime;
+pub mod scheduler;
 pub mod scim;
 pub mod store;
 pub mod telemetry;

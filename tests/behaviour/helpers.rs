@@ -82,21 +82,46 @@ pub async fn sdk_config() -> SdkConfig {
 
 /// Counts DynamoDB requests (each attempt is one round trip), by operation, telling request-log
 /// writes apart from the rest.
+/// When a call started and (once answered) ended.
+type CallSpan = (Instant, Option<Instant>);
+
 #[derive(Debug, Default, Clone)]
 pub struct RoundTrips {
     calls: Arc<Mutex<Vec<String>>>,
+    /// (start, end) of each non-log call, to tell concurrent calls from sequential ones.
+    spans: Arc<Mutex<Vec<CallSpan>>>,
     enabled: Arc<AtomicBool>,
 }
 
 impl RoundTrips {
     pub fn start(&self) {
         self.calls.lock().unwrap().clear();
+        self.spans.lock().unwrap().clear();
         self.enabled.store(true, Ordering::SeqCst);
     }
 
     /// The operations seen since `start`, request-log writes excluded.
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().unwrap().iter().filter(|c| !c.ends_with("(log)")).cloned().collect()
+    }
+
+    /// Sequential round trips: calls that overlap in time (run concurrently) count once.
+    pub fn sequential(&self) -> usize {
+        let mut spans = self.spans.lock().unwrap().clone();
+        spans.sort_by_key(|(start, _)| *start);
+        let mut rounds = 0;
+        let mut round_end: Option<Instant> = None;
+        for (start, end) in spans {
+            let end = end.unwrap_or(start);
+            match round_end {
+                Some(current) if start < current => round_end = Some(current.max(end)),
+                _ => {
+                    rounds += 1;
+                    round_end = Some(end);
+                }
+            }
+        }
+        rounds
     }
 
     pub fn log_writes(&self) -> usize {
@@ -113,7 +138,7 @@ impl Intercept for RoundTrips {
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if !self.enabled.load(Ordering::SeqCst) {
             return Ok(());
@@ -123,9 +148,36 @@ impl Intercept for RoundTrips {
             request.headers().get("x-amz-target").and_then(|t| t.split('.').next_back()).unwrap_or("?").to_owned();
         let body = request.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         let is_log = operation == "PutItem" && body.contains("#LOG\"");
+        if !is_log {
+            self.spans.lock().unwrap().push((Instant::now(), None));
+            cfg.interceptor_state().store_put(CallStarted(self.spans.lock().unwrap().len() - 1));
+        }
         self.calls.lock().unwrap().push(if is_log { format!("{operation}(log)") } else { operation });
         Ok(())
     }
+
+    fn read_after_transmit(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<
+            '_,
+        >,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(CallStarted(index)) = cfg.load::<CallStarted>().cloned() {
+            if let Some(span) = self.spans.lock().unwrap().get_mut(index) {
+                span.1 = Some(Instant::now());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CallStarted(usize);
+
+impl aws_smithy_types::config_bag::Storable for CallStarted {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
 pub struct TestApp {
@@ -144,8 +196,9 @@ pub struct ScimOrg {
     pub token: String,
 }
 
-/// Everything the service logged in this test process so far (a global JSON subscriber at TRACE,
-/// installed by the first `spawn_app`): "never logged" checks search it.
+/// Everything the service logged in this test process so far (a global JSON subscriber: every
+/// level of this service's own code, INFO and up from its dependencies, as in production),
+/// installed by the first `spawn_app`: "never logged" checks search it.
 pub fn process_logs() -> String {
     String::from_utf8_lossy(&captured_logs().lock().unwrap()).into_owned()
 }
@@ -157,7 +210,7 @@ fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
         let writer = CapturedLogs(buffer.clone());
         let subscriber = tracing_subscriber::fmt()
             .json()
-            .with_max_level(tracing::Level::TRACE)
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info,insomnia_scim=trace"))
             .with_writer(move || writer.clone())
             .finish();
         let _ = tracing::subscriber::set_global_default(subscriber);

@@ -112,3 +112,31 @@ async fn the_dev_server_serves_every_template_route() {
         assert!(!detail.contains("method is not supported"), "{method} {path} is not served");
     }
 }
+
+#[tokio::test]
+async fn the_smoke_script_passes_against_a_running_stack() {
+    let app = spawn_app().await;
+    let org = app.create_org(insomnia_scim::domain::Plan::Enterprise, None).await;
+    let passphrase = "smoke owner passphrase";
+    app.add_manual_member(&org, "owner@smoke-org.example.com", insomnia_scim::domain::MemberRole::Owner, passphrase)
+        .await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/smoke.py");
+    let (address, org_id) = (app.address.clone(), org.to_string());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .args(["--base-url", &address, "--org", &org_id, "--email", "owner@smoke-org.example.com"])
+            .env("SMOKE_PASSPHRASE", passphrase)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "smoke failed:\n{stdout}\n{stderr}");
+    for step in ["signed in", "SCIM enabled", "user and team read back", "SCIM log read", "deprovisioned"] {
+        assert!(stdout.contains(step), "missing step '{step}':\n{stdout}");
+    }
+    assert!(app.store.members(&org).await.unwrap().iter().all(|m| m.email.as_str() == "owner@smoke-org.example.com"));
+}

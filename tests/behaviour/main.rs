@@ -2,15 +2,28 @@
 //! local AWS stack (a moto server shared by the run), each test on a DynamoDB table of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin_auth;
+mod admin_logs;
+mod admin_matrix;
+mod admin_members;
+mod admin_scim;
+mod admin_support;
 mod auth;
 mod discovery;
 mod errors;
+mod groups_crud;
+mod groups_flows;
+mod groups_scale;
 mod helpers;
 mod infra;
 mod notify;
 mod organizations;
 mod round_trips;
+mod scheduler;
 mod secrets;
+mod users_crud;
 mod users_entra;
+mod users_list;
 mod users_okta;
+mod users_patch;
 mod users_rules;

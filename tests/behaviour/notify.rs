@@ -1,6 +1,6 @@
 //! The email outbox delivered through SES (moto): welcomes with an initial passphrase that only the
 //! email carries, retries with backoff, permanent failures set aside, only due emails sent.
-//! Sent mail is read back from moto's `/moto-api/data.json` (`.ses.Message[]`), by recipient.
+//! Sent mail is read back from moto's `/_tests/ses-messages.json` (infra/moto_server.py) (`.ses.Message[]`), by recipient.
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -39,7 +39,7 @@ async fn unreachable_mailer() -> Mailer {
 async fn sent_emails(to: &EmailAddress) -> Vec<Value> {
     let sdk = sdk_config().await;
     let endpoint = sdk.endpoint_url().unwrap().trim_end_matches('/');
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json")).await.unwrap().json().await.unwrap();
+    let data: Value = reqwest::get(format!("{endpoint}/_tests/ses-messages.json")).await.unwrap().json().await.unwrap();
     let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
     messages
         .into_iter()

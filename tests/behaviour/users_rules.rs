@@ -138,11 +138,11 @@ fn assert_scim_error(status: StatusCode, body: &Value, expected: StatusCode, sci
     }
 }
 
-/// Sent SES messages (moto keeps them at /moto-api/data.json) addressed to `address`, any case.
+/// Sent SES messages (moto keeps them at /_tests/ses-messages.json) addressed to `address`, any case.
 async fn mail_to(address: &str) -> Vec<Value> {
     let sdk = sdk_config().await;
     let endpoint = sdk.endpoint_url().unwrap().trim_end_matches('/').to_owned();
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json")).await.unwrap().json().await.unwrap();
+    let data: Value = reqwest::get(format!("{endpoint}/_tests/ses-messages.json")).await.unwrap().json().await.unwrap();
     let wanted = address.to_lowercase();
     let mut found = Vec::new();
     for message in data["ses"]["Message"].as_array().into_iter().flatten() {

@@ -355,7 +355,7 @@ async fn patch(
     let pinned = matches!(if_match_versions(&headers), Some(Some(_)));
 
     let mut doc = GroupDocument::of_team(&team);
-    let tolerances = doc.patch(&document_ops)?;
+    let tolerances = doc.patch(&team.id, &document_ops)?;
     tolerances.iter().for_each(|t| caller.log.add_tolerance(t));
     // Unknown members refuse the whole request before anything is written.
     let added: Vec<MemberRef> = adds.into_iter().cloned().collect();
@@ -365,16 +365,7 @@ async fn patch(
     let mut current = team.clone();
     let mut expected = pinned.then_some(team.version);
     if doc.to_stored() != GroupDocument::of_team(&team).to_stored() {
-        let renamed = TeamRecord {
-            display_name: doc.display_name().to_owned(),
-            external_id: doc.external_id(),
-            modified_at: now,
-            version: team.version + 1,
-            resource: Some(doc.to_stored()),
-            ..team.clone()
-        };
-        write_rename(&app, &caller, &team, &renamed, pinned).await?;
-        current = renamed;
+        current = write_document(&app, &caller, team.clone(), &document_ops, now, pinned).await?;
         expected = None;
     }
     if !change.is_empty() {
@@ -388,22 +379,34 @@ async fn patch(
     Ok(response)
 }
 
-/// Renames (or rewrites the document of) a team, re-reading after a lost race unless pinned.
-async fn write_rename(
+/// Applies the document part of a PATCH (rename, externalId) and writes it conditionally on the
+/// version read; after a lost race (unless If-Match pinned the version) it re-reads the team and
+/// applies the operations again to what is now stored, so no concurrent change is lost.
+async fn write_document(
     app: &AppState,
     caller: &ScimCaller,
-    old: &TeamRecord,
-    new: &TeamRecord,
+    mut team: TeamRecord,
+    document_ops: &crate::scim::patch::PatchRequest,
+    now: chrono::DateTime<chrono::Utc>,
     pinned: bool,
-) -> Result<(), ScimError> {
-    let mut old = old.clone();
-    for _ in 0..5 {
-        match app.store.update_team(&caller.org, &old, new).await {
-            Ok(()) => return Ok(()),
+) -> Result<TeamRecord, ScimError> {
+    for _ in 0..10 {
+        let mut doc = GroupDocument::of_team(&team);
+        doc.patch(&team.id, document_ops)?;
+        let renamed = TeamRecord {
+            display_name: doc.display_name().to_owned(),
+            external_id: doc.external_id(),
+            modified_at: now,
+            version: team.version + 1,
+            resource: Some(doc.to_stored()),
+            ..team.clone()
+        };
+        match app.store.update_team(&caller.org, &team, &renamed).await {
+            Ok(()) => return Ok(renamed),
             Err(TeamWriteError::Changed) if !pinned => {
-                old = app.store.team(&caller.org, &old.id).await?.ok_or_else(|| not_found(&old.id))?;
+                team = app.store.team(&caller.org, &team.id).await?.ok_or_else(|| not_found(&team.id))?;
             }
-            Err(e) => return Err(team_error(e, &old.id, &new.display_name)),
+            Err(e) => return Err(team_error(e, &team.id, &renamed.display_name)),
         }
     }
     Err(ScimError::new(

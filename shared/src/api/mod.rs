@@ -1,5 +1,6 @@
 //! HTTP adapters: the axum routers that the Lambda functions run (through `lambda_http`) and that
 //! the dev server mounts together on one port.
+mod admin;
 mod body;
 mod discovery;
 mod groups;
@@ -68,7 +69,7 @@ pub fn scim_groups_routes(app: AppState) -> Router {
 
 /// The routes served by the `scim-admin` function.
 pub fn admin_routes(app: AppState) -> Router {
-    Router::new().with_state(app)
+    admin::routes().with_state(app)
 }
 
 /// Answers unknown paths and methods with SCIM errors. Added once on top of whatever routes a

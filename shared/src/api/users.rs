@@ -398,7 +398,7 @@ async fn patch(
     let log = caller.log.clone();
     let member = update_member(&app, &caller, &id, &headers, |old| {
         let mut doc = UserDocument::of_member(old);
-        let tolerances = doc.patch(&request)?;
+        let tolerances = doc.patch(&old.id, &request)?;
         tolerances.iter().for_each(|t| log.add_tolerance(t));
         Ok(rewritten(old, &doc, now))
     })
@@ -413,15 +413,23 @@ async fn remove(
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
     let pinned = matches!(if_match_versions(&headers), Some(Some(_)));
-    let mut items = caller.authorize_with(&app, vec![member_key(&caller.org, &id)]).await?;
+    // The user's teams are looked up at the same time as the token check and the user.
+    let (items, team_ids) = tokio::join!(
+        caller.authorize_with(&app, vec![member_key(&caller.org, &id)]),
+        app.store.user_team_ids(&caller.org, &id)
+    );
+    let mut items = items?;
+    let team_ids = team_ids?;
     for _ in 0..WRITE_ATTEMPTS {
         let old = member_from_items(&items)?.ok_or_else(|| not_found(&id))?;
         check_if_match(&headers, old.version)?;
         // The user leaves every team first, so no membership outlives the user.
-        app.store.remove_user_from_teams(&caller.org, &old.id, app.clock.now()).await.map_err(|e| match e {
-            crate::store::TeamWriteError::Store(err) => ScimError::from(err),
-            _ => busy(),
-        })?;
+        app.store.remove_user_from_teams(&caller.org, &old.id, &team_ids, app.clock.now()).await.map_err(
+            |e| match e {
+                crate::store::TeamWriteError::Store(err) => ScimError::from(err),
+                _ => busy(),
+            },
+        )?;
         match app.store.delete_member(&caller.org, &old).await {
             Ok(()) => return Ok(StatusCode::NO_CONTENT.into_response()),
             Err(MemberWriteError::Conflict(_)) if !pinned => {

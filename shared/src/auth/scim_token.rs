@@ -161,6 +161,9 @@ mod tests {
             token_created_at: Utc::now(),
             token_expires_at: expires,
             version: 1,
+            last_auto_refresh_at: None,
+            last_refresh_failure: None,
+            notices_sent: Vec::new(),
         }
     }
 

@@ -7,4 +7,4 @@ mod scim_settings;
 pub use email::{EmailAddress, EmailError};
 pub use ids::{IdError, OrgId};
 pub use organization::{IdentityProvider, MemberRole, Organization, Plan, ScimRequirement, SsoConfig, ValueError};
-pub use scim_settings::{ScimSettings, TokenState, TokenWindow, EXPIRY_WARNING_DAYS};
+pub use scim_settings::{RefreshFailure, ScimSettings, TokenState, TokenWindow, EXPIRY_WARNING_DAYS};

@@ -89,6 +89,24 @@ pub struct ScimSettings {
     pub token_expires_at: Option<DateTime<Utc>>,
     /// Bumped by every conditional write of this record.
     pub version: u64,
+    /// When the scheduler last extended this token's expiry (the token value stays the same).
+    #[serde(default)]
+    pub last_auto_refresh_at: Option<DateTime<Utc>>,
+    /// Why the scheduler could not extend the token; cleared when it does. See `refresh_warning`.
+    #[serde(default)]
+    pub last_refresh_failure: Option<RefreshFailure>,
+    /// Keys of the expiry notices queued for owners, each naming the token and expiry it is about,
+    /// so an extended or new token starts with none. Stored as a DynamoDB string set: the
+    /// scheduler records a notice with a conditional `ADD`, at most once even across runs.
+    #[serde(default, with = "serde_dynamo::string_set", skip_serializing_if = "Vec::is_empty")]
+    pub notices_sent: Vec<String>,
+}
+
+/// Why the automatic refresh of a token could not happen, and when the scheduler found out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshFailure {
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }
 
 impl ScimSettings {
@@ -103,6 +121,12 @@ impl ScimSettings {
 
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.token_state(now) == TokenState::Expired
+    }
+
+    /// The refresh failure the admin status warns about: only one found for the current token (a
+    /// token issued since makes an older failure moot).
+    pub fn refresh_warning(&self) -> Option<&RefreshFailure> {
+        self.last_refresh_failure.as_ref().filter(|failure| failure.at >= self.token_created_at)
     }
 }
 
@@ -119,6 +143,9 @@ mod tests {
             token_created_at: now,
             token_expires_at: expires_in_days.map(|d| now + Duration::days(d)),
             version: 1,
+            last_auto_refresh_at: None,
+            last_refresh_failure: None,
+            notices_sent: Vec::new(),
         }
     }
 
@@ -131,6 +158,18 @@ mod tests {
         assert_eq!(settings(Some(1), now).token_state(now), TokenState::ExpiringSoon);
         assert_eq!(settings(Some(0), now).token_state(now), TokenState::Expired);
         assert_eq!(settings(Some(-3), now).token_state(now), TokenState::Expired);
+    }
+
+    #[test]
+    fn a_refresh_failure_warns_only_about_the_token_it_was_found_for() {
+        let now = Utc::now();
+        let mut s = settings(Some(10), now);
+        assert_eq!(s.refresh_warning(), None);
+        s.last_refresh_failure = Some(RefreshFailure { reason: "plan".into(), at: now + Duration::hours(1) });
+        assert_eq!(s.refresh_warning().map(|f| f.reason.as_str()), Some("plan"));
+        // A token issued after the failure was found.
+        s.token_created_at = now + Duration::hours(2);
+        assert_eq!(s.refresh_warning(), None);
     }
 
     #[test]

@@ -132,19 +132,23 @@ impl GroupDocument {
         Self(stored.unwrap_or_else(|| json!({ "schemas": [GROUP_SCHEMA], "displayName": team.display_name })))
     }
 
-    pub fn patch(&mut self, request: &PatchRequest) -> Result<Vec<String>, ScimError> {
+    /// Applies the document part of a PATCH to team `id` (a value repeating the id is ignored).
+    pub fn patch(&mut self, id: &str, request: &PatchRequest) -> Result<Vec<String>, ScimError> {
         if request.operations.is_empty() {
             return Ok(Vec::new());
         }
         let mut applied = Vec::new();
-        apply_patch(&mut self.0, request, &GROUP_RESOURCE, &mut applied)?;
+        super::user::with_id(&mut self.0, id, |doc| apply_patch(doc, request, &GROUP_RESOURCE, &mut applied))?;
         self.check()?;
         Ok(applied.iter().map(|t| t.as_str().to_owned()).collect())
     }
 
     fn check(&self) -> Result<(), ScimError> {
+        if let Some(Value::String(external_id)) = self.get("externalId") {
+            super::check_key_length("externalId", external_id)?;
+        }
         match self.get("displayName") {
-            Some(Value::String(name)) if !name.trim().is_empty() => Ok(()),
+            Some(Value::String(name)) if !name.trim().is_empty() => super::check_key_length("displayName", name),
             _ => Err(ScimError::bad_request(
                 ScimType::InvalidValue,
                 "'displayName' is required and must be a non-empty string.",

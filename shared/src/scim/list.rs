@@ -198,29 +198,50 @@ impl ListQuery {
     }
 }
 
-/// Sorts by the first value of `path`; resources without one come last in either order.
+/// Sorts by `path` as RFC 7644 §3.4.2.3 says: a multi-valued attribute sorts by its primary
+/// value (else its first); resources without a value come last ascending and first descending.
 pub fn sort_resources(resources: &mut [Value], path: &AttrPath, descending: bool, rules: &dyn AttributeRules) {
-    let info = path.info(rules);
-    let case_exact = info.is_some_and(|i| i.case_exact);
+    let case_exact = path.info(rules).is_some_and(|i| i.case_exact);
     let key = |r: &Value| -> Option<Value> {
-        path.values(r, rules).into_iter().find(|v| !v.is_null()).map(|v| match v {
+        sort_value(r, path, rules).map(|v| match v {
             Value::String(s) if !case_exact => Value::String(s.to_lowercase()),
-            other => other.clone(),
+            other => other,
         })
     };
-    resources.sort_by(|a, b| match (key(a), key(b)) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Greater,
-        (Some(_), None) => Ordering::Less,
-        (Some(x), Some(y)) => {
-            let ordering = compare_values(&x, &y);
-            if descending {
-                ordering.reverse()
-            } else {
-                ordering
-            }
+    resources.sort_by(|a, b| {
+        let ordering = match (key(a), key(b)) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (Some(x), Some(y)) => compare_values(&x, &y),
+        };
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
         }
     });
+}
+
+/// The value a resource sorts by: for a multi-valued attribute, the primary element's (else the
+/// first element's) value.
+fn sort_value(resource: &Value, path: &AttrPath, rules: &dyn AttributeRules) -> Option<Value> {
+    let top = AttrPath { sub: None, ..path.clone() };
+    let multi = top.info(rules).is_some_and(|i| i.multi_valued);
+    if multi {
+        let elements = top.values(resource, rules);
+        let chosen = elements
+            .iter()
+            .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+            .or_else(|| elements.first())?;
+        let sub = path.sub.as_deref().unwrap_or("value");
+        return match chosen {
+            Value::Object(map) => map.iter().find(|(k, _)| k.eq_ignore_ascii_case(sub)).map(|(_, v)| v.clone()),
+            other => Some((*other).clone()),
+        }
+        .filter(|v| !v.is_null());
+    }
+    path.values(resource, rules).into_iter().find(|v| !v.is_null()).cloned()
 }
 
 fn compare_values(a: &Value, b: &Value) -> Ordering {
@@ -392,14 +413,14 @@ mod tests {
     }
 
     #[test]
-    fn sorting_puts_missing_values_last() {
+    fn sorting_puts_missing_values_last_ascending_and_first_descending() {
         let mut list = vec![json!({"userName": "b"}), json!({}), json!({"userName": "A"}), json!({"userName": "c"})];
         let path = parse_attr_path("userName").unwrap();
         sort_resources(&mut list, &path, false, &USER_RESOURCE);
         let names: Vec<_> = list.iter().map(|r| r.get("userName").cloned()).collect();
         assert_eq!(names, vec![Some(json!("A")), Some(json!("b")), Some(json!("c")), None]);
         sort_resources(&mut list, &path, true, &USER_RESOURCE);
-        assert_eq!(list[0]["userName"], "c");
-        assert!(list[3].get("userName").is_none());
+        assert!(list[0].get("userName").is_none(), "missing values come first when descending");
+        assert_eq!(list[1]["userName"], "c");
     }
 }

@@ -23,3 +23,17 @@ pub const MAX_PAYLOAD_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_RESULTS: usize = 200;
 /// Page size when a list request gives no `count`.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
+
+/// Longest value (in bytes) of an attribute that is also part of a key (uniqueness guards and
+/// lookups): DynamoDB sort keys stop at 1 KiB.
+pub const MAX_KEYED_VALUE_BYTES: usize = 512;
+
+pub(crate) fn check_key_length(attribute: &str, value: &str) -> Result<(), ScimError> {
+    if value.len() > MAX_KEYED_VALUE_BYTES {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidValue,
+            format!("'{attribute}' is {} bytes long; at most {MAX_KEYED_VALUE_BYTES} are accepted.", value.len()),
+        ));
+    }
+    Ok(())
+}

@@ -89,9 +89,11 @@ impl UserDocument {
     }
 
     /// Applies a PATCH request, then re-checks the result.
-    pub fn patch(&mut self, request: &PatchRequest) -> Result<Vec<String>, ScimError> {
+    /// Applies a PATCH request to the user `id`, then re-checks the result. The id is visible to
+    /// the PATCH engine so that a value repeating it (Okta sends the user's own id) is ignored.
+    pub fn patch(&mut self, id: &str, request: &PatchRequest) -> Result<Vec<String>, ScimError> {
         let mut applied = Vec::new();
-        apply_patch(&mut self.0, request, &USER_RESOURCE, &mut applied)?;
+        with_id(&mut self.0, id, |doc| apply_patch(doc, request, &USER_RESOURCE, &mut applied))?;
         if let Value::Object(map) = &mut self.0 {
             map.retain(|k, _| !k.eq_ignore_ascii_case("password"));
         }
@@ -100,8 +102,16 @@ impl UserDocument {
     }
 
     fn check(&self) -> Result<(), ScimError> {
+        if let Some(Value::String(external_id)) = self.get("externalId") {
+            super::check_key_length("externalId", external_id)?;
+        }
+        for email in self.email_values() {
+            if let Some(value) = email.get("value").and_then(Value::as_str) {
+                super::check_key_length("emails.value", value)?;
+            }
+        }
         match self.get("userName") {
-            Some(Value::String(name)) if !name.trim().is_empty() => Ok(()),
+            Some(Value::String(name)) if !name.trim().is_empty() => super::check_key_length("userName", name),
             Some(Value::String(_)) | None | Some(Value::Null) => {
                 Err(ScimError::bad_request(ScimType::InvalidValue, "'userName' is required and must not be empty."))
             }
@@ -185,6 +195,18 @@ impl UserDocument {
     pub fn as_value(&self) -> &Value {
         &self.0
     }
+}
+
+/// Runs `f` with `id` present in the document, and removes it again (it is never stored).
+pub(crate) fn with_id<T>(doc: &mut Value, id: &str, f: impl FnOnce(&mut Value) -> T) -> T {
+    if let Value::Object(map) = doc {
+        map.insert("id".into(), Value::String(id.to_owned()));
+    }
+    let result = f(doc);
+    if let Value::Object(map) = doc {
+        map.remove("id");
+    }
+    result
 }
 
 /// `W/"n"`: the weak ETag of a version.

@@ -60,3 +60,9 @@ pub fn membership_sk(user_id: &str) -> String {
 pub fn user_teams_gsi_pk(org: &OrgId, user_id: &str) -> String {
     format!("ORG#{org}#USER#{user_id}")
 }
+
+/// DynamoDB's limits: 2048 bytes for a partition key, 1024 for a sort key. A longer key (e.g.
+/// built from a hostile filter value) names nothing that can exist.
+pub fn key_fits(partition: &str, sort: &str) -> bool {
+    partition.len() <= 2048 && sort.len() <= 1024
+}

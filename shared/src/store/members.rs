@@ -399,6 +399,9 @@ impl Store {
         attribute: &str,
         value: &str,
     ) -> Result<Vec<String>, StoreError> {
+        if !super::keys::key_fits(&org_pk(org), &lookup_prefix(attribute, value)) {
+            return Ok(Vec::new());
+        }
         let output = self
             .client
             .query()

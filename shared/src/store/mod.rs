@@ -1,17 +1,21 @@
 //! DynamoDB adapter: one table, items keyed by `PK`/`SK` (DESIGN §3), codecs via serde_dynamo.
+mod admin_history;
 mod error;
 pub mod keys;
 mod members;
 mod organizations;
 mod outbox;
 mod request_log;
+mod sessions;
 pub mod table;
 mod teams;
+mod token_expiry;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
+pub use admin_history::{PageError, RequestLogFilter, ScimHistoryAction, ScimHistoryEntry};
 pub use error::StoreError;
 pub use members::{
     guard_owner_from_items, member_from_items, member_item, member_key, organization_key, user_name_guard_key, Account,
@@ -21,10 +25,12 @@ pub use organizations::{organization_from_items, LicenseCounts};
 pub(crate) use outbox::outbox_put_action;
 pub use outbox::{OutboxItem, OutboxKind};
 pub use request_log::RequestLogRecord;
+pub use sessions::{ResetCodeRecord, SessionRecord};
 pub use teams::{
     team_from_items, team_key, team_name_guard_key, team_name_owner_from_items, Membership, TeamRecord, TeamWriteError,
     TEAM_EXTERNAL_ID,
 };
+pub use token_expiry::{ExpiryIndexEntry, TOKEN_EXPIRY_GSI_PK};
 
 pub type Item = HashMap<String, AttributeValue>;
 

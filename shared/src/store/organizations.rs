@@ -182,6 +182,18 @@ impl Store {
 
     /// BatchGetItem with `UnprocessedKeys` retried (each retry is a further round trip, only under throttling).
     pub async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        // DynamoDB refuses a BatchGetItem that names one key twice.
+        let mut keys = keys;
+        let mut seen = std::collections::HashSet::new();
+        // A key longer than DynamoDB allows names nothing that can exist: leave it out.
+        keys.retain(|key| {
+            let pk = key.get("PK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let sk = key.get("SK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            super::keys::key_fits(&pk, &sk) && seen.insert((pk, sk))
+        });
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut found = Vec::new();
         let mut pending = Some(
             KeysAndAttributes::builder()

@@ -396,12 +396,18 @@ impl Store {
 
     /// Every membership of a team, in user-id order.
     pub async fn team_members(&self, org: &OrgId, team_id: &str) -> Result<Vec<Membership>, StoreError> {
+        if !super::keys::key_fits(&team_members_pk(org, team_id), "") {
+            return Ok(Vec::new());
+        }
         let items = self.query_all(team_members_pk(org, team_id), None).await?;
         items.into_iter().map(|item| from_item::<MembershipItem>(item).map(|m| m.membership)).collect()
     }
 
     /// The ids of the teams a user belongs to (GSI1).
     pub async fn user_team_ids(&self, org: &OrgId, user_id: &str) -> Result<Vec<String>, StoreError> {
+        if !super::keys::key_fits(&user_teams_gsi_pk(org, user_id), "") {
+            return Ok(Vec::new());
+        }
         let mut ids = Vec::new();
         let mut start = None;
         loop {
@@ -428,15 +434,16 @@ impl Store {
         }
     }
 
-    /// Removes a user from all its teams (before the user is deleted), counts kept exact.
+    /// Removes a user from the given teams (before the user is deleted), counts kept exact.
     pub async fn remove_user_from_teams(
         &self,
         org: &OrgId,
         user_id: &str,
+        team_ids: &[String],
         now: DateTime<Utc>,
     ) -> Result<(), TeamWriteError> {
-        for team_id in self.user_team_ids(org, user_id).await? {
-            match self.remove_team_members(org, &team_id, &[user_id.to_owned()], None, now).await {
+        for team_id in team_ids {
+            match self.remove_team_members(org, team_id, &[user_id.to_owned()], None, now).await {
                 Ok(_) | Err(TeamWriteError::Missing) => {}
                 Err(err) => return Err(err),
             }

@@ -1,0 +1,260 @@
+//! Accounts in the console: sign-in and sign-out, passphrase change, passphrase reset by email.
+use chrono::{DateTime, Duration, Utc};
+use rand::seq::IndexedRandom;
+use subtle::ConstantTimeEq;
+use tokio::sync::OnceCell;
+
+use super::session::{Session, SessionToken, SESSION_LIFETIME};
+use super::{AdminError, Console};
+use crate::auth::{hash_passphrase, verify_passphrase};
+use crate::domain::EmailAddress;
+use crate::notify::passphrase_reset_message;
+use crate::store::{ResetCodeRecord, SessionRecord, StoreError};
+
+/// A reset code is short-lived and single-use.
+pub const RESET_CODE_LIFETIME: Duration = Duration::minutes(15);
+/// Wrong codes tried against one reset before it is deleted.
+const RESET_CODE_FAILURES: u32 = 5;
+/// No 0/O or 1/I/L: easy to read from an email and type. 10 characters ≈ 50 bits.
+const RESET_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+const RESET_CODE_LEN: usize = 10;
+/// Longer inputs are refused before any hashing work.
+const MAX_PASSPHRASE_INPUT: usize = 1024;
+
+/// A successful sign-in: the session token is shown here only.
+#[derive(Debug)]
+pub struct SignIn {
+    pub token: SessionToken,
+    pub email: EmailAddress,
+    pub expires_at: DateTime<Utc>,
+    pub must_change_passphrase: bool,
+}
+
+fn parse_email(raw: &str) -> Result<EmailAddress, AdminError> {
+    EmailAddress::parse(raw).map_err(|err| AdminError::InvalidRequest(format!("`email`: {err}.")))
+}
+
+pub(super) fn bounded(passphrase: &str, field: &str) -> Result<(), AdminError> {
+    if passphrase.len() > MAX_PASSPHRASE_INPUT {
+        return Err(AdminError::InvalidRequest(format!("`{field}` is longer than {MAX_PASSPHRASE_INPUT} bytes.")));
+    }
+    Ok(())
+}
+
+/// Argon2id costs tens of milliseconds of CPU: keep it off the async workers.
+async fn hash_off_runtime(passphrase: &str) -> Result<String, AdminError> {
+    let passphrase = passphrase.to_owned();
+    tokio::task::spawn_blocking(move || hash_passphrase(&passphrase))
+        .await
+        .map_err(|e| AdminError::Internal(e.to_string()))?
+        .map_err(AdminError::from)
+}
+
+/// Checks a passphrase against a stored hash; without one (unknown account, or a welcome not yet
+/// delivered) a dummy hash is checked, so both answers take the same time.
+pub(super) async fn verify_off_runtime(passphrase: &str, stored: Option<String>) -> Result<bool, AdminError> {
+    static DUMMY: OnceCell<String> = OnceCell::const_new();
+    let (hash, real) = match stored {
+        Some(hash) => (hash, true),
+        None => (DUMMY.get_or_try_init(|| hash_off_runtime("timing equaliser passphrase")).await?.clone(), false),
+    };
+    let passphrase = passphrase.to_owned();
+    let verified = tokio::task::spawn_blocking(move || verify_passphrase(&passphrase, &hash))
+        .await
+        .map_err(|e| AdminError::Internal(e.to_string()))??;
+    Ok(real && verified)
+}
+
+/// Upper case, without the separators people type or copy along.
+fn normalize_code(raw: &str) -> String {
+    raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_ascii_uppercase()
+}
+
+fn generate_code() -> String {
+    let mut rng = rand::rng();
+    let code: String =
+        (0..RESET_CODE_LEN).filter_map(|_| RESET_ALPHABET.choose(&mut rng).map(|b| char::from(*b))).collect();
+    // Shown as two groups of five.
+    let (head, tail) = code.split_at(RESET_CODE_LEN / 2);
+    format!("{head}-{tail}")
+}
+
+impl Console {
+    fn reset_code_hash(&self, email: &EmailAddress, normalized_code: &str) -> String {
+        // Bound to the account: a code is worth nothing for another email.
+        self.key.hash(&format!("reset:{}:{normalized_code}", email.normalized()))
+    }
+
+    /// Signs in with email and passphrase. Unknown email and wrong passphrase answer alike, after
+    /// the same work; failures are counted per account and per source (see `throttle`).
+    pub async fn sign_in(&self, email: &str, passphrase: &str, source: &str) -> Result<SignIn, AdminError> {
+        let email = parse_email(email)?;
+        bounded(passphrase, "passphrase")?;
+        let counters = self.passphrase_counters(&email, source);
+        self.count_attempt(&counters).await?;
+        let account = self.store.account(&email).await?;
+        let stored = account.as_ref().and_then(|a| a.passphrase_hash.clone());
+        if !verify_off_runtime(passphrase, stored).await? {
+            return Err(AdminError::InvalidCredentials);
+        }
+        let account = account.ok_or(AdminError::InvalidCredentials)?;
+        self.give_back_attempt(&counters).await;
+        let token = SessionToken::generate();
+        let record = SessionRecord {
+            account_email: account.email.clone(),
+            created_at: self.now,
+            expires_at: self.now + SESSION_LIFETIME,
+            must_change_passphrase: account.must_change_passphrase,
+        };
+        self.store.put_session(&token.hash(&self.key), &record).await?;
+        tracing::info!(must_change = record.must_change_passphrase, "console sign-in");
+        Ok(SignIn {
+            token,
+            email: account.email,
+            expires_at: record.expires_at,
+            must_change_passphrase: record.must_change_passphrase,
+        })
+    }
+
+    /// The session of an `Authorization` header; expiry is checked here, since DynamoDB removes
+    /// expired items only eventually (and moto never).
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Session, AdminError> {
+        let token = SessionToken::from_authorization(header)?;
+        let token_hash = token.hash(&self.key);
+        let record = self.store.session(&token_hash).await?.ok_or(AdminError::SessionInvalid)?;
+        if record.is_expired(self.now) {
+            if let Err(err) = self.store.delete_session(&token_hash).await {
+                tracing::warn!(error = %err, "deleting an expired session failed");
+            }
+            return Err(AdminError::SessionInvalid);
+        }
+        Ok(Session { token_hash, record })
+    }
+
+    pub async fn sign_out(&self, session: &Session) -> Result<(), AdminError> {
+        self.store.delete_session(&session.token_hash).await?;
+        Ok(())
+    }
+
+    /// Changes the caller's passphrase (the current one is needed). The caller's other sessions
+    /// are revoked; this one may do everything again.
+    pub async fn change_passphrase(
+        &self,
+        session: &Session,
+        current: &str,
+        new: &str,
+        source: &str,
+    ) -> Result<(), AdminError> {
+        bounded(current, "currentPassphrase")?;
+        bounded(new, "newPassphrase")?;
+        if current == new {
+            return Err(AdminError::WeakPassphrase("it must differ from the current passphrase".into()));
+        }
+        // Strength first: a refused new passphrase costs no attempt.
+        let new_hash = hash_off_runtime(new).await?;
+        let email = &session.record.account_email;
+        let counters = self.passphrase_counters(email, source);
+        self.count_attempt(&counters).await?;
+        let account = self.store.account(email).await?.ok_or(AdminError::SessionInvalid)?;
+        if !verify_off_runtime(current, account.passphrase_hash).await? {
+            return Err(AdminError::WrongPassphrase);
+        }
+        self.give_back_attempt(&counters).await;
+        self.store.set_account_passphrase(email, &new_hash).await?;
+        let revoked = self.store.revoke_account_sessions(email, Some(&session.token_hash)).await?;
+        if session.record.must_change_passphrase {
+            self.store.unrestrict_session(&session.token_hash).await?;
+        }
+        tracing::info!(revoked_sessions = revoked, "console passphrase changed");
+        Ok(())
+    }
+
+    /// Asks for a reset code by email. The answer never depends on whether the account exists:
+    /// the work (lookup, code, email) runs after the response.
+    pub fn request_reset(&self, email: &str, source: &str) -> Result<(), AdminError> {
+        let email = parse_email(email)?;
+        let console = self.clone();
+        let source = source.to_owned();
+        self.background.spawn_after_response(async move {
+            if let Err(err) = console.send_reset_code(&email, &source).await {
+                tracing::warn!(error = %err, "sending a passphrase reset code failed");
+            }
+        });
+        Ok(())
+    }
+
+    async fn send_reset_code(&self, email: &EmailAddress, source: &str) -> Result<(), AdminError> {
+        match self.count_attempt(&self.reset_counters(email, source)).await {
+            Err(AdminError::TooManyAttempts { .. }) => {
+                tracing::info!("passphrase reset request dropped: too many requests");
+                return Ok(());
+            }
+            other => other?,
+        }
+        let Some(account) = self.store.account(email).await? else {
+            return Ok(());
+        };
+        let code = generate_code();
+        let record = ResetCodeRecord {
+            code_hash: self.reset_code_hash(&account.email, &normalize_code(&code)),
+            created_at: self.now,
+            expires_at: self.now + RESET_CODE_LIFETIME,
+            failed_attempts: 0,
+        };
+        self.store.put_reset_code(&account.email, &record).await?;
+        let message = passphrase_reset_message(&account.email, &code, RESET_CODE_LIFETIME.num_minutes())
+            .addressed_to(vec![account.email.clone()]);
+        self.mailer.send(&message).await.map_err(|e| AdminError::Internal(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Sets a new passphrase with a reset code (single use); every session of the account ends.
+    pub async fn confirm_reset(&self, email: &str, code: &str, new: &str) -> Result<(), AdminError> {
+        let email = parse_email(email)?;
+        bounded(new, "newPassphrase")?;
+        // Strength first: a refused passphrase does not use up the code.
+        let new_hash = hash_off_runtime(new).await?;
+        let code = normalize_code(code);
+        if code.len() != RESET_CODE_LEN {
+            return Err(AdminError::InvalidResetCode);
+        }
+        let pending = self.store.reset_code(&email).await?.filter(|r| r.expires_at > self.now);
+        let Some(pending) = pending else {
+            return Err(AdminError::InvalidResetCode);
+        };
+        let presented = self.reset_code_hash(&email, &code);
+        let matches: bool = presented.as_bytes().ct_eq(pending.code_hash.as_bytes()).into();
+        if !matches {
+            self.store.fail_reset_code(&email, &pending.code_hash, RESET_CODE_FAILURES).await?;
+            return Err(AdminError::InvalidResetCode);
+        }
+        if !self.store.consume_reset_code(&email, &pending.code_hash).await? {
+            return Err(AdminError::InvalidResetCode);
+        }
+        match self.store.set_account_passphrase(&email, &new_hash).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound(_)) => return Err(AdminError::InvalidResetCode),
+            Err(err) => return Err(err.into()),
+        }
+        let revoked = self.store.revoke_account_sessions(&email, None).await?;
+        tracing::info!(revoked_sessions = revoked, "console passphrase reset");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_readable_and_normalize() {
+        let code = generate_code();
+        assert_eq!(code.len(), RESET_CODE_LEN + 1);
+        assert_eq!(code.chars().nth(5), Some('-'));
+        let normalized = normalize_code(&code.to_lowercase());
+        assert_eq!(normalized.len(), RESET_CODE_LEN);
+        assert!(normalized.bytes().all(|b| RESET_ALPHABET.contains(&b)));
+        assert_eq!(normalize_code(" abcde - fghjk "), "ABCDEFGHJK");
+        assert_ne!(generate_code(), generate_code());
+    }
+}

@@ -1,0 +1,44 @@
+//! Who may use an organization's console endpoints: an active Owner or Co-Owner member of it,
+//! signed in with a session that is not restricted to changing the initial passphrase.
+use super::session::Session;
+use super::{AdminError, Console};
+use crate::domain::OrgId;
+use crate::store::MemberRecord;
+
+/// A signed-in caller of `/admin/orgs/{orgId}/…`, with their membership of that organization.
+#[derive(Debug, Clone)]
+pub struct OrgCaller {
+    pub session: Session,
+    pub org: OrgId,
+    /// The caller's active membership of the organization, if any (any role).
+    pub member: Option<MemberRecord>,
+}
+
+impl OrgCaller {
+    pub fn is_admin(&self) -> bool {
+        self.member.as_ref().is_some_and(|m| m.role.is_admin())
+    }
+
+    /// The caller's membership if they are an active Owner or Co-Owner; 403 otherwise.
+    pub fn require_admin(&self) -> Result<&MemberRecord, AdminError> {
+        self.member.as_ref().filter(|m| m.role.is_admin()).ok_or_else(|| AdminError::NotOrgAdmin(self.org.to_string()))
+    }
+}
+
+impl Console {
+    /// Resolves the caller's membership of `raw_org`. A session restricted to the passphrase
+    /// change is refused here, before anything about the organization is read.
+    pub async fn org_caller(&self, session: Session, raw_org: &str) -> Result<OrgCaller, AdminError> {
+        if session.record.must_change_passphrase {
+            return Err(AdminError::PassphraseChangeRequired);
+        }
+        // An id that cannot exist gets the same answer as an organization one does not administer.
+        let org = OrgId::parse(raw_org).map_err(|_| AdminError::NotOrgAdmin(raw_org.chars().take(64).collect()))?;
+        let member =
+            self.store.org_member_by_email(&org, &session.record.account_email).await?.filter(|member| member.active);
+        if member.is_none() {
+            return Err(AdminError::NotOrgAdmin(org.to_string()));
+        }
+        Ok(OrgCaller { session, org, member })
+    }
+}

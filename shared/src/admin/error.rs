@@ -1,0 +1,99 @@
+//! Why a console request was refused. `api::admin::error` turns each into its HTTP status and JSON
+//! body (the one place where console errors meet the wire).
+use crate::auth::PassphraseError;
+use crate::domain::ScimRequirement;
+use crate::store::{PageError, StoreError};
+
+/// A requirement for SCIM that is not met, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmet {
+    pub requirement: ScimRequirement,
+    pub message: String,
+}
+
+impl Unmet {
+    pub fn new(requirement: ScimRequirement) -> Self {
+        Self { requirement, message: requirement.describe().to_owned() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("Sign in first, then send the session token as 'Authorization: Bearer <token>'.")]
+    SessionMissing,
+    #[error("The session is unknown, signed out or expired; sign in again.")]
+    SessionInvalid,
+    #[error("The email or passphrase is incorrect.")]
+    InvalidCredentials,
+    #[error(
+        "Too many failed attempts for this account or from this network; try again in {retry_after_secs} seconds."
+    )]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error(
+        "You must change your initial passphrase before anything else: POST /auth/passphrase with \
+         currentPassphrase and newPassphrase."
+    )]
+    PassphraseChangeRequired,
+    #[error("Only an active Owner or Co-Owner of organization '{0}' can use this endpoint.")]
+    NotOrgAdmin(String),
+    #[error("SCIM cannot be enabled: {}.", .0.iter().map(|u| u.message.as_str()).collect::<Vec<_>>().join("; "))]
+    RequirementsUnmet(Vec<Unmet>),
+    #[error("The passphrase is incorrect; nothing was changed.")]
+    WrongPassphrase,
+    #[error(
+        "SCIM is already enabled for this organization. To get a new token, refresh it (with your passphrase); \
+         the connector URL stays the same."
+    )]
+    AlreadyEnabled,
+    #[error("SCIM is not enabled for this organization; enable it first (a new token is issued then).")]
+    NotEnabled,
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("The new passphrase is not acceptable: {0}.")]
+    WeakPassphrase(String),
+    #[error("The reset code is wrong, expired or already used; request a new one.")]
+    InvalidResetCode,
+    #[error("The cursor is not one this endpoint handed out for this query; start again without it.")]
+    InvalidCursor,
+    #[error("Another administrator changed the SCIM settings at the same time; read the status and try again.")]
+    Conflict,
+    #[error("Organization '{0}' no longer exists.")]
+    OrganizationGone(String),
+    #[error("Content-Type '{0}' is not supported; send application/json.")]
+    UnsupportedMediaType(String),
+    #[error("The request body is larger than the {0} bytes this endpoint accepts.")]
+    PayloadTooLarge(usize),
+    #[error("The service is busy; try again in a few seconds.")]
+    Unavailable,
+    /// Details are logged, never answered.
+    #[error("An internal error occurred; try again later.")]
+    Internal(String),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Throttled => Self::Unavailable,
+            StoreError::VersionMismatch => Self::Conflict,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<PageError> for AdminError {
+    fn from(err: PageError) -> Self {
+        match err {
+            PageError::ForeignCursor => Self::InvalidCursor,
+            PageError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<PassphraseError> for AdminError {
+    fn from(err: PassphraseError) -> Self {
+        match err {
+            PassphraseError::TooShort { .. } | PassphraseError::TooLong { .. } => Self::WeakPassphrase(err.to_string()),
+            PassphraseError::CorruptHash | PassphraseError::Hashing => Self::Internal(err.to_string()),
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The console's use cases, for an organization's Owners and Co-Owners: accounts and sessions,
+//! SCIM enablement and the token lifecycle, the SCIM history and request log, members and
+//! licenses. The HTTP adapter is `api::admin`; the storage is `store` (sessions, admin_history).
+mod accounts;
+mod authz;
+mod cursor;
+mod error;
+mod logs;
+mod members;
+mod scim;
+mod session;
+mod status;
+mod throttle;
+
+use chrono::{DateTime, Utc};
+
+use crate::auth::TokenKey;
+use crate::log::RequestLogWriter;
+use crate::notify::Mailer;
+use crate::store::Store;
+
+pub use accounts::{SignIn, RESET_CODE_LIFETIME};
+pub use authz::OrgCaller;
+pub use cursor::Cursor;
+pub use error::{AdminError, Unmet};
+pub use logs::{parse_limit, redact, LogPage, LogQuery, LogView};
+pub use members::{LicenseView, MemberView, MembersPage, TeamRef, DEFAULT_MEMBERS_PAGE, MAX_MEMBERS_PAGE};
+pub use scim::{connector_url, HistoryPage, HistoryView, IssuedTokenView};
+pub use session::{Session, SessionToken, SESSION_LIFETIME};
+pub use status::{FailureView, RequirementView, ScimStatus, TokenView, Warning};
+pub use throttle::{window_start, Counter, ACCOUNT_FAILURES, SOURCE_FAILURES, WINDOW};
+
+/// The ports a console request uses, and the time it runs at.
+#[derive(Clone)]
+pub struct Console {
+    pub store: Store,
+    pub key: TokenKey,
+    pub mailer: Mailer,
+    /// Work that must not delay (or, by its timing, give away anything in) the response.
+    pub background: RequestLogWriter,
+    pub now: DateTime<Utc>,
+}

@@ -1,0 +1,282 @@
+//! SCIM enablement and the token lifecycle, as the console drives them: status, enable, manual
+//! refresh (with the caller's passphrase), disable, and the history of those changes.
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::accounts::{bounded, verify_off_runtime};
+use super::authz::OrgCaller;
+use super::cursor::Cursor;
+use super::status::{build_status, requirements, ScimStatus};
+use super::{AdminError, Console, Unmet};
+use crate::domain::{IdentityProvider, OrgId, Organization, ScimRequirement, ScimSettings, TokenState, TokenWindow};
+use crate::enablement::{enable_scim, EnableError};
+use crate::store::{ScimHistoryAction, ScimHistoryEntry};
+
+/// Changes shown with the status; the history endpoint pages through the rest.
+const STATUS_HISTORY: i32 = 10;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryView {
+    pub at: DateTime<Utc>,
+    pub action: ScimHistoryAction,
+    /// The account that made the change; None for the automatic refresh.
+    pub actor: Option<String>,
+    pub idp: Option<IdentityProvider>,
+    pub window: Option<TokenWindow>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<ScimHistoryEntry> for HistoryView {
+    fn from(entry: ScimHistoryEntry) -> Self {
+        Self {
+            at: entry.at,
+            action: entry.action,
+            actor: entry.actor.map(String::from),
+            idp: entry.idp,
+            window: entry.window,
+            token_expires_at: entry.token_expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryPage {
+    pub history: Vec<HistoryView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The answer of enable and refresh: the only time a token is ever shown. `Debug` hides it.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedTokenView {
+    pub org_id: String,
+    pub connector_url: String,
+    pub token: String,
+    pub idp: IdentityProvider,
+    pub window: TokenWindow,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub token_state: TokenState,
+    pub message: &'static str,
+}
+
+impl fmt::Debug for IssuedTokenView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedTokenView")
+            .field("org_id", &self.org_id)
+            .field("connector_url", &self.connector_url)
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+const SHOWN_ONCE: &str = "Copy the token now: it is shown only this once and cannot be retrieved later. Paste the \
+                          connector URL and the token into your identity provider's SCIM provisioning settings.";
+
+pub fn connector_url(origin: &str, org: &OrgId) -> String {
+    format!("{}/scim/v2/orgs/{org}", origin.trim_end_matches('/'))
+}
+
+fn parse_window(raw: &str) -> Result<TokenWindow, AdminError> {
+    TokenWindow::parse(raw).map_err(|err| AdminError::InvalidRequest(format!("`window`: {err}.")))
+}
+
+fn enable_refused(err: EnableError) -> AdminError {
+    match err {
+        EnableError::UnknownOrganization(org) => AdminError::OrganizationGone(org.to_string()),
+        EnableError::Unmet(unmet) => AdminError::RequirementsUnmet(unmet.into_iter().map(Unmet::new).collect()),
+        EnableError::IdpMismatch { configured, confirmed } => AdminError::RequirementsUnmet(vec![Unmet {
+            requirement: ScimRequirement::IdpConfirmed,
+            message: format!("SSO is configured with {configured}, not {confirmed}: confirm {configured}"),
+        }]),
+        EnableError::Store(err) => err.into(),
+    }
+}
+
+impl Console {
+    async fn organization_of(&self, org: &OrgId) -> Result<Organization, AdminError> {
+        let found = self.store.organization(org).await?;
+        found.map(|(org, _)| org).ok_or_else(|| AdminError::OrganizationGone(org.to_string()))
+    }
+
+    async fn latest_history(&self, org: &OrgId) -> Result<Vec<HistoryView>, AdminError> {
+        let (entries, _) = self.store.scim_history_page(org, None, STATUS_HISTORY).await?;
+        Ok(entries.into_iter().map(HistoryView::from).collect())
+    }
+
+    pub async fn scim_status(&self, caller: &OrgCaller, origin: &str) -> Result<ScimStatus, AdminError> {
+        caller.require_admin()?;
+        let (org, settings, history) = tokio::try_join!(
+            self.organization_of(&caller.org),
+            async { self.store.scim_settings(&caller.org).await.map_err(AdminError::from) },
+            self.latest_history(&caller.org),
+        )?;
+        let url = connector_url(origin, &caller.org);
+        Ok(build_status(&org, settings.as_ref(), true, url, history, self.now))
+    }
+
+    /// Enables SCIM with a new token. Refused, naming every unmet requirement at once, unless the
+    /// organization is on Enterprise with a verified domain and SSO, the caller is an Owner or
+    /// Co-Owner, and the caller confirms the IdP that SSO is configured with.
+    pub async fn enable_scim(
+        &self,
+        caller: &OrgCaller,
+        idp: Option<&str>,
+        window: Option<&str>,
+        origin: &str,
+    ) -> Result<IssuedTokenView, AdminError> {
+        let window = window.map(parse_window).transpose()?.ok_or_else(|| {
+            AdminError::InvalidRequest(format!("`window` is required: one of {}.", TokenWindow::ALL.join(", ")))
+        })?;
+        let idp = idp
+            .map(|raw| IdentityProvider::parse(raw).map_err(|e| AdminError::InvalidRequest(format!("`idp`: {e}."))))
+            .transpose()?;
+        let org = self.organization_of(&caller.org).await?;
+        let mut unmet: Vec<Unmet> = requirements(&org, None, caller.is_admin())
+            .into_iter()
+            .filter(|r| !r.met && r.requirement != ScimRequirement::IdpConfirmed)
+            .map(|r| Unmet { requirement: r.requirement, message: r.message })
+            .collect();
+        match (idp, org.sso.as_ref()) {
+            (None, _) => unmet.push(Unmet::new(ScimRequirement::IdpConfirmed)),
+            (Some(confirmed), Some(sso)) if sso.idp != confirmed => unmet.push(Unmet {
+                requirement: ScimRequirement::IdpConfirmed,
+                message: format!("SSO is configured with {}, not {confirmed}: confirm {}", sso.idp, sso.idp),
+            }),
+            _ => {}
+        }
+        let Some(idp) = idp.filter(|_| unmet.is_empty()) else {
+            return Err(AdminError::RequirementsUnmet(unmet));
+        };
+        let admin = caller.require_admin()?;
+        if self.store.scim_settings(&caller.org).await?.is_some_and(|s| s.enabled) {
+            return Err(AdminError::AlreadyEnabled);
+        }
+        let token =
+            enable_scim(&self.store, &self.key, &caller.org, idp, window, self.now).await.map_err(enable_refused)?;
+        let expires_at = window.expiry_from(self.now);
+        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::Enabled, Some(admin.email.clone()), self.now);
+        entry.idp = Some(idp);
+        entry.window = Some(window);
+        entry.token_expires_at = expires_at;
+        // The settings are written by the shared enablement; the entry follows. Should it fail,
+        // the token is still handed out (it works and would otherwise be lost).
+        if let Err(err) = self.store.append_scim_history(&caller.org, &entry).await {
+            tracing::error!(org = %caller.org, error = %err, "recording SCIM enablement in the history failed");
+        }
+        tracing::info!(org = %caller.org, idp = %idp, window = window.as_str(), "SCIM enabled from the console");
+        Ok(IssuedTokenView {
+            org_id: caller.org.to_string(),
+            connector_url: connector_url(origin, &caller.org),
+            token: token.reveal().to_owned(),
+            idp,
+            window,
+            created_at: self.now,
+            expires_at,
+            token_state: if expires_at.is_some() { TokenState::Valid } else { TokenState::NoExpiry },
+            message: SHOWN_ONCE,
+        })
+    }
+
+    /// Issues a new token after checking the caller's passphrase (a wrong one changes nothing).
+    /// The old token stops working at once; the connector URL stays.
+    pub async fn refresh_scim_token(
+        &self,
+        caller: &OrgCaller,
+        passphrase: &str,
+        window: Option<&str>,
+        origin: &str,
+        source: &str,
+    ) -> Result<IssuedTokenView, AdminError> {
+        let admin = caller.require_admin()?;
+        let window = window.map(parse_window).transpose()?;
+        if passphrase.is_empty() {
+            return Err(AdminError::InvalidRequest("`passphrase` is required to refresh the token.".into()));
+        }
+        bounded(passphrase, "passphrase")?;
+        let email = &caller.session.record.account_email;
+        let counters = self.passphrase_counters(email, source);
+        self.count_attempt(&counters).await?;
+        let account = self.store.account(email).await?.ok_or(AdminError::SessionInvalid)?;
+        if !verify_off_runtime(passphrase, account.passphrase_hash).await? {
+            return Err(AdminError::WrongPassphrase);
+        }
+        self.give_back_attempt(&counters).await;
+
+        let (org, previous) = tokio::try_join!(self.organization_of(&caller.org), async {
+            self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
+        })?;
+        let unmet = org.unmet_scim_requirements();
+        if !unmet.is_empty() {
+            return Err(AdminError::RequirementsUnmet(unmet.into_iter().map(Unmet::new).collect()));
+        }
+        let previous = previous.filter(|s| s.enabled).ok_or(AdminError::NotEnabled)?;
+        let window = window.unwrap_or(previous.token_window);
+        let (token, token_hash) = self.key.issue();
+        let expires_at = window.expiry_from(self.now);
+        let next = ScimSettings {
+            token_hash,
+            token_window: window,
+            token_created_at: self.now,
+            token_expires_at: expires_at,
+            version: previous.version + 1,
+            // A new token: no failure or notice is about it yet.
+            last_refresh_failure: None,
+            notices_sent: Vec::new(),
+            ..previous.clone()
+        };
+        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::TokenRefreshed, Some(admin.email.clone()), self.now);
+        entry.idp = Some(previous.idp);
+        entry.window = Some(window);
+        entry.token_expires_at = expires_at;
+        self.store.write_scim_settings_with_history(&caller.org, &next, Some(previous.version), &entry).await?;
+        tracing::info!(org = %caller.org, window = window.as_str(), "SCIM token refreshed from the console");
+        Ok(IssuedTokenView {
+            org_id: caller.org.to_string(),
+            connector_url: connector_url(origin, &caller.org),
+            token: token.reveal().to_owned(),
+            idp: previous.idp,
+            window,
+            created_at: self.now,
+            expires_at,
+            token_state: next.token_state(self.now),
+            message: SHOWN_ONCE,
+        })
+    }
+
+    /// Turns SCIM off: every SCIM request of the organization is refused until it is enabled
+    /// again, with a new token.
+    pub async fn disable_scim(&self, caller: &OrgCaller, origin: &str) -> Result<ScimStatus, AdminError> {
+        let admin = caller.require_admin()?;
+        let (org, previous) = tokio::try_join!(self.organization_of(&caller.org), async {
+            self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
+        })?;
+        let previous = previous.filter(|s| s.enabled).ok_or(AdminError::NotEnabled)?;
+        let next = ScimSettings { enabled: false, version: previous.version + 1, ..previous.clone() };
+        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::Disabled, Some(admin.email.clone()), self.now);
+        entry.idp = Some(previous.idp);
+        self.store.write_scim_settings_with_history(&caller.org, &next, Some(previous.version), &entry).await?;
+        tracing::info!(org = %caller.org, "SCIM disabled from the console");
+        let history = self.latest_history(&caller.org).await?;
+        Ok(build_status(&org, Some(&next), true, connector_url(origin, &caller.org), history, self.now))
+    }
+
+    pub async fn scim_history(
+        &self,
+        caller: &OrgCaller,
+        cursor: Option<&str>,
+        limit: i32,
+    ) -> Result<HistoryPage, AdminError> {
+        caller.require_admin()?;
+        let after = cursor.map(Cursor::decode).transpose()?;
+        let (entries, next) = self.store.scim_history_page(&caller.org, after, limit).await?;
+        Ok(HistoryPage {
+            history: entries.into_iter().map(HistoryView::from).collect(),
+            next_cursor: next.as_deref().map(Cursor::encode),
+        })
+    }
+}

@@ -1,0 +1,14 @@
+//! `/admin/orgs/{orgId}/members`: members (managed by SCIM or by hand, role, teams) and licenses.
+use axum::Json;
+
+use super::{only, params, AdminCaller, Params};
+use crate::admin::{parse_limit, AdminError, MembersPage, DEFAULT_MEMBERS_PAGE, MAX_MEMBERS_PAGE};
+
+/// `GET …/members?limit=…&cursor=…`, in member-id order.
+pub async fn members(request: AdminCaller, query: Params) -> Result<Json<MembersPage>, AdminError> {
+    let params = params(query)?;
+    only(&params, &["limit", "cursor"])?;
+    let limit = parse_limit(params.get("limit"), DEFAULT_MEMBERS_PAGE, MAX_MEMBERS_PAGE)?;
+    let page = request.console.members(&request.caller, params.get("cursor").map(String::as_str), limit).await?;
+    Ok(Json(page))
+}

@@ -1,0 +1,176 @@
+//! HTTP adapter of the console (`scim-admin` function): `/auth/…` for accounts and sessions,
+//! `/admin/orgs/{orgId}/…` for an organization's Owners and Co-Owners. JSON in and out; every
+//! refusal is an `AdminError`, put on the wire by `error`.
+mod auth;
+mod error;
+mod members;
+mod scim;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::body::to_bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, RawPathParams, Request};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::HeaderValue;
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use lambda_http::request::RequestContext;
+use serde::de::DeserializeOwned;
+
+use super::{App, AppState};
+use crate::admin::{AdminError, Console, OrgCaller, Session};
+
+/// Console bodies are small; anything larger is refused before it is parsed.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/sessions", post(auth::sign_in))
+        .route("/auth/sessions/current", delete(auth::sign_out))
+        .route("/auth/passphrase", post(auth::change_passphrase))
+        .route("/auth/passphrase-resets", post(auth::request_reset))
+        .route("/auth/passphrase-resets/confirm", post(auth::confirm_reset))
+        .route("/admin/orgs/{orgId}/scim", get(scim::status))
+        .route("/admin/orgs/{orgId}/scim/enable", post(scim::enable))
+        .route("/admin/orgs/{orgId}/scim/token/refresh", post(scim::refresh))
+        .route("/admin/orgs/{orgId}/scim/disable", post(scim::disable))
+        .route("/admin/orgs/{orgId}/scim/logs", get(scim::logs))
+        .route("/admin/orgs/{orgId}/scim/history", get(scim::history))
+        .route("/admin/orgs/{orgId}/members", get(members::members))
+        // Answers may hold a token or a session: never cached.
+        .layer(axum::middleware::map_response(|mut response: Response| async move {
+            response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }))
+}
+
+/// The use cases with this request's time.
+fn console(app: &App) -> Console {
+    Console {
+        store: app.store.clone(),
+        key: app.token_key.clone(),
+        mailer: app.mailer.clone(),
+        background: app.logs.clone(),
+        now: app.clock.now(),
+    }
+}
+
+/// The caller's address for the per-source attempt counters: API Gateway's `sourceIp` (not a
+/// client-supplied header), else the socket's peer, else one shared bucket.
+fn source_of(parts: &Parts) -> String {
+    if let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>() {
+        if let Some(ip) = context.http.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
+            return ip.chars().take(64).collect();
+        }
+    }
+    if let Some(ConnectInfo(address)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        return address.ip().to_string();
+    }
+    "unknown".to_owned()
+}
+
+fn authorization(parts: &Parts) -> Option<&str> {
+    // A header that is not text cannot hold a session token: invalid rather than missing.
+    parts.headers.get(AUTHORIZATION).map(|value| value.to_str().unwrap_or("\u{0}"))
+}
+
+/// A request that needs no session.
+pub struct Anonymous {
+    pub console: Console,
+    pub source: String,
+}
+
+impl FromRequestParts<AppState> for Anonymous {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self { console: console(app), source: source_of(parts) })
+    }
+}
+
+/// A signed-in caller (any session, including one restricted to the passphrase change).
+pub struct SignedIn {
+    pub console: Console,
+    pub session: Session,
+    pub source: String,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let console = console(app);
+        let session = console.authenticate(authorization(parts)).await?;
+        Ok(Self { console, session, source: source_of(parts) })
+    }
+}
+
+/// A signed-in caller of `/admin/orgs/{orgId}/…` who is a member of that organization (handlers
+/// require the Owner or Co-Owner role).
+pub struct AdminCaller {
+    pub console: Console,
+    pub caller: OrgCaller,
+    pub origin: String,
+    pub source: String,
+}
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let console = console(app);
+        let session = console.authenticate(authorization(parts)).await?;
+        let params =
+            RawPathParams::from_request_parts(parts, app).await.map_err(|_| AdminError::NotOrgAdmin(String::new()))?;
+        let raw_org = params.iter().find(|(name, _)| *name == "orgId").map(|(_, value)| value).unwrap_or_default();
+        let caller = console.org_caller(session, raw_org).await?;
+        Ok(Self { console, caller, origin: app.origin(&parts.headers), source: source_of(parts) })
+    }
+}
+
+/// A JSON body (`application/json`, or no content type); an empty body reads as `{}`.
+pub struct AdminJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AdminJson<T> {
+    type Rejection = AdminError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let media_type = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+            .filter(|m| !m.is_empty());
+        if let Some(media_type) = media_type.filter(|m| m != "application/json" && !m.ends_with("+json")) {
+            return Err(AdminError::UnsupportedMediaType(media_type));
+        }
+        let bytes = to_bytes(request.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| AdminError::PayloadTooLarge(MAX_BODY_BYTES))?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        serde_json::from_slice(text)
+            .map(AdminJson)
+            .map_err(|e| AdminError::InvalidRequest(format!("The request body is not what this endpoint takes: {e}.")))
+    }
+}
+
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+fn params(query: Params) -> Result<HashMap<String, String>, AdminError> {
+    query.map(|Query(map)| map).map_err(|e| AdminError::InvalidRequest(format!("The query string is invalid: {e}.")))
+}
+
+/// Refuses parameters an endpoint does not know (a typo would otherwise be silently ignored).
+fn only(params: &HashMap<String, String>, accepted: &[&str]) -> Result<(), AdminError> {
+    match params.keys().find(|k| !accepted.contains(&k.as_str())) {
+        Some(unknown) => Err(AdminError::InvalidRequest(format!(
+            "Unknown parameter `{unknown}`; accepted: {}.",
+            accepted.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}

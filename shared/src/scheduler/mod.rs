@@ -1,0 +1,294 @@
+//! The token scheduler (a daily EventBridge schedule): extends the SCIM tokens of organizations that
+//! still meet every requirement before they expire, records why it could not for the others and
+//! emails their owners and co-owners (20, 7 and 1 day(s) before expiry, and at expiry), then
+//! delivers the email outbox with retries.
+//!
+//! Each run works "as of" one instant from its clock, so tests and operators can run it for any
+//! date. Each organization is handled on its own: a failure is recorded in the run's summary and
+//! the run goes on. Every write is conditional (on the settings version, on the notice not being
+//! recorded yet), so runs that overlap or repeat never extend twice nor send a notice twice.
+mod policy;
+mod summary;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+pub use policy::{
+    days_left, describe_blockers, extended_expiry, notifies_owners, refresh_blockers, ExpiryNotice, RefreshBlocker,
+};
+pub use summary::{OrgOutcome, RunFailure, RunSummary};
+
+use crate::clock::Clock;
+use crate::config::AppConfig;
+use crate::domain::{EmailAddress, OrgId, RefreshFailure, ScimSettings, EXPIRY_WARNING_DAYS};
+use crate::notify::{deliver_due, Mailer};
+use crate::runtime::{AwsClients, InitError};
+use crate::store::{OutboxItem, Store, StoreError};
+
+/// Outbox emails taken per query, and at most this many queries per run (a backlog beyond that
+/// waits for the next run).
+const DELIVERY_BATCH: i32 = 100;
+const MAX_DELIVERY_BATCHES: u32 = 20;
+/// Attempts of the notice transaction when DynamoDB reports a conflicting transaction.
+const NOTICE_ATTEMPTS: u32 = 3;
+
+/// Why one organization could not be handled.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    #[error("the SCIM settings cannot be read: {0}")]
+    Unreadable(StoreError),
+    #[error("the SCIM settings point at organization '{0}', which does not exist")]
+    MissingOrganization(OrgId),
+    #[error("the token expires but its window has no duration to extend it by")]
+    NoWindow,
+    #[error("the {0} notice is due but the organization has no active owner or co-owner to send it to")]
+    NoRecipients(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A scheduler event that cannot be run.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("'as_of' must be an RFC 3339 time such as 2026-11-03T06:00:00Z, not {0}")]
+    InvalidAsOf(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenScheduler {
+    store: Store,
+    mailer: Mailer,
+    clock: Clock,
+}
+
+impl TokenScheduler {
+    pub fn new(store: Store, mailer: Mailer, clock: Clock) -> Self {
+        Self { store, mailer, clock }
+    }
+
+    /// Cold start: configuration, SDK clients and one warm-up read. The scheduler never checks a
+    /// token, so it does not read the token key secret.
+    pub async fn from_env() -> Result<Self, InitError> {
+        let config = AppConfig::from_env()?;
+        let clients = AwsClients::from_env().await;
+        let store = Store::new(clients.dynamodb.clone(), config.table_name);
+        store.warm_up().await?;
+        Ok(Self::new(store, Mailer::new(clients.ses, config.sender_email), Clock::System))
+    }
+
+    /// One run for an EventBridge event; `as_of` (top level, or in `detail`) runs it as of that
+    /// time instead of the clock's.
+    pub async fn handle_event(&self, event: &Value) -> Result<RunSummary, EventError> {
+        let as_of = as_of_from_event(event)?.unwrap_or_else(|| self.clock.now());
+        let event_id = event.get("id").and_then(Value::as_str).unwrap_or_default();
+        tracing::info!(as_of = %as_of.to_rfc3339(), event_id, "token scheduler run starts");
+        Ok(self.run_as_of(as_of).await)
+    }
+
+    pub async fn run(&self) -> RunSummary {
+        self.run_as_of(self.clock.now()).await
+    }
+
+    /// Refreshes or warns for every token expiring within the warning window (or expired), then
+    /// delivers the due emails, and logs the summary.
+    pub async fn run_as_of(&self, now: DateTime<Utc>) -> RunSummary {
+        let mut summary = RunSummary::new(now);
+        match self.store.scim_tokens_expiring_by(now + Duration::days(EXPIRY_WARNING_DAYS)).await {
+            Ok(entries) => {
+                for entry in entries {
+                    summary.orgs_seen += 1;
+                    match entry.decoded {
+                        Err(err) => summary.fail(Some(entry.key), OrgError::Unreadable(err)),
+                        Ok((org, settings)) => match self.handle_org(&org, &settings, now).await {
+                            Ok(outcome) => summary.count(outcome),
+                            Err(err) => summary.fail(Some(org.to_string()), err),
+                        },
+                    }
+                }
+            }
+            Err(err) => summary.fail(None, format!("querying the token expiry index failed: {err}")),
+        }
+        self.deliver_outbox(now, &mut summary).await;
+        summary.log();
+        summary
+    }
+
+    async fn handle_org(
+        &self,
+        org: &OrgId,
+        settings: &ScimSettings,
+        now: DateTime<Utc>,
+    ) -> Result<OrgOutcome, OrgError> {
+        let pending = ExpiryNotice::pending(settings, now);
+        // Expired and its owners told: nothing more to do until an admin issues a new token. Decided
+        // from the index entry alone, so old expired tokens cost no further reads.
+        if settings.is_expired(now) && pending.is_none() {
+            return Ok(OrgOutcome::Unchanged);
+        }
+        let (organization, _) =
+            self.store.organization(org).await?.ok_or_else(|| OrgError::MissingOrganization(org.clone()))?;
+        let blockers = refresh_blockers(&organization, settings, now);
+        if blockers.is_empty() {
+            return self.extend(org, settings, now).await;
+        }
+
+        let reason = describe_blockers(&blockers);
+        // Kept while the reason stays the same: its time says since when the refresh has failed.
+        let failure = match settings.refresh_warning() {
+            Some(recorded) if recorded.reason == reason => None,
+            _ => Some(RefreshFailure { reason, at: now }),
+        };
+        let Some(notice) = pending.filter(|_| notifies_owners(&blockers)) else {
+            return self.record_failure(org, settings, failure.as_ref()).await;
+        };
+        let recipients: Vec<EmailAddress> = self
+            .store
+            .organization_admins(org)
+            .await?
+            .into_iter()
+            .filter(|member| member.active && member.role.is_admin())
+            .map(|member| member.email)
+            .collect();
+        if recipients.is_empty() {
+            // Not recorded as sent: a later run sends it once an owner is there.
+            self.record_failure(org, settings, failure.as_ref()).await?;
+            return Err(OrgError::NoRecipients(notice.as_str()));
+        }
+        let Some((expires_at, key)) = settings.token_expires_at.zip(notice.key(settings)) else {
+            return Ok(OrgOutcome::Unchanged);
+        };
+        let email = match notice {
+            ExpiryNotice::Expired => OutboxItem::token_expired(recipients, org, &organization.name, now),
+            _ => OutboxItem::token_expiring(
+                recipients,
+                org,
+                &organization.name,
+                days_left(expires_at, now),
+                expires_at,
+                now,
+            ),
+        };
+        if !self.record_notice(org, settings.version, &key, failure.as_ref(), &email).await? {
+            return Ok(OrgOutcome::Unchanged);
+        }
+        tracing::info!(org = %org, notice = notice.as_str(), outbox_id = %email.id, "token expiry notice queued");
+        Ok(OrgOutcome::NotRefreshed { notice: Some(notice) })
+    }
+
+    async fn extend(&self, org: &OrgId, settings: &ScimSettings, now: DateTime<Utc>) -> Result<OrgOutcome, OrgError> {
+        let expires_at = extended_expiry(settings).ok_or(OrgError::NoWindow)?;
+        match self.store.extend_scim_token(org, settings, expires_at, now).await {
+            Ok(()) => {
+                tracing::info!(
+                    org = %org,
+                    previous_expiry = %settings.token_expires_at.map(|at| at.to_rfc3339()).unwrap_or_default(),
+                    expires_at = %expires_at.to_rfc3339(),
+                    "SCIM token extended"
+                );
+                Ok(OrgOutcome::Refreshed { expires_at })
+            }
+            // A concurrent run extended it, or an admin issued a new token: theirs stands.
+            Err(StoreError::VersionMismatch) => Ok(OrgOutcome::Unchanged),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn record_failure(
+        &self,
+        org: &OrgId,
+        settings: &ScimSettings,
+        failure: Option<&RefreshFailure>,
+    ) -> Result<OrgOutcome, OrgError> {
+        if let Some(failure) = failure {
+            match self.store.record_refresh_failure(org, settings.version, failure).await {
+                Ok(()) => tracing::warn!(org = %org, reason = %failure.reason, "SCIM token cannot be refreshed"),
+                Err(StoreError::VersionMismatch) => return Ok(OrgOutcome::Unchanged),
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(OrgOutcome::NotRefreshed { notice: None })
+    }
+
+    /// The notice transaction, tried again when DynamoDB cancels it for a conflicting transaction
+    /// (an overlapping run): the retry then finds the notice recorded.
+    async fn record_notice(
+        &self,
+        org: &OrgId,
+        version: u64,
+        key: &str,
+        failure: Option<&RefreshFailure>,
+        email: &OutboxItem,
+    ) -> Result<bool, StoreError> {
+        let mut attempt = 1;
+        loop {
+            match self.store.record_expiry_notice(org, version, key, failure, email).await {
+                Err(StoreError::Throttled) if attempt < NOTICE_ATTEMPTS => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Delivers every email due now (welcomes, notices, retries), batch after batch.
+    async fn deliver_outbox(&self, now: DateTime<Utc>, summary: &mut RunSummary) {
+        for _ in 0..MAX_DELIVERY_BATCHES {
+            match deliver_due(&self.store, &self.mailer, now, DELIVERY_BATCH).await {
+                Ok(report) => {
+                    summary.add_deliveries(&report);
+                    let handled = report.sent + report.retried + report.failed + report.skipped;
+                    if i64::from(handled) < i64::from(DELIVERY_BATCH) {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    summary.fail(None, format!("reading the email outbox failed: {err}"));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The `as_of` of an event (top level, as `cargo lambda invoke` or a schedule's input sends it, or
+/// in an EventBridge event's `detail`).
+pub fn as_of_from_event(event: &Value) -> Result<Option<DateTime<Utc>>, EventError> {
+    let value = event.get("as_of").or_else(|| event.get("detail").and_then(|detail| detail.get("as_of")));
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => DateTime::parse_from_rfc3339(text)
+            .map(|at| Some(at.with_timezone(&Utc)))
+            .map_err(|_| EventError::InvalidAsOf(format!("{text:?}"))),
+        Some(other) => Err(EventError::InvalidAsOf(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    #[test]
+    fn an_event_may_carry_an_as_of_time() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 3, 6, 0, 0).unwrap();
+        assert_eq!(as_of_from_event(&json!({ "as_of": "2026-11-03T06:00:00Z" })).unwrap(), Some(at));
+        assert_eq!(as_of_from_event(&json!({ "detail": { "as_of": "2026-11-03T07:00:00+01:00" } })).unwrap(), Some(at));
+        let scheduled =
+            json!({ "id": "x", "detail-type": "Scheduled Event", "time": "2026-11-03T06:00:00Z", "detail": {} });
+        assert_eq!(as_of_from_event(&scheduled).unwrap(), None);
+        assert_eq!(as_of_from_event(&json!({})).unwrap(), None);
+        for bad in [json!({ "as_of": "yesterday" }), json!({ "as_of": 3 })] {
+            let err = as_of_from_event(&bad).unwrap_err().to_string();
+            assert!(err.contains("RFC 3339"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_sample_event_parses() {
+        let sample: Value = serde_json::from_str(include_str!("../../../infra/events/scheduled.json")).unwrap();
+        assert_eq!(sample["detail-type"], "Scheduled Event");
+        assert_eq!(as_of_from_event(&sample).unwrap(), None);
+    }
+}

@@ -1,0 +1,127 @@
+//! What one run did: counted per organization, logged once as one structured line, and returned
+//! to the caller (the Lambda's response, `scimctl run-scheduler`'s output).
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::ExpiryNotice;
+use crate::notify::DeliveryReport;
+
+/// What a run did for one organization whose token expires within the warning window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgOutcome {
+    /// The token's expiry was extended by its window.
+    Refreshed { expires_at: DateTime<Utc> },
+    /// The token could not be extended: the failure is recorded, and the due notice, if any, queued.
+    NotRefreshed { notice: Option<ExpiryNotice> },
+    /// Nothing to do: another writer got there first (a concurrent run, a manual refresh), or the
+    /// token has expired and its owners were told already.
+    Unchanged,
+}
+
+/// One organization (or stage of the run) that failed; the run went on without it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunFailure {
+    /// The organization, or the item key when the organization cannot be told; None for a stage
+    /// of the run (the expiry index query, the outbox delivery).
+    pub org: Option<String>,
+    pub error: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    pub as_of: DateTime<Utc>,
+    /// Organizations whose token expires within the warning window or has expired.
+    pub orgs_seen: u32,
+    pub refreshed: u32,
+    pub not_refreshable: u32,
+    pub notices_queued: u32,
+    pub unchanged: u32,
+    pub emails_sent: u32,
+    /// Failed for now (or could not be claimed): due again later, with backoff.
+    pub emails_retried: u32,
+    /// Given up on: kept in the outbox's failed list for operators.
+    pub emails_failed: u32,
+    pub failures: Vec<RunFailure>,
+}
+
+impl RunSummary {
+    pub fn new(as_of: DateTime<Utc>) -> Self {
+        Self {
+            as_of,
+            orgs_seen: 0,
+            refreshed: 0,
+            not_refreshable: 0,
+            notices_queued: 0,
+            unchanged: 0,
+            emails_sent: 0,
+            emails_retried: 0,
+            emails_failed: 0,
+            failures: Vec::new(),
+        }
+    }
+
+    pub(super) fn count(&mut self, outcome: OrgOutcome) {
+        match outcome {
+            OrgOutcome::Refreshed { .. } => self.refreshed += 1,
+            OrgOutcome::NotRefreshed { notice } => {
+                self.not_refreshable += 1;
+                self.notices_queued += u32::from(notice.is_some());
+            }
+            OrgOutcome::Unchanged => self.unchanged += 1,
+        }
+    }
+
+    pub(super) fn fail(&mut self, org: Option<String>, error: impl std::fmt::Display) {
+        let failure = RunFailure { org, error: error.to_string() };
+        tracing::error!(org = ?failure.org, error = %failure.error, "token scheduler: failure, the run goes on");
+        self.failures.push(failure);
+    }
+
+    pub(super) fn add_deliveries(&mut self, report: &DeliveryReport) {
+        self.emails_sent += report.sent;
+        self.emails_retried += report.retried;
+        self.emails_failed += report.failed;
+    }
+
+    /// The one line a run logs.
+    pub(super) fn log(&self) {
+        let failures = serde_json::to_string(&self.failures).unwrap_or_default();
+        tracing::info!(
+            as_of = %self.as_of.to_rfc3339(),
+            orgs_seen = self.orgs_seen,
+            refreshed = self.refreshed,
+            not_refreshable = self.not_refreshable,
+            notices_queued = self.notices_queued,
+            unchanged = self.unchanged,
+            emails_sent = self.emails_sent,
+            emails_retried = self.emails_retried,
+            emails_failed = self.emails_failed,
+            failure_count = self.failures.len(),
+            failures = %failures,
+            "token scheduler run"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_and_deliveries_add_up() {
+        let mut summary = RunSummary::new(Utc::now());
+        summary.count(OrgOutcome::Refreshed { expires_at: Utc::now() });
+        summary.count(OrgOutcome::NotRefreshed { notice: Some(ExpiryNotice::Days7) });
+        summary.count(OrgOutcome::NotRefreshed { notice: None });
+        summary.count(OrgOutcome::Unchanged);
+        summary.add_deliveries(&DeliveryReport { sent: 2, retried: 1, failed: 1, skipped: 4 });
+        summary.fail(Some("acme".into()), "boom");
+        assert_eq!(
+            (summary.refreshed, summary.not_refreshable, summary.notices_queued, summary.unchanged),
+            (1, 2, 1, 1)
+        );
+        assert_eq!((summary.emails_sent, summary.emails_retried, summary.emails_failed), (2, 1, 1));
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["failures"][0], serde_json::json!({ "org": "acme", "error": "boom" }));
+    }
+}

@@ -1,0 +1,405 @@
+//! The console's account state: admin sessions (keyed by a keyed hash of the session token, never
+//! the token), sign-in attempt counters, passphrase reset codes (hashed), and passphrase changes.
+//!
+//! Every item that must vanish carries `ttl`; DynamoDB deletes expired items only eventually (and
+//! moto never), so the readers check expiry times themselves.
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::keys::{account_pk, email_guard_sk, org_pk, user_sk, ACCOUNT_SK};
+use super::table::GSI1_NAME;
+use super::{from_item, s, to_item, Store, StoreError};
+use crate::domain::{EmailAddress, OrgId};
+use crate::store::members::decode_member;
+use crate::store::MemberRecord;
+
+// Keys of the console's items (kept beside their codecs; the rest of the layout is in `keys`).
+const SESSION_SK: &str = "SESSION";
+const RESET_SK: &str = "RESET";
+
+fn session_pk(token_hash: &str) -> String {
+    format!("SESSION#{token_hash}")
+}
+
+/// GSI1 partition listing an account's sessions, so a passphrase change can revoke them all.
+fn account_sessions_gsi_pk(normalized_email: &str) -> String {
+    format!("ACCOUNT#{normalized_email}#SESSIONS")
+}
+
+fn attempts_pk(scope: &str) -> String {
+    format!("ATTEMPTS#{scope}")
+}
+
+/// A signed-in console session. The token itself is never stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub account_email: EmailAddress,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Set when the account had to change its initial passphrase at sign-in: such a session may
+    /// only change the passphrase (or sign out).
+    pub must_change_passphrase: bool,
+}
+
+impl SessionRecord {
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at <= now
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SessionItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(rename = "GSI1PK")]
+    gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    gsi1sk: String,
+    ttl: i64,
+    #[serde(flatten)]
+    session: SessionRecord,
+}
+
+/// A pending passphrase reset: the keyed hash of the code mailed to the account, single use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResetCodeRecord {
+    pub code_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Wrong codes tried against this one so far.
+    #[serde(default)]
+    pub failed_attempts: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ResetCodeItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    ttl: i64,
+    #[serde(flatten)]
+    reset: ResetCodeRecord,
+}
+
+fn conditional_failed<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+impl Store {
+    pub async fn put_session(&self, token_hash: &str, session: &SessionRecord) -> Result<(), StoreError> {
+        let normalized = session.account_email.normalized();
+        let item = to_item(&SessionItem {
+            pk: session_pk(token_hash),
+            sk: SESSION_SK.into(),
+            gsi1pk: account_sessions_gsi_pk(&normalized),
+            gsi1sk: session_pk(token_hash),
+            ttl: session.expires_at.timestamp(),
+            session: session.clone(),
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// The session under `token_hash`, read consistently so that a sign-out is final at once.
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(session_pk(token_hash)))
+            .key("SK", s(SESSION_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output.item.map(|item| from_item::<SessionItem>(item).map(|i| i.session)).transpose()
+    }
+
+    /// Revokes one session. Idempotent.
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(session_pk(token_hash)))
+            .key("SK", s(SESSION_SK))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// Lifts the passphrase-change-only restriction of a session (after the change).
+    pub async fn unrestrict_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(session_pk(token_hash)))
+            .key("SK", s(SESSION_SK))
+            .update_expression("SET must_change_passphrase = :false")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .send()
+            .await
+            .map_err(|err| {
+                if conditional_failed(&err) {
+                    StoreError::NotFound("session".into())
+                } else {
+                    StoreError::from_sdk(err)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Revokes every session of an account except `keep` (a token hash). Returns how many.
+    pub async fn revoke_account_sessions(&self, email: &EmailAddress, keep: Option<&str>) -> Result<usize, StoreError> {
+        let mut hashes = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1_NAME)
+                .key_condition_expression("GSI1PK = :pk")
+                .expression_attribute_values(":pk", s(account_sessions_gsi_pk(&email.normalized())))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            for item in output.items.unwrap_or_default() {
+                let hash = item.get("PK").and_then(|v| v.as_s().ok()).and_then(|pk| pk.strip_prefix("SESSION#"));
+                if let Some(hash) = hash.filter(|hash| Some(*hash) != keep) {
+                    hashes.push(hash.to_owned());
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        for hash in &hashes {
+            self.delete_session(hash).await?;
+        }
+        Ok(hashes.len())
+    }
+
+    /// Counts one attempt in the counter `scope` (e.g. an account or a source address) for the
+    /// window `window_start`, atomically, and returns the count including this attempt. Counting
+    /// before the check means parallel guesses cannot slip past the limit.
+    pub async fn count_attempt(
+        &self,
+        scope: &str,
+        window_start: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(attempts_pk(scope)))
+            .key("SK", s(format!("WINDOW#{}", window_start.timestamp())))
+            .update_expression("ADD attempts :one SET #ttl = :ttl")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":ttl", AttributeValue::N(expires_at.timestamp().to_string()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        let count = output
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get("attempts"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(1);
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// Gives back an attempt that succeeded: only failures keep counting against the limit.
+    pub async fn give_back_attempt(&self, scope: &str, window_start: DateTime<Utc>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(attempts_pk(scope)))
+            .key("SK", s(format!("WINDOW#{}", window_start.timestamp())))
+            .update_expression("ADD attempts :minus_one")
+            .condition_expression("attempts > :zero")
+            .expression_attribute_values(":minus_one", AttributeValue::N("-1".into()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if conditional_failed(&err) => Ok(()),
+            Err(err) => Err(StoreError::from_sdk(err)),
+        }
+    }
+
+    /// Stores the account's reset code, replacing any earlier one (which stops working).
+    pub async fn put_reset_code(&self, email: &EmailAddress, reset: &ResetCodeRecord) -> Result<(), StoreError> {
+        let item = to_item(&ResetCodeItem {
+            pk: account_pk(&email.normalized()),
+            sk: RESET_SK.into(),
+            ttl: reset.expires_at.timestamp(),
+            reset: reset.clone(),
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    pub async fn reset_code(&self, email: &EmailAddress) -> Result<Option<ResetCodeRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(account_pk(&email.normalized())))
+            .key("SK", s(RESET_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output.item.map(|item| from_item::<ResetCodeItem>(item).map(|i| i.reset)).transpose()
+    }
+
+    /// Notes a wrong code against the pending reset of `code_hash`; after `max_failures` the code
+    /// is deleted (it cannot be guessed further).
+    pub async fn fail_reset_code(
+        &self,
+        email: &EmailAddress,
+        code_hash: &str,
+        max_failures: u32,
+    ) -> Result<(), StoreError> {
+        let key_pk = s(account_pk(&email.normalized()));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", key_pk.clone())
+            .key("SK", s(RESET_SK))
+            .update_expression("ADD failed_attempts :one")
+            .condition_expression("code_hash = :hash")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":hash", s(code_hash))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            // Replaced or used meanwhile: nothing left to count against.
+            Err(err) if conditional_failed(&err) => return Ok(()),
+            Err(err) => return Err(StoreError::from_sdk(err)),
+        };
+        let failures = output
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get("failed_attempts"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0);
+        if failures >= max_failures {
+            self.consume_reset_code(email, code_hash).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the pending reset if it still holds `code_hash`: `true` for the one caller that
+    /// consumed it (single use even under concurrent confirmations).
+    pub async fn consume_reset_code(&self, email: &EmailAddress, code_hash: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(account_pk(&email.normalized())))
+            .key("SK", s(RESET_SK))
+            .condition_expression("code_hash = :hash")
+            .expression_attribute_values(":hash", s(code_hash))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if conditional_failed(&err) => Ok(false),
+            Err(err) => Err(StoreError::from_sdk(err)),
+        }
+    }
+
+    /// Sets an account's passphrase chosen by its owner. Also clears `must_change_passphrase` and
+    /// `welcome_pending`: a late welcome retry then finds nothing pending and cannot overwrite it.
+    pub async fn set_account_passphrase(&self, email: &EmailAddress, hash: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(account_pk(&email.normalized())))
+            .key("SK", s(ACCOUNT_SK))
+            .update_expression("SET passphrase_hash = :hash, must_change_passphrase = :false, welcome_pending = :false")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":hash", s(hash))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .send()
+            .await
+            .map_err(|err| {
+                if conditional_failed(&err) {
+                    StoreError::NotFound(format!("account {email}"))
+                } else {
+                    StoreError::from_sdk(err)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// The member of `org` that signs in with `email`, through the email guard, read consistently
+    /// (a demoted or removed admin loses access at once).
+    pub async fn org_member_by_email(
+        &self,
+        org: &OrgId,
+        email: &EmailAddress,
+    ) -> Result<Option<MemberRecord>, StoreError> {
+        let guard = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(org_pk(org)))
+            .key("SK", s(email_guard_sk(&email.normalized())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        let Some(member_id) = guard.item.as_ref().and_then(|i| i.get("member_id")).and_then(|v| v.as_s().ok()) else {
+            return Ok(None);
+        };
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("PK", s(org_pk(org)))
+            .key("SK", s(user_sk(member_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        let member = output.item.map(decode_member).transpose()?;
+        // The guard and the member are written together; re-check in case of a torn read.
+        Ok(member.filter(|m| m.email == *email))
+    }
+}

@@ -1,0 +1,286 @@
+//! What the token scheduler reads and writes: the sparse expiry index of SCIM tokens (GSI1,
+//! `SCIM_TOKEN_EXPIRY`, written by `scim_settings_put`), an organization's owners and co-owners
+//! (GSI1, `ORG#{org}#ADMINS`), and the conditional writes of a refresh, a refresh failure and an
+//! expiry notice on the SCIM settings item.
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+
+use super::keys::{admins_gsi_pk, org_pk, SCIM_SK};
+use super::members::{build_err, decode_member};
+use super::table::GSI1_NAME;
+use super::{from_item, outbox_put_action, s, Item, MemberRecord, OutboxItem, Store, StoreError};
+use crate::domain::{OrgId, RefreshFailure, ScimSettings};
+
+/// GSI1 partition of the SCIM settings items whose token expires.
+pub const TOKEN_EXPIRY_GSI_PK: &str = "SCIM_TOKEN_EXPIRY";
+
+/// The expiry index sort key: RFC 3339 expiry, then the organization (unique per token).
+pub(crate) fn token_expiry_gsi_sk(expires_at: DateTime<Utc>, org: &OrgId) -> String {
+    format!("{}#{org}", expires_at.to_rfc3339())
+}
+
+/// One entry of the expiry index, decoded on its own: one bad item must not hide the others.
+#[derive(Debug)]
+pub struct ExpiryIndexEntry {
+    /// The item's partition key, to name an entry that cannot be decoded.
+    pub key: String,
+    pub decoded: Result<(OrgId, ScimSettings), StoreError>,
+}
+
+impl Store {
+    /// Every SCIM settings item whose token expires at or before `until` (already expired ones
+    /// included), earliest expiry first: a query of the sparse expiry index, never a table scan.
+    pub async fn scim_tokens_expiring_by(&self, until: DateTime<Utc>) -> Result<Vec<ExpiryIndexEntry>, StoreError> {
+        // '~' sorts after every character of an organization id: keys expiring exactly at `until` are in.
+        let bound = format!("{}#~", until.to_rfc3339());
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1_NAME)
+                .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :bound")
+                .expression_attribute_values(":pk", s(TOKEN_EXPIRY_GSI_PK))
+                .expression_attribute_values(":bound", s(bound.clone()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            entries.extend(output.items.unwrap_or_default().into_iter().map(decode_expiry_entry));
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(entries);
+            }
+        }
+    }
+
+    /// The owners and co-owners of an organization (its sparse admins partition of GSI1).
+    pub async fn organization_admins(&self, org: &OrgId) -> Result<Vec<MemberRecord>, StoreError> {
+        let mut admins = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1_NAME)
+                .key_condition_expression("GSI1PK = :pk")
+                .expression_attribute_values(":pk", s(admins_gsi_pk(org)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            for item in output.items.unwrap_or_default() {
+                admins.push(decode_member(item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(admins);
+            }
+        }
+    }
+
+    /// Extends the current token to `expires_at` (same token value, same hash), if the settings
+    /// are still at `read.version`: moves its expiry index entry, records the refresh, and clears
+    /// the failure and the notices, which were about the old expiry. `VersionMismatch` when
+    /// another writer (a concurrent run, a manual refresh) changed the settings first.
+    pub async fn extend_scim_token(
+        &self,
+        org: &OrgId,
+        read: &ScimSettings,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(settings_key(org)))
+            .update_expression(
+                "SET token_expires_at = :expires, GSI1PK = :gsi_pk, GSI1SK = :gsi_sk, version = :next, \
+                 last_auto_refresh_at = :now REMOVE last_refresh_failure, notices_sent",
+            )
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expires", attribute(&expires_at)?)
+            .expression_attribute_values(":gsi_pk", s(TOKEN_EXPIRY_GSI_PK))
+            .expression_attribute_values(":gsi_sk", s(token_expiry_gsi_sk(expires_at, org)))
+            .expression_attribute_values(":next", number(read.version.saturating_add(1)))
+            .expression_attribute_values(":now", attribute(&now)?)
+            .expression_attribute_values(":expected", number(read.version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::VersionMismatch)
+            }
+            Err(err) => Err(StoreError::from_sdk(err)),
+        }
+    }
+
+    /// Records why the token could not be refreshed, if the settings are still at `version`
+    /// (`VersionMismatch` otherwise). The version is not bumped: this is bookkeeping, not a change
+    /// an admin's concurrent edit should lose to.
+    pub async fn record_refresh_failure(
+        &self,
+        org: &OrgId,
+        version: u64,
+        failure: &RefreshFailure,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(settings_key(org)))
+            .update_expression("SET last_refresh_failure = :failure")
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":failure", attribute(failure)?)
+            .expression_attribute_values(":expected", number(version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::VersionMismatch)
+            }
+            Err(err) => Err(StoreError::from_sdk(err)),
+        }
+    }
+
+    /// Records an expiry notice as sent and queues its email, in one transaction, unless the notice
+    /// is recorded already or the settings left `version`: then nothing is written and the answer
+    /// is `false`. The condition is checked by DynamoDB, so two overlapping runs queue it once.
+    /// `failure`, when given, is recorded in the same write.
+    pub async fn record_expiry_notice(
+        &self,
+        org: &OrgId,
+        version: u64,
+        notice_key: &str,
+        failure: Option<&RefreshFailure>,
+        email: &OutboxItem,
+    ) -> Result<bool, StoreError> {
+        let mut update = Update::builder()
+            .table_name("")
+            .set_key(Some(settings_key(org)))
+            .condition_expression("version = :expected AND NOT contains(notices_sent, :key)")
+            .expression_attribute_values(":expected", number(version))
+            .expression_attribute_values(":key", s(notice_key))
+            .expression_attribute_values(":keys", AttributeValue::Ss(vec![notice_key.to_owned()]));
+        update = match failure {
+            Some(failure) => update
+                .update_expression("ADD notices_sent :keys SET last_refresh_failure = :failure")
+                .expression_attribute_values(":failure", attribute(failure)?),
+            None => update.update_expression("ADD notices_sent :keys"),
+        };
+        let actions = vec![
+            TransactWriteItem::builder().update(update.build().map_err(build_err)?).build(),
+            outbox_put_action(email)?,
+        ];
+        let labels = [NOTICE_RECORDED.to_owned(), format!("outbox item {} exists already", email.id)];
+        match self.transact(actions, &labels).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(label)) if label == NOTICE_RECORDED => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+const NOTICE_RECORDED: &str = "the notice is recorded already, or the SCIM settings changed";
+
+fn settings_key(org: &OrgId) -> Item {
+    [("PK".to_owned(), s(org_pk(org))), ("SK".to_owned(), s(SCIM_SK))].into()
+}
+
+fn number(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A value encoded exactly as the settings item codec encodes it.
+fn attribute<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Codec(e.to_string()))
+}
+
+fn decode_expiry_entry(item: Item) -> ExpiryIndexEntry {
+    let key = item.get("PK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let org = key
+        .strip_prefix("ORG#")
+        .and_then(|id| OrgId::parse(id).ok())
+        .ok_or_else(|| StoreError::Codec(format!("expiry index item '{key}' has no organization key")));
+    let decoded = org.and_then(|org| from_item::<ScimSettings>(item).map(|settings| (org, settings)));
+    ExpiryIndexEntry { key, decoded }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{IdentityProvider, TokenWindow};
+    use crate::store::organizations::scim_settings_put;
+    use chrono::TimeZone;
+
+    fn settings(notices: Vec<String>) -> ScimSettings {
+        let created = Utc.with_ymd_and_hms(2026, 11, 3, 6, 0, 0).unwrap();
+        ScimSettings {
+            enabled: true,
+            idp: IdentityProvider::Okta,
+            token_hash: "h".into(),
+            token_window: TokenWindow::Days30,
+            token_created_at: created,
+            token_expires_at: TokenWindow::Days30.expiry_from(created),
+            version: 4,
+            last_auto_refresh_at: None,
+            last_refresh_failure: Some(RefreshFailure { reason: "plan".into(), at: created }),
+            notices_sent: notices,
+        }
+    }
+
+    #[test]
+    fn the_index_key_is_the_one_the_settings_put_writes() {
+        let org = OrgId::parse("acme").unwrap();
+        let settings = settings(Vec::new());
+        let put = scim_settings_put("t", &org, &settings, Some(3)).unwrap();
+        let expires_at = settings.token_expires_at.unwrap();
+        assert_eq!(put.item["GSI1PK"], s(TOKEN_EXPIRY_GSI_PK));
+        assert_eq!(put.item["GSI1SK"], s(token_expiry_gsi_sk(expires_at, &org)));
+        // The same encoding as the codec: conditions and updates compare like with like.
+        assert_eq!(put.item["token_expires_at"], attribute(&expires_at).unwrap());
+    }
+
+    #[test]
+    fn notices_are_a_string_set_and_an_empty_set_is_left_out() {
+        let org = OrgId::parse("acme").unwrap();
+        let with = settings(vec!["a|b|20d".into(), "a|b|7d".into()]);
+        let item = scim_settings_put("t", &org, &with, None).unwrap().item;
+        assert_eq!(item["notices_sent"], AttributeValue::Ss(vec!["a|b|20d".into(), "a|b|7d".into()]));
+        let entry = decode_expiry_entry(item);
+        assert_eq!(entry.key, "ORG#acme");
+        assert_eq!(entry.decoded.unwrap(), (org.clone(), with));
+
+        let without = scim_settings_put("t", &org, &settings(Vec::new()), None).unwrap().item;
+        assert!(!without.contains_key("notices_sent"));
+        assert_eq!(decode_expiry_entry(without).decoded.unwrap().1.notices_sent, Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_undecodable_entry_keeps_its_key() {
+        let item: Item = [("PK".to_owned(), s("ORG#broken")), ("enabled".to_owned(), s("yes"))].into();
+        let entry = decode_expiry_entry(item);
+        assert_eq!(entry.key, "ORG#broken");
+        assert!(matches!(entry.decoded, Err(StoreError::Codec(_))));
+        let keyless = decode_expiry_entry(Item::new());
+        assert!(matches!(keyless.decoded, Err(StoreError::Codec(message)) if message.contains("no organization")));
+    }
+
+    #[test]
+    fn the_query_bound_keeps_keys_up_to_and_at_the_limit() {
+        let org = OrgId::parse("zz_top-9").unwrap();
+        let until = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
+        let bound = format!("{}#~", until.to_rfc3339());
+        let at = |at: DateTime<Utc>| token_expiry_gsi_sk(at, &org);
+        assert!(at(until) <= bound);
+        assert!(at(until - chrono::Duration::nanoseconds(1)) <= bound);
+        assert!(at(until + chrono::Duration::milliseconds(500)) > bound);
+        assert!(at(until + chrono::Duration::seconds(1)) > bound);
+    }
+}

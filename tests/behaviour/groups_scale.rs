@@ -1,0 +1,479 @@
+//! Large teams and concurrent writers on /Groups: adding or removing one member costs the same
+//! few DynamoDB round trips at 10 and at 10,000 members, one PATCH can add 10,000 members, and
+//! concurrent PATCHes lose nothing. Users (and, for the big team, memberships) are loaded straight
+//! into the table in batches of 25, not through HTTP, to keep the tests fast.
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use chrono::Utc;
+use insomnia_scim::domain::{EmailAddress, MemberRole};
+use insomnia_scim::store::{member_item, Item, ManagedBy, MemberRecord};
+use reqwest::header::{HeaderMap, IF_MATCH};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+use tokio::task::JoinSet;
+
+use crate::helpers::{spawn_app, ScimOrg, TestApp};
+
+const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+/// DESIGN §6: adding or removing one team member, whatever the team size.
+const MEMBER_CHANGE_BUDGET: usize = 3;
+
+fn scim(app: &TestApp, org: &ScimOrg, method: Method, path: &str) -> RequestBuilder {
+    app.http
+        .request(method, format!("{}{path}", org.base))
+        .bearer_auth(&org.token)
+        .header("accept", "application/scim+json")
+}
+
+fn with_body(request: RequestBuilder, body: &Value) -> RequestBuilder {
+    request.header("content-type", "application/scim+json").body(body.to_string())
+}
+
+async fn send(request: RequestBuilder) -> (StatusCode, HeaderMap, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, headers, body)
+}
+
+fn encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn create_group(app: &TestApp, org: &ScimOrg, display_name: &str) -> String {
+    let body = json!({"schemas": [GROUP_SCHEMA], "displayName": display_name});
+    let (status, _, created) = send(with_body(scim(app, org, Method::POST, "/Groups"), &body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created["id"].as_str().unwrap().to_owned()
+}
+
+fn patch_request(app: &TestApp, org: &ScimOrg, id: &str, operations: &Value) -> RequestBuilder {
+    let body = json!({"schemas": [PATCH_SCHEMA], "Operations": operations});
+    with_body(scim(app, org, Method::PATCH, &format!("/Groups/{id}")), &body)
+}
+
+async fn patch_group(app: &TestApp, org: &ScimOrg, id: &str, operations: Value) -> (StatusCode, HeaderMap, Value) {
+    send(patch_request(app, org, id, &operations)).await
+}
+
+async fn member_count(app: &TestApp, org: &ScimOrg, id: &str) -> u64 {
+    app.store.team(&org.id, id).await.unwrap().unwrap_or_else(|| panic!("no team {id} in the store")).member_count
+}
+
+/// `totalResults` of `GET /Users?filter=groups.value eq "{gid}"`.
+async fn users_of_group_total(app: &TestApp, org: &ScimOrg, gid: &str) -> u64 {
+    let filter = encode(&format!("groups.value eq \"{gid}\""));
+    let (status, _, body) = send(scim(app, org, Method::GET, &format!("/Users?filter={filter}&count=1"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["Resources"].as_array().unwrap().len() <= 1, "{body}");
+    body["totalResults"].as_u64().unwrap()
+}
+
+fn member_values(group: &Value) -> Vec<String> {
+    match group.get("members") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(members) => members.as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap().to_owned()).collect(),
+    }
+}
+
+async fn read_group(app: &TestApp, org: &ScimOrg, id: &str) -> Value {
+    let (status, _, body) = send(scim(app, org, Method::GET, &format!("/Groups/{id}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Writes items with BatchWriteItem, 25 per request, retrying unprocessed items, a few requests in
+/// flight at a time.
+async fn batch_write(app: &TestApp, items: Vec<Item>) {
+    const WORKERS: usize = 4;
+    let chunks: Vec<Vec<Item>> = items.chunks(25).map(<[Item]>::to_vec).collect();
+    let per_worker = chunks.len().div_ceil(WORKERS).max(1);
+    let mut workers = JoinSet::new();
+    for share in chunks.chunks(per_worker) {
+        let share = share.to_vec();
+        let client = app.store.client().clone();
+        let table = app.table.clone();
+        workers.spawn(async move {
+            for chunk in share {
+                let mut requests: Vec<WriteRequest> = chunk
+                    .into_iter()
+                    .map(|item| {
+                        WriteRequest::builder()
+                            .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                            .build()
+                    })
+                    .collect();
+                let mut attempt = 0u32;
+                while !requests.is_empty() {
+                    assert!(attempt < 20, "BatchWriteItem kept leaving items unprocessed");
+                    if attempt > 0 {
+                        tokio::time::sleep(Duration::from_millis(10 << attempt.min(6))).await;
+                    }
+                    let output = client.batch_write_item().request_items(&table, requests).send().await.unwrap();
+                    requests = output
+                        .unprocessed_items
+                        .and_then(|mut unprocessed| unprocessed.remove(&table))
+                        .unwrap_or_default();
+                    attempt += 1;
+                }
+            }
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done.unwrap();
+    }
+}
+
+/// `n` SCIM-managed users of the organization, written straight into the table; returns their ids.
+async fn bulk_users(app: &TestApp, org: &ScimOrg, n: usize) -> Vec<String> {
+    let batch = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let now = Utc::now();
+    let mut ids = Vec::with_capacity(n);
+    let mut items = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = uuid::Uuid::new_v4().to_string();
+        let email = format!("bulk.{batch}.{i}@example.com");
+        let resource = json!({
+            "schemas": [USER_SCHEMA],
+            "userName": email,
+            "emails": [{"value": email, "type": "work", "primary": true}],
+            "active": true
+        });
+        let member = MemberRecord {
+            id: id.clone(),
+            email: EmailAddress::parse(&email).unwrap(),
+            user_name: email.clone(),
+            role: MemberRole::Member,
+            managed_by: ManagedBy::Scim,
+            active: true,
+            created_at: now,
+            modified_at: now,
+            version: 1,
+            external_id: None,
+            resource: Some(resource.to_string()),
+            lookups: Vec::new(),
+        };
+        items.push(member_item(&org.id, &member).unwrap());
+        ids.push(id);
+    }
+    batch_write(app, items).await;
+    ids
+}
+
+/// Memberships of `user_ids` in team `gid`, loaded in bulk (the store's fixture loader, which also
+/// sets the team's member_count).
+async fn bulk_memberships(app: &TestApp, org: &ScimOrg, gid: &str, user_ids: &[String]) {
+    app.store.bulk_add_team_members_for_tests(&org.id, gid, user_ids).await.unwrap();
+}
+
+/// Sets the team item's `member_count` directly in the table.
+async fn set_member_count(app: &TestApp, org: &ScimOrg, gid: &str, count: u64) {
+    app.store
+        .client()
+        .update_item()
+        .table_name(&app.table)
+        .key("PK", AttributeValue::S(format!("ORG#{}", org.id)))
+        .key("SK", AttributeValue::S(format!("GROUP#{gid}")))
+        .update_expression("SET member_count = :n")
+        .condition_expression("attribute_exists(PK)")
+        .expression_attribute_values(":n", AttributeValue::N(count.to_string()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The round trips of one request: `calls()` read right after the response.
+async fn measured(app: &TestApp, request: RequestBuilder, expected: StatusCode) -> Vec<String> {
+    app.round_trips.start();
+    let (status, _, body) = send(request).await;
+    let calls = app.round_trips.calls();
+    assert_eq!(status, expected, "{body}");
+    calls
+}
+
+#[derive(Debug, Default)]
+struct Costs {
+    okta_add: Vec<String>,
+    okta_remove: Vec<String>,
+    entra_add: Vec<String>,
+    entra_remove: Vec<String>,
+    read_without_members: Vec<String>,
+}
+
+/// Adds `extra` to team `gid` and removes it again, in Okta's and in Entra's forms, counting the
+/// round trips of each request.
+async fn member_change_costs(app: &TestApp, org: &ScimOrg, gid: &str, extra: &str) -> Costs {
+    let okta_add = json!([{"op": "add", "path": "members", "value": [{"value": extra, "display": "bulk user"}]}]);
+    let okta_remove = json!([{"op": "remove", "path": format!("members[value eq \"{extra}\"]")}]);
+    let entra_add = json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": extra}]}]);
+    let entra_remove = json!([{"op": "Remove", "path": "members", "value": [{"$ref": null, "value": extra}]}]);
+    Costs {
+        okta_add: measured(app, patch_request(app, org, gid, &okta_add), StatusCode::NO_CONTENT).await,
+        okta_remove: measured(app, patch_request(app, org, gid, &okta_remove), StatusCode::NO_CONTENT).await,
+        entra_add: measured(app, patch_request(app, org, gid, &entra_add), StatusCode::NO_CONTENT).await,
+        entra_remove: measured(app, patch_request(app, org, gid, &entra_remove), StatusCode::NO_CONTENT).await,
+        read_without_members: measured(
+            app,
+            scim(app, org, Method::GET, &format!("/Groups/{gid}?excludedAttributes=members")),
+            StatusCode::OK,
+        )
+        .await,
+    }
+}
+
+#[tokio::test]
+async fn adding_or_removing_one_member_costs_the_same_few_round_trips_at_10_and_at_10000_members() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let small = create_group(&app, &org, "Small team").await;
+    let big = create_group(&app, &org, "Big team").await;
+
+    // The 10-member team first (measured while the table is small: moto's TransactWriteItems copies
+    // the whole table per action, which only slows the local stack down, not the count).
+    let few = bulk_users(&app, &org, 11).await;
+    let extra = few[10].clone();
+    bulk_memberships(&app, &org, &small, &few[..10]).await;
+    assert_eq!(member_count(&app, &org, &small).await, 10);
+    let at_10 = member_change_costs(&app, &org, &small, &extra).await;
+    assert_eq!(member_count(&app, &org, &small).await, 10);
+    assert_eq!(users_of_group_total(&app, &org, &small).await, 10);
+
+    let many = bulk_users(&app, &org, 10_000).await;
+    bulk_memberships(&app, &org, &big, &many).await;
+    assert_eq!(member_count(&app, &org, &big).await, 10_000);
+    let at_10k = member_change_costs(&app, &org, &big, &extra).await;
+
+    for (form, costs) in [
+        ("Okta add", (&at_10.okta_add, &at_10k.okta_add)),
+        ("Okta remove", (&at_10.okta_remove, &at_10k.okta_remove)),
+        ("Entra add", (&at_10.entra_add, &at_10k.entra_add)),
+        ("Entra remove", (&at_10.entra_remove, &at_10k.entra_remove)),
+    ] {
+        let (small_calls, big_calls) = costs;
+        assert!(small_calls.len() <= MEMBER_CHANGE_BUDGET, "{form} at 10 members: {small_calls:?}");
+        assert!(big_calls.len() <= MEMBER_CHANGE_BUDGET, "{form} at 10,000 members: {big_calls:?}");
+        assert_eq!(
+            small_calls.len(),
+            big_calls.len(),
+            "{form}: the same cost at 10 and at 10,000 members ({small_calls:?} vs {big_calls:?})"
+        );
+    }
+    // DESIGN §3: excludedAttributes=members never reads memberships, so it costs the same too.
+    assert!(at_10.read_without_members.len() <= 2, "{:?}", at_10.read_without_members);
+    assert_eq!(
+        at_10.read_without_members.len(),
+        at_10k.read_without_members.len(),
+        "{:?} vs {:?}",
+        at_10.read_without_members,
+        at_10k.read_without_members
+    );
+    // The count stays exact through the add/remove pairs.
+    assert_eq!(member_count(&app, &org, &big).await, 10_000);
+}
+
+/// One PATCH adding `n` members (users loaded in bulk) to a team that already holds the first
+/// `present` of them: 204, then exactly `n` members, by the store's count, by
+/// `/Users?filter=groups.value eq`, and in the group itself, each once and sorted.
+async fn one_patch_adds_members_with_an_exact_count(n: usize, present: usize) {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let gid = create_group(&app, &org, "Everyone").await;
+    let users = bulk_users(&app, &org, n).await;
+    if present > 0 {
+        let value: Vec<Value> = users[..present].iter().map(|id| json!({"value": id})).collect();
+        let (status, _, body) =
+            patch_group(&app, &org, &gid, json!([{"op": "add", "path": "members", "value": value}])).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        assert_eq!(member_count(&app, &org, &gid).await, present as u64);
+    }
+    let value: Vec<Value> = users.iter().map(|id| json!({"value": id})).collect();
+    let (status, headers, body) =
+        patch_group(&app, &org, &gid, json!([{"op": "add", "path": "members", "value": value}])).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert!(headers.get("etag").is_some());
+
+    assert_eq!(member_count(&app, &org, &gid).await, n as u64);
+    assert_eq!(users_of_group_total(&app, &org, &gid).await, n as u64);
+    let (status, _, without) =
+        send(scim(&app, &org, Method::GET, &format!("/Groups/{gid}?excludedAttributes=members"))).await;
+    assert_eq!(status, StatusCode::OK, "{without}");
+    assert!(without.get("members").is_none());
+    // Within what one response carries (20,000): every member, once, sorted.
+    let read = read_group(&app, &org, &gid).await;
+    let members = member_values(&read);
+    assert_eq!(members.len(), n);
+    let mut expected = users.clone();
+    expected.sort();
+    assert_eq!(members, expected, "every member exactly once, sorted by value");
+}
+
+/// Ignored: on the local stack this takes far over 60 s (an earlier run was stopped after 25
+/// minutes with moto at 14 GB). The service writes 10,000 memberships as ~101 TransactWriteItems
+/// of 100 actions, and moto deep-copies the whole table for every action of a transaction; real
+/// DynamoDB does not. `a_single_patch_adding_250_members_to_a_team_holding_50_is_exact` runs the
+/// same checks across several transactions. Run with `cargo test -p behaviour-tests -- --ignored
+/// one_patch_adding_10000`.
+#[tokio::test]
+#[ignore = "over 60 s on moto (TransactWriteItems copies the table per action); see the doc comment"]
+async fn one_patch_adding_10000_members_succeeds_with_an_exact_count() {
+    one_patch_adds_members_with_an_exact_count(10_000, 0).await;
+}
+
+#[tokio::test]
+async fn a_single_patch_adding_250_members_to_a_team_holding_50_is_exact() {
+    // 250 ids, 50 of them already members: the 200 new ones span more than one transaction.
+    one_patch_adds_members_with_an_exact_count(250, 50).await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_patch_adds_all_land() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let users = bulk_users(&app, &org, 50).await;
+    let gid = create_group(&app, &org, "Crowd").await;
+    let mut set = JoinSet::new();
+    for user in &users {
+        let operations = json!([{"op": "add", "path": "members", "value": [{"value": user}]}]);
+        set.spawn(send(patch_request(&app, &org, &gid, &operations)));
+    }
+    let mut statuses = Vec::new();
+    while let Some(done) = set.join_next().await {
+        let (status, _, body) = done.unwrap();
+        statuses.push((status, body));
+    }
+    let failures: Vec<_> = statuses.iter().filter(|(s, _)| *s != StatusCode::NO_CONTENT).collect();
+    assert!(failures.is_empty(), "every concurrent add succeeds: {failures:?}");
+
+    let members: BTreeSet<String> = member_values(&read_group(&app, &org, &gid).await).into_iter().collect();
+    assert_eq!(members, users.iter().cloned().collect::<BTreeSet<_>>());
+    assert_eq!(member_count(&app, &org, &gid).await, 50);
+    assert_eq!(users_of_group_total(&app, &org, &gid).await, 50);
+}
+
+#[tokio::test]
+async fn a_concurrent_rename_and_member_adds_lose_nothing() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let users = bulk_users(&app, &org, 20).await;
+    let gid = create_group(&app, &org, "Before").await;
+    let mut set = JoinSet::new();
+    for (i, user) in users.iter().enumerate() {
+        let operations = json!([{"op": "add", "path": "members", "value": [{"value": user}]}]);
+        set.spawn(send(patch_request(&app, &org, &gid, &operations)));
+        if i == 5 {
+            let rename = json!([{"op": "replace", "path": "displayName", "value": "After"}]);
+            set.spawn(send(patch_request(&app, &org, &gid, &rename)));
+        }
+        if i == 12 {
+            let external = json!([{"op": "Replace", "path": "externalId", "value": "ext-after"}]);
+            set.spawn(send(patch_request(&app, &org, &gid, &external)));
+        }
+    }
+    while let Some(done) = set.join_next().await {
+        let (status, _, body) = done.unwrap();
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    let read = read_group(&app, &org, &gid).await;
+    assert_eq!(read["displayName"], "After");
+    assert_eq!(read["externalId"], "ext-after");
+    let members: BTreeSet<String> = member_values(&read).into_iter().collect();
+    assert_eq!(members, users.iter().cloned().collect::<BTreeSet<_>>());
+    assert_eq!(member_count(&app, &org, &gid).await, 20);
+
+    let lookup = |name: &str| format!("/Groups?filter={}", encode(&format!("displayName eq \"{name}\"")));
+    let (_, _, after) = send(scim(&app, &org, Method::GET, &lookup("After"))).await;
+    assert_eq!(after["totalResults"], 1, "{after}");
+    let (_, _, before) = send(scim(&app, &org, Method::GET, &lookup("Before"))).await;
+    assert_eq!(before["totalResults"], 0, "{before}");
+    create_group(&app, &org, "Before").await;
+}
+
+#[tokio::test]
+async fn concurrent_patches_with_the_same_if_match_let_exactly_one_through() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let users = bulk_users(&app, &org, 10).await;
+    let gid = create_group(&app, &org, "Guarded").await;
+    let (_, headers, _) = send(scim(&app, &org, Method::GET, &format!("/Groups/{gid}"))).await;
+    let version = headers["etag"].to_str().unwrap().to_owned();
+    let mut set = JoinSet::new();
+    for user in &users {
+        let operations = json!([{"op": "add", "path": "members", "value": [{"value": user}]}]);
+        set.spawn(send(patch_request(&app, &org, &gid, &operations).header(IF_MATCH, version.as_str())));
+    }
+    let mut ok = 0;
+    let mut precondition_failed = 0;
+    while let Some(done) = set.join_next().await {
+        let (status, _, body) = done.unwrap();
+        match status {
+            StatusCode::NO_CONTENT => ok += 1,
+            StatusCode::PRECONDITION_FAILED => {
+                assert_eq!(body["schemas"], json!([ERROR_SCHEMA]), "{body}");
+                precondition_failed += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((ok, precondition_failed), (1, 9), "one writer holds the version");
+    assert_eq!(member_values(&read_group(&app, &org, &gid).await).len(), 1);
+    assert_eq!(member_count(&app, &org, &gid).await, 1);
+}
+
+#[tokio::test]
+async fn a_team_over_20000_members_answers_too_many_unless_members_are_excluded() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let users = bulk_users(&app, &org, 3).await;
+    let gid = create_group(&app, &org, "Huge").await;
+    let value: Vec<Value> = users.iter().map(|id| json!({"value": id})).collect();
+    let (status, _, body) =
+        patch_group(&app, &org, &gid, json!([{"op": "add", "path": "members", "value": value}])).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    // At the limit the members are still returned.
+    set_member_count(&app, &org, &gid, 20_000).await;
+    assert_eq!(member_values(&read_group(&app, &org, &gid).await).len(), 3);
+
+    set_member_count(&app, &org, &gid, 20_001).await;
+    let (status, _, body) = send(scim(&app, &org, Method::GET, &format!("/Groups/{gid}"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["schemas"], json!([ERROR_SCHEMA]));
+    assert_eq!(body["status"], "400");
+    assert_eq!(body["scimType"], "tooMany");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("excludedAttributes=members"), "{detail}");
+    assert!(detail.contains("groups.value"), "{detail}");
+
+    let (status, _, body) =
+        send(scim(&app, &org, Method::GET, &format!("/Groups/{gid}?excludedAttributes=members"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("members").is_none());
+    assert_eq!(body["displayName"], "Huge");
+    let filter = encode("displayName eq \"Huge\"");
+    let (status, _, body) =
+        send(scim(&app, &org, Method::GET, &format!("/Groups?excludedAttributes=members&filter={filter}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["totalResults"], 1);
+    // Its members are still paged through /Users (the total may come from the count set above).
+    let filter = encode(&format!("groups.value eq \"{gid}\""));
+    let (status, _, body) = send(scim(&app, &org, Method::GET, &format!("/Users?filter={filter}&count=10"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed: BTreeSet<String> =
+        body["Resources"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(listed, users.iter().cloned().collect::<BTreeSet<_>>());
+}
