@@ -4,7 +4,7 @@ use insomnia_scim::domain::{EmailAddress, MemberRole, OrgId, Organization, Plan}
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{sdk_config, TestApp};
+use crate::helpers::TestApp;
 
 pub const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -139,21 +139,7 @@ pub async fn scim_status(app: &TestApp, org: &OrgId, token: &str) -> StatusCode 
     app.get(&url, token).send().await.unwrap().status()
 }
 
-/// Every message moto has accepted for `to` (moto is shared by the run: recipients are unique).
-pub async fn sent_emails(to: &str) -> Vec<Value> {
-    let sdk = sdk_config().await;
-    let endpoint = sdk.endpoint_url().unwrap().trim_end_matches('/');
-    let data: Value = reqwest::get(format!("{endpoint}/_tests/ses-messages.json")).await.unwrap().json().await.unwrap();
-    let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
-    messages
-        .into_iter()
-        .filter(|message| {
-            message["destinations"]["ToAddresses"].as_array().is_some_and(|addresses| {
-                addresses.iter().any(|a| a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(to)))
-            })
-        })
-        .collect()
-}
+pub use crate::helpers::sent_emails;
 
 /// The account item as stored.
 pub async fn account(app: &TestApp, email: &str) -> insomnia_scim::store::Account {

@@ -393,3 +393,27 @@ impl TestApp {
         format!("{:?}", output.items())
     }
 }
+
+/// Every email moto's SES accepted for `to` (To, Cc or Bcc; any case), oldest first. moto is
+/// shared by the run, so tests use unique recipients. Read from the launcher's own endpoint
+/// (infra/moto_server.py), not /moto-api/data.json, which serializes every DynamoDB item.
+pub async fn sent_emails(to: &str) -> Vec<serde_json::Value> {
+    let url = format!("{}/_tests/ses-messages.json", moto_endpoint());
+    let data: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let wanted = to.to_lowercase();
+    data["ses"]["Message"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|message| {
+            ["ToAddresses", "CcAddresses", "BccAddresses"].iter().any(|field| {
+                message["destinations"][*field]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a.as_str().is_some_and(|a| a.to_lowercase() == wanted))
+            })
+        })
+        .cloned()
+        .collect()
+}

@@ -35,20 +35,8 @@ async fn unreachable_mailer() -> Mailer {
     Mailer::new(aws_sdk_sesv2::Client::from_conf(config), SENDER)
 }
 
-/// Every message moto has accepted for `to` (moto is shared by the run: recipients are unique).
 async fn sent_emails(to: &EmailAddress) -> Vec<Value> {
-    let sdk = sdk_config().await;
-    let endpoint = sdk.endpoint_url().unwrap().trim_end_matches('/');
-    let data: Value = reqwest::get(format!("{endpoint}/_tests/ses-messages.json")).await.unwrap().json().await.unwrap();
-    let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
-    messages
-        .into_iter()
-        .filter(|message| {
-            message["destinations"]["ToAddresses"]
-                .as_array()
-                .is_some_and(|addresses| addresses.iter().any(|a| a.as_str() == Some(to.as_str())))
-        })
-        .collect()
+    crate::helpers::sent_emails(to.as_str()).await
 }
 
 /// The passphrase line of a welcome email.

@@ -73,20 +73,8 @@ fn unique_email(prefix: &str) -> EmailAddress {
     EmailAddress::parse(&format!("{prefix}-{}@example.com", uuid::Uuid::new_v4().simple())).unwrap()
 }
 
-/// Every message moto has accepted for `to`, oldest first.
 async fn sent_emails(to: &EmailAddress) -> Vec<Value> {
-    let sdk = sdk_config().await;
-    let endpoint = sdk.endpoint_url().unwrap().trim_end_matches('/');
-    let data: Value = reqwest::get(format!("{endpoint}/_tests/ses-messages.json")).await.unwrap().json().await.unwrap();
-    let messages = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
-    messages
-        .into_iter()
-        .filter(|message| {
-            message["destinations"]["ToAddresses"]
-                .as_array()
-                .is_some_and(|addresses| addresses.iter().any(|a| a.as_str() == Some(to.as_str())))
-        })
-        .collect()
+    crate::helpers::sent_emails(to.as_str()).await
 }
 
 async fn subjects(to: &EmailAddress) -> Vec<String> {

@@ -11,7 +11,7 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
-use crate::helpers::{sdk_config, spawn_app, ScimOrg, TestApp};
+use crate::helpers::{spawn_app, ScimOrg, TestApp};
 
 const OKTA_AGENT: &str = "Okta SCIM Client 1.0.0";
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -138,32 +138,8 @@ fn assert_scim_error(status: StatusCode, body: &Value, expected: StatusCode, sci
     }
 }
 
-/// Sent SES messages (moto keeps them at /_tests/ses-messages.json) addressed to `address`, any case.
 async fn mail_to(address: &str) -> Vec<Value> {
-    let sdk = sdk_config().await;
-    let endpoint = sdk.endpoint_url().unwrap().trim_end_matches('/').to_owned();
-    let data: Value = reqwest::get(format!("{endpoint}/_tests/ses-messages.json")).await.unwrap().json().await.unwrap();
-    let wanted = address.to_lowercase();
-    let mut found = Vec::new();
-    for message in data["ses"]["Message"].as_array().into_iter().flatten() {
-        let destinations = &message["destinations"];
-        let to_wanted = ["ToAddresses", "CcAddresses", "BccAddresses"].iter().any(|field| {
-            destinations[*field]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|a| a.as_str().unwrap_or("").to_lowercase() == wanted)
-        });
-        if to_wanted {
-            found.push(message.clone());
-        }
-    }
-    for message in data["ses"]["RawMessage"].as_array().into_iter().flatten() {
-        if message.to_string().to_lowercase().contains(&wanted) {
-            found.push(message.clone());
-        }
-    }
-    found
+    crate::helpers::sent_emails(address).await
 }
 
 /// Waits (after the background work) until at least one message to `address` is there, then a

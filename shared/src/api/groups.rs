@@ -1,8 +1,7 @@
 //! `/scim/v2/orgs/{orgId}/Groups`: SCIM Groups as Insomnia teams.
 use std::collections::{BTreeSet, HashMap};
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -10,7 +9,7 @@ use axum::Router;
 use serde_json::Value;
 
 use super::body::ScimBody;
-use super::users::{checked, if_match_versions, named_versions};
+use super::users::{checked, if_match_versions, named_versions, params, Params};
 use super::{scim_json, AppState, ScimCaller};
 use crate::scim::group::{
     self, filter_mentions_members, split_patch, GroupDocument, MemberRef, MembershipChange, MEMBERS_INLINE_LIMIT,
@@ -29,14 +28,6 @@ pub fn routes() -> Router<AppState> {
         .route("/scim/v2/orgs/{orgId}/Groups", get(list).post(create))
         .route("/scim/v2/orgs/{orgId}/Groups/.search", post(search))
         .route("/scim/v2/orgs/{orgId}/Groups/{id}", get(read).put(replace).patch(patch).delete(remove))
-}
-
-type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
-
-fn params(query: Params) -> Result<HashMap<String, String>, ScimError> {
-    query
-        .map(|Query(map)| map)
-        .map_err(|e| ScimError::bad_request(ScimType::InvalidSyntax, format!("The query string is invalid: {e}")))
 }
 
 fn not_found(id: &str) -> ScimError {

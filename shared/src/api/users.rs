@@ -39,9 +39,10 @@ pub fn routes() -> Router<AppState> {
         .route("/scim/v2/orgs/{orgId}/Users/{id}", get(read).put(replace).patch(patch).delete(remove))
 }
 
-type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+/// Query parameters, with a malformed query string answered as a SCIM error.
+pub(super) type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
-fn params(query: Params) -> Result<HashMap<String, String>, ScimError> {
+pub(super) fn params(query: Params) -> Result<HashMap<String, String>, ScimError> {
     query
         .map(|Query(map)| map)
         .map_err(|e| ScimError::bad_request(ScimType::InvalidSyntax, format!("The query string is invalid: {e}")))
