@@ -180,12 +180,102 @@ impl aws_smithy_types::config_bag::Storable for CallStarted {
     type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
+/// When an injected fault strikes a DynamoDB call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FaultTiming {
+    /// The request never reaches DynamoDB (a connection failure).
+    BeforeSending,
+    /// DynamoDB carries the request out but its answer is lost (a timeout after commit).
+    AfterCommit,
+}
+
+#[derive(Debug)]
+struct FaultPlan {
+    operation: &'static str,
+    skip: usize,
+    timing: FaultTiming,
+}
+
+/// Fails one chosen DynamoDB call of the service, as the network or DynamoDB might: the service
+/// sees an SDK error it cannot retry. Off until `fail_nth` arms it; each arming fails one call.
+#[derive(Debug, Default, Clone)]
+pub struct Faults {
+    plan: Arc<Mutex<Option<FaultPlan>>>,
+    struck: Arc<AtomicBool>,
+}
+
+impl Faults {
+    /// The `nth` (1-based) `operation` call from now fails once, at `timing`.
+    pub fn fail_nth(&self, operation: &'static str, nth: usize, timing: FaultTiming) {
+        self.struck.store(false, Ordering::SeqCst);
+        *self.plan.lock().unwrap() = Some(FaultPlan { operation, skip: nth.saturating_sub(1), timing });
+    }
+
+    /// Whether the armed fault has struck.
+    pub fn struck(&self) -> bool {
+        self.struck.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FailAfterTransmit;
+
+impl aws_smithy_types::config_bag::Storable for FailAfterTransmit {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl Intercept for Faults {
+    fn name(&self) -> &'static str {
+        "Faults"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = context.request().headers().get("x-amz-target").and_then(|t| t.split('.').next_back());
+        let mut plan = self.plan.lock().unwrap();
+        let Some(armed) = plan.as_mut().filter(|p| Some(p.operation) == operation) else { return Ok(()) };
+        if armed.skip > 0 {
+            armed.skip -= 1;
+            return Ok(());
+        }
+        let timing = armed.timing;
+        *plan = None;
+        self.struck.store(true, Ordering::SeqCst);
+        match timing {
+            FaultTiming::BeforeSending => Err("injected fault: the request was not sent".into()),
+            FaultTiming::AfterCommit => {
+                cfg.interceptor_state().store_put(FailAfterTransmit);
+                Ok(())
+            }
+        }
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<
+            '_,
+        >,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        match cfg.load::<FailAfterTransmit>() {
+            Some(_) => Err("injected fault: the answer was lost".into()),
+            None => Ok(()),
+        }
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
     pub app: AppState,
     pub store: Store,
     pub round_trips: RoundTrips,
+    pub faults: Faults,
     pub table: String,
 }
 
@@ -248,8 +338,12 @@ async fn spawn(existing_table: Option<&str>, clock: Clock) -> TestApp {
     captured_logs();
     let sdk = sdk_config().await;
     let round_trips = RoundTrips::default();
+    let faults = Faults::default();
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(round_trips.clone()).build(),
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(round_trips.clone())
+            .interceptor(faults.clone())
+            .build(),
     );
     let clients = AwsClients {
         dynamodb,
@@ -273,7 +367,7 @@ async fn spawn(existing_table: Option<&str>, clock: Clock) -> TestApp {
     let address = format!("http://{}", listener.local_addr().expect("addr"));
     let router = api::all_routes(app.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
-    TestApp { address, http: reqwest::Client::new(), app, store, round_trips, table }
+    TestApp { address, http: reqwest::Client::new(), app, store, round_trips, faults, table }
 }
 
 /// The token key secret and the SES sender, created once per moto server.

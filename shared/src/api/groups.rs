@@ -48,6 +48,18 @@ fn team_error(err: TeamWriteError, id: &str, name: &str) -> ScimError {
         TeamWriteError::Changed => changed(),
         TeamWriteError::Missing => not_found(id),
         TeamWriteError::Store(err) => err.into(),
+        TeamWriteError::Interrupted { applied, requested, cause } => {
+            tracing::error!(error = %cause, applied, requested, group = id, "membership change interrupted");
+            ScimError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                format!(
+                    "{applied} of the {requested} member changes to group {id} were confirmed before the service \
+                     failed; the group's member count matches the members it has. Retry the request: members \
+                     already added or removed are skipped."
+                ),
+            )
+        }
     }
 }
 
@@ -178,10 +190,21 @@ async fn create(
     };
     app.store.create_team(&caller.org, &team).await.map_err(|e| team_error(e, &id, &name))?;
     if !members.is_empty() {
-        app.store
-            .add_team_members(&caller.org, &id, &members, None, now)
-            .await
-            .map_err(|e| team_error(e, &id, &name))?;
+        if let Err(err) = app.store.add_team_members(&caller.org, &id, &members, None, now).await {
+            // The IdP retries a failed POST; a half-made team would answer that retry 409. Undo it.
+            let failure = team_error(err, &id, &name);
+            return Err(match app.store.delete_team(&caller.org, &team).await {
+                Ok(()) => ScimError::new(
+                    failure.status,
+                    None,
+                    format!("Group '{name}' was not created: its members could not be written. Retry the request."),
+                ),
+                Err(undo) => {
+                    tracing::error!(error = %undo, group = %id, "could not undo a partly created group");
+                    failure
+                }
+            });
+        }
     }
     let team = app.store.team(&caller.org, &id).await?.ok_or_else(|| not_found(&id))?;
     let mut members = members;

@@ -83,6 +83,51 @@ pub enum TeamWriteError {
     Missing,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Some transactions of a multi-transaction change committed, then one failed. The team's
+    /// count still matches its membership items; `applied` changes were confirmed (one more
+    /// transaction may have committed if only its answer was lost).
+    #[error("{applied} of {requested} membership changes were confirmed before the store failed: {cause}")]
+    Interrupted { applied: u64, requested: u64, cause: StoreError },
+}
+
+/// A batch of membership changes to one team: each is one conditional action in a transaction.
+enum MembershipChange<'a> {
+    /// Put each membership unless it exists.
+    Add(&'a [Membership]),
+    /// Delete each user's membership if it exists.
+    Remove(&'a [String]),
+}
+
+impl MembershipChange<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Self::Add(members) => members.len(),
+            Self::Remove(user_ids) => user_ids.len(),
+        }
+    }
+
+    /// How the team's counter moves per change.
+    fn sign(&self) -> i64 {
+        match self {
+            Self::Add(_) => 1,
+            Self::Remove(_) => -1,
+        }
+    }
+
+    fn action(&self, org: &OrgId, team_id: &str, index: usize) -> Result<TransactWriteItem, StoreError> {
+        match self {
+            Self::Add(members) => put_new(membership_item(org, &members[index])?),
+            Self::Remove(user_ids) => {
+                let delete = Delete::builder()
+                    .table_name("")
+                    .set_key(Some(key_item(team_members_pk(org, team_id), membership_sk(&user_ids[index]))))
+                    .condition_expression("attribute_exists(PK)")
+                    .build()
+                    .map_err(build_err)?;
+                Ok(TransactWriteItem::builder().delete(delete).build())
+            }
+        }
+    }
 }
 
 pub fn team_key(org: &OrgId, id: &str) -> Item {
@@ -256,51 +301,7 @@ impl Store {
         expected: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<u64, TeamWriteError> {
-        let mut added = 0;
-        let mut expected = expected;
-        for chunk in members.chunks(MEMBERSHIPS_PER_TRANSACTION) {
-            let mut pending: Vec<&Membership> = chunk.iter().collect();
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                let mut actions = Vec::with_capacity(pending.len() + 1);
-                for membership in &pending {
-                    actions.push(put_new(membership_item(org, membership)?)?);
-                }
-                actions.push(counter_update(org, team_id, i64::try_from(pending.len()).unwrap_or(0), now, expected)?);
-                match self.send_transaction(actions).await {
-                    Ok(()) => {
-                        added += pending.len() as u64;
-                        expected = None;
-                        break;
-                    }
-                    Err(err) => match cancelled(&err) {
-                        Some(Cancelled::Conditions(failed)) => {
-                            if failed.contains(&pending.len()) {
-                                return Err(if expected.is_some() {
-                                    TeamWriteError::Changed
-                                } else {
-                                    TeamWriteError::Missing
-                                });
-                            }
-                            // Already members: drop them and try the rest again.
-                            pending = pending
-                                .into_iter()
-                                .enumerate()
-                                .filter(|(i, _)| !failed.contains(i))
-                                .map(|(_, m)| m)
-                                .collect();
-                        }
-                        Some(Cancelled::Retry) if attempt < 8 => {
-                            attempt += 1;
-                            backoff(attempt).await;
-                        }
-                        Some(Cancelled::Retry) => return Err(StoreError::Throttled.into()),
-                        None => return Err(StoreError::from_sdk(err).into()),
-                    },
-                }
-            }
-        }
-        Ok(added)
+        self.change_team_members(org, team_id, MembershipChange::Add(members), expected, now).await
     }
 
     /// Removes memberships like `add_team_members` adds them; absent members are skipped.
@@ -312,26 +313,46 @@ impl Store {
         expected: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<u64, TeamWriteError> {
-        let mut removed = 0;
+        self.change_team_members(org, team_id, MembershipChange::Remove(user_ids), expected, now).await
+    }
+
+    /// Applies a membership change in transactions of ≤ 99 memberships plus the team's counter, so
+    /// every committed transaction moves the count by exactly what it wrote. A member whose
+    /// condition fails (already present / already absent) is dropped and the rest retried;
+    /// conflicts and throttling back off and retry. A failure after some transactions committed is
+    /// `Interrupted`, saying how many changes were made.
+    async fn change_team_members(
+        &self,
+        org: &OrgId,
+        team_id: &str,
+        change: MembershipChange<'_>,
+        expected: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, TeamWriteError> {
+        let requested = change.len();
+        let mut applied = 0;
         let mut expected = expected;
-        for chunk in user_ids.chunks(MEMBERSHIPS_PER_TRANSACTION) {
-            let mut pending: Vec<&String> = chunk.iter().collect();
+        let interrupted = |applied: u64, cause: StoreError| {
+            if applied == 0 {
+                TeamWriteError::Store(cause)
+            } else {
+                TeamWriteError::Interrupted { applied, requested: requested as u64, cause }
+            }
+        };
+        for chunk_start in (0..requested).step_by(MEMBERSHIPS_PER_TRANSACTION) {
+            let mut pending: Vec<usize> =
+                (chunk_start..requested.min(chunk_start + MEMBERSHIPS_PER_TRANSACTION)).collect();
             let mut attempt = 0;
             while !pending.is_empty() {
                 let mut actions = Vec::with_capacity(pending.len() + 1);
-                for user_id in &pending {
-                    let delete = Delete::builder()
-                        .table_name("")
-                        .set_key(Some(key_item(team_members_pk(org, team_id), membership_sk(user_id))))
-                        .condition_expression("attribute_exists(PK)")
-                        .build()
-                        .map_err(build_err)?;
-                    actions.push(TransactWriteItem::builder().delete(delete).build());
+                for &index in &pending {
+                    actions.push(change.action(org, team_id, index)?);
                 }
-                actions.push(counter_update(org, team_id, -i64::try_from(pending.len()).unwrap_or(0), now, expected)?);
+                let delta = i64::try_from(pending.len()).unwrap_or(0) * change.sign();
+                actions.push(counter_update(org, team_id, delta, now, expected)?);
                 match self.send_transaction(actions).await {
                     Ok(()) => {
-                        removed += pending.len() as u64;
+                        applied += pending.len() as u64;
                         expected = None;
                         break;
                     }
@@ -344,24 +365,25 @@ impl Store {
                                     TeamWriteError::Missing
                                 });
                             }
+                            // Already present (or already absent): nothing to do for them.
                             pending = pending
                                 .into_iter()
                                 .enumerate()
-                                .filter(|(i, _)| !failed.contains(i))
-                                .map(|(_, m)| m)
+                                .filter(|(position, _)| !failed.contains(position))
+                                .map(|(_, index)| index)
                                 .collect();
                         }
                         Some(Cancelled::Retry) if attempt < 8 => {
                             attempt += 1;
                             backoff(attempt).await;
                         }
-                        Some(Cancelled::Retry) => return Err(StoreError::Throttled.into()),
-                        None => return Err(StoreError::from_sdk(err).into()),
+                        Some(Cancelled::Retry) => return Err(interrupted(applied, StoreError::Throttled)),
+                        None => return Err(interrupted(applied, StoreError::from_sdk(err))),
                     },
                 }
             }
         }
-        Ok(removed)
+        Ok(applied)
     }
 
     pub async fn team(&self, org: &OrgId, id: &str) -> Result<Option<TeamRecord>, StoreError> {
