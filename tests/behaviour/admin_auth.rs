@@ -1,6 +1,5 @@
 //! Console accounts: sign-in and sessions, slowed failed sign-ins, passphrase change (also the
 //! forced one at first sign-in), and passphrase reset by email.
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, Utc};
 use insomnia_scim::auth::{hash_passphrase, verify_passphrase};
 use insomnia_scim::clock::Clock;
@@ -11,7 +10,7 @@ use serde_json::{json, Value};
 use crate::admin_support::{
     account, call, call_with_headers, console_org, sent_emails, sign_in, sign_in_raw, status, unique_email,
 };
-use crate::helpers::{process_logs, spawn_app, spawn_app_on_table, TestApp};
+use crate::helpers::{create_pending_account, process_logs, spawn_app, spawn_app_on_table, TestApp};
 
 const NEW_PASSPHRASE: &str = "a brand new passphrase of mine";
 
@@ -157,19 +156,7 @@ async fn the_initial_passphrase_must_be_changed_at_first_sign_in() {
     // As the welcome leaves it: a passphrase to change, the welcome still marked pending.
     let email = unique_email("newcomer");
     let address = EmailAddress::parse(&email).unwrap();
-    app.store
-        .client()
-        .put_item()
-        .table_name(&app.table)
-        .item("PK", AttributeValue::S(format!("ACCOUNT#{}", address.normalized())))
-        .item("SK", AttributeValue::S("ACCOUNT".into()))
-        .item("email", AttributeValue::S(email.clone()))
-        .item("welcome_pending", AttributeValue::Bool(true))
-        .item("must_change_passphrase", AttributeValue::Bool(true))
-        .item("created_at", AttributeValue::S(Utc::now().to_rfc3339()))
-        .send()
-        .await
-        .unwrap();
+    create_pending_account(&app, &address).await;
     app.try_add_manual_member(&org.id, &email, MemberRole::CoOwner).await.unwrap();
     assert!(app
         .store

@@ -6,99 +6,21 @@ use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use reqwest::header::{HeaderMap, CONTENT_TYPE, ETAG, IF_MATCH, LOCATION};
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, ScimOrg, TestApp};
-
-const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-
-fn scim(app: &TestApp, org: &ScimOrg, method: Method, path: &str) -> RequestBuilder {
-    app.http
-        .request(method, format!("{}{path}", org.base))
-        .bearer_auth(&org.token)
-        .header("accept", "application/scim+json")
-}
-
-fn with_body(request: RequestBuilder, body: &Value) -> RequestBuilder {
-    request.header("content-type", "application/scim+json").body(body.to_string())
-}
-
-async fn send(request: RequestBuilder) -> (StatusCode, HeaderMap, Value) {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    (status, headers, body)
-}
-
-/// Percent-encoding of a query value as IdPs write it (`%20`, `%22`).
-fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn unique_email(prefix: &str) -> String {
-    format!("{prefix}.{}@example.com", &uuid::Uuid::new_v4().simple().to_string()[..12])
-}
+use crate::scim_client::{
+    assert_scim_error, create_group, created_id, encode, get_group, group_body, member_count, member_values,
+    patch_group, post_group, read_group, read_user, scim, send, sorted_strings, string_set, unique_email,
+    user_with_work_email, with_body, ERROR_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, PATCH_SCHEMA, SEARCH_SCHEMA,
+};
 
 /// Creates a user through `POST /Users`; returns its id and userName.
 async fn create_user(app: &TestApp, org: &ScimOrg, prefix: &str) -> (String, String) {
     let email = unique_email(prefix);
-    let body = json!({
-        "schemas": [USER_SCHEMA],
-        "userName": email,
-        "name": {"givenName": "Test", "familyName": "User"},
-        "emails": [{"primary": true, "value": email, "type": "work"}],
-        "active": true
-    });
-    let (status, _, created) = send(with_body(scim(app, org, Method::POST, "/Users"), &body)).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    (created["id"].as_str().unwrap().to_owned(), email)
-}
-
-fn group_body(display_name: &str, members: &[&str]) -> Value {
-    let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
-    json!({"schemas": [GROUP_SCHEMA], "displayName": display_name, "members": members})
-}
-
-async fn post_group(app: &TestApp, org: &ScimOrg, body: &Value) -> (StatusCode, HeaderMap, Value) {
-    send(with_body(scim(app, org, Method::POST, "/Groups"), body)).await
-}
-
-/// Creates a group; returns its id.
-async fn create_group(app: &TestApp, org: &ScimOrg, display_name: &str, members: &[&str]) -> String {
-    let (status, _, body) = post_group(app, org, &group_body(display_name, members)).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
-async fn get_group(app: &TestApp, org: &ScimOrg, id: &str) -> (StatusCode, HeaderMap, Value) {
-    send(scim(app, org, Method::GET, &format!("/Groups/{id}"))).await
-}
-
-async fn read_group(app: &TestApp, org: &ScimOrg, id: &str) -> Value {
-    let (status, _, body) = get_group(app, org, id).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-async fn patch_group(app: &TestApp, org: &ScimOrg, id: &str, operations: Value) -> (StatusCode, HeaderMap, Value) {
-    let body = json!({"schemas": [PATCH_SCHEMA], "Operations": operations});
-    send(with_body(scim(app, org, Method::PATCH, &format!("/Groups/{id}")), &body)).await
+    let id = created_id(with_body(scim(app, org, Method::POST, "/Users"), &user_with_work_email(&email))).await;
+    (id, email)
 }
 
 async fn put_group(app: &TestApp, org: &ScimOrg, id: &str, body: &Value) -> (StatusCode, HeaderMap, Value) {
@@ -131,37 +53,9 @@ fn ids(list: &Value) -> BTreeSet<String> {
     list["Resources"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap().to_owned()).collect()
 }
 
-fn names(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|n| (*n).to_owned()).collect()
-}
-
-/// The member ids of a group resource, in the order returned (`members` absent = none).
-fn member_values(group: &Value) -> Vec<String> {
-    match group.get("members") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(members) => members
-            .as_array()
-            .unwrap_or_else(|| panic!("members is not an array: {group}"))
-            .iter()
-            .map(|m| m["value"].as_str().unwrap().to_owned())
-            .collect(),
-    }
-}
-
-fn sorted(values: &[&str]) -> Vec<String> {
-    let mut values: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
-    values.sort();
-    values
-}
-
 /// The member as the contract renders it.
 fn rendered_member(org: &ScimOrg, id: &str, user_name: &str) -> Value {
     json!({"value": id, "$ref": format!("{}/Users/{id}", org.base), "display": user_name, "type": "User"})
-}
-
-/// The team's member count as the store keeps it.
-async fn member_count(app: &TestApp, org: &ScimOrg, id: &str) -> u64 {
-    app.store.team(&org.id, id).await.unwrap().unwrap_or_else(|| panic!("no team {id} in the store")).member_count
 }
 
 /// Membership items of a team in the table (PK `ORG#{org}#GROUP#{gid}`).
@@ -179,13 +73,6 @@ async fn membership_items(app: &TestApp, org: &ScimOrg, gid: &str) -> usize {
     output.items().len()
 }
 
-/// `GET /Users/{id}`, expected to be 200.
-async fn read_user(app: &TestApp, org: &ScimOrg, id: &str) -> Value {
-    let (status, _, body) = send(scim(app, org, Method::GET, &format!("/Users/{id}"))).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
 /// `totalResults` and the ids of `GET /Users?filter=groups.value eq "{gid}"&{paging}`.
 async fn users_of_group(app: &TestApp, org: &ScimOrg, gid: &str, paging: &str) -> (u64, Vec<String>) {
     let filter = encode(&format!("groups.value eq \"{gid}\""));
@@ -193,16 +80,6 @@ async fn users_of_group(app: &TestApp, org: &ScimOrg, gid: &str, paging: &str) -
     assert_eq!(status, StatusCode::OK, "{body}");
     let ids = body["Resources"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect();
     (body["totalResults"].as_u64().unwrap(), ids)
-}
-
-fn assert_scim_error(status: StatusCode, body: &Value, expected: StatusCode, scim_type: Option<&str>) {
-    assert_eq!(status, expected, "{body}");
-    assert_eq!(body["schemas"], json!([ERROR_SCHEMA]), "{body}");
-    assert_eq!(body["status"], expected.as_u16().to_string(), "{body}");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
-    if let Some(scim_type) = scim_type {
-        assert_eq!(body["scimType"], scim_type, "{body}");
-    }
 }
 
 fn etag(headers: &HeaderMap) -> String {
@@ -395,7 +272,7 @@ async fn list_returns_every_group_and_pages_walk_them_exactly_once() {
     assert_eq!(body["totalResults"], 5);
     assert_eq!(body["itemsPerPage"], 5);
     assert_eq!(body["startIndex"], 1);
-    assert_eq!(display_names(&body), names(&all));
+    assert_eq!(display_names(&body), string_set(&all));
     for resource in body["Resources"].as_array().unwrap() {
         assert_eq!(resource["meta"]["resourceType"], "Group", "{resource}");
     }
@@ -412,7 +289,7 @@ async fn list_returns_every_group_and_pages_walk_them_exactly_once() {
         );
     }
     assert_eq!(seen.len(), 5, "every group exactly once: {seen:?}");
-    assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), names(&all));
+    assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), string_set(&all));
 
     let again = list_groups(&app, &org, "startIndex=1&count=100").await;
     assert_eq!(ids(&again), ids(&body));
@@ -558,7 +435,7 @@ async fn the_full_filter_grammar_works_on_groups() {
     ];
     for (filter, expected) in cases {
         let body = filter_groups(&app, &org, filter).await;
-        assert_eq!(display_names(&body), names(expected), "{filter}: {body}");
+        assert_eq!(display_names(&body), string_set(expected), "{filter}: {body}");
         assert_eq!(body["totalResults"], expected.len(), "{filter}");
     }
 }
@@ -581,7 +458,7 @@ async fn post_search_answers_like_get() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["schemas"], json!([LIST_SCHEMA]));
     assert_eq!(body["totalResults"], 2);
-    assert_eq!(display_names(&body), names(&["Engineering", "Engineering Ops"]));
+    assert_eq!(display_names(&body), string_set(&["Engineering", "Engineering Ops"]));
     for resource in body["Resources"].as_array().unwrap() {
         assert!(resource.get("members").is_none(), "{resource}");
     }
@@ -707,7 +584,7 @@ async fn delete_removes_the_group_and_its_memberships_but_keeps_the_users() {
     assert_eq!(membership_items(&app, &org, &id).await, 0, "no membership item is left");
     let listed = list_groups(&app, &org, "").await;
     assert_eq!(listed["totalResults"], 1);
-    assert_eq!(display_names(&listed), names(&["Kept"]));
+    assert_eq!(display_names(&listed), string_set(&["Kept"]));
     // The name is free again.
     create_group(&app, &org, "Doomed", &[]).await;
 }
@@ -1042,7 +919,7 @@ async fn adding_a_present_member_or_removing_an_absent_one_is_harmless() {
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert_eq!(member_values(&read_group(&app, &org, &id).await), sorted(&[&u1, &u2]));
+    assert_eq!(member_values(&read_group(&app, &org, &id).await), sorted_strings(&[&u1, &u2]));
     assert_eq!(member_count(&app, &org, &id).await, 2);
     assert_eq!(users_of_group(&app, &org, &id, "count=10").await.0, 2);
 }
@@ -1074,7 +951,7 @@ async fn replace_members_replaces_the_set_and_remove_members_removes_all() {
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert_eq!(member_values(&read_group(&app, &org, &id).await), sorted(&[&u2, &u3]));
+    assert_eq!(member_values(&read_group(&app, &org, &id).await), sorted_strings(&[&u2, &u3]));
     assert_eq!(member_count(&app, &org, &id).await, 2);
     assert!(read_user(&app, &org, &u1).await.get("groups").is_none());
 

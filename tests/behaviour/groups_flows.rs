@@ -14,76 +14,17 @@
 use std::collections::BTreeSet;
 
 use reqwest::header::HeaderMap;
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, ScimOrg, TestApp};
+use crate::scim_client::{
+    created_id, empty_list_response, encode, entra, entra_user_body, member_count, member_value_set, new_guid, ok_body,
+    okta, okta_user_body, patch_body, send, send_for_status_and_body, string_set, with_utf8_body, ENTRA_AGENT,
+    GROUP_SCHEMA, LIST_SCHEMA, OKTA_AGENT, PATCH_SCHEMA,
+};
 
-const OKTA_AGENT: &str = "Okta SCIM Client 1.0.0";
-/// Microsoft does not document its User-Agent; this is the one its provisioning service sends.
-const ENTRA_AGENT: &str = "Microsoft.Identity.Provisioning";
-const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const ADSCIM_GROUP_SCHEMA: &str = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
-const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-#[derive(Clone, Copy)]
-enum Idp {
-    Okta,
-    Entra,
-}
-
-fn request(app: &TestApp, org: &ScimOrg, idp: Idp, method: Method, path: &str) -> RequestBuilder {
-    let agent = match idp {
-        Idp::Okta => OKTA_AGENT,
-        Idp::Entra => ENTRA_AGENT,
-    };
-    app.http
-        .request(method, format!("{}{path}", org.base))
-        .bearer_auth(&org.token)
-        .header("user-agent", agent)
-        .header("accept", "application/scim+json")
-}
-
-fn okta(app: &TestApp, org: &ScimOrg, method: Method, path: &str) -> RequestBuilder {
-    request(app, org, Idp::Okta, method, path)
-}
-
-fn entra(app: &TestApp, org: &ScimOrg, method: Method, path: &str) -> RequestBuilder {
-    request(app, org, Idp::Entra, method, path)
-}
-
-fn with_body(request: RequestBuilder, body: &Value) -> RequestBuilder {
-    request.header("content-type", "application/scim+json; charset=utf-8").body(body.to_string())
-}
-
-async fn send(request: RequestBuilder) -> (StatusCode, HeaderMap, Value) {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    (status, headers, body)
-}
-
-/// Percent-encoding of a query value the way the IdPs write it (`%20`, `%22`).
-fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn unique() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
 
 fn short() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_owned()
@@ -94,90 +35,54 @@ fn okta_lookup_path(display_name: &str) -> String {
     format!("/Groups?filter={}&startIndex=1&count=100", encode(&format!("displayName eq \"{display_name}\"")))
 }
 
-/// Entra's lookup of a group by name.
-fn entra_lookup_path(display_name: &str) -> String {
-    format!("/Groups?excludedAttributes=members&filter={}", encode(&format!("displayName eq \"{display_name}\"")))
+/// Entra's query of groups (members left out) by this filter.
+fn entra_filter_path(filter: &str) -> String {
+    format!("/Groups?excludedAttributes=members&filter={}", encode(filter))
 }
 
-fn patch_body(operations: Value) -> Value {
-    json!({"schemas": [PATCH_SCHEMA], "Operations": operations})
+/// Entra's lookup of a group by name.
+fn entra_lookup_path(display_name: &str) -> String {
+    entra_filter_path(&format!("displayName eq \"{display_name}\""))
 }
 
 /// An Okta user (as Okta's "Create the User" request); returns its id and userName.
 async fn okta_user(app: &TestApp, org: &ScimOrg) -> (String, String) {
     let user_name = format!("test.user.{}@okta.local", short());
-    let body = json!({
-        "schemas": [USER_SCHEMA],
-        "userName": user_name,
-        "name": {"givenName": "Test", "familyName": "User"},
-        "emails": [{"primary": true, "value": user_name, "type": "work"}],
-        "displayName": "Test User",
-        "locale": "en-US",
-        "externalId": format!("00u{}", short()),
-        "groups": [],
-        "password": "1mz050nq",
-        "active": true
-    });
-    let (status, _, created) = send(with_body(okta(app, org, Method::POST, "/Users"), &body)).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    (created["id"].as_str().unwrap().to_owned(), user_name)
+    let body = okta_user_body(&user_name, &format!("00u{}", short()));
+    (created_id(with_utf8_body(okta(app, org, Method::POST, "/Users"), &body)).await, user_name)
 }
 
 /// An Entra user (as Entra's "Create User" request); returns its id and userName.
 async fn entra_user(app: &TestApp, org: &ScimOrg) -> (String, String) {
-    let guid = unique();
+    let guid = new_guid();
     let user_name = format!("Test_User_{guid}");
-    let body = json!({
-        "schemas": [USER_SCHEMA, ENTERPRISE],
-        "externalId": unique(),
-        "userName": user_name,
-        "active": true,
-        "emails": [{"primary": true, "type": "work", "value": format!("Test_User_{guid}@testuser.com")}],
-        "meta": {"resourceType": "User"},
-        "name": {"formatted": "givenName familyName", "familyName": "familyName", "givenName": "givenName"},
-        "roles": []
-    });
-    let (status, _, created) = send(with_body(entra(app, org, Method::POST, "/Users"), &body)).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    (created["id"].as_str().unwrap().to_owned(), user_name)
+    let body = entra_user_body(&user_name, &format!("Test_User_{guid}@testuser.com"));
+    (created_id(with_utf8_body(entra(app, org, Method::POST, "/Users"), &body)).await, user_name)
 }
 
-/// The member ids of a group resource (`members` absent or null = none).
-fn member_values(group: &Value) -> BTreeSet<String> {
-    match group.get("members") {
-        None | Some(Value::Null) => BTreeSet::new(),
-        Some(members) => members
-            .as_array()
-            .unwrap_or_else(|| panic!("members is not an array: {group}"))
-            .iter()
-            .map(|m| m["value"].as_str().unwrap().to_owned())
-            .collect(),
-    }
+/// `GET /Groups/{id}` as Okta, expected to be 200.
+async fn okta_read_group(app: &TestApp, org: &ScimOrg, id: &str) -> Value {
+    ok_body(okta(app, org, Method::GET, &format!("/Groups/{id}"))).await
 }
 
-fn set(values: &[&str]) -> BTreeSet<String> {
-    values.iter().map(|v| (*v).to_owned()).collect()
-}
-
-async fn read_group(app: &TestApp, org: &ScimOrg, id: &str) -> Value {
-    let (status, _, body) = send(okta(app, org, Method::GET, &format!("/Groups/{id}"))).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-async fn member_count(app: &TestApp, org: &ScimOrg, id: &str) -> u64 {
-    app.store.team(&org.id, id).await.unwrap().unwrap_or_else(|| panic!("no team {id} in the store")).member_count
-}
-
-async fn read_user(app: &TestApp, org: &ScimOrg, id: &str) -> Value {
-    let (status, _, body) = send(okta(app, org, Method::GET, &format!("/Users/{id}"))).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+/// `GET /Users/{id}` as Okta, expected to be 200.
+async fn okta_read_user(app: &TestApp, org: &ScimOrg, id: &str) -> Value {
+    ok_body(okta(app, org, Method::GET, &format!("/Users/{id}"))).await
 }
 
 // ---------------------------------------------------------------------------------------------
 // Okta: Push Groups
 // ---------------------------------------------------------------------------------------------
+
+/// Okta's PATCH of group `id` with this PatchOp body.
+async fn okta_patch(app: &TestApp, org: &ScimOrg, id: &str, body: &Value) -> (StatusCode, HeaderMap, Value) {
+    send(with_utf8_body(okta(app, org, Method::PATCH, &format!("/Groups/{id}")), body)).await
+}
+
+/// Okta's PUT of group `id` with this body.
+async fn okta_put(app: &TestApp, org: &ScimOrg, id: &str, body: &Value) -> (StatusCode, HeaderMap, Value) {
+    send(with_utf8_body(okta(app, org, Method::PUT, &format!("/Groups/{id}")), body)).await
+}
 
 /// The body of Okta's "Create Groups" request, optionally with members (`{value, display}`).
 fn okta_create_body(display_name: &str, members: &[(&str, &str)]) -> Value {
@@ -190,10 +95,7 @@ fn okta_create_body(display_name: &str, members: &[(&str, &str)]) -> Value {
 }
 
 async fn okta_push(app: &TestApp, org: &ScimOrg, display_name: &str, members: &[(&str, &str)]) -> String {
-    let (status, _, body) =
-        send(with_body(okta(app, org, Method::POST, "/Groups"), &okta_create_body(display_name, members))).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["id"].as_str().unwrap().to_owned()
+    created_id(with_utf8_body(okta(app, org, Method::POST, "/Groups"), &okta_create_body(display_name, members))).await
 }
 
 /// Okta's "Update specific Group membership" PATCH: remove one member, add another.
@@ -248,10 +150,7 @@ async fn okta_import_of_groups_on_an_empty_organization_is_an_empty_list_respons
     let (status, headers, body) = send(okta(&app, &org, Method::GET, "/Groups?startIndex=1&count=100")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers["content-type"], "application/scim+json");
-    assert_eq!(
-        body,
-        json!({"schemas": [LIST_SCHEMA], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []})
-    );
+    assert_eq!(body, empty_list_response());
 }
 
 #[tokio::test]
@@ -268,7 +167,7 @@ async fn okta_import_pages_through_groups_with_integers() {
     assert_eq!(body["startIndex"], json!(1));
     let names: BTreeSet<String> =
         body["Resources"].as_array().unwrap().iter().map(|g| g["displayName"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(names, set(&["Okta Group 0", "Okta Group 1", "Okta Group 2"]));
+    assert_eq!(names, string_set(&["Okta Group 0", "Okta Group 1", "Okta Group 2"]));
 }
 
 #[tokio::test]
@@ -277,10 +176,7 @@ async fn okta_lookup_of_an_unknown_group_name_is_an_empty_list_response() {
     let org = app.scim_org().await;
     let (status, _, body) = send(okta(&app, &org, Method::GET, &okta_lookup_path("Test SCIMv2"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body,
-        json!({"schemas": [LIST_SCHEMA], "totalResults": 0, "startIndex": 1, "itemsPerPage": 0, "Resources": []})
-    );
+    assert_eq!(body, empty_list_response());
 }
 
 #[tokio::test]
@@ -288,18 +184,18 @@ async fn okta_push_creates_the_group_as_documented() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let (status, headers, body) =
-        send(with_body(okta(&app, &org, Method::POST, "/Groups"), &okta_create_body("Test SCIMv2", &[]))).await;
+        send(with_utf8_body(okta(&app, &org, Method::POST, "/Groups"), &okta_create_body("Test SCIMv2", &[]))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(headers["content-type"], "application/scim+json");
     let id = body["id"].as_str().unwrap().to_owned();
     assert_eq!(body["schemas"], json!([GROUP_SCHEMA]));
     assert_eq!(body["displayName"], "Test SCIMv2");
-    assert_eq!(member_values(&body), BTreeSet::new());
+    assert_eq!(member_value_set(&body), BTreeSet::new());
     assert_eq!(body["meta"]["resourceType"], "Group");
     assert_eq!(headers["location"], format!("{}/Groups/{id}", org.base).as_str());
 
     // Okta later checks that the group still exists.
-    let read = read_group(&app, &org, &id).await;
+    let read = okta_read_group(&app, &org, &id).await;
     assert_eq!(read["id"], id.as_str());
     assert_eq!(read["displayName"], "Test SCIMv2");
     // And finds it by name.
@@ -315,14 +211,14 @@ async fn okta_push_with_members_creates_the_team_with_them() {
     let org = app.scim_org().await;
     let (u1, n1) = okta_user(&app, &org).await;
     let (u2, n2) = okta_user(&app, &org).await;
-    let (status, _, body) = send(with_body(
+    let (status, _, body) = send(with_utf8_body(
         okta(&app, &org, Method::POST, "/Groups"),
         &okta_create_body("Test SCIMv2", &[(&u1, &n1), (&u2, &n2)]),
     ))
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
-    assert_eq!(member_values(&body), set(&[&u1, &u2]));
+    assert_eq!(member_value_set(&body), string_set(&[&u1, &u2]));
     for member in body["members"].as_array().unwrap() {
         let value = member["value"].as_str().unwrap();
         let expected_name = if value == u1 { &n1 } else { &n2 };
@@ -330,9 +226,9 @@ async fn okta_push_with_members_creates_the_team_with_them() {
         assert_eq!(member["$ref"], format!("{}/Users/{value}", org.base));
         assert_eq!(member["type"], "User");
     }
-    assert_eq!(member_values(&read_group(&app, &org, &id).await), set(&[&u1, &u2]));
+    assert_eq!(member_value_set(&okta_read_group(&app, &org, &id).await), string_set(&[&u1, &u2]));
     assert_eq!(member_count(&app, &org, &id).await, 2);
-    assert_eq!(read_user(&app, &org, &u1).await["groups"][0]["value"], id.as_str());
+    assert_eq!(okta_read_user(&app, &org, &u1).await["groups"][0]["value"], id.as_str());
 }
 
 #[tokio::test]
@@ -344,18 +240,14 @@ async fn okta_membership_update_removes_and_adds_in_one_patch() {
     let (new, new_name) = okta_user(&app, &org).await;
     let id = okta_push(&app, &org, "Test SCIMv2", &[(&old, &old_name), (&kept, &kept_name)]).await;
 
-    let (status, headers, body) = send(with_body(
-        okta(&app, &org, Method::PATCH, &format!("/Groups/{id}")),
-        &okta_membership_patch(&old, (&new, &new_name)),
-    ))
-    .await;
+    let (status, headers, body) = okta_patch(&app, &org, &id, &okta_membership_patch(&old, (&new, &new_name))).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert!(headers.get("etag").is_some(), "{headers:?}");
-    let read = read_group(&app, &org, &id).await;
-    assert_eq!(member_values(&read), set(&[&kept, &new]));
+    let read = okta_read_group(&app, &org, &id).await;
+    assert_eq!(member_value_set(&read), string_set(&[&kept, &new]));
     assert_eq!(read["displayName"], "Test SCIMv2");
     assert_eq!(member_count(&app, &org, &id).await, 2);
-    assert!(read_user(&app, &org, &old).await.get("groups").is_none(), "the removed user is in no team");
+    assert!(okta_read_user(&app, &org, &old).await.get("groups").is_none(), "the removed user is in no team");
 }
 
 #[tokio::test]
@@ -364,16 +256,12 @@ async fn okta_rename_patch_with_id_in_the_value_renames_and_keeps_members() {
     let org = app.scim_org().await;
     let (u, n) = okta_user(&app, &org).await;
     let id = okta_push(&app, &org, "Test SCIMv2", &[(&u, &n)]).await;
-    let (status, _, body) = send(with_body(
-        okta(&app, &org, Method::PATCH, &format!("/Groups/{id}")),
-        &okta_rename_patch(&id, "Test SCIMv20"),
-    ))
-    .await;
+    let (status, _, body) = okta_patch(&app, &org, &id, &okta_rename_patch(&id, "Test SCIMv20")).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let read = read_group(&app, &org, &id).await;
+    let read = okta_read_group(&app, &org, &id).await;
     assert_eq!(read["displayName"], "Test SCIMv20");
     assert_eq!(read["id"], id.as_str(), "the id in the value is the group's own, not a change");
-    assert_eq!(member_values(&read), set(&[&u]));
+    assert_eq!(member_value_set(&read), string_set(&[&u]));
     let (_, _, found) = send(okta(&app, &org, Method::GET, &okta_lookup_path("Test SCIMv20"))).await;
     assert_eq!(found["totalResults"], 1);
     let (_, _, gone) = send(okta(&app, &org, Method::GET, &okta_lookup_path("Test SCIMv2"))).await;
@@ -387,19 +275,16 @@ async fn okta_rename_to_the_same_name_after_each_membership_update_is_harmless()
     let (a, a_name) = okta_user(&app, &org).await;
     let (b, b_name) = okta_user(&app, &org).await;
     let id = okta_push(&app, &org, "Test SCIMv2", &[(&a, &a_name)]).await;
-    let path = format!("/Groups/{id}");
     // Okta: membership update, then the name update it triggers (same name).
-    let (status, _, body) =
-        send(with_body(okta(&app, &org, Method::PATCH, &path), &okta_membership_patch(&a, (&b, &b_name)))).await;
+    let (status, _, body) = okta_patch(&app, &org, &id, &okta_membership_patch(&a, (&b, &b_name))).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     for _ in 0..2 {
-        let (status, _, body) =
-            send(with_body(okta(&app, &org, Method::PATCH, &path), &okta_rename_patch(&id, "Test SCIMv2"))).await;
+        let (status, _, body) = okta_patch(&app, &org, &id, &okta_rename_patch(&id, "Test SCIMv2")).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "renaming to its own name is no conflict: {body}");
     }
-    let read = read_group(&app, &org, &id).await;
+    let read = okta_read_group(&app, &org, &id).await;
     assert_eq!(read["displayName"], "Test SCIMv2");
-    assert_eq!(member_values(&read), set(&[&b]));
+    assert_eq!(member_value_set(&read), string_set(&[&b]));
     assert_eq!(member_count(&app, &org, &id).await, 1);
 }
 
@@ -433,10 +318,10 @@ async fn okta_full_push_with_replace_of_members_sets_exactly_those_members() {
         }
       ]
     });
-    let (status, _, response) = send(with_body(okta(&app, &org, Method::PATCH, &format!("/Groups/{id}")), &body)).await;
+    let (status, _, response) = okta_patch(&app, &org, &id, &body).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{response}");
-    let read = read_group(&app, &org, &id).await;
-    assert_eq!(member_values(&read), set(&[&b, &c]));
+    let read = okta_read_group(&app, &org, &id).await;
+    assert_eq!(member_value_set(&read), string_set(&[&b, &c]));
     assert_eq!(member_count(&app, &org, &id).await, 2);
     for member in read["members"].as_array().unwrap() {
         assert_ne!(
@@ -454,31 +339,24 @@ async fn okta_put_of_the_whole_group_after_membership_changes_replaces_it() {
     let (b, b_name) = okta_user(&app, &org).await;
     let (c, c_name) = okta_user(&app, &org).await;
     let id = okta_push(&app, &org, "Test SCIMv2", &[(&a, &a_name), (&b, &b_name)]).await;
-    let path = format!("/Groups/{id}");
     // Okta reads the group, then PUTs it back with the membership it now has.
-    let read = read_group(&app, &org, &id).await;
-    assert_eq!(member_values(&read), set(&[&a, &b]));
-    let (status, _, body) = send(with_body(
-        okta(&app, &org, Method::PUT, &path),
-        &okta_put_body(&id, "Test SCIMv2", &[(&b, &b_name), (&c, &c_name)]),
-    ))
-    .await;
+    let read = okta_read_group(&app, &org, &id).await;
+    assert_eq!(member_value_set(&read), string_set(&[&a, &b]));
+    let (status, _, body) =
+        okta_put(&app, &org, &id, &okta_put_body(&id, "Test SCIMv2", &[(&b, &b_name), (&c, &c_name)])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["id"], id.as_str());
     assert_eq!(body["displayName"], "Test SCIMv2");
-    assert_eq!(member_values(&body), set(&[&b, &c]));
-    assert_eq!(member_values(&read_group(&app, &org, &id).await), set(&[&b, &c]));
+    assert_eq!(member_value_set(&body), string_set(&[&b, &c]));
+    assert_eq!(member_value_set(&okta_read_group(&app, &org, &id).await), string_set(&[&b, &c]));
     assert_eq!(member_count(&app, &org, &id).await, 2);
-    assert!(read_user(&app, &org, &a).await.get("groups").is_none());
+    assert!(okta_read_user(&app, &org, &a).await.get("groups").is_none());
 
     // The same PUT again (Okta repeats it) changes nothing.
-    let (status, _, again) = send(with_body(
-        okta(&app, &org, Method::PUT, &path),
-        &okta_put_body(&id, "Test SCIMv2", &[(&b, &b_name), (&c, &c_name)]),
-    ))
-    .await;
+    let (status, _, again) =
+        okta_put(&app, &org, &id, &okta_put_body(&id, "Test SCIMv2", &[(&b, &b_name), (&c, &c_name)])).await;
     assert_eq!(status, StatusCode::OK, "{again}");
-    assert_eq!(member_values(&again), set(&[&b, &c]));
+    assert_eq!(member_value_set(&again), string_set(&[&b, &c]));
     assert_eq!(member_count(&app, &org, &id).await, 2);
 }
 
@@ -493,7 +371,7 @@ async fn okta_unlink_with_delete_removes_the_group_and_keeps_the_users() {
     assert_eq!(body, Value::Null);
     let (status, _, _) = send(okta(&app, &org, Method::GET, &format!("/Groups/{id}"))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let user = read_user(&app, &org, &a).await;
+    let user = okta_read_user(&app, &org, &a).await;
     assert_eq!(user["active"], json!(true), "the user stays, active");
     assert!(user.get("groups").is_none(), "{user}");
     let (_, _, found) = send(okta(&app, &org, Method::GET, &okta_lookup_path("Test SCIMv2"))).await;
@@ -512,7 +390,7 @@ async fn okta_push_groups_full_flow_is_logged_as_okta() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _, body) = send(okta(&app, &org, Method::GET, &okta_lookup_path("Test SCIMv2"))).await;
     assert_eq!((status, body["totalResults"].clone()), (StatusCode::OK, json!(0)), "{body}");
-    let (status, _, created) = send(with_body(
+    let (status, _, created) = send(with_utf8_body(
         okta(&app, &org, Method::POST, "/Groups"),
         &okta_create_body("Test SCIMv2", &[(&a, &a_name), (&b, &b_name)]),
     ))
@@ -522,21 +400,17 @@ async fn okta_push_groups_full_flow_is_logged_as_okta() {
     let path = format!("/Groups/{id}");
     let (status, _, _) = send(okta(&app, &org, Method::GET, &path)).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, body) =
-        send(with_body(okta(&app, &org, Method::PATCH, &path), &okta_membership_patch(&a, (&c, &c_name)))).await;
+    let (status, _, body) = okta_patch(&app, &org, &id, &okta_membership_patch(&a, (&c, &c_name))).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let (status, _, body) =
-        send(with_body(okta(&app, &org, Method::PATCH, &path), &okta_rename_patch(&id, "Test SCIMv20"))).await;
+    let (status, _, body) = okta_patch(&app, &org, &id, &okta_rename_patch(&id, "Test SCIMv20")).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let (status, _, body) =
-        send(with_body(okta(&app, &org, Method::PUT, &path), &okta_put_body(&id, "Test SCIMv20", &[(&c, &c_name)])))
-            .await;
+    let (status, _, body) = okta_put(&app, &org, &id, &okta_put_body(&id, "Test SCIMv20", &[(&c, &c_name)])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(member_values(&body), set(&[&c]));
+    assert_eq!(member_value_set(&body), string_set(&[&c]));
     let (status, _, _) = send(okta(&app, &org, Method::DELETE, &path)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     for user in [&a, &b, &c] {
-        assert!(read_user(&app, &org, user).await.get("groups").is_none());
+        assert!(okta_read_user(&app, &org, user).await.get("groups").is_none());
     }
 
     app.flush_logs().await;
@@ -584,28 +458,35 @@ fn entra_create_body(display_name: &str, external_id: &str) -> Value {
 }
 
 async fn entra_create(app: &TestApp, org: &ScimOrg, display_name: &str) -> (String, String) {
-    let external_id = unique();
-    let (status, _, body) =
-        send(with_body(entra(app, org, Method::POST, "/Groups"), &entra_create_body(display_name, &external_id))).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    (body["id"].as_str().unwrap().to_owned(), external_id)
+    let external_id = new_guid();
+    let body = entra_create_body(display_name, &external_id);
+    (created_id(with_utf8_body(entra(app, org, Method::POST, "/Groups"), &body)).await, external_id)
 }
 
 async fn entra_patch(app: &TestApp, org: &ScimOrg, id: &str, operations: Value) -> (StatusCode, Value) {
-    let (status, _, body) =
-        send(with_body(entra(app, org, Method::PATCH, &format!("/Groups/{id}")), &patch_body(operations))).await;
-    (status, body)
+    send_for_status_and_body(with_utf8_body(
+        entra(app, org, Method::PATCH, &format!("/Groups/{id}")),
+        &patch_body(operations),
+    ))
+    .await
 }
 
 fn entra_members(ids: &[&str]) -> Value {
     Value::Array(ids.iter().map(|id| json!({"$ref": null, "value": id})).collect())
 }
 
+/// Entra's `Add` of these members to group `id`, expected to be 204.
+async fn entra_add_members(app: &TestApp, org: &ScimOrg, id: &str, members: &[&str]) {
+    let (status, body) =
+        entra_patch(app, org, id, json!([{"op": "Add", "path": "members", "value": entra_members(members)}])).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+}
+
 #[tokio::test]
 async fn entra_test_connection_lookup_of_a_random_group_is_an_empty_list() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let (status, headers, body) = send(entra(&app, &org, Method::GET, &entra_lookup_path(&unique()))).await;
+    let (status, headers, body) = send(entra(&app, &org, Method::GET, &entra_lookup_path(&new_guid()))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers["content-type"], "application/scim+json");
     assert_eq!(body["schemas"], json!([LIST_SCHEMA]));
@@ -618,9 +499,11 @@ async fn entra_create_group_as_documented() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let external_id = "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159";
-    let (status, headers, body) =
-        send(with_body(entra(&app, &org, Method::POST, "/Groups"), &entra_create_body("displayName", external_id)))
-            .await;
+    let (status, headers, body) = send(with_utf8_body(
+        entra(&app, &org, Method::POST, "/Groups"),
+        &entra_create_body("displayName", external_id),
+    ))
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(headers["content-type"], "application/scim+json");
     let id = body["id"].as_str().unwrap();
@@ -629,7 +512,7 @@ async fn entra_create_group_as_documented() {
     assert_eq!(body["displayName"], "displayName");
     assert_eq!(body["meta"]["resourceType"], "Group");
     assert!(body["meta"]["created"].is_string() && body["meta"]["lastModified"].is_string(), "{body}");
-    assert_eq!(member_values(&body), BTreeSet::new(), "groups are created with an empty members list");
+    assert_eq!(member_value_set(&body), BTreeSet::new(), "groups are created with an empty members list");
 }
 
 #[tokio::test]
@@ -638,9 +521,7 @@ async fn entra_get_group_with_excluded_members_has_no_members() {
     let org = app.scim_org().await;
     let (u, _) = entra_user(&app, &org).await;
     let (id, external_id) = entra_create(&app, &org, "displayName").await;
-    let (status, _) =
-        entra_patch(&app, &org, &id, json!([{"op": "Add", "path": "members", "value": entra_members(&[&u])}])).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    entra_add_members(&app, &org, &id, &[&u]).await;
     let (status, _, body) =
         send(entra(&app, &org, Method::GET, &format!("/Groups/{id}?excludedAttributes=members"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -659,9 +540,7 @@ async fn entra_lookup_by_display_name_finds_the_group_without_members() {
     let name = format!("Entra Group {}", short());
     let (id, external_id) = entra_create(&app, &org, &name).await;
     entra_create(&app, &org, &format!("{name} Other")).await;
-    let (status, _) =
-        entra_patch(&app, &org, &id, json!([{"op": "Add", "path": "members", "value": entra_members(&[&u])}])).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    entra_add_members(&app, &org, &id, &[&u]).await;
 
     let (status, _, body) = send(entra(&app, &org, Method::GET, &entra_lookup_path(&name))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -689,7 +568,7 @@ async fn entra_adds_two_members_in_one_operation() {
             .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(body, Value::Null, "Entra expects 204 without a body");
-    assert_eq!(member_values(&read_group(&app, &org, &id).await), set(&[&u1, &u2]));
+    assert_eq!(member_value_set(&okta_read_group(&app, &org, &id).await), string_set(&[&u1, &u2]));
     assert_eq!(member_count(&app, &org, &id).await, 2);
 }
 
@@ -700,17 +579,14 @@ async fn entra_removes_a_member_listed_in_the_value() {
     let (u1, _) = entra_user(&app, &org).await;
     let (u2, _) = entra_user(&app, &org).await;
     let (id, _) = entra_create(&app, &org, "displayName").await;
-    let (status, _) =
-        entra_patch(&app, &org, &id, json!([{"op": "Add", "path": "members", "value": entra_members(&[&u1, &u2])}]))
-            .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    entra_add_members(&app, &org, &id, &[&u1, &u2]).await;
     let (status, body) =
         entra_patch(&app, &org, &id, json!([{"op": "Remove", "path": "members", "value": entra_members(&[&u1])}]))
             .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert_eq!(member_values(&read_group(&app, &org, &id).await), set(&[&u2]));
+    assert_eq!(member_value_set(&okta_read_group(&app, &org, &id).await), string_set(&[&u2]));
     assert_eq!(member_count(&app, &org, &id).await, 1);
-    assert!(read_user(&app, &org, &u1).await.get("groups").is_none());
+    assert!(okta_read_user(&app, &org, &u1).await.get("groups").is_none());
 }
 
 #[tokio::test]
@@ -720,14 +596,11 @@ async fn entra_removes_a_member_by_a_value_filter_path() {
     let (u1, _) = entra_user(&app, &org).await;
     let (u2, _) = entra_user(&app, &org).await;
     let (id, _) = entra_create(&app, &org, "displayName").await;
-    let (status, _) =
-        entra_patch(&app, &org, &id, json!([{"op": "Add", "path": "members", "value": entra_members(&[&u1, &u2])}]))
-            .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    entra_add_members(&app, &org, &id, &[&u1, &u2]).await;
     let (status, body) =
         entra_patch(&app, &org, &id, json!([{"op": "Remove", "path": format!("members[value eq \"{u2}\"]")}])).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert_eq!(member_values(&read_group(&app, &org, &id).await), set(&[&u1]));
+    assert_eq!(member_value_set(&okta_read_group(&app, &org, &id).await), string_set(&[&u1]));
     assert_eq!(member_count(&app, &org, &id).await, 1);
 }
 
@@ -737,22 +610,20 @@ async fn entra_renames_with_a_capitalised_replace_of_display_name() {
     let org = app.scim_org().await;
     let (u, _) = entra_user(&app, &org).await;
     let (id, _) = entra_create(&app, &org, "displayName").await;
-    let (status, _) =
-        entra_patch(&app, &org, &id, json!([{"op": "Add", "path": "members", "value": entra_members(&[&u])}])).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    entra_add_members(&app, &org, &id, &[&u]).await;
     let new_name = "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName";
     let (status, body) =
         entra_patch(&app, &org, &id, json!([{"op": "Replace", "path": "displayName", "value": new_name}])).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let read = read_group(&app, &org, &id).await;
+    let read = okta_read_group(&app, &org, &id).await;
     assert_eq!(read["displayName"], new_name);
-    assert_eq!(member_values(&read), set(&[&u]), "a rename keeps the members");
+    assert_eq!(member_value_set(&read), string_set(&[&u]), "a rename keeps the members");
     let (_, _, found) = send(entra(&app, &org, Method::GET, &entra_lookup_path(new_name))).await;
     assert_eq!(found["totalResults"], 1, "{found}");
     assert_eq!(found["Resources"][0]["id"], id.as_str());
     let (_, _, old) = send(entra(&app, &org, Method::GET, &entra_lookup_path("displayName"))).await;
     assert_eq!(old["totalResults"], 0, "{old}");
-    assert_eq!(read_user(&app, &org, &u).await["groups"][0]["display"], new_name);
+    assert_eq!(okta_read_user(&app, &org, &u).await["groups"][0]["display"], new_name);
 }
 
 #[tokio::test]
@@ -763,10 +634,9 @@ async fn entra_replaces_the_external_id() {
     let (status, body) =
         entra_patch(&app, &org, &id, json!([{"op": "Replace", "path": "externalId", "value": "new-object-id"}])).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert_eq!(read_group(&app, &org, &id).await["externalId"], "new-object-id");
-    let filter = encode("externalId eq \"new-object-id\"");
+    assert_eq!(okta_read_group(&app, &org, &id).await["externalId"], "new-object-id");
     let (status, _, found) =
-        send(entra(&app, &org, Method::GET, &format!("/Groups?excludedAttributes=members&filter={filter}"))).await;
+        send(entra(&app, &org, Method::GET, &entra_filter_path("externalId eq \"new-object-id\""))).await;
     assert_eq!(status, StatusCode::OK, "{found}");
     assert_eq!(found["totalResults"], 1);
     assert_eq!(found["Resources"][0]["id"], id.as_str());
@@ -779,14 +649,10 @@ async fn entra_checks_a_membership_with_id_and_members_value() {
     let (member, _) = entra_user(&app, &org).await;
     let (outsider, _) = entra_user(&app, &org).await;
     let (id, _) = entra_create(&app, &org, "displayName").await;
-    let (status, _) =
-        entra_patch(&app, &org, &id, json!([{"op": "Add", "path": "members", "value": entra_members(&[&member])}]))
-            .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    entra_add_members(&app, &org, &id, &[&member]).await;
     for (user, expected) in [(&member, 1), (&outsider, 0)] {
-        let filter = encode(&format!("id eq \"{id}\" and members.value eq \"{user}\""));
-        let (status, _, body) =
-            send(entra(&app, &org, Method::GET, &format!("/Groups?excludedAttributes=members&filter={filter}"))).await;
+        let filter = format!("id eq \"{id}\" and members.value eq \"{user}\"");
+        let (status, _, body) = send(entra(&app, &org, Method::GET, &entra_filter_path(&filter))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["totalResults"], expected, "{body}");
     }
@@ -798,16 +664,14 @@ async fn entra_deletes_the_group_and_keeps_its_users() {
     let org = app.scim_org().await;
     let (u, _) = entra_user(&app, &org).await;
     let (id, _) = entra_create(&app, &org, "displayName").await;
-    let (status, _) =
-        entra_patch(&app, &org, &id, json!([{"op": "Add", "path": "members", "value": entra_members(&[&u])}])).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    entra_add_members(&app, &org, &id, &[&u]).await;
     let (status, _, body) = send(entra(&app, &org, Method::DELETE, &format!("/Groups/{id}"))).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(body, Value::Null);
     let (status, _, _) =
         send(entra(&app, &org, Method::GET, &format!("/Groups/{id}?excludedAttributes=members"))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(read_user(&app, &org, &u).await.get("groups").is_none());
+    assert!(okta_read_user(&app, &org, &u).await.get("groups").is_none());
 }
 
 #[tokio::test]
@@ -837,8 +701,8 @@ async fn entra_full_group_flow_is_logged_as_azure() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["totalResults"], 1);
     assert_eq!(body["Resources"][0]["externalId"], external_id.as_str());
-    let read = read_group(&app, &org, &id).await;
-    assert_eq!(member_values(&read), set(&[&u3]));
+    let read = okta_read_group(&app, &org, &id).await;
+    assert_eq!(member_value_set(&read), string_set(&[&u3]));
     assert_eq!(member_count(&app, &org, &id).await, 1);
     let (status, _, _) = send(entra(&app, &org, Method::DELETE, &format!("/Groups/{id}"))).await;
     assert_eq!(status, StatusCode::NO_CONTENT);

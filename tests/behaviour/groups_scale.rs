@@ -9,71 +9,19 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use chrono::Utc;
 use insomnia_scim::domain::{EmailAddress, MemberRole};
 use insomnia_scim::store::{member_item, Item, ManagedBy, MemberRecord};
-use reqwest::header::{HeaderMap, IF_MATCH};
+use reqwest::header::IF_MATCH;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
 use crate::helpers::{spawn_app, FaultTiming, ScimOrg, TestApp};
+use crate::scim_client::{
+    create_bare_group, encode, member_count, member_values, patch_group, patch_group_request, read_group, scim, send,
+    with_body, ERROR_SCHEMA, USER_SCHEMA,
+};
 
-const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 /// DESIGN §6: adding or removing one team member, whatever the team size.
 const MEMBER_CHANGE_BUDGET: usize = 3;
-
-fn scim(app: &TestApp, org: &ScimOrg, method: Method, path: &str) -> RequestBuilder {
-    app.http
-        .request(method, format!("{}{path}", org.base))
-        .bearer_auth(&org.token)
-        .header("accept", "application/scim+json")
-}
-
-fn with_body(request: RequestBuilder, body: &Value) -> RequestBuilder {
-    request.header("content-type", "application/scim+json").body(body.to_string())
-}
-
-async fn send(request: RequestBuilder) -> (StatusCode, HeaderMap, Value) {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    (status, headers, body)
-}
-
-fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-async fn create_group(app: &TestApp, org: &ScimOrg, display_name: &str) -> String {
-    let body = json!({"schemas": [GROUP_SCHEMA], "displayName": display_name});
-    let (status, _, created) = send(with_body(scim(app, org, Method::POST, "/Groups"), &body)).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    created["id"].as_str().unwrap().to_owned()
-}
-
-fn patch_request(app: &TestApp, org: &ScimOrg, id: &str, operations: &Value) -> RequestBuilder {
-    let body = json!({"schemas": [PATCH_SCHEMA], "Operations": operations});
-    with_body(scim(app, org, Method::PATCH, &format!("/Groups/{id}")), &body)
-}
-
-async fn patch_group(app: &TestApp, org: &ScimOrg, id: &str, operations: Value) -> (StatusCode, HeaderMap, Value) {
-    send(patch_request(app, org, id, &operations)).await
-}
-
-async fn member_count(app: &TestApp, org: &ScimOrg, id: &str) -> u64 {
-    app.store.team(&org.id, id).await.unwrap().unwrap_or_else(|| panic!("no team {id} in the store")).member_count
-}
 
 /// `totalResults` of `GET /Users?filter=groups.value eq "{gid}"`.
 async fn users_of_group_total(app: &TestApp, org: &ScimOrg, gid: &str) -> u64 {
@@ -82,19 +30,6 @@ async fn users_of_group_total(app: &TestApp, org: &ScimOrg, gid: &str) -> u64 {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["Resources"].as_array().unwrap().len() <= 1, "{body}");
     body["totalResults"].as_u64().unwrap()
-}
-
-fn member_values(group: &Value) -> Vec<String> {
-    match group.get("members") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(members) => members.as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap().to_owned()).collect(),
-    }
-}
-
-async fn read_group(app: &TestApp, org: &ScimOrg, id: &str) -> Value {
-    let (status, _, body) = send(scim(app, org, Method::GET, &format!("/Groups/{id}"))).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
 }
 
 /// Writes items with BatchWriteItem, 25 per request, retrying unprocessed items, a few requests in
@@ -223,10 +158,10 @@ async fn member_change_costs(app: &TestApp, org: &ScimOrg, gid: &str, extra: &st
     let entra_add = json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": extra}]}]);
     let entra_remove = json!([{"op": "Remove", "path": "members", "value": [{"$ref": null, "value": extra}]}]);
     Costs {
-        okta_add: measured(app, patch_request(app, org, gid, &okta_add), StatusCode::NO_CONTENT).await,
-        okta_remove: measured(app, patch_request(app, org, gid, &okta_remove), StatusCode::NO_CONTENT).await,
-        entra_add: measured(app, patch_request(app, org, gid, &entra_add), StatusCode::NO_CONTENT).await,
-        entra_remove: measured(app, patch_request(app, org, gid, &entra_remove), StatusCode::NO_CONTENT).await,
+        okta_add: measured(app, patch_group_request(app, org, gid, &okta_add), StatusCode::NO_CONTENT).await,
+        okta_remove: measured(app, patch_group_request(app, org, gid, &okta_remove), StatusCode::NO_CONTENT).await,
+        entra_add: measured(app, patch_group_request(app, org, gid, &entra_add), StatusCode::NO_CONTENT).await,
+        entra_remove: measured(app, patch_group_request(app, org, gid, &entra_remove), StatusCode::NO_CONTENT).await,
         read_without_members: measured(
             app,
             scim(app, org, Method::GET, &format!("/Groups/{gid}?excludedAttributes=members")),
@@ -240,8 +175,8 @@ async fn member_change_costs(app: &TestApp, org: &ScimOrg, gid: &str, extra: &st
 async fn adding_or_removing_one_member_costs_the_same_few_round_trips_at_10_and_at_10000_members() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let small = create_group(&app, &org, "Small team").await;
-    let big = create_group(&app, &org, "Big team").await;
+    let small = create_bare_group(&app, &org, "Small team").await;
+    let big = create_bare_group(&app, &org, "Big team").await;
 
     // The 10-member team first (measured while the table is small: moto's TransactWriteItems copies
     // the whole table per action, which only slows the local stack down, not the count).
@@ -292,7 +227,7 @@ async fn adding_or_removing_one_member_costs_the_same_few_round_trips_at_10_and_
 async fn one_patch_adds_members_with_an_exact_count(n: usize, present: usize) {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let gid = create_group(&app, &org, "Everyone").await;
+    let gid = create_bare_group(&app, &org, "Everyone").await;
     let users = bulk_users(&app, &org, n).await;
     if present > 0 {
         let value: Vec<Value> = users[..present].iter().map(|id| json!({"value": id})).collect();
@@ -341,11 +276,11 @@ async fn fifty_concurrent_patch_adds_all_land() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let users = bulk_users(&app, &org, 50).await;
-    let gid = create_group(&app, &org, "Crowd").await;
+    let gid = create_bare_group(&app, &org, "Crowd").await;
     let mut set = JoinSet::new();
     for user in &users {
         let operations = json!([{"op": "add", "path": "members", "value": [{"value": user}]}]);
-        set.spawn(send(patch_request(&app, &org, &gid, &operations)));
+        set.spawn(send(patch_group_request(&app, &org, &gid, &operations)));
     }
     let mut statuses = Vec::new();
     while let Some(done) = set.join_next().await {
@@ -366,18 +301,18 @@ async fn a_concurrent_rename_and_member_adds_lose_nothing() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let users = bulk_users(&app, &org, 20).await;
-    let gid = create_group(&app, &org, "Before").await;
+    let gid = create_bare_group(&app, &org, "Before").await;
     let mut set = JoinSet::new();
     for (i, user) in users.iter().enumerate() {
         let operations = json!([{"op": "add", "path": "members", "value": [{"value": user}]}]);
-        set.spawn(send(patch_request(&app, &org, &gid, &operations)));
+        set.spawn(send(patch_group_request(&app, &org, &gid, &operations)));
         if i == 5 {
             let rename = json!([{"op": "replace", "path": "displayName", "value": "After"}]);
-            set.spawn(send(patch_request(&app, &org, &gid, &rename)));
+            set.spawn(send(patch_group_request(&app, &org, &gid, &rename)));
         }
         if i == 12 {
             let external = json!([{"op": "Replace", "path": "externalId", "value": "ext-after"}]);
-            set.spawn(send(patch_request(&app, &org, &gid, &external)));
+            set.spawn(send(patch_group_request(&app, &org, &gid, &external)));
         }
     }
     while let Some(done) = set.join_next().await {
@@ -396,7 +331,7 @@ async fn a_concurrent_rename_and_member_adds_lose_nothing() {
     assert_eq!(after["totalResults"], 1, "{after}");
     let (_, _, before) = send(scim(&app, &org, Method::GET, &lookup("Before"))).await;
     assert_eq!(before["totalResults"], 0, "{before}");
-    create_group(&app, &org, "Before").await;
+    create_bare_group(&app, &org, "Before").await;
 }
 
 #[tokio::test]
@@ -404,13 +339,13 @@ async fn concurrent_patches_with_the_same_if_match_let_exactly_one_through() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let users = bulk_users(&app, &org, 10).await;
-    let gid = create_group(&app, &org, "Guarded").await;
+    let gid = create_bare_group(&app, &org, "Guarded").await;
     let (_, headers, _) = send(scim(&app, &org, Method::GET, &format!("/Groups/{gid}"))).await;
     let version = headers["etag"].to_str().unwrap().to_owned();
     let mut set = JoinSet::new();
     for user in &users {
         let operations = json!([{"op": "add", "path": "members", "value": [{"value": user}]}]);
-        set.spawn(send(patch_request(&app, &org, &gid, &operations).header(IF_MATCH, version.as_str())));
+        set.spawn(send(patch_group_request(&app, &org, &gid, &operations).header(IF_MATCH, version.as_str())));
     }
     let mut ok = 0;
     let mut precondition_failed = 0;
@@ -435,7 +370,7 @@ async fn a_team_over_20000_members_answers_too_many_unless_members_are_excluded(
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let users = bulk_users(&app, &org, 3).await;
-    let gid = create_group(&app, &org, "Huge").await;
+    let gid = create_bare_group(&app, &org, "Huge").await;
     let value: Vec<Value> = users.iter().map(|id| json!({"value": id})).collect();
     let (status, _, body) =
         patch_group(&app, &org, &gid, json!([{"op": "add", "path": "members", "value": value}])).await;
@@ -494,7 +429,7 @@ async fn a_chunk_failing_half_way_through_a_patch_leaves_an_exact_count_and_a_re
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let users = bulk_users(&app, &org, 250).await;
-    let gid = create_group(&app, &org, "Interrupted").await;
+    let gid = create_bare_group(&app, &org, "Interrupted").await;
     let value: Vec<Value> = users.iter().map(|id| json!({"value": id})).collect();
     let add_all = json!([{"op": "add", "path": "members", "value": value}]);
 
@@ -517,7 +452,7 @@ async fn a_chunk_whose_answer_is_lost_after_commit_still_leaves_an_exact_count()
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let users = bulk_users(&app, &org, 250).await;
-    let gid = create_group(&app, &org, "Lost answer").await;
+    let gid = create_bare_group(&app, &org, "Lost answer").await;
     bulk_memberships(&app, &org, &gid, &users).await;
     let value: Vec<Value> = users.iter().map(|id| json!({"value": id})).collect();
     let remove_all = json!([{"op": "remove", "path": "members", "value": value}]);

@@ -1,5 +1,6 @@
 //! `spawn_app()`: the routers of every function on a random local port, over a table of their own
 //! in the moto server that the test run shares.
+use std::collections::HashMap;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -9,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sesv2::config::retry::RetryConfig;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -23,6 +26,7 @@ use insomnia_scim::domain::{
     EmailAddress, IdentityProvider, MemberRole, OrgId, Organization, Plan, SsoConfig, TokenWindow,
 };
 use insomnia_scim::enablement::enable_scim;
+use insomnia_scim::notify::Mailer;
 use insomnia_scim::runtime::{build_app, AwsClients};
 use insomnia_scim::store::{Account, ManagedBy, MemberRecord, NewMember, Store, StoreError};
 
@@ -510,4 +514,36 @@ pub async fn sent_emails(to: &str) -> Vec<serde_json::Value> {
         })
         .cloned()
         .collect()
+}
+
+/// A mailer whose SES endpoint refuses connections (nothing listens on the port), without SDK
+/// retries: every send fails the way a network outage does.
+pub async fn unreachable_mailer() -> Mailer {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = aws_sdk_sesv2::config::Builder::from(&sdk_config().await)
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .retry_config(RetryConfig::disabled())
+        .build();
+    Mailer::new(aws_sdk_sesv2::Client::from_conf(config), SENDER)
+}
+
+/// An account as it is created with its member, before the welcome: no passphrase yet, one to
+/// change, the welcome pending.
+pub async fn create_pending_account(app: &TestApp, email: &EmailAddress) {
+    let mut item = account_key(email);
+    item.extend([
+        ("email".to_owned(), AttributeValue::S(email.as_str().to_owned())),
+        ("welcome_pending".to_owned(), AttributeValue::Bool(true)),
+        ("must_change_passphrase".to_owned(), AttributeValue::Bool(true)),
+        ("created_at".to_owned(), AttributeValue::S(Utc::now().to_rfc3339())),
+    ]);
+    app.store.client().put_item().table_name(&app.table).set_item(Some(item)).send().await.unwrap();
+}
+
+/// The key (`PK`, `SK`) of an account's item in the table.
+pub fn account_key(email: &EmailAddress) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("PK".to_owned(), AttributeValue::S(format!("ACCOUNT#{}", email.normalized()))),
+        ("SK".to_owned(), AttributeValue::S("ACCOUNT".into())),
+    ])
 }

@@ -20,6 +20,7 @@ mod notify;
 mod organizations;
 mod round_trips;
 mod scheduler;
+mod scim_client;
 mod secrets;
 mod users_crud;
 mod users_entra;

@@ -4,7 +4,6 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sesv2::config::retry::RetryConfig;
 use chrono::{DateTime, Duration, Utc};
 use insomnia_scim::auth::verify_passphrase;
 use insomnia_scim::domain::{EmailAddress, OrgId, Plan};
@@ -12,7 +11,7 @@ use insomnia_scim::notify::{deliver, deliver_due, DeliveryOutcome, DeliveryRepor
 use insomnia_scim::store::{OutboxItem, OutboxKind};
 use serde_json::Value;
 
-use crate::helpers::{sdk_config, spawn_app, TestApp, SENDER};
+use crate::helpers::{account_key, create_pending_account, sdk_config, spawn_app, unreachable_mailer, TestApp, SENDER};
 
 const ORG_NAME: &str = "Acme Corp";
 
@@ -22,17 +21,6 @@ fn unique_email(prefix: &str) -> EmailAddress {
 
 async fn mailer_from(sender: &str) -> Mailer {
     Mailer::new(aws_sdk_sesv2::Client::new(&sdk_config().await), sender)
-}
-
-/// A mailer whose SES endpoint refuses connections (nothing listens on the port), without SDK
-/// retries: every send fails the way a network outage does.
-async fn unreachable_mailer() -> Mailer {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = aws_sdk_sesv2::config::Builder::from(&sdk_config().await)
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .retry_config(RetryConfig::disabled())
-        .build();
-    Mailer::new(aws_sdk_sesv2::Client::from_conf(config), SENDER)
 }
 
 async fn sent_emails(to: &EmailAddress) -> Vec<Value> {
@@ -46,35 +34,10 @@ fn passphrase_in(message: &Value) -> String {
     line.split_once(':').unwrap().1.trim().to_owned()
 }
 
-/// An account created with the member, before its welcome: no passphrase yet.
-async fn create_pending_account(app: &TestApp, email: &EmailAddress) {
-    app.store
-        .client()
-        .put_item()
-        .table_name(&app.table)
-        .item("PK", AttributeValue::S(format!("ACCOUNT#{}", email.normalized())))
-        .item("SK", AttributeValue::S("ACCOUNT".into()))
-        .item("email", AttributeValue::S(email.as_str().to_owned()))
-        .item("welcome_pending", AttributeValue::Bool(true))
-        .item("must_change_passphrase", AttributeValue::Bool(true))
-        .item("created_at", AttributeValue::S(Utc::now().to_rfc3339()))
-        .send()
-        .await
-        .unwrap();
-}
-
 async fn account_item(app: &TestApp, email: &EmailAddress) -> std::collections::HashMap<String, AttributeValue> {
-    app.store
-        .client()
-        .get_item()
-        .table_name(&app.table)
-        .key("PK", AttributeValue::S(format!("ACCOUNT#{}", email.normalized())))
-        .key("SK", AttributeValue::S("ACCOUNT".into()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap()
+    let output =
+        app.store.client().get_item().table_name(&app.table).set_key(Some(account_key(email))).send().await.unwrap();
+    output.item.unwrap()
 }
 
 /// The attribute names of every item in the outbox partitions (pending and failed).

@@ -3,17 +3,15 @@
 //! overlapping runs, email retries, one bad record not stopping a run, and an expired token refused.
 //! Every run is "as of" a fixed time; sent mail is read back from moto (`/_tests/ses-messages.json` (infra/moto_server.py)).
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sesv2::config::retry::RetryConfig;
 use chrono::{DateTime, Duration, Utc};
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::{EmailAddress, MemberRole, OrgId, Plan, ScimSettings, TokenWindow};
-use insomnia_scim::notify::Mailer;
 use insomnia_scim::scheduler::{ExpiryNotice, RunSummary, TokenScheduler};
 use insomnia_scim::store::OutboxItem;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{sdk_config, spawn_app_on_table, spawn_app_with_clock, ScimOrg, TestApp, SENDER};
+use crate::helpers::{spawn_app_on_table, spawn_app_with_clock, unreachable_mailer, ScimOrg, TestApp, SENDER};
 
 /// An organization with SCIM on, an owner, a co-owner and a plain member (unique addresses: moto's
 /// mail store is shared by the whole test run).
@@ -79,16 +77,6 @@ async fn sent_emails(to: &EmailAddress) -> Vec<Value> {
 
 async fn subjects(to: &EmailAddress) -> Vec<String> {
     sent_emails(to).await.iter().map(|m| m["subject"].as_str().unwrap_or_default().to_owned()).collect()
-}
-
-/// A mailer whose SES endpoint refuses connections, without SDK retries: a network outage.
-async fn unreachable_mailer() -> Mailer {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = aws_sdk_sesv2::config::Builder::from(&sdk_config().await)
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .retry_config(RetryConfig::disabled())
-        .build();
-    Mailer::new(aws_sdk_sesv2::Client::from_conf(config), SENDER)
 }
 
 fn org_ids(entries: &[insomnia_scim::store::ExpiryIndexEntry]) -> Vec<OrgId> {

@@ -6,14 +6,7 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, ScimOrg, TestApp};
-
-pub(crate) const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub(crate) const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-pub(crate) const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
-pub(crate) const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-pub(crate) const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-pub(crate) const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-pub(crate) const SCIM_JSON: &str = "application/scim+json";
+use crate::scim_client::{ENTERPRISE_SCHEMA, ERROR_SCHEMA, PATCH_SCHEMA, SCIM_JSON, USER_SCHEMA};
 
 // ------------------------------------------------------------------------------------------------ shared helpers
 
@@ -300,7 +293,7 @@ async fn unknown_ids_are_404_on_every_method() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let body = user("nobody@example.com");
-    let patch = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "x"}]});
+    let patch = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "x"}]});
     for id in ["does-not-exist", "2819c223-7f76-453a-919d-413861904646"] {
         let url = user_url(&org, id);
         for (method, body) in
@@ -322,7 +315,7 @@ async fn a_user_of_another_organization_is_404() {
     let created = create(&app, &a, &user("hank@example.com")).await;
     let id = id_of(&created);
     let url = user_url(&b, &id);
-    let patch = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "x"}]});
+    let patch = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "x"}]});
     expect_error(call(&app, &b, Method::GET, &url, None).await, StatusCode::NOT_FOUND, None).await;
     expect_error(call(&app, &b, Method::PUT, &url, Some(&user("hank@example.com"))).await, StatusCode::NOT_FOUND, None)
         .await;
@@ -411,8 +404,7 @@ async fn every_write_increases_the_version_by_one() {
     assert_eq!(header(&response, ETAG.as_str()), Some(version(2)));
     assert_eq!(expect_json(response, StatusCode::OK).await["meta"]["version"], json!(version(2)));
 
-    let patch =
-        json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "CTO"}]});
+    let patch = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "CTO"}]});
     let response = call(&app, &org, Method::PATCH, &url, Some(&patch)).await;
     assert_eq!(header(&response, ETAG.as_str()), Some(version(3)));
     assert_eq!(expect_json(response, StatusCode::OK).await["meta"]["version"], json!(version(3)));
@@ -453,7 +445,7 @@ async fn if_match_with_another_version_is_412_and_changes_nothing() {
     let mut replacement = sent.clone();
     replacement["displayName"] = json!("Changed by PUT");
     let patch =
-        json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "replace", "path": "displayName", "value": "P"}]});
+        json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "displayName", "value": "P"}]});
     for stale in [version(7), version(0), version(2)] {
         for (method, body) in [(Method::PUT, Some(&replacement)), (Method::PATCH, Some(&patch)), (Method::DELETE, None)]
         {
@@ -480,8 +472,7 @@ async fn if_match_star_or_the_current_version_proceeds() {
     let replaced = expect_json(response, StatusCode::OK).await;
     assert_eq!((replaced["title"].clone(), replaced["meta"]["version"].clone()), (json!("Lead"), json!(version(2))));
 
-    let patch =
-        json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "Head"}]});
+    let patch = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "Head"}]});
     let response = request(&app, &org, Method::PATCH, &url, Some(&patch)).header(IF_MATCH, "*").send().await.unwrap();
     let patched = expect_json(response, StatusCode::OK).await;
     assert_eq!((patched["title"].clone(), patched["meta"]["version"].clone()), (json!("Head"), json!(version(3))));
@@ -538,7 +529,7 @@ async fn json_or_no_content_type_is_accepted() {
     let none = expect_json(send(None, user("rob@example.com")).await, StatusCode::CREATED).await;
     assert_eq!(none["userName"], "rob@example.com");
 
-    let patch = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "T"}]});
+    let patch = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "T"}]});
     let response = app
         .http
         .patch(user_url(&org, &id_of(&json)))
@@ -558,7 +549,7 @@ async fn other_content_types_are_415() {
     let org = app.scim_org().await;
     let created = create(&app, &org, &user("sam@example.com")).await;
     let id = id_of(&created);
-    let patch = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "T"}]});
+    let patch = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": "title", "value": "T"}]});
     let cases = [
         (Method::POST, users_url(&org), user("tia@example.com"), "text/plain"),
         (Method::POST, users_url(&org), user("tia@example.com"), "application/xml"),
@@ -687,7 +678,7 @@ async fn a_body_over_4_mib_is_413() {
     let id = id_of(&created);
     let mut big = user("zack@example.com");
     big["displayName"] = json!("x".repeat(4 * 1024 * 1024 + 1024));
-    let patch = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [
+    let patch = json!({"schemas": [PATCH_SCHEMA], "Operations": [
         {"op": "replace", "path": "displayName", "value": "x".repeat(4 * 1024 * 1024 + 1024)}
     ]});
     for (method, url, body) in [

@@ -11,110 +11,44 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, ScimOrg, TestApp};
+use crate::scim_client::{
+    created_id, encode, entra, entra_user_body, licenses, new_guid, patch_body, send_for_status_and_body, string_set,
+    with_body, ENTERPRISE_SCHEMA, ENTRA_AGENT, LIST_SCHEMA, USER_SCHEMA,
+};
 
-/// Microsoft does not document the User-Agent of its provisioning service; this is the one the
-/// service is known to send (and that the request log maps to `azure`).
-const ENTRA_AGENT: &str = "Microsoft.Identity.Provisioning";
-const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-fn entra(app: &TestApp, org: &ScimOrg, method: Method, path: &str) -> RequestBuilder {
-    app.http
-        .request(method, format!("{}{path}", org.base))
-        .bearer_auth(&org.token)
-        .header("user-agent", ENTRA_AGENT)
-        .header("accept", "application/scim+json")
+/// Entra's "Get User by query": `GET /Users?filter=userName eq "{user_name}"` (Test Connection asks
+/// for a random GUID).
+fn lookup_request(app: &TestApp, org: &ScimOrg, user_name: &str) -> RequestBuilder {
+    entra(app, org, Method::GET, &format!("/Users?filter={}", encode(&format!("userName eq \"{user_name}\""))))
 }
 
-fn with_body(request: RequestBuilder, body: &Value) -> RequestBuilder {
-    request.header("content-type", "application/scim+json").body(body.to_string())
-}
-
-fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn filter_path(filter: &str) -> String {
-    format!("/Users?filter={}", encode(filter))
-}
-
-async fn send(request: RequestBuilder) -> (StatusCode, Value) {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    (status, body)
-}
-
-async fn licenses(app: &TestApp, org: &ScimOrg) -> (u64, u64) {
-    let (_, counts) = app.store.organization(&org.id).await.unwrap().unwrap();
-    (counts.scim, counts.manual)
-}
-
-fn unique() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-/// The body of Entra's "Create User" request.
-fn entra_create_body(user_name: &str, email: &str) -> Value {
-    json!({
-        "schemas": [USER_SCHEMA, ENTERPRISE],
-        "externalId": unique(),
-        "userName": user_name,
-        "active": true,
-        "emails": [{
-            "primary": true,
-            "type": "work",
-            "value": email
-        }],
-        "meta": {
-            "resourceType": "User"
-        },
-        "name": {
-            "formatted": "givenName familyName",
-            "familyName": "familyName",
-            "givenName": "givenName"
-        },
-        "roles": []
-    })
+async fn lookup(app: &TestApp, org: &ScimOrg, user_name: &str) -> (StatusCode, Value) {
+    send_for_status_and_body(lookup_request(app, org, user_name)).await
 }
 
 /// Creates a user as Entra does; returns its id and work email.
 async fn entra_create(app: &TestApp, org: &ScimOrg) -> (String, String) {
-    let guid = unique();
+    let guid = new_guid();
     let email = format!("Test_User_{guid}@testuser.com");
-    let body = entra_create_body(&format!("Test_User_{guid}"), &email);
-    let (status, created) = send(with_body(entra(app, org, Method::POST, "/Users"), &body)).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    (created["id"].as_str().unwrap().to_owned(), email)
+    let body = entra_user_body(&format!("Test_User_{guid}"), &email);
+    (created_id(with_body(entra(app, org, Method::POST, "/Users"), &body)).await, email)
 }
 
 async fn entra_patch(app: &TestApp, org: &ScimOrg, id: &str, operations: Value) -> (StatusCode, Value) {
-    let body = json!({"schemas": [PATCH_SCHEMA], "Operations": operations});
-    send(with_body(entra(app, org, Method::PATCH, &format!("/Users/{id}")), &body)).await
+    send_for_status_and_body(with_body(
+        entra(app, org, Method::PATCH, &format!("/Users/{id}")),
+        &patch_body(operations),
+    ))
+    .await
 }
 
 async fn get_user(app: &TestApp, org: &ScimOrg, id: &str) -> (StatusCode, Value) {
-    send(entra(app, org, Method::GET, &format!("/Users/{id}"))).await
+    send_for_status_and_body(entra(app, org, Method::GET, &format!("/Users/{id}"))).await
 }
 
 async fn newest_log(app: &TestApp, org: &ScimOrg) -> RequestLogRecord {
     app.flush_logs().await;
     app.store.recent_request_logs(&org.id, 1).await.unwrap().remove(0)
-}
-
-fn names(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|n| (*n).to_owned()).collect()
 }
 
 fn tolerances(log: &RequestLogRecord) -> BTreeSet<String> {
@@ -126,8 +60,7 @@ async fn entra_test_connection_with_a_random_guid_user_name_is_an_empty_list_res
     let app = spawn_app().await;
     let org = app.scim_org().await;
     app.add_manual_member(&org.id, "someone@example.com", MemberRole::Member, "a manual passphrase").await;
-    let (status, body) =
-        send(entra(&app, &org, Method::GET, &filter_path(&format!("userName eq \"{}\"", unique())))).await;
+    let (status, body) = lookup(&app, &org, &new_guid()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["schemas"], json!([LIST_SCHEMA]));
     assert_eq!(body["totalResults"], 0);
@@ -146,8 +79,7 @@ async fn entra_test_connection_with_a_random_guid_user_name_is_an_empty_list_res
 async fn entra_test_connection_answers_200_with_the_header_content_type() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let response =
-        entra(&app, &org, Method::GET, &filter_path(&format!("userName eq \"{}\"", unique()))).send().await.unwrap();
+    let response = lookup_request(&app, &org, &new_guid()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/scim+json");
 }
@@ -156,11 +88,11 @@ async fn entra_test_connection_answers_200_with_the_header_content_type() {
 async fn entra_create_returns_the_user_and_consumes_a_scim_license() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let guid = unique();
+    let guid = new_guid();
     let user_name = format!("Test_User_{guid}");
     let email = format!("Test_User_{guid}@testuser.com");
-    let body = entra_create_body(&user_name, &email);
-    let (status, created) = send(with_body(entra(&app, &org, Method::POST, "/Users"), &body)).await;
+    let body = entra_user_body(&user_name, &email);
+    let (status, created) = send_for_status_and_body(with_body(entra(&app, &org, Method::POST, "/Users"), &body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(created["userName"], user_name.as_str());
@@ -179,8 +111,7 @@ async fn entra_create_returns_the_user_and_consumes_a_scim_license() {
     assert_eq!(members[0].email.as_str(), email, "a userName that is no email: the work email is the account");
 
     // Entra's "Get User by query" now finds it.
-    let (status, list) =
-        send(entra(&app, &org, Method::GET, &filter_path(&format!("userName eq \"{user_name}\"")))).await;
+    let (status, list) = lookup(&app, &org, &user_name).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["totalResults"], 1);
     assert_eq!(list["Resources"][0]["id"], id.as_str());
@@ -198,7 +129,7 @@ async fn entra_disable_with_capitalised_replace_and_string_false_deactivates() {
     assert_eq!(body["active"], json!(false), "stored as a boolean");
     let log = newest_log(&app, &org).await;
     assert_eq!((log.method.as_str(), log.status, log.idp.as_str()), ("PATCH", 200, "azure"));
-    assert_eq!(tolerances(&log), names(&["boolean_as_string", "capitalised_op"]));
+    assert_eq!(tolerances(&log), string_set(&["boolean_as_string", "capitalised_op"]));
 
     assert_eq!(licenses(&app, &org).await, (0, 0));
     let (_, read) = get_user(&app, &org, &id).await;
@@ -215,7 +146,7 @@ async fn entra_disable_with_the_compliance_flag_needs_no_tolerance() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], json!(false));
     assert_eq!(licenses(&app, &org).await, (0, 0));
-    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&[]));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), string_set(&[]));
 }
 
 #[tokio::test]
@@ -223,7 +154,7 @@ async fn entra_replace_of_the_work_email_value_path_updates_that_email() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let (id, _) = entra_create(&app, &org).await;
-    let new_email = format!("updated.{}@microsoft.com", unique());
+    let new_email = format!("updated.{}@microsoft.com", new_guid());
     let (status, body) = entra_patch(
         &app,
         &org,
@@ -238,7 +169,7 @@ async fn entra_replace_of_the_work_email_value_path_updates_that_email() {
     assert_eq!(body["emails"], json!([{"primary": true, "type": "work", "value": new_email}]));
     assert_eq!(body["name"]["familyName"], "updatedFamilyName");
     assert_eq!(body["name"]["givenName"], "givenName");
-    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op"]));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), string_set(&["capitalised_op"]));
     let (_, read) = get_user(&app, &org, &id).await;
     assert_eq!(read["emails"], body["emails"]);
 }
@@ -247,20 +178,23 @@ async fn entra_replace_of_the_work_email_value_path_updates_that_email() {
 async fn entra_add_of_a_work_email_value_path_creates_the_missing_element() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let user_name = format!("no.emails.{}@example.com", unique());
+    let user_name = format!("no.emails.{}@example.com", new_guid());
     let body = json!({"schemas": [USER_SCHEMA], "userName": user_name, "active": true});
-    let (status, created) = send(with_body(entra(&app, &org, Method::POST, "/Users"), &body)).await;
+    let (status, created) = send_for_status_and_body(with_body(entra(&app, &org, Method::POST, "/Users"), &body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
 
-    let work = format!("work.{}@example.com", unique());
+    let work = format!("work.{}@example.com", new_guid());
     let (status, patched) =
         entra_patch(&app, &org, &id, json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": work}]))
             .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!(patched["emails"], json!([{"type": "work", "value": work}]));
 
-    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op", "value_filter_created_element"]));
+    assert_eq!(
+        tolerances(&newest_log(&app, &org).await),
+        string_set(&["capitalised_op", "value_filter_created_element"])
+    );
 }
 
 #[tokio::test]
@@ -276,7 +210,7 @@ async fn entra_replace_of_name_given_name_changes_only_that_sub_attribute() {
         json!({"formatted": "givenName familyName", "familyName": "familyName", "givenName": "Gtfd"})
     );
     assert_eq!(body["meta"]["version"], "W/\"2\"");
-    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op"]));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), string_set(&["capitalised_op"]));
 }
 
 #[tokio::test]
@@ -285,15 +219,19 @@ async fn entra_manager_as_a_bare_id_is_stored_as_a_value_object() {
     let org = app.scim_org().await;
     let (manager, _) = entra_create(&app, &org).await;
     let (id, _) = entra_create(&app, &org).await;
-    let (status, body) =
-        entra_patch(&app, &org, &id, json!([{"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": manager}]))
-            .await;
+    let (status, body) = entra_patch(
+        &app,
+        &org,
+        &id,
+        json!([{"op": "Add", "path": format!("{ENTERPRISE_SCHEMA}:manager"), "value": manager}]),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body[ENTERPRISE]["manager"], json!({"value": manager}));
-    assert_eq!(body["schemas"], json!([USER_SCHEMA, ENTERPRISE]));
-    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["bare_manager_id", "capitalised_op"]));
+    assert_eq!(body[ENTERPRISE_SCHEMA]["manager"], json!({"value": manager}));
+    assert_eq!(body["schemas"], json!([USER_SCHEMA, ENTERPRISE_SCHEMA]));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), string_set(&["bare_manager_id", "capitalised_op"]));
     let (_, read) = get_user(&app, &org, &id).await;
-    assert_eq!(read[ENTERPRISE]["manager"], json!({"value": manager}));
+    assert_eq!(read[ENTERPRISE_SCHEMA]["manager"], json!({"value": manager}));
 }
 
 #[tokio::test]
@@ -303,13 +241,13 @@ async fn entra_replace_of_the_manager_with_a_bare_id_replaces_it() {
     let (first, _) = entra_create(&app, &org).await;
     let (second, _) = entra_create(&app, &org).await;
     let (id, _) = entra_create(&app, &org).await;
-    let path = format!("{ENTERPRISE}:manager");
+    let path = format!("{ENTERPRISE_SCHEMA}:manager");
     let (status, _) = entra_patch(&app, &org, &id, json!([{"op": "Add", "path": path, "value": first}])).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = entra_patch(&app, &org, &id, json!([{"op": "Replace", "path": path, "value": second}])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body[ENTERPRISE]["manager"], json!({"value": second}));
-    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["bare_manager_id", "capitalised_op"]));
+    assert_eq!(body[ENTERPRISE_SCHEMA]["manager"], json!({"value": second}));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), string_set(&["bare_manager_id", "capitalised_op"]));
 }
 
 #[tokio::test]
@@ -318,7 +256,7 @@ async fn entra_no_path_replace_with_dotted_and_urn_keys_sets_each_attribute() {
     let org = app.scim_org().await;
     let (id, _) = entra_create(&app, &org).await;
     // "Requests to replace multiple attributes", with the aadOptscim062020 flag.
-    let work = format!("TestMhvaes.{}@test.microsoft.com", unique());
+    let work = format!("TestMhvaes.{}@test.microsoft.com", new_guid());
     let (status, body) = entra_patch(
         &app,
         &org,
@@ -329,7 +267,7 @@ async fn entra_no_path_replace_with_dotted_and_urn_keys_sets_each_attribute() {
                 "displayName": "Bjfe",
                 "name.givenName": "Kkom",
                 "name.familyName": "Unua",
-                format!("{ENTERPRISE}:employeeNumber"): "Aklq"
+                format!("{ENTERPRISE_SCHEMA}:employeeNumber"): "Aklq"
             }}
         ]),
     )
@@ -337,12 +275,12 @@ async fn entra_no_path_replace_with_dotted_and_urn_keys_sets_each_attribute() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["displayName"], "Bjfe");
     assert_eq!(body["name"], json!({"formatted": "givenName familyName", "givenName": "Kkom", "familyName": "Unua"}));
-    assert_eq!(body[ENTERPRISE], json!({"employeeNumber": "Aklq"}));
+    assert_eq!(body[ENTERPRISE_SCHEMA], json!({"employeeNumber": "Aklq"}));
     assert_eq!(body["emails"], json!([{"primary": true, "type": "work", "value": work}]));
     assert!(body.get("name.givenName").is_none(), "a dotted key is a path, not a new attribute: {body}");
-    assert!(body.get(format!("{ENTERPRISE}:employeeNumber")).is_none(), "{body}");
+    assert!(body.get(format!("{ENTERPRISE_SCHEMA}:employeeNumber")).is_none(), "{body}");
 
-    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["dotted_key_in_value"]));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), string_set(&["dotted_key_in_value"]));
 }
 
 #[tokio::test]
@@ -351,7 +289,7 @@ async fn entra_multi_attribute_replace_without_the_flag_applies_every_operation(
     let org = app.scim_org().await;
     let (id, _) = entra_create(&app, &org).await;
     // "Requests to replace multiple attributes", without the flag (Entra's default).
-    let work = format!("TestBcwqnm.{}@test.microsoft.com", unique());
+    let work = format!("TestBcwqnm.{}@test.microsoft.com", new_guid());
     let (status, body) = entra_patch(
         &app,
         &org,
@@ -362,7 +300,7 @@ async fn entra_multi_attribute_replace_without_the_flag_applies_every_operation(
             {"op": "Replace", "path": "name.givenName", "value": "Gtfd"},
             {"op": "Replace", "path": "name.familyName", "value": "Pkqf"},
             {"op": "Replace", "path": "externalId", "value": "Eqpj"},
-            {"op": "Replace", "path": format!("{ENTERPRISE}:employeeNumber"), "value": "Eqpj"}
+            {"op": "Replace", "path": format!("{ENTERPRISE_SCHEMA}:employeeNumber"), "value": "Eqpj"}
         ]),
     )
     .await;
@@ -372,9 +310,9 @@ async fn entra_multi_attribute_replace_without_the_flag_applies_every_operation(
     assert_eq!(body["name"]["givenName"], "Gtfd");
     assert_eq!(body["name"]["familyName"], "Pkqf");
     assert_eq!(body["externalId"], "Eqpj");
-    assert_eq!(body[ENTERPRISE]["employeeNumber"], "Eqpj");
+    assert_eq!(body[ENTERPRISE_SCHEMA]["employeeNumber"], "Eqpj");
     assert_eq!(body["meta"]["version"], "W/\"2\"", "one PATCH is one write");
-    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op"]));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), string_set(&["capitalised_op"]));
 }
 
 #[tokio::test]
@@ -386,13 +324,13 @@ async fn entra_add_of_a_single_value_attribute_with_capitalised_op() {
         entra_patch(&app, &org, &id, json!([{"op": "Add", "path": "nickName", "value": "Babs"}])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["nickName"], "Babs");
-    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op"]));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), string_set(&["capitalised_op"]));
 
     let (status, body) =
         entra_patch(&app, &org, &id, json!([{"op": "add", "path": "nickName", "value": "Barb"}])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["nickName"], "Barb");
-    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&[]), "the flagged form is plain RFC 7644");
+    assert_eq!(tolerances(&newest_log(&app, &org).await), string_set(&[]), "the flagged form is plain RFC 7644");
 }
 
 #[tokio::test]
@@ -405,7 +343,7 @@ async fn entra_remove_of_an_attribute_with_capitalised_op() {
     let (status, body) = entra_patch(&app, &org, &id, json!([{"op": "Remove", "path": "title"}])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.get("title").is_none(), "{body}");
-    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op"]));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), string_set(&["capitalised_op"]));
     let (_, read) = get_user(&app, &org, &id).await;
     assert!(read.get("title").is_none(), "{read}");
 }
@@ -415,7 +353,7 @@ async fn entra_remove_with_a_value_list_removes_only_the_listed_value() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let (id, work) = entra_create(&app, &org).await;
-    let other = format!("other.{}@testuser.com", unique());
+    let other = format!("other.{}@testuser.com", new_guid());
     let (status, _) = entra_patch(
         &app,
         &org,
@@ -429,7 +367,7 @@ async fn entra_remove_with_a_value_list_removes_only_the_listed_value() {
         entra_patch(&app, &org, &id, json!([{"op": "Remove", "path": "emails", "value": [{"value": other}]}])).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["emails"], json!([{"primary": true, "type": "work", "value": work}]));
-    assert_eq!(tolerances(&newest_log(&app, &org).await), names(&["capitalised_op", "remove_by_value_list"]));
+    assert_eq!(tolerances(&newest_log(&app, &org).await), string_set(&["capitalised_op", "remove_by_value_list"]));
 }
 
 #[tokio::test]
@@ -449,7 +387,7 @@ async fn entra_soft_delete_then_delete_frees_the_license_and_removes_the_user() 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read["active"], json!(false));
     let user_name = read["userName"].as_str().unwrap().to_owned();
-    let (_, list) = send(entra(&app, &org, Method::GET, &filter_path(&format!("userName eq \"{user_name}\"")))).await;
+    let (_, list) = lookup(&app, &org, &user_name).await;
     assert_eq!(list["totalResults"], 1);
 
     // Hard delete, later.
@@ -461,7 +399,7 @@ async fn entra_soft_delete_then_delete_frees_the_license_and_removes_the_user() 
     let (status, body) = get_user(&app, &org, &id).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["status"], "404");
-    let (_, list) = send(entra(&app, &org, Method::GET, &filter_path(&format!("userName eq \"{user_name}\"")))).await;
+    let (_, list) = lookup(&app, &org, &user_name).await;
     assert_eq!(list["totalResults"], 0);
     assert_eq!(list["Resources"], json!([]));
     assert_eq!(licenses(&app, &org).await, (1, 0), "deleting an inactive user frees nothing twice");
@@ -473,8 +411,7 @@ async fn entra_soft_delete_then_delete_frees_the_license_and_removes_the_user() 
 async fn entra_requests_are_logged_as_azure_with_their_tolerances() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let (status, _) =
-        send(entra(&app, &org, Method::GET, &filter_path(&format!("userName eq \"{}\"", unique())))).await;
+    let (status, _) = lookup(&app, &org, &new_guid()).await;
     assert_eq!(status, StatusCode::OK);
     let (id, _) = entra_create(&app, &org).await;
     let (status, _) =
@@ -492,6 +429,6 @@ async fn entra_requests_are_logged_as_azure_with_their_tolerances() {
         assert_eq!(log.user_agent.as_deref(), Some(ENTRA_AGENT));
         assert_eq!(log.resource_type.as_deref(), Some("Users"), "{log:?}");
     }
-    assert_eq!(tolerances(&logs[1]), names(&["boolean_as_string", "capitalised_op"]));
+    assert_eq!(tolerances(&logs[1]), string_set(&["boolean_as_string", "capitalised_op"]));
     assert!(logs[0].tolerances.is_empty() && logs[3].tolerances.is_empty());
 }

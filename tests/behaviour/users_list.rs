@@ -8,24 +8,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, ScimOrg, TestApp};
-use crate::users_crud::{
-    call, create, expect_error, expect_json, get_user, id_of, user, users_url, ENTERPRISE_SCHEMA, LIST_SCHEMA,
-    SEARCH_SCHEMA, USER_SCHEMA,
+use crate::scim_client::{
+    empty_list_response, encode, sorted_strings, ENTERPRISE_SCHEMA, LIST_SCHEMA, SEARCH_SCHEMA, USER_SCHEMA,
 };
-
-/// Percent-encodes a query value the way IdPs send it (spaces as %20).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+use crate::users_crud::{call, create, expect_error, expect_json, get_user, id_of, user, users_url};
 
 fn list_url(org: &ScimOrg, query: &[(&str, &str)]) -> String {
     let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
@@ -61,12 +47,6 @@ fn ids(list: &Value) -> Vec<String> {
 
 fn keys(resource: &Value) -> BTreeSet<&str> {
     resource.as_object().unwrap().keys().map(String::as_str).collect()
-}
-
-fn sorted(names: &[&str]) -> Vec<String> {
-    let mut names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    names.sort();
-    names
 }
 
 // ------------------------------------------------------------------------------------------------- filter data set
@@ -158,7 +138,7 @@ async fn check_filters(app: &TestApp, org: &ScimOrg, cases: &[(String, Vec<&str>
         let body: Value = serde_json::from_str(&text).unwrap();
         let mut got = names(&body);
         got.sort();
-        let want = sorted(expected);
+        let want = sorted_strings(expected);
         if got != want || body["totalResults"] != json!(want.len()) {
             failures.push(format!(
                 "{filter}\n    expected {want:?}\n    got      {got:?} (totalResults {})",
@@ -185,10 +165,7 @@ async fn an_empty_organization_lists_no_users() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let body = list(&app, &org, &[]).await;
-    assert_eq!(
-        body,
-        json!({"schemas": [LIST_SCHEMA], "totalResults": 0, "itemsPerPage": 0, "startIndex": 1, "Resources": []})
-    );
+    assert_eq!(body, empty_list_response());
 }
 
 #[tokio::test]
@@ -701,10 +678,7 @@ async fn a_filter_matching_nothing_is_an_empty_list() {
     let org = app.scim_org().await;
     seed(&app, &org).await;
     let body = list(&app, &org, &[("filter", "userName eq \"nobody@example.com\"")]).await;
-    assert_eq!(
-        body,
-        json!({"schemas": [LIST_SCHEMA], "totalResults": 0, "itemsPerPage": 0, "startIndex": 1, "Resources": []})
-    );
+    assert_eq!(body, empty_list_response());
 }
 
 #[tokio::test]
@@ -831,7 +805,7 @@ async fn post_search_works_like_get() {
     let body = expect_json(call(&app, &org, Method::POST, &url, Some(&excluded)).await, StatusCode::OK).await;
     let mut got = names(&body);
     got.sort();
-    assert_eq!(got, sorted(&[JOHN, PAT]));
+    assert_eq!(got, sorted_strings(&[JOHN, PAT]));
     for r in resources(&body) {
         assert!(r.get("emails").is_none() && r.get("meta").is_none(), "{r}");
         assert!(r.get("name").is_some(), "{r}");

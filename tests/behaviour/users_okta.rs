@@ -3,81 +3,22 @@
 //! lookup by `userName eq`, create, profile update by PUT, deactivate and reactivate by PATCH.
 use insomnia_scim::domain::MemberRole;
 use insomnia_scim::store::ManagedBy;
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, ScimOrg, TestApp};
-
-const OKTA_AGENT: &str = "Okta SCIM Client 1.0.0";
-const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-/// A request as Okta's SCIM client sends it (headers from Okta's reference and test suite).
-fn okta(app: &TestApp, org: &ScimOrg, method: Method, path: &str) -> RequestBuilder {
-    app.http
-        .request(method, format!("{}{path}", org.base))
-        .bearer_auth(&org.token)
-        .header("user-agent", OKTA_AGENT)
-        .header("accept", "application/scim+json")
-}
-
-fn with_body(request: RequestBuilder, body: &Value) -> RequestBuilder {
-    request.header("content-type", "application/scim+json; charset=utf-8").body(body.to_string())
-}
-
-/// Percent-encoding of a query value the way Okta writes it (`%20`, `%22`, `%40`).
-fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+use crate::scim_client::{
+    created_id, empty_list_response, encode, licenses, okta, okta_user_body, send, with_utf8_body, LIST_SCHEMA,
+    OKTA_AGENT, PATCH_SCHEMA, USER_SCHEMA,
+};
 
 fn lookup_path(user_name: &str) -> String {
     format!("/Users?filter={}&startIndex=1&count=100", encode(&format!("userName eq \"{user_name}\"")))
 }
 
-async fn send(request: RequestBuilder) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    (status, headers, body)
-}
-
-async fn licenses(app: &TestApp, org: &ScimOrg) -> (u64, u64) {
-    let (_, counts) = app.store.organization(&org.id).await.unwrap().unwrap();
-    (counts.scim, counts.manual)
-}
-
 /// The body of Okta's "Create the User" request.
 fn okta_create_body() -> Value {
-    json!({
-        "schemas": [USER_SCHEMA],
-        "userName": "test.user@okta.local",
-        "name": {
-            "givenName": "Test",
-            "familyName": "User"
-        },
-        "emails": [{
-            "primary": true,
-            "value": "test.user@okta.local",
-            "type": "work"
-        }],
-        "displayName": "Test User",
-        "locale": "en-US",
-        "externalId": "00ujl29u0le5T6Aj10h7",
-        "groups": [],
-        "password": "1mz050nq",
-        "active": true
-    })
+    okta_user_body("test.user@okta.local", "00ujl29u0le5T6Aj10h7")
 }
 
 /// The body of Okta's "Update the User" PUT: the full user, with id, groups and meta.
@@ -118,9 +59,7 @@ fn okta_active_patch(active: bool) -> Value {
 }
 
 async fn okta_create(app: &TestApp, org: &ScimOrg) -> String {
-    let (status, _, body) = send(with_body(okta(app, org, Method::POST, "/Users"), &okta_create_body())).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["id"].as_str().unwrap().to_owned()
+    created_id(with_utf8_body(okta(app, org, Method::POST, "/Users"), &okta_create_body())).await
 }
 
 fn without(mut value: Value, keys: &[&str]) -> Value {
@@ -174,23 +113,15 @@ async fn okta_lookup_of_an_unknown_user_name_is_an_empty_list_response() {
     let (status, headers, body) = send(okta(&app, &org, Method::GET, &lookup_path("test.user@okta.local"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers["content-type"], "application/scim+json");
-    assert_eq!(
-        body,
-        json!({
-            "schemas": [LIST_SCHEMA],
-            "totalResults": 0,
-            "startIndex": 1,
-            "itemsPerPage": 0,
-            "Resources": []
-        })
-    );
+    assert_eq!(body, empty_list_response());
 }
 
 #[tokio::test]
 async fn okta_create_returns_the_user_as_sent_without_the_password() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let (status, headers, body) = send(with_body(okta(&app, &org, Method::POST, "/Users"), &okta_create_body())).await;
+    let (status, headers, body) =
+        send(with_utf8_body(okta(&app, &org, Method::POST, "/Users"), &okta_create_body())).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(headers["content-type"], "application/scim+json");
     let id = body["id"].as_str().unwrap().to_owned();
@@ -262,7 +193,7 @@ async fn okta_profile_update_by_put_replaces_the_profile() {
     assert_eq!(headers["etag"], "W/\"1\"");
 
     let (status, headers, body) =
-        send(with_body(okta(&app, &org, Method::PUT, &format!("/Users/{id}")), &okta_put_body(&id))).await;
+        send(with_utf8_body(okta(&app, &org, Method::PUT, &format!("/Users/{id}")), &okta_put_body(&id))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers["etag"], "W/\"2\"");
     assert_eq!(body["meta"]["version"], "W/\"2\"");
@@ -291,7 +222,7 @@ async fn okta_deactivation_patch_sets_active_false_and_frees_the_license() {
     assert_eq!(licenses(&app, &org).await, (1, 0));
 
     let (status, headers, body) =
-        send(with_body(okta(&app, &org, Method::PATCH, &format!("/Users/{id}")), &okta_active_patch(false))).await;
+        send(with_utf8_body(okta(&app, &org, Method::PATCH, &format!("/Users/{id}")), &okta_active_patch(false))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], json!(false));
     assert_eq!(body["userName"], "test.user@okta.local");
@@ -317,12 +248,12 @@ async fn okta_reactivation_patch_restores_access_and_the_license() {
     let org = app.scim_org().await;
     let id = okta_create(&app, &org).await;
     let path = format!("/Users/{id}");
-    let (status, _, _) = send(with_body(okta(&app, &org, Method::PATCH, &path), &okta_active_patch(false))).await;
+    let (status, _, _) = send(with_utf8_body(okta(&app, &org, Method::PATCH, &path), &okta_active_patch(false))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(licenses(&app, &org).await, (0, 0));
 
     let (status, headers, body) =
-        send(with_body(okta(&app, &org, Method::PATCH, &path), &okta_active_patch(true))).await;
+        send(with_utf8_body(okta(&app, &org, Method::PATCH, &path), &okta_active_patch(true))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], json!(true));
     assert_eq!(headers["etag"], "W/\"3\"");
@@ -356,16 +287,18 @@ async fn okta_full_flow_keeps_licenses_right_at_each_step_and_is_logged_as_okta(
     let path = format!("/Users/{id}");
     let (status, _, _) = send(okta(&app, &org, Method::GET, &path)).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, body) = send(with_body(okta(&app, &org, Method::PUT, &path), &okta_put_body(&id))).await;
+    let (status, _, body) = send(with_utf8_body(okta(&app, &org, Method::PUT, &path), &okta_put_body(&id))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["name"]["middleName"], "Excited");
     assert_eq!(licenses(&app, &org).await, (1, 0));
 
     // Deactivate, then reactivate.
-    let (status, _, body) = send(with_body(okta(&app, &org, Method::PATCH, &path), &okta_active_patch(false))).await;
+    let (status, _, body) =
+        send(with_utf8_body(okta(&app, &org, Method::PATCH, &path), &okta_active_patch(false))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(licenses(&app, &org).await, (0, 0));
-    let (status, _, body) = send(with_body(okta(&app, &org, Method::PATCH, &path), &okta_active_patch(true))).await;
+    let (status, _, body) =
+        send(with_utf8_body(okta(&app, &org, Method::PATCH, &path), &okta_active_patch(true))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["meta"]["version"], "W/\"4\"");
     assert_eq!(licenses(&app, &org).await, (1, 0));

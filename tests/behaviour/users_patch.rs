@@ -5,18 +5,14 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, ScimOrg, TestApp};
+use crate::scim_client::{patch_body, ENTERPRISE_SCHEMA, PATCH_SCHEMA, USER_SCHEMA};
 use crate::users_crud::{
     call, create, expect_error, expect_json, get_user, header, id_of, user, user_url, users_url, version, without_meta,
-    ENTERPRISE_SCHEMA, PATCH_OP_SCHEMA, USER_SCHEMA,
 };
 
 const DEPARTMENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department";
 const MANAGER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
 const EMPLOYEE_NUMBER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber";
-
-fn patch_body(operations: Value) -> Value {
-    json!({"schemas": [PATCH_OP_SCHEMA], "Operations": operations})
-}
 
 async fn send_patch(app: &TestApp, org: &ScimOrg, id: &str, body: &Value) -> Response {
     call(app, org, Method::PATCH, &user_url(org, id), Some(body)).await
@@ -447,7 +443,7 @@ async fn message_member_names_in_another_case_are_accepted() {
     let org = app.scim_org().await;
     let created = create(&app, &org, &babs()).await;
     let body = json!({
-        "schemas": [PATCH_OP_SCHEMA],
+        "schemas": [PATCH_SCHEMA],
         "operations": [{"Op": "replace", "Path": "title", "Value": "Boss"}]
     });
     patch_expecting(&app, &org, &created, &body, |u| set(u, "title", json!("Boss"))).await;
@@ -629,10 +625,10 @@ async fn a_message_that_is_not_a_patch_op_is_400_invalid_syntax() {
     let bodies = [
         json!({"Operations": op}),
         json!({"schemas": [USER_SCHEMA], "Operations": op}),
-        json!({"schemas": PATCH_OP_SCHEMA, "Operations": op}),
-        json!({"schemas": [PATCH_OP_SCHEMA]}),
-        json!({"schemas": [PATCH_OP_SCHEMA], "Operations": []}),
-        json!({"schemas": [PATCH_OP_SCHEMA], "Operations": "replace"}),
+        json!({"schemas": PATCH_SCHEMA, "Operations": op}),
+        json!({"schemas": [PATCH_SCHEMA]}),
+        json!({"schemas": [PATCH_SCHEMA], "Operations": []}),
+        json!({"schemas": [PATCH_SCHEMA], "Operations": "replace"}),
         json!([{"op": "replace", "path": "title", "value": "x"}]),
     ];
     expect_refused(&app, &org, &created, &bodies, "invalidSyntax").await;

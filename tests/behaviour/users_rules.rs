@@ -7,47 +7,27 @@ use insomnia_scim::auth::verify_passphrase;
 use insomnia_scim::domain::{EmailAddress, IdentityProvider, MemberRole, Plan, TokenWindow};
 use insomnia_scim::enablement::enable_scim;
 use insomnia_scim::store::{ManagedBy, MemberRecord};
-use reqwest::{Method, RequestBuilder, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
 use crate::helpers::{spawn_app, ScimOrg, TestApp};
-
-const OKTA_AGENT: &str = "Okta SCIM Client 1.0.0";
-const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-
-fn scim(app: &TestApp, org: &ScimOrg, method: Method, path: &str) -> RequestBuilder {
-    app.http
-        .request(method, format!("{}{path}", org.base))
-        .bearer_auth(&org.token)
-        .header("user-agent", OKTA_AGENT)
-        .header("accept", "application/scim+json")
-}
-
-async fn send(request: RequestBuilder) -> (StatusCode, Value) {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    (status, body)
-}
+use crate::scim_client::{
+    assert_scim_error_ignoring_detail, created_id, encode, licenses, okta, patch_body, send_for_status_and_body,
+    unique_email, user_with_work_email, with_body, ENTERPRISE_SCHEMA, PATCH_SCHEMA, USER_SCHEMA,
+};
 
 async fn post_user(app: &TestApp, org: &ScimOrg, body: &Value) -> (StatusCode, Value) {
-    send(scim(app, org, Method::POST, "/Users").header("content-type", "application/scim+json").body(body.to_string()))
-        .await
+    send_for_status_and_body(with_body(okta(app, org, Method::POST, "/Users"), body)).await
 }
 
 async fn put_user(app: &TestApp, org: &ScimOrg, id: &str, body: &Value) -> (StatusCode, Value) {
-    let request = scim(app, org, Method::PUT, &format!("/Users/{id}"));
-    send(request.header("content-type", "application/scim+json").body(body.to_string())).await
+    send_for_status_and_body(with_body(okta(app, org, Method::PUT, &format!("/Users/{id}")), body)).await
 }
 
 async fn patch_user(app: &TestApp, org: &ScimOrg, id: &str, operations: Value) -> (StatusCode, Value) {
-    let body = json!({"schemas": [PATCH_SCHEMA], "Operations": operations});
-    let request = scim(app, org, Method::PATCH, &format!("/Users/{id}"));
-    send(request.header("content-type", "application/scim+json").body(body.to_string())).await
+    send_for_status_and_body(with_body(okta(app, org, Method::PATCH, &format!("/Users/{id}")), &patch_body(operations)))
+        .await
 }
 
 async fn set_active(app: &TestApp, org: &ScimOrg, id: &str, active: bool) -> (StatusCode, Value) {
@@ -55,58 +35,23 @@ async fn set_active(app: &TestApp, org: &ScimOrg, id: &str, active: bool) -> (St
 }
 
 async fn get_user(app: &TestApp, org: &ScimOrg, id: &str) -> (StatusCode, Value) {
-    send(scim(app, org, Method::GET, &format!("/Users/{id}"))).await
+    send_for_status_and_body(okta(app, org, Method::GET, &format!("/Users/{id}"))).await
 }
 
 async fn delete_user(app: &TestApp, org: &ScimOrg, id: &str) -> StatusCode {
-    scim(app, org, Method::DELETE, &format!("/Users/{id}")).send().await.unwrap().status()
-}
-
-/// Percent-encoding of a query value as IdPs write it (`%20`, `%22`, `%40`).
-fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    okta(app, org, Method::DELETE, &format!("/Users/{id}")).send().await.unwrap().status()
 }
 
 async fn find_by_user_name(app: &TestApp, org: &ScimOrg, user_name: &str) -> Value {
     let filter = encode(&format!("userName eq \"{user_name}\""));
-    let (status, body) = send(scim(app, org, Method::GET, &format!("/Users?filter={filter}"))).await;
+    let (status, body) =
+        send_for_status_and_body(okta(app, org, Method::GET, &format!("/Users?filter={filter}"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
 
-/// An Okta-style user whose userName and primary work email are `email`.
-fn user_body(email: &str) -> Value {
-    json!({
-        "schemas": [USER_SCHEMA],
-        "userName": email,
-        "name": {"givenName": "Test", "familyName": "User"},
-        "emails": [{"primary": true, "value": email, "type": "work"}],
-        "active": true
-    })
-}
-
 async fn create_user(app: &TestApp, org: &ScimOrg, email: &str) -> String {
-    let (status, body) = post_user(app, org, &user_body(email)).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
-async fn licenses(app: &TestApp, org: &ScimOrg) -> (u64, u64) {
-    let (_, counts) = app.store.organization(&org.id).await.unwrap().unwrap();
-    (counts.scim, counts.manual)
-}
-
-/// A unique address for this test (SES mail in moto is shared by the whole run).
-fn unique_email(prefix: &str) -> String {
-    format!("{prefix}.{}@example.com", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    created_id(with_body(okta(app, org, Method::POST, "/Users"), &user_with_work_email(email))).await
 }
 
 fn email(raw: &str) -> EmailAddress {
@@ -127,15 +72,6 @@ async fn scim_org_with_seats(app: &TestApp, seats: u32) -> ScimOrg {
     .await
     .unwrap();
     ScimOrg { base: format!("{}/scim/v2/orgs/{id}", app.address), id, token: token.reveal().to_owned() }
-}
-
-fn assert_scim_error(status: StatusCode, body: &Value, expected: StatusCode, scim_type: Option<&str>) {
-    assert_eq!(status, expected, "{body}");
-    assert_eq!(body["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]));
-    assert_eq!(body["status"], expected.as_u16().to_string());
-    if let Some(scim_type) = scim_type {
-        assert_eq!(body["scimType"], scim_type, "{body}");
-    }
 }
 
 async fn mail_to(address: &str) -> Vec<Value> {
@@ -201,7 +137,7 @@ async fn a_create_links_to_the_manual_member_with_that_email_in_any_case() {
 
     let (local, domain) = address.split_once('@').unwrap();
     let user_name = format!("{local}@{}", domain.to_uppercase());
-    let mut body = user_body(&user_name);
+    let mut body = user_with_work_email(&user_name);
     body["emails"][0]["value"] = json!(address.to_uppercase());
     let (status, created) = post_user(&app, &org, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -227,7 +163,7 @@ async fn a_create_whose_user_name_is_no_email_links_by_the_work_email() {
     let address = unique_email("erin");
     let manual = app.add_manual_member(&org.id, &address, MemberRole::Member, "erin's own passphrase").await;
     let body = json!({
-        "schemas": [USER_SCHEMA, ENTERPRISE],
+        "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
         "externalId": uuid::Uuid::new_v4().to_string(),
         "userName": format!("Erin_{}", uuid::Uuid::new_v4()),
         "active": true,
@@ -250,7 +186,7 @@ async fn linking_a_manual_member_needs_no_extra_seat() {
     let org = scim_org_with_seats(&app, 1).await;
     let address = unique_email("full.house");
     let manual = app.add_manual_member(&org.id, &address, MemberRole::Member, "a manual passphrase").await;
-    let (status, created) = post_user(&app, &org, &user_body(&address)).await;
+    let (status, created) = post_user(&app, &org, &user_with_work_email(&address)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["id"], manual.id.as_str());
     assert_eq!(licenses(&app, &org).await, (1, 0));
@@ -266,7 +202,7 @@ async fn a_manual_member_the_idp_never_touches_keeps_everything() {
         app.store.members(&org.id).await.unwrap().into_iter().find(|m| m.email.as_str() == kept).unwrap();
 
     // A provisioning cycle that touches everyone else.
-    let (status, list) = send(scim(&app, &org, Method::GET, "/Users?startIndex=1&count=100")).await;
+    let (status, list) = send_for_status_and_body(okta(&app, &org, Method::GET, "/Users?startIndex=1&count=100")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["totalResults"], 1);
     let x = create_user(&app, &org, &unique_email("x")).await;
@@ -297,7 +233,7 @@ async fn an_account_of_another_organization_is_linked_without_a_welcome_email() 
     let elsewhere = app.add_manual_member(&other, &address, MemberRole::Member, "passphrase from elsewhere").await;
     let other_before = app.store.members(&other).await.unwrap();
 
-    let (status, created) = post_user(&app, &org, &user_body(&address)).await;
+    let (status, created) = post_user(&app, &org, &user_with_work_email(&address)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let members = app.store.members(&org.id).await.unwrap();
     assert_eq!(members.len(), 1);
@@ -337,7 +273,7 @@ async fn the_initial_passphrase_is_never_stored_logged_or_returned() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let address = unique_email("secret.keeper");
-    let (status, created) = post_user(&app, &org, &user_body(&address)).await;
+    let (status, created) = post_user(&app, &org, &user_with_work_email(&address)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let mail = wait_for_mail(&app, &address).await;
     assert_eq!(mail.len(), 1, "{mail:#?}");
@@ -368,12 +304,12 @@ async fn deactivation_reactivation_and_delete_move_the_license_counts() {
     assert_eq!(set_active(&app, &org, &a, false).await.0, StatusCode::OK);
     assert_eq!(licenses(&app, &org).await, (1, 1), "deactivating twice frees one license once");
 
-    let (status, body) = put_user(&app, &org, &a, &user_body(&a_email)).await;
+    let (status, body) = put_user(&app, &org, &a, &user_with_work_email(&a_email)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], json!(true));
     assert_eq!(licenses(&app, &org).await, (2, 1), "PUT with active true reactivates");
 
-    let mut inactive = user_body(&b_email);
+    let mut inactive = user_with_work_email(&b_email);
     inactive["active"] = json!(false);
     let (status, body) = put_user(&app, &org, &b, &inactive).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -397,8 +333,8 @@ async fn a_create_beyond_the_seat_limit_is_403_no_enterprise_licenses_left() {
     assert_eq!(licenses(&app, &org).await, (1, 1));
 
     let refused = unique_email("seat.three");
-    let (status, body) = post_user(&app, &org, &user_body(&refused)).await;
-    assert_scim_error(status, &body, StatusCode::FORBIDDEN, None);
+    let (status, body) = post_user(&app, &org, &user_with_work_email(&refused)).await;
+    assert_scim_error_ignoring_detail(status, &body, StatusCode::FORBIDDEN, None);
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.contains("no Enterprise licenses left"), "{detail}");
 
@@ -421,11 +357,11 @@ async fn a_reactivation_beyond_the_seat_limit_is_403_and_leaves_the_user_inactiv
     assert_eq!(licenses(&app, &org).await, (1, 0));
 
     let (status, body) = set_active(&app, &org, &a, true).await;
-    assert_scim_error(status, &body, StatusCode::FORBIDDEN, None);
+    assert_scim_error_ignoring_detail(status, &body, StatusCode::FORBIDDEN, None);
     assert!(body["detail"].as_str().unwrap().contains("no Enterprise licenses left"), "{body}");
 
-    let (status, body) = put_user(&app, &org, &a, &user_body(&a_email)).await;
-    assert_scim_error(status, &body, StatusCode::FORBIDDEN, None);
+    let (status, body) = put_user(&app, &org, &a, &user_with_work_email(&a_email)).await;
+    assert_scim_error_ignoring_detail(status, &body, StatusCode::FORBIDDEN, None);
     assert!(body["detail"].as_str().unwrap().contains("no Enterprise licenses left"), "{body}");
 
     let (_, read) = get_user(&app, &org, &a).await;
@@ -449,10 +385,8 @@ async fn concurrent_creates_of_one_user_name_in_different_cases_make_one_member(
     let mut set = JoinSet::new();
     for i in 0..10 {
         let user_name = format!("{}@example.com", casing(&local, i));
-        let request = scim(&app, &org, Method::POST, "/Users")
-            .header("content-type", "application/scim+json")
-            .body(user_body(&user_name).to_string());
-        set.spawn(send(request));
+        let request = with_body(okta(&app, &org, Method::POST, "/Users"), &user_with_work_email(&user_name));
+        set.spawn(send_for_status_and_body(request));
     }
     let mut created = 0;
     let mut conflicts = 0;
@@ -461,7 +395,7 @@ async fn concurrent_creates_of_one_user_name_in_different_cases_make_one_member(
         match status {
             StatusCode::CREATED => created += 1,
             StatusCode::CONFLICT => {
-                assert_scim_error(status, &body, StatusCode::CONFLICT, Some("uniqueness"));
+                assert_scim_error_ignoring_detail(status, &body, StatusCode::CONFLICT, Some("uniqueness"));
                 conflicts += 1;
             }
             other => panic!("unexpected {other}: {body}"),
@@ -496,20 +430,18 @@ async fn concurrent_patches_of_different_attributes_all_survive() {
         ("name.honorificPrefix".into(), json!("Dr.")),
         ("name.honorificSuffix".into(), json!("III")),
         ("name.formatted".into(), json!("Dr. Busy Honey Bee III")),
-        (format!("{ENTERPRISE}:employeeNumber"), json!("701984")),
-        (format!("{ENTERPRISE}:costCenter"), json!("4130")),
-        (format!("{ENTERPRISE}:organization"), json!("Hive")),
-        (format!("{ENTERPRISE}:division"), json!("Pollination")),
-        (format!("{ENTERPRISE}:department"), json!("Flowers")),
+        (format!("{ENTERPRISE_SCHEMA}:employeeNumber"), json!("701984")),
+        (format!("{ENTERPRISE_SCHEMA}:costCenter"), json!("4130")),
+        (format!("{ENTERPRISE_SCHEMA}:organization"), json!("Hive")),
+        (format!("{ENTERPRISE_SCHEMA}:division"), json!("Pollination")),
+        (format!("{ENTERPRISE_SCHEMA}:department"), json!("Flowers")),
     ];
     assert_eq!(changes.len(), 20);
     let mut set = JoinSet::new();
     for (path, value) in &changes {
         let body = json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "path": path, "value": value}]});
-        let request = scim(&app, &org, Method::PATCH, &format!("/Users/{id}"))
-            .header("content-type", "application/scim+json")
-            .body(body.to_string());
-        set.spawn(send(request));
+        let request = with_body(okta(&app, &org, Method::PATCH, &format!("/Users/{id}")), &body);
+        set.spawn(send_for_status_and_body(request));
     }
     let mut failed = Vec::new();
     while let Some(result) = set.join_next().await {
@@ -522,8 +454,8 @@ async fn concurrent_patches_of_different_attributes_all_survive() {
 
     let (_, user) = get_user(&app, &org, &id).await;
     for (path, value) in &changes {
-        let actual = if let Some(attribute) = path.strip_prefix(&format!("{ENTERPRISE}:")) {
-            &user[ENTERPRISE][attribute]
+        let actual = if let Some(attribute) = path.strip_prefix(&format!("{ENTERPRISE_SCHEMA}:")) {
+            &user[ENTERPRISE_SCHEMA][attribute]
         } else if let Some(sub) = path.strip_prefix("name.") {
             &user["name"][sub]
         } else {
@@ -539,11 +471,11 @@ async fn a_create_retried_after_success_is_409_and_makes_no_duplicate() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let address = unique_email("retry");
-    let body = user_body(&address);
+    let body = user_with_work_email(&address);
     let (status, first) = post_user(&app, &org, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     let (status, again) = post_user(&app, &org, &body).await;
-    assert_scim_error(status, &again, StatusCode::CONFLICT, Some("uniqueness"));
+    assert_scim_error_ignoring_detail(status, &again, StatusCode::CONFLICT, Some("uniqueness"));
 
     let members = app.store.members(&org.id).await.unwrap();
     assert_eq!(members.len(), 1);
@@ -564,14 +496,14 @@ async fn a_user_absent_from_the_idp_is_never_removed_or_disabled() {
         app.add_manual_member(&org.id, &unique_email("quiet.manual"), MemberRole::Member, "quiet passphrase").await;
 
     // The IdP imports, provisions and deprovisions others, and never mentions these two again.
-    let (status, list) = send(scim(&app, &org, Method::GET, "/Users?startIndex=1&count=100")).await;
+    let (status, list) = send_for_status_and_body(okta(&app, &org, Method::GET, "/Users?startIndex=1&count=100")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["totalResults"], 2);
     let b = create_user(&app, &org, &unique_email("b")).await;
     let c = create_user(&app, &org, &unique_email("c")).await;
     assert_eq!(set_active(&app, &org, &b, false).await.0, StatusCode::OK);
     assert_eq!(delete_user(&app, &org, &c).await, StatusCode::NO_CONTENT);
-    let (status, list) = send(scim(&app, &org, Method::GET, "/Users?startIndex=1&count=100")).await;
+    let (status, list) = send_for_status_and_body(okta(&app, &org, Method::GET, "/Users?startIndex=1&count=100")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["totalResults"], 3);
 
