@@ -3,12 +3,11 @@
 //! concurrent PATCHes lose nothing. Users (and, for the big team, memberships) are loaded straight
 //! into the table in batches of 25, not through HTTP, to keep the tests fast.
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
-use insomnia_scim::domain::{EmailAddress, MemberRole};
-use insomnia_scim::store::{member_item, Item, ManagedBy, MemberRecord};
+use insomnia_scim::domain::EmailAddress;
+use insomnia_scim::store::MemberRecord;
 use reqwest::header::IF_MATCH;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
@@ -32,82 +31,24 @@ async fn users_of_group_total(app: &TestApp, org: &ScimOrg, gid: &str) -> u64 {
     body["totalResults"].as_u64().unwrap()
 }
 
-/// Writes items with BatchWriteItem, 25 per request, retrying unprocessed items, a few requests in
-/// flight at a time.
-async fn batch_write(app: &TestApp, items: Vec<Item>) {
-    const WORKERS: usize = 4;
-    let chunks: Vec<Vec<Item>> = items.chunks(25).map(<[Item]>::to_vec).collect();
-    let per_worker = chunks.len().div_ceil(WORKERS).max(1);
-    let mut workers = JoinSet::new();
-    for share in chunks.chunks(per_worker) {
-        let share = share.to_vec();
-        let client = app.store.client().clone();
-        let table = app.table.clone();
-        workers.spawn(async move {
-            for chunk in share {
-                let mut requests: Vec<WriteRequest> = chunk
-                    .into_iter()
-                    .map(|item| {
-                        WriteRequest::builder()
-                            .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-                            .build()
-                    })
-                    .collect();
-                let mut attempt = 0u32;
-                while !requests.is_empty() {
-                    assert!(attempt < 20, "BatchWriteItem kept leaving items unprocessed");
-                    if attempt > 0 {
-                        tokio::time::sleep(Duration::from_millis(10 << attempt.min(6))).await;
-                    }
-                    let output = client.batch_write_item().request_items(&table, requests).send().await.unwrap();
-                    requests = output
-                        .unprocessed_items
-                        .and_then(|mut unprocessed| unprocessed.remove(&table))
-                        .unwrap_or_default();
-                    attempt += 1;
-                }
-            }
-        });
-    }
-    while let Some(done) = workers.join_next().await {
-        done.unwrap();
-    }
-}
-
 /// `n` SCIM-managed users of the organization, written straight into the table; returns their ids.
 async fn bulk_users(app: &TestApp, org: &ScimOrg, n: usize) -> Vec<String> {
     let batch = &uuid::Uuid::new_v4().simple().to_string()[..8];
     let now = Utc::now();
-    let mut ids = Vec::with_capacity(n);
-    let mut items = Vec::with_capacity(n);
-    for i in 0..n {
-        let id = uuid::Uuid::new_v4().to_string();
-        let email = format!("bulk.{batch}.{i}@example.com");
-        let resource = json!({
-            "schemas": [USER_SCHEMA],
-            "userName": email,
-            "emails": [{"value": email, "type": "work", "primary": true}],
-            "active": true
-        });
-        let member = MemberRecord {
-            id: id.clone(),
-            email: EmailAddress::parse(&email).unwrap(),
-            user_name: email.clone(),
-            role: MemberRole::Member,
-            managed_by: ManagedBy::Scim,
-            active: true,
-            created_at: now,
-            modified_at: now,
-            version: 1,
-            external_id: None,
-            resource: Some(resource.to_string()),
-            lookups: Vec::new(),
-        };
-        items.push(member_item(&org.id, &member).unwrap());
-        ids.push(id);
-    }
-    batch_write(app, items).await;
-    ids
+    let members: Vec<MemberRecord> = (0..n)
+        .map(|i| {
+            let email = format!("bulk.{batch}.{i}@example.com");
+            let resource = json!({
+                "schemas": [USER_SCHEMA],
+                "userName": email,
+                "emails": [{"value": email, "type": "work", "primary": true}],
+                "active": true
+            });
+            MemberRecord::provisioned(EmailAddress::parse(&email).unwrap(), &resource, now)
+        })
+        .collect();
+    app.store.bulk_put_members_for_tests(&org.id, &members).await.unwrap();
+    members.into_iter().map(|m| m.id).collect()
 }
 
 /// Memberships of `user_ids` in team `gid`, loaded in bulk (the store's fixture loader, which also
@@ -498,4 +439,30 @@ async fn a_post_whose_members_cannot_all_be_written_creates_nothing_and_its_retr
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let gid = created["id"].as_str().unwrap();
     assert_eq!(membership_views(&app, &org, gid).await, (150, 150, 150));
+}
+
+#[tokio::test]
+async fn deleting_a_team_retries_membership_deletes_that_dynamodb_left_unprocessed() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let users = bulk_users(&app, &org, 60).await;
+    let gid = create_bare_group(&app, &org, "Throttled").await;
+    bulk_memberships(&app, &org, &gid, &users).await;
+
+    // 60 memberships are deleted 25 at a time; DynamoDB answers the first batch with every item
+    // unprocessed.
+    app.faults.fail_nth("BatchWriteItem", 1, FaultTiming::NothingProcessed);
+    app.round_trips.start();
+    let (status, _, body) = send(scim(&app, &org, Method::DELETE, &format!("/Groups/{gid}"))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert!(app.faults.struck());
+    let batch_writes = app.round_trips.calls().iter().filter(|c| *c == "BatchWriteItem").count();
+    assert_eq!(batch_writes, 4, "3 batches of ≤ 25 and the unprocessed one again");
+
+    assert!(app.store.team_members(&org.id, &gid).await.unwrap().is_empty(), "no membership outlives the team");
+    let (status, _, _) = send(scim(&app, &org, Method::GET, &format!("/Groups/{gid}"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, user) = send(scim(&app, &org, Method::GET, &format!("/Users/{}", users[0]))).await;
+    assert_eq!(status, StatusCode::OK, "users stay: {user}");
+    assert!(user.get("groups").is_none_or(|g| g.as_array().unwrap().is_empty()), "{user}");
 }

@@ -191,6 +191,9 @@ pub enum FaultTiming {
     BeforeSending,
     /// DynamoDB carries the request out but its answer is lost (a timeout after commit).
     AfterCommit,
+    /// A BatchWriteItem answers that none of its items were processed, as DynamoDB may when it
+    /// throttles (here they were written; writing them again is harmless).
+    NothingProcessed,
 }
 
 #[derive(Debug)]
@@ -222,9 +225,13 @@ impl Faults {
 }
 
 #[derive(Debug, Clone)]
-struct FailAfterTransmit;
+enum AfterTransmit {
+    Fail,
+    /// Replace the answer with this body.
+    Answer(String),
+}
 
-impl aws_smithy_types::config_bag::Storable for FailAfterTransmit {
+impl aws_smithy_types::config_bag::Storable for AfterTransmit {
     type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
@@ -252,10 +259,35 @@ impl Intercept for Faults {
         match timing {
             FaultTiming::BeforeSending => Err("injected fault: the request was not sent".into()),
             FaultTiming::AfterCommit => {
-                cfg.interceptor_state().store_put(FailAfterTransmit);
+                cfg.interceptor_state().store_put(AfterTransmit::Fail);
+                Ok(())
+            }
+            FaultTiming::NothingProcessed => {
+                let body: serde_json::Value =
+                    serde_json::from_slice(context.request().body().bytes().unwrap_or_default())?;
+                let answer = serde_json::json!({ "UnprocessedItems": body["RequestItems"] });
+                cfg.interceptor_state().store_put(AfterTransmit::Answer(answer.to_string()));
                 Ok(())
             }
         }
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<
+            '_,
+        >,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(AfterTransmit::Answer(answer)) = cfg.load::<AfterTransmit>().cloned() {
+            let response = context.response_mut();
+            // The SDK checks DynamoDB's CRC32 of the body; this body is not DynamoDB's.
+            response.headers_mut().remove("x-amz-crc32");
+            response.headers_mut().insert("content-length", answer.len().to_string());
+            *response.body_mut() = aws_smithy_types::body::SdkBody::from(answer);
+        }
+        Ok(())
     }
 
     fn read_after_transmit(
@@ -266,9 +298,9 @@ impl Intercept for Faults {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        match cfg.load::<FailAfterTransmit>() {
-            Some(_) => Err("injected fault: the answer was lost".into()),
-            None => Ok(()),
+        match cfg.load::<AfterTransmit>() {
+            Some(AfterTransmit::Fail) => Err("injected fault: the answer was lost".into()),
+            _ => Ok(()),
         }
     }
 }

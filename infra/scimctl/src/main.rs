@@ -15,7 +15,7 @@ use insomnia_scim::enablement::enable_scim;
 use insomnia_scim::notify::Mailer;
 use insomnia_scim::runtime::{build_app, AwsClients};
 use insomnia_scim::scheduler::TokenScheduler;
-use insomnia_scim::store::{Account, ManagedBy, MemberRecord, NewMember, Store};
+use insomnia_scim::store::{Account, ManagedBy, MemberRecord, NewMember, Store, TeamRecord};
 
 #[derive(Parser)]
 #[command(name = "scimctl", about = "Operate the SCIM service: bootstrap a stack, manage organizations")]
@@ -88,6 +88,16 @@ enum Command {
     SeedDemo {
         #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
         base_url: String,
+    },
+    /// Load a team of N new SCIM-provisioned members, in bulk (benchmarks, load tests): members
+    /// skip the uniqueness guards and license counters, so use a throwaway organization.
+    LoadTeam {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        team: String,
+        #[arg(long)]
+        members: usize,
     },
     /// Run the token scheduler once (token refresh, expiry notices, email retries); prints its summary.
     RunScheduler {
@@ -188,8 +198,55 @@ async fn run(command: Command) -> Result<(), CliError> {
             show_org(&store, &id).await
         }
         Command::SeedDemo { base_url } => seed_demo(config, &clients, &store, &base_url).await,
+        Command::LoadTeam { org, team, members } => {
+            let id = OrgId::parse(&org).map_err(usage)?;
+            load_team(&store, &id, &team, members).await
+        }
         Command::RunScheduler { as_of } => run_scheduler(config, &clients, store, as_of.as_deref()).await,
     }
+}
+
+async fn load_team(store: &Store, org: &OrgId, display_name: &str, count: usize) -> Result<(), CliError> {
+    if display_name.trim().is_empty() {
+        return Err(usage("--team must not be empty"));
+    }
+    let now = Utc::now();
+    let batch = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let mut members = Vec::with_capacity(count);
+    for i in 0..count {
+        let user_name = format!("load.{batch}.{i}@{org}.example.com");
+        let email = EmailAddress::parse(&user_name).map_err(failed)?;
+        let resource = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name,
+            "name": {"givenName": "Load", "familyName": format!("Member {i}")},
+            "emails": [{"value": user_name, "type": "work", "primary": true}],
+            "active": true
+        });
+        members.push(MemberRecord::provisioned(email, &resource, now));
+    }
+    store.bulk_put_members_for_tests(org, &members).await.map_err(failed)?;
+    let team_id = uuid::Uuid::new_v4().to_string();
+    let resource =
+        serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": display_name});
+    let team = TeamRecord {
+        id: team_id.clone(),
+        display_name: display_name.to_owned(),
+        external_id: None,
+        member_count: 0,
+        version: 1,
+        created_at: now,
+        modified_at: now,
+        resource: Some(resource.to_string()),
+    };
+    store.create_team(org, &team).await.map_err(failed)?;
+    let ids: Vec<String> = members.into_iter().map(|m| m.id).collect();
+    store.bulk_add_team_members_for_tests(org, &team_id, &ids).await.map_err(failed)?;
+    println!("team {team_id} ({display_name}) with {count} members");
+    if let Some(first) = ids.first() {
+        println!("first member: {first}");
+    }
+    Ok(())
 }
 
 async fn load_org(store: &Store, id: &OrgId) -> Result<Organization, CliError> {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::body::ScimBody;
 use super::users::{checked, if_match_versions, named_versions, params, Params};
-use super::{scim_json, AppState, ScimCaller};
+use super::{scim_json, scim_text, AppState, ScimCaller};
 use crate::scim::group::{
     self, filter_mentions_members, split_patch, GroupDocument, MemberRef, MembershipChange, MEMBERS_INLINE_LIMIT,
 };
@@ -88,8 +88,7 @@ fn group_response(
     base_url: &str,
     projection: &Projection,
 ) -> Response {
-    let body = projection.apply(group::render(team, members, base_url), group::rules());
-    let mut response = scim_json(status, &body);
+    let mut response = scim_text(status, group::render_text(team, members, base_url, projection));
     if let Ok(value) = HeaderValue::from_str(&etag(team.version)) {
         response.headers_mut().insert(header::ETAG, value);
     }

@@ -93,7 +93,12 @@ async fn unsupported_method() -> ScimError {
 
 /// A SCIM JSON response.
 pub fn scim_json(status: StatusCode, body: &serde_json::Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    scim_text(status, body.to_string())
+}
+
+/// A SCIM response whose JSON text is already written.
+pub fn scim_text(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_MEDIA_TYPE));
     response
 }

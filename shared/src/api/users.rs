@@ -521,15 +521,17 @@ async fn run_list(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Resu
             query.page_of(render(members), rules)
         }
         Some(Lookup::Team(team_id)) if query.sort_by.is_none() => {
-            // A team's members, paged by key: only this page's users are read.
-            let (authorized, memberships) =
-                tokio::join!(caller.authorize(app), app.store.team_members(&caller.org, &team_id));
-            authorized?;
-            let ids: Vec<String> = memberships?.into_iter().map(|m| m.user_id).collect();
-            let page_ids: Vec<String> = ids.iter().skip(query.start_index - 1).take(query.count).cloned().collect();
+            // A team's members, paged by key: the total is the team's exact counter, and only the
+            // user ids up to this page's end and this page's users are read.
+            let (items, page_ids) = tokio::join!(
+                caller.authorize_with(app, vec![crate::store::team_key(&caller.org, &team_id)]),
+                app.store.team_member_ids(&caller.org, &team_id, query.start_index - 1, query.count)
+            );
+            let total = crate::store::team_from_items(&items?)?.map_or(0, |team| team.member_count);
+            let page_ids = page_ids?;
             let members =
                 if page_ids.is_empty() { Vec::new() } else { app.store.members_by_ids(&caller.org, &page_ids).await? };
-            (render(members), ids.len())
+            (render(members), usize::try_from(total).unwrap_or(usize::MAX))
         }
         Some(Lookup::Team(team_id)) => {
             let (authorized, memberships) =

@@ -72,7 +72,9 @@ impl TokenScheduler {
         let config = AppConfig::from_env()?;
         let clients = AwsClients::from_env().await;
         let store = Store::new(clients.dynamodb.clone(), config.table_name);
+        let started = std::time::Instant::now();
         store.warm_up().await?;
+        tracing::info!(warm_up_ms = started.elapsed().as_secs_f64() * 1000.0, "DynamoDB warm-up done");
         Ok(Self::new(store, Mailer::new(clients.ses, config.sender_email), Clock::System))
     }
 

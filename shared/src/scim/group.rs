@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Map, Value};
 
 use super::filter::{CompareOp, Filter};
+use super::list::Projection;
 use super::patch::{apply_patch, PatchOp, PatchOpKind, PatchRequest};
 use super::schema::{ResourceSchema, GROUP_RESOURCE, GROUP_SCHEMA};
 use super::user::etag;
@@ -333,6 +334,67 @@ pub fn render(team: &TeamRecord, members: Option<&[Membership]>, base_url: &str)
     doc
 }
 
+/// A group as JSON text, projected. Members are written straight from the memberships, not built
+/// as a JSON tree first: a 20,000-member group is ~4 MB of text but several times that as a tree,
+/// which would take a Lambda past its memory budget. A projection that picks parts of members
+/// (`attributes=members.value`) takes the general path.
+pub fn render_text(
+    team: &TeamRecord,
+    members: Option<&[Membership]>,
+    base_url: &str,
+    projection: &Projection,
+) -> String {
+    let touches_member_parts =
+        projection.attributes.iter().chain(&projection.excluded).any(|p| is_members_key(&p.name) && p.sub.is_some());
+    let members = match members {
+        Some(members) if !touches_member_parts => members,
+        _ => return projection.apply(render(team, members, base_url), rules()).to_string(),
+    };
+    let doc = projection.apply(render(team, None, base_url), rules());
+    let Value::Object(doc) = doc else { return doc.to_string() };
+    let body = WithMembers { doc: &doc, members: MembersText { members, base_url } };
+    serde_json::to_string(&body).unwrap_or_else(|_| Value::Object(doc.clone()).to_string())
+}
+
+#[derive(serde::Serialize)]
+struct WithMembers<'a> {
+    #[serde(flatten)]
+    doc: &'a Map<String, Value>,
+    members: MembersText<'a>,
+}
+
+struct MembersText<'a> {
+    members: &'a [Membership],
+    base_url: &'a str,
+}
+
+impl serde::Serialize for MembersText<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.members.len()))?;
+        for m in self.members {
+            seq.serialize_element(&MemberText {
+                value: &m.user_id,
+                reference: format!("{}/Users/{}", self.base_url, m.user_id),
+                kind: "User",
+                display: m.display.as_deref(),
+            })?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(serde::Serialize)]
+struct MemberText<'a> {
+    value: &'a str,
+    #[serde(rename = "$ref")]
+    reference: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display: Option<&'a str>,
+}
+
 /// Whether a filter refers to `members` (then members must be loaded to evaluate it).
 pub fn filter_mentions_members(filter: &Filter) -> bool {
     match filter {
@@ -351,6 +413,50 @@ mod tests {
 
     fn ids(set: &BTreeSet<MemberRef>) -> Vec<&str> {
         set.iter().map(|m| m.value.as_str()).collect()
+    }
+
+    fn a_team(resource: Option<&str>) -> TeamRecord {
+        let now = chrono::Utc::now();
+        TeamRecord {
+            id: "t-1".into(),
+            display_name: "Engineering".into(),
+            external_id: Some("ext-1".into()),
+            member_count: 2,
+            version: 7,
+            created_at: now,
+            modified_at: now,
+            resource: resource.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn group_text_written_member_by_member_equals_the_projected_tree() {
+        let team = a_team(Some(
+            r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Engineering","externalId":"ext-1"}"#,
+        ));
+        let members = vec![
+            Membership { team_id: "t-1".into(), user_id: "u-1".into(), display: Some("ada@example.com".into()) },
+            Membership { team_id: "t-1".into(), user_id: "u-2\"quoted".into(), display: None },
+        ];
+        let base = "https://scim.example.com/scim/v2/orgs/acme";
+        let queries: [&[(&str, &str)]; 5] = [
+            &[],
+            &[("attributes", "displayName,members")],
+            &[("excludedAttributes", "externalId")],
+            &[("attributes", "members.value")],
+            &[("excludedAttributes", "members.display")],
+        ];
+        for query in queries {
+            let params = query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            let projection = Projection::from_params(&params).unwrap();
+            let text: Value = serde_json::from_str(&render_text(&team, Some(&members), base, &projection)).unwrap();
+            let tree = projection.apply(render(&team, Some(&members), base), rules());
+            assert_eq!(text, tree, "{query:?}");
+        }
+        let none = Projection::from_params(&Default::default()).unwrap();
+        let text: Value = serde_json::from_str(&render_text(&team, None, base, &none)).unwrap();
+        assert_eq!(text, render(&team, None, base));
+        assert!(text.get("members").is_none());
     }
 
     #[test]

@@ -52,6 +52,25 @@ pub struct MemberRecord {
 }
 
 impl MemberRecord {
+    /// A new active, SCIM-managed member whose userName is its email, with the SCIM document as
+    /// given: for fixtures and bulk loaders that write members without the SCIM path.
+    pub fn provisioned(email: EmailAddress, resource: &serde_json::Value, now: DateTime<Utc>) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_name: email.to_string(),
+            email,
+            role: MemberRole::Member,
+            managed_by: ManagedBy::Scim,
+            active: true,
+            created_at: now,
+            modified_at: now,
+            version: 1,
+            external_id: None,
+            resource: Some(resource.to_string()),
+            lookups: Vec::new(),
+        }
+    }
+
     /// A member consumes an Enterprise license while active.
     pub fn consumes_license(&self) -> bool {
         self.active

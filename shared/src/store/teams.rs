@@ -418,11 +418,75 @@ impl Store {
 
     /// Every membership of a team, in user-id order.
     pub async fn team_members(&self, org: &OrgId, team_id: &str) -> Result<Vec<Membership>, StoreError> {
-        if !super::keys::key_fits(&team_members_pk(org, team_id), "") {
-            return Ok(Vec::new());
+        let mut members = Vec::new();
+        self.each_membership_page(org, team_id, "team_id, user_id, display", |items| {
+            for item in items {
+                members.push(from_item::<Membership>(item)?);
+            }
+            Ok(true)
+        })
+        .await?;
+        Ok(members)
+    }
+
+    /// The user ids of a team's memberships `skip..skip + take`, in key order (the order every
+    /// page sees). Reads only the `user_id` of the memberships up to the page's end.
+    pub async fn team_member_ids(
+        &self,
+        org: &OrgId,
+        team_id: &str,
+        skip: usize,
+        take: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        let mut seen = 0usize;
+        self.each_membership_page(org, team_id, "user_id", |items| {
+            for item in items {
+                if seen >= skip && ids.len() < take {
+                    if let Some(AttributeValue::S(id)) = item.get("user_id") {
+                        ids.push(id.clone());
+                    }
+                }
+                seen += 1;
+            }
+            Ok(ids.len() < take)
+        })
+        .await?;
+        Ok(ids)
+    }
+
+    /// Queries a team's memberships page by page (≤ 1 MB each), projected to `attributes`, so a
+    /// 100k-member team never sits in memory as raw items. `each` says whether to go on.
+    async fn each_membership_page(
+        &self,
+        org: &OrgId,
+        team_id: &str,
+        attributes: &str,
+        mut each: impl FnMut(Vec<Item>) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let pk = team_members_pk(org, team_id);
+        if !super::keys::key_fits(&pk, "") {
+            return Ok(());
         }
-        let items = self.query_all(team_members_pk(org, team_id), None).await?;
-        items.into_iter().map(|item| from_item::<MembershipItem>(item).map(|m| m.membership)).collect()
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(&pk))
+                .projection_expression(attributes)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(StoreError::from_sdk)?;
+            let go_on = each(output.items.unwrap_or_default())?;
+            start = output.last_evaluated_key;
+            if !go_on || start.is_none() {
+                return Ok(());
+            }
+        }
     }
 
     /// The ids of the teams a user belongs to (GSI1).
@@ -589,5 +653,22 @@ impl Store {
             .await
             .map_err(StoreError::from_sdk)?;
         Ok(())
+    }
+
+    /// Writes member items without uniqueness guards, lookups or license counters: only for
+    /// loading large fixtures fast (tests, benchmarks, `scimctl load-team`).
+    pub async fn bulk_put_members_for_tests(
+        &self,
+        org: &OrgId,
+        members: &[super::MemberRecord],
+    ) -> Result<(), StoreError> {
+        let mut requests = Vec::with_capacity(members.len());
+        for member in members {
+            let item = super::member_item(org, member)?;
+            if let Ok(put) = aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(item)).build() {
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+        }
+        self.batch_write(requests).await
     }
 }
