@@ -148,8 +148,7 @@ impl Intercept for RoundTrips {
             return Ok(());
         }
         let request = context.request();
-        let operation =
-            request.headers().get("x-amz-target").and_then(|t| t.split('.').next_back()).unwrap_or("?").to_owned();
+        let operation = operation_name(context).unwrap_or("?").to_owned();
         let body = request.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         let is_log = operation == "PutItem" && body.contains("#LOG\"");
         if !is_log {
@@ -175,6 +174,11 @@ impl Intercept for RoundTrips {
         }
         Ok(())
     }
+}
+
+/// The DynamoDB operation a request calls (`GetItem`, `TransactWriteItems`, …).
+fn operation_name<'a>(context: &'a BeforeTransmitInterceptorContextRef<'_>) -> Option<&'a str> {
+    context.request().headers().get("x-amz-target").and_then(|t| t.split('.').next_back())
 }
 
 #[derive(Debug, Clone)]
@@ -246,7 +250,7 @@ impl Intercept for Faults {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = context.request().headers().get("x-amz-target").and_then(|t| t.split('.').next_back());
+        let operation = operation_name(context);
         let mut plan = self.plan.lock().unwrap();
         let Some(armed) = plan.as_mut().filter(|p| Some(p.operation) == operation) else { return Ok(()) };
         if armed.skip > 0 {

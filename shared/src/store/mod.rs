@@ -70,6 +70,53 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Runs a query page by page (≤ 1 MB each) until the pages end or `each` says stop, so a large
+    /// partition never has to sit in memory as raw items.
+    pub(crate) async fn query_pages(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        mut each: impl FnMut(Vec<Item>) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut start = None;
+        loop {
+            let output = query.clone().set_exclusive_start_key(start).send().await.map_err(StoreError::from_sdk)?;
+            let go_on = each(output.items.unwrap_or_default())?;
+            start = output.last_evaluated_key;
+            if !go_on || start.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// A query of one GSI1 partition.
+    pub(crate) fn gsi1_query(&self, pk: String) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(table::GSI1_NAME)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+    }
+
+    /// Every item a query returns, decoded by `decode`.
+    pub(crate) async fn query_all_decoded<T>(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        decode: impl Fn(Item) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut all = Vec::new();
+        self.query_pages(query, |items| {
+            for item in items {
+                all.push(decode(item)?);
+            }
+            Ok(true)
+        })
+        .await?;
+        Ok(all)
+    }
+}
+
 fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Codec(e.to_string()))
 }

@@ -255,27 +255,13 @@ impl Store {
 
     /// Every email given up on, oldest failure first.
     pub async fn failed_emails(&self) -> Result<Vec<OutboxItem>, StoreError> {
-        let mut failed = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(OUTBOX_FAILED_PK))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
-            for item in output.items.unwrap_or_default() {
-                failed.push(from_item::<OutboxRecord>(item)?.item);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(failed);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(OUTBOX_FAILED_PK));
+        self.query_all_decoded(query, |item| Ok(from_item::<OutboxRecord>(item)?.item)).await
     }
 
     /// Sets a new account's initial passphrase hash (and the must-change flag) while its welcome

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{account_pk, email_guard_sk, org_pk, user_sk, ACCOUNT_SK};
-use super::table::GSI1_NAME;
 use super::{from_item, s, to_item, Store, StoreError};
 use crate::domain::{EmailAddress, OrgId};
 use crate::store::members::decode_member;
@@ -166,31 +165,18 @@ impl Store {
 
     /// Revokes every session of an account except `keep` (a token hash). Returns how many.
     pub async fn revoke_account_sessions(&self, email: &EmailAddress, keep: Option<&str>) -> Result<usize, StoreError> {
+        let query = self.gsi1_query(account_sessions_gsi_pk(&email.normalized()));
         let mut hashes = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1_NAME)
-                .key_condition_expression("GSI1PK = :pk")
-                .expression_attribute_values(":pk", s(account_sessions_gsi_pk(&email.normalized())))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
-            for item in output.items.unwrap_or_default() {
+        self.query_pages(query, |items| {
+            for item in items {
                 let hash = item.get("PK").and_then(|v| v.as_s().ok()).and_then(|pk| pk.strip_prefix("SESSION#"));
                 if let Some(hash) = hash.filter(|hash| Some(*hash) != keep) {
                     hashes.push(hash.to_owned());
                 }
             }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+            Ok(true)
+        })
+        .await?;
         for hash in &hashes {
             self.delete_session(hash).await?;
         }

@@ -15,7 +15,6 @@ use super::keys::{membership_sk, org_pk, team_members_pk, team_name_guard_sk, te
 use super::members::{
     build_err, guard_delete, guard_put, key_item, lookup_sk, plain_delete, plain_put, put_new, with_table,
 };
-use super::table::GSI1_NAME;
 use super::{from_item, s, to_item, Item, Store, StoreError};
 use crate::domain::OrgId;
 
@@ -455,38 +454,26 @@ impl Store {
         Ok(ids)
     }
 
-    /// Queries a team's memberships page by page (≤ 1 MB each), projected to `attributes`, so a
-    /// 100k-member team never sits in memory as raw items. `each` says whether to go on.
+    /// A team's memberships page by page, projected to `attributes` (see `query_pages`).
     async fn each_membership_page(
         &self,
         org: &OrgId,
         team_id: &str,
         attributes: &str,
-        mut each: impl FnMut(Vec<Item>) -> Result<bool, StoreError>,
+        each: impl FnMut(Vec<Item>) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
         let pk = team_members_pk(org, team_id);
         if !super::keys::key_fits(&pk, "") {
             return Ok(());
         }
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(&pk))
-                .projection_expression(attributes)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
-            let go_on = each(output.items.unwrap_or_default())?;
-            start = output.last_evaluated_key;
-            if !go_on || start.is_none() {
-                return Ok(());
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(&pk))
+            .projection_expression(attributes);
+        self.query_pages(query, each).await
     }
 
     /// The ids of the teams a user belongs to (GSI1).
@@ -494,30 +481,10 @@ impl Store {
         if !super::keys::key_fits(&user_teams_gsi_pk(org, user_id), "") {
             return Ok(Vec::new());
         }
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1_NAME)
-                .key_condition_expression("GSI1PK = :pk")
-                .expression_attribute_values(":pk", s(user_teams_gsi_pk(org, user_id)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
-            for item in output.items.unwrap_or_default() {
-                if let Some(id) = item.get("team_id").and_then(|v| v.as_s().ok()) {
-                    ids.push(id.clone());
-                }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(ids);
-            }
-        }
+        let query = self.gsi1_query(user_teams_gsi_pk(org, user_id));
+        let ids =
+            self.query_all_decoded(query, |item| Ok(item.get("team_id").and_then(|v| v.as_s().ok()).cloned())).await?;
+        Ok(ids.into_iter().flatten().collect())
     }
 
     /// Removes a user from the given teams (before the user is deleted), counts kept exact.
@@ -605,23 +572,14 @@ impl Store {
     }
 
     async fn query_all(&self, pk: String, sk_prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let mut query = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(&pk));
-            query = match sk_prefix {
-                Some(prefix) => query
-                    .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                    .expression_attribute_values(":prefix", s(prefix)),
-                None => query.key_condition_expression("PK = :pk"),
-            };
-            let output = query.set_exclusive_start_key(start).send().await.map_err(StoreError::from_sdk)?;
-            items.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        let query = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(&pk));
+        let query = match sk_prefix {
+            Some(prefix) => query
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix)),
+            None => query.key_condition_expression("PK = :pk"),
+        };
+        self.query_all_decoded(query, Ok).await
     }
 
     /// Writes memberships and users' membership counts without checks: only for loading large

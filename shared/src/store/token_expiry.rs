@@ -33,53 +33,21 @@ impl Store {
     pub async fn scim_tokens_expiring_by(&self, until: DateTime<Utc>) -> Result<Vec<ExpiryIndexEntry>, StoreError> {
         // '~' sorts after every character of an organization id: keys expiring exactly at `until` are in.
         let bound = format!("{}#~", until.to_rfc3339());
-        let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1_NAME)
-                .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :bound")
-                .expression_attribute_values(":pk", s(TOKEN_EXPIRY_GSI_PK))
-                .expression_attribute_values(":bound", s(bound.clone()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
-            entries.extend(output.items.unwrap_or_default().into_iter().map(decode_expiry_entry));
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(entries);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1_NAME)
+            .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :bound")
+            .expression_attribute_values(":pk", s(TOKEN_EXPIRY_GSI_PK))
+            .expression_attribute_values(":bound", s(bound));
+        self.query_all_decoded(query, |item| Ok(decode_expiry_entry(item))).await
     }
 
     /// The owners and co-owners of an organization (its sparse admins partition of GSI1).
     pub async fn organization_admins(&self, org: &OrgId) -> Result<Vec<MemberRecord>, StoreError> {
-        let mut admins = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1_NAME)
-                .key_condition_expression("GSI1PK = :pk")
-                .expression_attribute_values(":pk", s(admins_gsi_pk(org)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(StoreError::from_sdk)?;
-            for item in output.items.unwrap_or_default() {
-                admins.push(decode_member(item)?);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(admins);
-            }
-        }
+        let query = self.gsi1_query(admins_gsi_pk(org));
+        self.query_all_decoded(query, decode_member).await
     }
 
     /// Extends the current token to `expires_at` (same token value, same hash), if the settings
