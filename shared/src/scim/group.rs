@@ -353,7 +353,9 @@ pub fn render_text(
     let doc = projection.apply(render(team, None, base_url), rules());
     let Value::Object(doc) = doc else { return doc.to_string() };
     let body = WithMembers { doc: &doc, members: MembersText { members, base_url } };
-    serde_json::to_string(&body).unwrap_or_else(|_| Value::Object(doc.clone()).to_string())
+    // Cannot fail (string keys only); if it ever did, the tree path still says everything.
+    serde_json::to_string(&body)
+        .unwrap_or_else(|_| projection.apply(render(team, Some(members), base_url), rules()).to_string())
 }
 
 #[derive(serde::Serialize)]
