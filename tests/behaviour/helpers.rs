@@ -94,6 +94,8 @@ pub struct RoundTrips {
     calls: Arc<Mutex<Vec<String>>>,
     /// (start, end) of each non-log call, to tell concurrent calls from sequential ones.
     spans: Arc<Mutex<Vec<CallSpan>>>,
+    /// (operation, request body) of each call, request-log writes excluded.
+    requests: Arc<Mutex<Vec<(String, String)>>>,
     enabled: Arc<AtomicBool>,
 }
 
@@ -101,6 +103,7 @@ impl RoundTrips {
     pub fn start(&self) {
         self.calls.lock().unwrap().clear();
         self.spans.lock().unwrap().clear();
+        self.requests.lock().unwrap().clear();
         self.enabled.store(true, Ordering::SeqCst);
     }
 
@@ -126,6 +129,11 @@ impl RoundTrips {
             }
         }
         rounds
+    }
+
+    /// (operation, JSON body) of each call since `start`, request-log writes excluded.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        self.requests.lock().unwrap().clone()
     }
 
     pub fn log_writes(&self) -> usize {
@@ -154,6 +162,7 @@ impl Intercept for RoundTrips {
         if !is_log {
             self.spans.lock().unwrap().push((Instant::now(), None));
             cfg.interceptor_state().store_put(CallStarted(self.spans.lock().unwrap().len() - 1));
+            self.requests.lock().unwrap().push((operation.clone(), body));
         }
         self.calls.lock().unwrap().push(if is_log { format!("{operation}(log)") } else { operation });
         Ok(())

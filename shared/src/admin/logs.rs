@@ -1,6 +1,6 @@
 //! The SCIM request log as admins read it: newest first, paged, filtered. Each record is shown as
-//! the foundation wrote it (it never holds a header value other than the User-Agent, nor a body);
-//! on top of that, anything shaped like a secret that an IdP put in a URL is masked here.
+//! it was written: it never holds a header value other than the User-Agent, nor a body, and its
+//! request text was masked before the write (`log::Redactor`).
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::authz::OrgCaller;
 use super::cursor::Cursor;
 use super::{AdminError, Console};
+use crate::log::Redacted;
 use crate::store::{RequestLogFilter, RequestLogRecord};
 
 pub const DEFAULT_PAGE: i32 = 50;
@@ -16,13 +17,6 @@ pub const MAX_PAGE: i32 = 200;
 const RESOURCE_TYPES: [&str; 5] = ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas"];
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 const PARAMETERS: [&str; 7] = ["status", "method", "resourceType", "from", "to", "limit", "cursor"];
-const MASK: &str = "[redacted]";
-/// Query parameter names whose values are never shown.
-const SECRET_NAMES: [&str; 8] =
-    ["token", "password", "passphrase", "secret", "authorization", "key", "credential", "signature"];
-/// Prefixes of this service's secrets (SCIM tokens, console sessions).
-const SECRET_PREFIXES: [&str; 2] = ["iscim_", "isess_"];
-
 /// What one page of the log holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogQuery {
@@ -131,15 +125,15 @@ impl From<RequestLogRecord> for LogView {
             request_id: record.request_id,
             at: record.at,
             method: record.method,
-            path: redact(&record.path),
-            query: record.query.as_deref().map(redact_query),
+            path: record.path.into_string(),
+            query: record.query.map(Redacted::into_string),
             status: record.status,
             latency_ms: record.latency_ms,
             idp: record.idp,
-            user_agent: record.user_agent.as_deref().map(redact),
+            user_agent: record.user_agent.map(Redacted::into_string),
             resource_type: record.resource_type,
             scim_type: record.scim_type,
-            detail: record.detail.as_deref().map(redact),
+            detail: record.detail.map(Redacted::into_string),
             tolerances: record.tolerances,
         }
     }
@@ -150,103 +144,6 @@ impl From<RequestLogRecord> for LogView {
 pub struct LogPage {
     pub logs: Vec<LogView>,
     pub next_cursor: Option<String>,
-}
-
-/// A query string with the values of secret-named parameters masked, then `redact`ed.
-fn redact_query(query: &str) -> String {
-    let masked: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if SECRET_NAMES.iter().any(|s| name.to_ascii_lowercase().contains(s)) => {
-                format!("{name}={MASK}")
-            }
-            _ => pair.to_owned(),
-        })
-        .collect();
-    redact(&masked.join("&"))
-}
-
-/// Masks what looks like a secret in free text: this service's tokens, bearer credentials, and
-/// the compared value of a `password` filter (as text or URL-encoded).
-pub fn redact(text: &str) -> String {
-    let mut out = text.to_owned();
-    for prefix in SECRET_PREFIXES {
-        out = mask_after(&out, prefix, 1, |rest| {
-            rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-        });
-    }
-    for marker in ["Bearer ", "bearer ", "Bearer%20", "bearer%20", "Bearer+", "bearer+"] {
-        // Only a credential-sized value: prose such as "the bearer token is…" stays readable.
-        out = mask_after(&out, marker, 16, |rest| rest.find(|c: char| c.is_whitespace() || c == '&' || c == '"'));
-    }
-    mask_password_values(&out)
-}
-
-/// Replaces the text after each `marker` up to `end(rest)` (or the end) with the mask, when it is
-/// at least `min_len` bytes long.
-fn mask_after(text: &str, marker: &str, min_len: usize, end: impl Fn(&str) -> Option<usize>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(marker) {
-        out.push_str(&rest[..at + marker.len()]);
-        let after = &rest[at + marker.len()..];
-        let stop = end(after).unwrap_or(after.len());
-        if stop >= min_len.max(1) && !after[..stop].starts_with(MASK) {
-            out.push_str(MASK);
-        } else {
-            out.push_str(&after[..stop]);
-        }
-        rest = &after[stop..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// `password <op> "value"` (also `%22value%22`): the value is masked.
-fn mask_password_values(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    let mut out = String::with_capacity(text.len());
-    let mut copied = 0;
-    let mut search = 0;
-    while let Some(found) = lower[search..].find("password") {
-        let start = search + found + "password".len();
-        search = start;
-        let bytes = lower.as_bytes();
-        let mut i = start;
-        let skip_separators = |mut i: usize| loop {
-            if bytes.get(i).is_some_and(|b| *b == b' ' || *b == b'+') {
-                i += 1;
-            } else if lower[i..].starts_with("%20") {
-                i += 3;
-            } else {
-                return i;
-            }
-        };
-        i = skip_separators(i);
-        let operator_start = i;
-        while bytes.get(i).is_some_and(u8::is_ascii_alphabetic) {
-            i += 1;
-        }
-        if i == operator_start {
-            continue;
-        }
-        i = skip_separators(i);
-        let quote = if lower[i..].starts_with('"') {
-            "\""
-        } else if lower[i..].starts_with("%22") {
-            "%22"
-        } else {
-            continue;
-        };
-        let value_start = i + quote.len();
-        let value_end = lower[value_start..].find(quote).map_or(lower.len(), |end| value_start + end);
-        out.push_str(&text[copied..value_start]);
-        out.push_str(MASK);
-        copied = value_end;
-        search = value_end;
-    }
-    out.push_str(&text[copied..]);
-    out
 }
 
 impl Console {
@@ -293,25 +190,5 @@ mod tests {
         }
         let backwards = params(&[("from", "2026-11-03T11:00:00Z"), ("to", "2026-11-03T10:00:00Z")]);
         assert!(LogQuery::parse(&backwards).is_err());
-    }
-
-    #[test]
-    fn secrets_in_urls_are_masked() {
-        assert_eq!(redact_query("access_token=iscim_abc-def&count=5"), "access_token=[redacted]&count=5");
-        assert_eq!(redact("/Users/iscim_abc_DEF-1/x"), "/Users/iscim_[redacted]/x");
-        assert_eq!(redact("auth Bearer abcdefghij.klmnopqrst rest"), "auth Bearer [redacted] rest");
-        let prose = "The bearer token is not valid for this organization's SCIM connector.";
-        assert_eq!(redact(prose), prose);
-        assert_eq!(
-            redact_query("filter=password%20eq%20%22hunter2%22&startIndex=1"),
-            "filter=password%20eq%20%22[redacted]%22&startIndex=1"
-        );
-        assert_eq!(
-            redact(r#"password eq "hunter2" and userName eq "x""#),
-            r#"password eq "[redacted]" and userName eq "x""#
-        );
-        assert_eq!(redact("userName eq \"password\""), "userName eq \"password\"");
-        assert_eq!(redact("startIndex=1&count=10"), "startIndex=1&count=10");
-        assert_eq!(redact(&redact("iscim_abc")), "iscim_[redacted]");
     }
 }

@@ -23,7 +23,7 @@ pub use accounts::{SignIn, RESET_CODE_LIFETIME};
 pub use authz::OrgCaller;
 pub use cursor::Cursor;
 pub use error::{AdminError, Unmet};
-pub use logs::{parse_limit, redact, LogPage, LogQuery, LogView};
+pub use logs::{parse_limit, LogPage, LogQuery, LogView};
 pub use members::{LicenseView, MemberView, MembersPage, TeamRef, DEFAULT_MEMBERS_PAGE, MAX_MEMBERS_PAGE};
 pub use scim::{connector_url, HistoryPage, HistoryView, IssuedTokenView};
 pub use session::{Session, SessionToken, SESSION_LIFETIME};

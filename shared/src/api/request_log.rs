@@ -9,7 +9,7 @@ use lambda_http::RequestExt;
 
 use super::scim_context::LogSlot;
 use super::AppState;
-use crate::log::{clip, guess_idp, RequestLogRecord};
+use crate::log::{guess_idp, Redactor, RequestLogRecord};
 use crate::scim::ScimError;
 
 pub async fn record(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -23,9 +23,13 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = request.method().to_string();
-    let path = clip(request.uri().path(), 512);
-    let query = request.uri().query().map(|q| clip(q, 1024));
-    let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|v| clip(v, 256));
+    // Masked before anything is kept (then clipped, so no cut leaves part of a secret unmasked).
+    let credential = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let redactor = Redactor::with_credential(credential.and_then(|h| h.trim().split_once(' ')).map(|(_, t)| t));
+    let path = redactor.text(request.uri().path()).clipped(512);
+    let query = request.uri().query().map(|q| redactor.query(q).clipped(1024));
+    let user_agent =
+        request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|v| redactor.text(v).clipped(256));
     let resource_type = path.split('/').nth(5).map(|segment| segment.to_owned());
 
     let mut response = next.run(request).await;
@@ -49,7 +53,7 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
             user_agent,
             resource_type,
             scim_type: error.and_then(|e| e.scim_type).map(|t| t.as_str().to_owned()),
-            detail: error.map(|e| clip(&e.detail, 1024)),
+            detail: error.map(|e| redactor.text(&e.detail).clipped(1024)),
             tolerances: note.tolerances,
         });
     }

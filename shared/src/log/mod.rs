@@ -6,6 +6,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+mod redact;
+
+pub use self::redact::{Redacted, Redactor};
 pub use crate::store::RequestLogRecord;
 use crate::store::Store;
 

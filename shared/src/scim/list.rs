@@ -54,8 +54,10 @@ impl Projection {
         self.excluded.iter().any(|p| p.sub.is_none() && p.is(rules, name, None))
     }
 
-    /// Applies `attributes` / `excludedAttributes`; `id` and `schemas` are always returned.
-    pub fn apply(&self, resource: Value, rules: &dyn AttributeRules) -> Value {
+    /// Applies `attributes` / `excludedAttributes`; `id` and `schemas` are always returned, and an
+    /// attribute that is never returned (`password`) is not, even when asked for.
+    pub fn apply(&self, mut resource: Value, rules: &dyn AttributeRules) -> Value {
+        super::rules::remove_never_returned(&mut resource, rules);
         let Value::Object(source) = resource else { return resource };
         if !self.attributes.is_empty() {
             let mut out = Map::new();

@@ -242,9 +242,15 @@ pub const USER_ATTRIBUTES: &[AttributeDef] = &[
     string("password", "The User's cleartext password; write-only, never returned.")
         .mutability(Mutability::WriteOnly)
         .returned(Returned::Never),
-    attr("emails", AttrType::Complex, "Email addresses for the user; one is matched to an Insomnia account.")
-        .multi()
-        .subs(multi_valued_subs!("Email address for the User.", TYPE_WORK_HOME_OTHER)),
+    attr(
+        "emails",
+        AttrType::Complex,
+        "Email addresses for the user. Required: one (the primary, else the work, else the first) is matched to an \
+         Insomnia account; a userName that is an email address is accepted in its place.",
+    )
+    .required()
+    .multi()
+    .subs(multi_valued_subs!("Email address for the User.", TYPE_WORK_HOME_OTHER)),
     attr("phoneNumbers", AttrType::Complex, "Phone numbers for the User.")
         .multi()
         .subs(multi_valued_subs!("Phone number of the User.", &["work", "home", "mobile", "fax", "pager", "other"])),
@@ -419,6 +425,15 @@ impl AttributeRules for ResourceSchema {
 
     fn attribute(&self, schema: Option<&str>, name: &str, sub: Option<&str>) -> Option<AttrInfo> {
         self.definition(schema, name, sub).map(|d| d.info())
+    }
+
+    fn never_returned(&self, schema: Option<&str>, name: &str, sub: Option<&str>) -> bool {
+        self.definition(schema, name, sub)
+            .is_some_and(|d| d.returned == Returned::Never || d.mutability == Mutability::WriteOnly)
+    }
+
+    fn required(&self, schema: Option<&str>, name: &str, sub: Option<&str>) -> bool {
+        self.definition(schema, name, sub).is_some_and(|d| d.required)
     }
 }
 

@@ -13,7 +13,9 @@ pub const RESOURCE_TYPE: &str = "User";
 /// Attributes a client may send but the service sets itself: ignored on POST and PUT.
 const SERVER_SET: [&str; 3] = ["id", "meta", "groups"];
 
-/// A User document as stored: every attribute as sent, minus id, meta, groups and password.
+/// A User document as stored: every attribute as sent, minus id, meta and groups, and never an
+/// attribute that is never returned (`password`, in any spelling): every constructor ends in
+/// `rules::remove_never_returned`, so no document that reaches the store or an answer holds one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserDocument(Value);
 
@@ -25,7 +27,7 @@ impl UserDocument {
             return Err(ScimError::bad_request(ScimType::InvalidSyntax, "The request body must be a JSON object."));
         };
         let mut tolerances = Vec::new();
-        for key in SERVER_SET.iter().chain(["password"].iter()) {
+        for key in SERVER_SET.iter() {
             let present: Vec<String> = body.keys().filter(|k| k.eq_ignore_ascii_case(key)).cloned().collect();
             for k in present {
                 body.remove(&k);
@@ -85,18 +87,16 @@ impl UserDocument {
         if let Value::Object(map) = &mut doc {
             map.insert("active".into(), Value::Bool(member.active));
         }
+        // A document stored before write-only attributes were dropped on write is cleaned on read.
+        super::rules::remove_never_returned(&mut doc, &USER_RESOURCE);
         Self(doc)
     }
 
-    /// Applies a PATCH request, then re-checks the result.
     /// Applies a PATCH request to the user `id`, then re-checks the result. The id is visible to
     /// the PATCH engine so that a value repeating it (Okta sends the user's own id) is ignored.
     pub fn patch(&mut self, id: &str, request: &PatchRequest) -> Result<Vec<String>, ScimError> {
         let mut applied = Vec::new();
         with_id(&mut self.0, id, |doc| apply_patch(doc, request, &USER_RESOURCE, &mut applied))?;
-        if let Value::Object(map) = &mut self.0 {
-            map.retain(|k, _| !k.eq_ignore_ascii_case("password"));
-        }
         self.check()?;
         Ok(applied.iter().map(|t| t.as_str().to_owned()).collect())
     }

@@ -187,9 +187,7 @@ impl Store {
                 _ => i32::try_from(remaining).unwrap_or(i32::MAX),
             };
             let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
+                .query_table()
                 .scan_index_forward(false)
                 .expression_attribute_values(":pk", s(&pk))
                 .set_exclusive_start_key(start.take())

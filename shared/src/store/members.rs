@@ -387,9 +387,7 @@ impl Store {
 
     pub async fn account(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
+            .read_item()
             .key("PK", s(account_pk(&email.normalized())))
             .key("SK", s(ACCOUNT_SK))
             .send()
@@ -400,9 +398,7 @@ impl Store {
 
     pub async fn member(&self, org: &OrgId, id: &str) -> Result<Option<MemberRecord>, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
+            .read_item()
             .key("PK", s(org_pk(org)))
             .key("SK", s(user_sk(id)))
             .send()
@@ -422,9 +418,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_table()
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(org_pk(org)))
             .expression_attribute_values(":prefix", s(lookup_prefix(attribute, value)))
@@ -475,9 +469,7 @@ impl Store {
         limit: Option<i32>,
     ) -> Result<(Vec<MemberRecord>, Option<Item>), StoreError> {
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_table()
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(org_pk(org)))
             .expression_attribute_values(":prefix", s("USER#"))

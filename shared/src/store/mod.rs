@@ -23,7 +23,7 @@ pub use members::{
 };
 pub use organizations::{organization_from_items, LicenseCounts};
 pub(crate) use outbox::outbox_put_action;
-pub use outbox::{OutboxItem, OutboxKind};
+pub use outbox::{DueEmails, OutboxItem, OutboxKind, UnreadableEmail};
 pub use request_log::RequestLogRecord;
 pub use sessions::{ResetCodeRecord, SessionRecord};
 pub use teams::{
@@ -71,6 +71,19 @@ impl Store {
 }
 
 impl Store {
+    /// A GetItem of the base table. Every read of the base table is strongly consistent: a token
+    /// refreshed or disabled a moment ago is refused from the next request on, and an answer built
+    /// right after a write sees that write. It costs read capacity, not a round trip. (GSI1 cannot
+    /// be read consistently; docs/ARCHITECTURE.md, "Consistency", says where that matters.)
+    pub(crate) fn read_item(&self) -> aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder {
+        self.client.get_item().table_name(&self.table).consistent_read(true)
+    }
+
+    /// A Query of the base table, strongly consistent like [`Store::read_item`].
+    pub(crate) fn query_table(&self) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client.query().table_name(&self.table).consistent_read(true)
+    }
+
     /// Runs a query page by page (≤ 1 MB each) until the pages end or `each` says stop, so a large
     /// partition never has to sit in memory as raw items.
     pub(crate) async fn query_pages(

@@ -102,9 +102,7 @@ impl Store {
 
     pub async fn organization(&self, org: &OrgId) -> Result<Option<(Organization, LicenseCounts)>, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
+            .read_item()
             .key("PK", s(org_pk(org)))
             .key("SK", s(ORG_SK))
             .send()
@@ -115,9 +113,7 @@ impl Store {
 
     pub async fn scim_settings(&self, org: &OrgId) -> Result<Option<ScimSettings>, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
+            .read_item()
             .key("PK", s(org_pk(org)))
             .key("SK", s(SCIM_SK))
             .send()
@@ -198,6 +194,7 @@ impl Store {
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
+                .consistent_read(true)
                 .build()
                 .map_err(|e| StoreError::Backend(e.to_string()))?,
         );

@@ -5,27 +5,29 @@ use serde::{Deserialize, Serialize};
 use super::keys::log_pk;
 use super::{from_item, s, to_item, Store, StoreError};
 use crate::domain::OrgId;
+use crate::log::Redacted;
 
 pub const LOG_RETENTION_DAYS: i64 = 30;
 
 /// What the log keeps of one SCIM request. Built only from redacted parts of the request: no
-/// header values except the User-Agent, no request body, no token.
+/// header values except the User-Agent, no request body, no token. Every field that holds request
+/// text is [`Redacted`], so no code path can store a secret the request carried.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestLogRecord {
     pub org: OrgId,
     pub request_id: String,
     pub at: DateTime<Utc>,
     pub method: String,
-    pub path: String,
-    pub query: Option<String>,
+    pub path: Redacted,
+    pub query: Option<Redacted>,
     pub status: u16,
     pub latency_ms: u64,
     /// `okta`, `azure` or `unknown`, guessed from the User-Agent.
     pub idp: String,
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Redacted>,
     pub resource_type: Option<String>,
     pub scim_type: Option<String>,
-    pub detail: Option<String>,
+    pub detail: Option<Redacted>,
     /// Non-standard input accepted from the IdP for this request (e.g. `capitalised_op`).
     pub tolerances: Vec<String>,
 }
@@ -62,9 +64,7 @@ impl Store {
     /// The newest `limit` records of an organization.
     pub async fn recent_request_logs(&self, org: &OrgId, limit: i32) -> Result<Vec<RequestLogRecord>, StoreError> {
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_table()
             .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", s(log_pk(org)))
             .scan_index_forward(false)

@@ -116,12 +116,9 @@ impl Store {
     /// The session under `token_hash`, read consistently so that a sign-out is final at once.
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
+            .read_item()
             .key("PK", s(session_pk(token_hash)))
             .key("SK", s(SESSION_SK))
-            .consistent_read(true)
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
@@ -257,12 +254,9 @@ impl Store {
 
     pub async fn reset_code(&self, email: &EmailAddress) -> Result<Option<ResetCodeRecord>, StoreError> {
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
+            .read_item()
             .key("PK", s(account_pk(&email.normalized())))
             .key("SK", s(RESET_SK))
-            .consistent_read(true)
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
@@ -362,12 +356,9 @@ impl Store {
         email: &EmailAddress,
     ) -> Result<Option<MemberRecord>, StoreError> {
         let guard = self
-            .client
-            .get_item()
-            .table_name(&self.table)
+            .read_item()
             .key("PK", s(org_pk(org)))
             .key("SK", s(email_guard_sk(&email.normalized())))
-            .consistent_read(true)
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
@@ -375,12 +366,9 @@ impl Store {
             return Ok(None);
         };
         let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
+            .read_item()
             .key("PK", s(org_pk(org)))
             .key("SK", s(user_sk(member_id)))
-            .consistent_read(true)
             .send()
             .await
             .map_err(StoreError::from_sdk)?;

@@ -386,14 +386,7 @@ impl Store {
     }
 
     pub async fn team(&self, org: &OrgId, id: &str) -> Result<Option<TeamRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(team_key(org, id)))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let output = self.read_item().set_key(Some(team_key(org, id))).send().await.map_err(StoreError::from_sdk)?;
         output.item.map(|item| from_item::<TeamItem>(item).map(|t| t.team)).transpose()
     }
 
@@ -467,9 +460,7 @@ impl Store {
             return Ok(());
         }
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_table()
             .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", s(&pk))
             .projection_expression(attributes);
@@ -572,7 +563,7 @@ impl Store {
     }
 
     async fn query_all(&self, pk: String, sk_prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
-        let query = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(&pk));
+        let query = self.query_table().expression_attribute_values(":pk", s(&pk));
         let query = match sk_prefix {
             Some(prefix) => query
                 .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")

@@ -22,6 +22,9 @@ type Object = Map<String, Value>;
 ///
 /// When an operation makes a known extension's object appear or disappear, the document's `schemas` array (if it has
 /// one) gains or loses that extension URN.
+///
+/// The result never holds an attribute the rules say is never returned (`writeOnly`, such as `password`): a write to
+/// one is accepted and its value dropped (see `rules::remove_never_returned`).
 pub fn apply_patch(
     doc: &mut Value,
     request: &PatchRequest,
@@ -44,6 +47,8 @@ pub fn apply_patch(
         apply_op(&mut ctx, root, op).map_err(|e| e.prefixed(&format!("Operations[{i}]: ")))?;
     }
     sync_schemas(root, rules, &extensions_before);
+    // Write-only attributes are accepted and dropped: the result never holds one, however it was spelled.
+    crate::scim::rules::remove_never_returned(&mut work, rules);
     *doc = work;
     for t in ctx.tolerances {
         note(tolerances, t);
@@ -540,10 +545,21 @@ fn remove_path(
         return Err(read_only(&target));
     }
     let filter = path.value_filter.as_ref();
+    if filter.is_none() && value.is_none() {
+        check_not_required(ctx, &target)?;
+    }
     guarded(ctx, doc, &target, |ctx, doc| {
         remove_target(ctx, doc, &target, filter, value);
         Ok(())
     })
+}
+
+/// Removing (or unassigning) a required attribute violates its requiredness: RFC 7644 §3.5.2 names `mutability`.
+fn check_not_required(ctx: &Ctx<'_>, target: &Target) -> Result<(), PatchError> {
+    if ctx.rules.required(target.scope.schema_arg(), &target.name, target.sub.as_deref()) {
+        return Err(PatchError::Mutability(format!("\"{}\" is required and cannot be removed", target.label())));
+    }
+    Ok(())
 }
 
 fn read_only(target: &Target) -> PatchError {
@@ -659,6 +675,7 @@ fn write_target(
     };
     // Replacing a whole attribute with null, [] or {} unassigns it.
     let value = if mode == Mode::Replace && matches!(shape, Shape::Whole) && is_empty_value(value) {
+        check_not_required(ctx, target)?;
         Value::Null
     } else {
         normalize(ctx, target, value, shape)?

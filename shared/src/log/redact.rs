@@ -1,0 +1,263 @@
+//! Masking secrets out of request text before it is written anywhere (docs/ARCHITECTURE.md,
+//! "Secrets"). A [`Redacted`] value can only be made here, from text that went through the masks,
+//! and the request log record holds nothing else: a secret an IdP put in a URL (or that an error
+//! detail echoed) never reaches a table item, whichever code path built the record.
+use std::fmt;
+use std::ops::Deref;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+const MASK: &str = "[redacted]";
+/// Query parameter names whose values are never shown.
+const SECRET_NAMES: [&str; 8] =
+    ["token", "password", "passphrase", "secret", "authorization", "key", "credential", "signature"];
+/// Prefixes of this service's secrets (SCIM tokens, console sessions).
+const SECRET_PREFIXES: [&str; 2] = ["iscim_", "isess_"];
+
+/// Shortest presented credential that is masked wherever it appears: shorter strings would mask
+/// ordinary words.
+const MIN_PRESENTED_SECRET: usize = 8;
+
+/// Text with every secret masked. Made only by a [`Redactor`] (or by reading a stored record,
+/// which is masked again), so holding one proves the masks ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Redacted(String);
+
+impl Redacted {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// Cut to `max` characters (see `log::clip`); still masked, since masking came first.
+    pub fn clipped(self, max: usize) -> Self {
+        Self(super::clip(&self.0, max))
+    }
+}
+
+impl Deref for Redacted {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Redacted {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Redacted {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Redacted {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl<'de> Deserialize<'de> for Redacted {
+    /// Records written before masking moved to write time are masked as they are read.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|raw| Redactor::default().text(&raw))
+    }
+}
+
+/// Masks one request's text: this service's secrets by shape, secret-named query parameters, and
+/// the credential the caller presented (whatever its shape) wherever it appears.
+#[derive(Default)]
+pub struct Redactor {
+    presented: Option<String>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Redactor(<redacted>)")
+    }
+}
+
+impl Redactor {
+    /// A redactor that also masks `credential` (the bearer token of the request), when it is long
+    /// enough to be a secret.
+    pub fn with_credential(credential: Option<&str>) -> Self {
+        let presented = credential.map(str::trim).filter(|c| c.len() >= MIN_PRESENTED_SECRET).map(str::to_owned);
+        Self { presented }
+    }
+
+    /// Free text: a path, a User-Agent, an error detail.
+    pub fn text(&self, raw: &str) -> Redacted {
+        Redacted(redact(&self.without_presented(raw)))
+    }
+
+    /// A query string: also masks the values of secret-named parameters.
+    pub fn query(&self, raw: &str) -> Redacted {
+        Redacted(redact_query(&self.without_presented(raw)))
+    }
+
+    fn without_presented(&self, raw: &str) -> String {
+        match &self.presented {
+            Some(secret) => raw.replace(secret.as_str(), MASK),
+            None => raw.to_owned(),
+        }
+    }
+}
+
+/// A query string with the values of secret-named parameters masked, then `redact`ed.
+fn redact_query(query: &str) -> String {
+    let masked: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if SECRET_NAMES.iter().any(|s| name.to_ascii_lowercase().contains(s)) => {
+                format!("{name}={MASK}")
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    redact(&masked.join("&"))
+}
+
+/// Masks what looks like a secret in free text: this service's tokens, bearer credentials, and
+/// the compared value of a `password` filter (as text or URL-encoded).
+fn redact(text: &str) -> String {
+    let mut out = text.to_owned();
+    for prefix in SECRET_PREFIXES {
+        out = mask_after(&out, prefix, 1, |rest| {
+            rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        });
+    }
+    for marker in ["Bearer ", "bearer ", "Bearer%20", "bearer%20", "Bearer+", "bearer+"] {
+        // Only a credential-sized value: prose such as "the bearer token is…" stays readable.
+        out = mask_after(&out, marker, 16, |rest| rest.find(|c: char| c.is_whitespace() || c == '&' || c == '"'));
+    }
+    mask_password_values(&out)
+}
+
+/// Replaces the text after each `marker` up to `end(rest)` (or the end) with the mask, when it is
+/// at least `min_len` bytes long.
+fn mask_after(text: &str, marker: &str, min_len: usize, end: impl Fn(&str) -> Option<usize>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(marker) {
+        out.push_str(&rest[..at + marker.len()]);
+        let after = &rest[at + marker.len()..];
+        let stop = end(after).unwrap_or(after.len());
+        if stop >= min_len.max(1) && !after[..stop].starts_with(MASK) {
+            out.push_str(MASK);
+        } else {
+            out.push_str(&after[..stop]);
+        }
+        rest = &after[stop..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `password <op> "value"` (also `%22value%22`): the value is masked.
+fn mask_password_values(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut search = 0;
+    while let Some(found) = lower[search..].find("password") {
+        let start = search + found + "password".len();
+        search = start;
+        let bytes = lower.as_bytes();
+        let mut i = start;
+        let skip_separators = |mut i: usize| loop {
+            if bytes.get(i).is_some_and(|b| *b == b' ' || *b == b'+') {
+                i += 1;
+            } else if lower[i..].starts_with("%20") {
+                i += 3;
+            } else {
+                return i;
+            }
+        };
+        i = skip_separators(i);
+        let operator_start = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_alphabetic) {
+            i += 1;
+        }
+        if i == operator_start {
+            continue;
+        }
+        i = skip_separators(i);
+        let quote = if lower[i..].starts_with('"') {
+            "\""
+        } else if lower[i..].starts_with("%22") {
+            "%22"
+        } else {
+            continue;
+        };
+        let value_start = i + quote.len();
+        let value_end = lower[value_start..].find(quote).map_or(lower.len(), |end| value_start + end);
+        out.push_str(&text[copied..value_start]);
+        out.push_str(MASK);
+        copied = value_end;
+        search = value_end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redact_query(query: &str) -> String {
+        Redactor::default().query(query).into_string()
+    }
+
+    fn redact(text: &str) -> String {
+        Redactor::default().text(text).into_string()
+    }
+
+    #[test]
+    fn secrets_in_urls_are_masked() {
+        assert_eq!(redact_query("access_token=iscim_abc-def&count=5"), "access_token=[redacted]&count=5");
+        assert_eq!(redact("/Users/iscim_abc_DEF-1/x"), "/Users/iscim_[redacted]/x");
+        assert_eq!(redact("auth Bearer abcdefghij.klmnopqrst rest"), "auth Bearer [redacted] rest");
+        let prose = "The bearer token is not valid for this organization's SCIM connector.";
+        assert_eq!(redact(prose), prose);
+        assert_eq!(
+            redact_query("filter=password%20eq%20%22hunter2%22&startIndex=1"),
+            "filter=password%20eq%20%22[redacted]%22&startIndex=1"
+        );
+        assert_eq!(
+            redact(r#"password eq "hunter2" and userName eq "x""#),
+            r#"password eq "[redacted]" and userName eq "x""#
+        );
+        assert_eq!(redact("userName eq \"password\""), "userName eq \"password\"");
+        assert_eq!(redact("startIndex=1&count=10"), "startIndex=1&count=10");
+        assert_eq!(redact(&redact("iscim_abc")), "iscim_[redacted]");
+    }
+
+    #[test]
+    fn the_presented_credential_is_masked_whatever_its_shape() {
+        let redactor = Redactor::with_credential(Some("opaque-Secret.Value/42"));
+        assert_eq!(redactor.text("/Users/opaque-Secret.Value/42").as_str(), "/Users/[redacted]");
+        assert_eq!(redactor.query("x=opaque-Secret.Value/42&count=1").as_str(), "x=[redacted]&count=1");
+        // A short credential would mask ordinary text: only shapes and names apply then.
+        assert_eq!(Redactor::with_credential(Some("abc")).text("/abc/Users").as_str(), "/abc/Users");
+    }
+
+    #[test]
+    fn stored_records_are_masked_again_when_read() {
+        let read: Redacted = serde_json::from_value(serde_json::json!("/Users/iscim_abc")).unwrap();
+        assert_eq!(read, "/Users/iscim_[redacted]");
+    }
+}
