@@ -14,6 +14,7 @@ pub mod domain;
 pub mod enablement;
 pub mod log;
 pub mod notify;
+pub mod provisioning;
 pub mod runtime;
 pub mod scheduler;
 pub mod scim;

@@ -204,9 +204,6 @@ pub enum FaultTiming {
     BeforeSending,
     /// DynamoDB carries the request out but its answer is lost (a timeout after commit).
     AfterCommit,
-    /// A BatchWriteItem answers that none of its items were processed, as DynamoDB may when it
-    /// throttles (here they were written; writing them again is harmless).
-    NothingProcessed,
 }
 
 #[derive(Debug)]
@@ -240,8 +237,6 @@ impl Faults {
 #[derive(Debug, Clone)]
 enum AfterTransmit {
     Fail,
-    /// Replace the answer with this body.
-    Answer(String),
 }
 
 impl aws_smithy_types::config_bag::Storable for AfterTransmit {
@@ -275,32 +270,7 @@ impl Intercept for Faults {
                 cfg.interceptor_state().store_put(AfterTransmit::Fail);
                 Ok(())
             }
-            FaultTiming::NothingProcessed => {
-                let body: serde_json::Value =
-                    serde_json::from_slice(context.request().body().bytes().unwrap_or_default())?;
-                let answer = serde_json::json!({ "UnprocessedItems": body["RequestItems"] });
-                cfg.interceptor_state().store_put(AfterTransmit::Answer(answer.to_string()));
-                Ok(())
-            }
         }
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<
-            '_,
-        >,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let Some(AfterTransmit::Answer(answer)) = cfg.load::<AfterTransmit>().cloned() {
-            let response = context.response_mut();
-            // The SDK checks DynamoDB's CRC32 of the body; this body is not DynamoDB's.
-            response.headers_mut().remove("x-amz-crc32");
-            response.headers_mut().insert("content-length", answer.len().to_string());
-            *response.body_mut() = aws_smithy_types::body::SdkBody::from(answer);
-        }
-        Ok(())
     }
 
     fn read_after_transmit(

@@ -104,14 +104,13 @@ async fn a_password_sent_by_patch_in_any_form_is_neither_stored_nor_returned() {
         &user_with_work_email(&unique_email("pw-patch")),
     ))
     .await;
-    let urn_path = format!("{USER_SCHEMA}:password");
-    let forms: Vec<Box<dyn Fn(&str) -> Value>> = vec![
-        Box::new(|s| json!([{"op": "replace", "path": "password", "value": s}])),
-        Box::new(|s| json!([{"op": "add", "path": "PASSWORD", "value": s}])),
-        Box::new(move |s| json!([{"op": "Replace", "path": urn_path.clone(), "value": s}])),
-        Box::new(|s| json!([{"op": "replace", "value": {"password": s, "displayName": "Pat"}}])),
-        Box::new(|s| json!([{"op": "add", "value": {format!("{USER_SCHEMA}:password"): s}}])),
-        Box::new(|s| json!([{"op": "replace", "value": {USER_SCHEMA: {"password": s}}}])),
+    let forms: Vec<fn(&str) -> Value> = vec![
+        |s| json!([{"op": "replace", "path": "password", "value": s}]),
+        |s| json!([{"op": "add", "path": "PASSWORD", "value": s}]),
+        |s| json!([{"op": "Replace", "path": format!("{USER_SCHEMA}:password"), "value": s}]),
+        |s| json!([{"op": "replace", "value": {"password": s, "displayName": "Pat"}}]),
+        |s| json!([{"op": "add", "value": {format!("{USER_SCHEMA}:password"): s}}]),
+        |s| json!([{"op": "replace", "value": {USER_SCHEMA: {"password": s}}}]),
     ];
     for (i, form) in forms.iter().enumerate() {
         let secret = format!("Patch-Secret-{i}-{}", uuid::Uuid::new_v4().simple());

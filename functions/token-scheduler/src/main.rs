@@ -10,6 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let scheduler = TokenScheduler::from_env().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let scheduler = scheduler.clone();
+        // A run with failures answers an error (after its summary line): the `Errors` alarm counts it.
         async move { scheduler.handle_event(&event.payload).await.map_err(lambda_runtime::Error::from) }
     }))
     .await

@@ -6,7 +6,7 @@ use tokio::sync::OnceCell;
 
 use super::session::{Session, SessionToken, SESSION_LIFETIME};
 use super::{AdminError, Console};
-use crate::auth::{hash_passphrase, verify_passphrase};
+use crate::auth::{hash_passphrase_async, verify_passphrase_async};
 use crate::domain::EmailAddress;
 use crate::notify::passphrase_reset_message;
 use crate::store::{ResetCodeRecord, SessionRecord, StoreError};
@@ -41,13 +41,10 @@ pub(super) fn bounded(passphrase: &str, field: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-/// Argon2id costs tens of milliseconds of CPU: keep it off the async workers.
+/// Argon2id costs tens of milliseconds of CPU and ~19 MiB: the auth module's gate runs it off the
+/// async workers, a bounded number at once.
 async fn hash_off_runtime(passphrase: &str) -> Result<String, AdminError> {
-    let passphrase = passphrase.to_owned();
-    tokio::task::spawn_blocking(move || hash_passphrase(&passphrase))
-        .await
-        .map_err(|e| AdminError::Internal(e.to_string()))?
-        .map_err(AdminError::from)
+    Ok(hash_passphrase_async(passphrase.to_owned()).await?)
 }
 
 /// Checks a passphrase against a stored hash; without one (unknown account, or a welcome not yet
@@ -58,10 +55,7 @@ pub(super) async fn verify_off_runtime(passphrase: &str, stored: Option<String>)
         Some(hash) => (hash, true),
         None => (DUMMY.get_or_try_init(|| hash_off_runtime("timing equaliser passphrase")).await?.clone(), false),
     };
-    let passphrase = passphrase.to_owned();
-    let verified = tokio::task::spawn_blocking(move || verify_passphrase(&passphrase, &hash))
-        .await
-        .map_err(|e| AdminError::Internal(e.to_string()))??;
+    let verified = verify_passphrase_async(passphrase.to_owned(), hash).await?;
     Ok(real && verified)
 }
 

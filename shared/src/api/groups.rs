@@ -10,17 +10,19 @@ use serde_json::Value;
 
 use super::body::ScimBody;
 use super::users::{checked, if_match_versions, named_versions, params, Params};
-use super::{scim_json, scim_text, AppState, ScimCaller};
+use super::{scim_text, AppState, ScimCaller};
+use crate::provisioning::{self, Expected};
 use crate::scim::group::{
-    self, filter_mentions_members, split_patch, GroupDocument, MemberRef, MembershipChange, MEMBERS_INLINE_LIMIT,
+    self, filter_mentions_members, split_patch, GroupDocument, ListPage, MemberRef, MembershipChange, Pushed,
+    LIST_PAGE_BUDGET, MEMBERS_INLINE_LIMIT,
 };
-use crate::scim::list::{list_response, ListQuery, Projection};
+use crate::scim::list::{ListQuery, Projection};
 use crate::scim::patch::parse_patch;
 use crate::scim::user::etag;
 use crate::scim::{ScimError, ScimType};
 use crate::store::{
-    member_key, team_from_items, team_key, team_name_guard_key, team_name_owner_from_items, Item, Membership,
-    TeamRecord, TeamWriteError, TEAM_EXTERNAL_ID,
+    member_key, team_from_items, team_key, team_name_guard_key, team_name_owner_from_items, team_state_from_items,
+    Item, Membership, TeamRecord, TeamWriteError, TEAM_EXTERNAL_ID,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -192,7 +194,11 @@ async fn create(
         if let Err(err) = app.store.add_team_members(&caller.org, &id, &members, None, now).await {
             // The IdP retries a failed POST; a half-made team would answer that retry 409. Undo it.
             let failure = team_error(err, &id, &name);
-            return Err(match app.store.delete_team(&caller.org, &team).await {
+            let undo = async {
+                let current = app.store.team_state(&caller.org, &id).await?;
+                provisioning::delete_team(&app.store, &caller.org, &id, current, &Expected::Any, now).await
+            };
+            return Err(match undo.await {
                 Ok(()) => ScimError::new(
                     failure.status,
                     None,
@@ -436,9 +442,9 @@ async fn remove(
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
     let items = caller.authorize_with(&app, vec![team_key(&caller.org, &id)]).await?;
-    let team = team_from_items(&items)?.ok_or_else(|| not_found(&id))?;
-    check_if_match(&headers, team.version)?;
-    app.store.delete_team(&caller.org, &team).await.map_err(|e| team_error(e, &id, &team.display_name))?;
+    let expected = super::users::expected_version(&headers);
+    let first = team_state_from_items(&items)?;
+    provisioning::delete_team(&app.store, &caller.org, &id, first, &expected, app.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -489,27 +495,49 @@ async fn run_list(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Resu
             app.store.teams(&caller.org).await?
         }
     };
-    let needs_members_to_filter = query.filter.as_ref().is_some_and(filter_mentions_members);
-    let mut resources = Vec::with_capacity(teams.len());
-    for team in &teams {
-        let members = if needs_members_to_filter {
-            if team.member_count > MEMBERS_INLINE_LIMIT {
-                return Err(too_many(team));
+    let (page, total) = match query.filter.as_ref().filter(|f| filter_mentions_members(f)) {
+        Some(filter) => {
+            // Filtered one team at a time, so that only one team's members are held at once.
+            let mut matching = Vec::new();
+            for team in &teams {
+                if team.member_count > MEMBERS_INLINE_LIMIT {
+                    return Err(too_many(team));
+                }
+                let members = app.store.team_members(&caller.org, &team.id).await?;
+                if filter.matches(&group::render(team, Some(&members), &caller.base_url), rules) {
+                    matching.push(group::render(team, None, &caller.base_url));
+                }
             }
-            Some(app.store.team_members(&caller.org, &team.id).await?)
-        } else {
-            None
-        };
-        resources.push((team, group::render(team, members.as_deref(), &caller.base_url)));
-    }
-    let docs: Vec<Value> = resources.iter().map(|(_, doc)| doc.clone()).collect();
-    let (page, total) = query.page_of(docs, rules);
-    let mut rendered = Vec::with_capacity(page.len());
+            let mut unfiltered = query.clone();
+            unfiltered.filter = None;
+            unfiltered.page_of(matching, rules)
+        }
+        None => query.page_of(teams.iter().map(|team| group::render(team, None, &caller.base_url)).collect(), rules),
+    };
+    // Written group by group and held to one Lambda response: the page ends before the group that would not fit.
+    let mut written = ListPage::new(total, query.start_index, LIST_PAGE_BUDGET);
     for doc in page {
-        let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let id = doc.get("id").and_then(Value::as_str).unwrap_or_default();
         let team = teams.iter().find(|t| t.id == id).ok_or_else(ScimError::internal)?;
         let members = members_for(app, caller, team, &query.projection).await?;
-        rendered.push(query.projection.apply(group::render(team, members.as_deref(), &caller.base_url), rules));
+        let text = group::render_text(team, members.as_deref(), &caller.base_url, &query.projection);
+        match written.push(&text) {
+            Pushed::Added => {}
+            Pushed::Full => break,
+            Pushed::TooBig => return Err(too_big_for_a_response(team)),
+        }
     }
-    Ok(scim_json(StatusCode::OK, &list_response(rendered, total, query.start_index)))
+    Ok(scim_text(StatusCode::OK, written.finish()))
+}
+
+/// A group under the member limit whose text still outweighs a whole response (long member ids or names).
+fn too_big_for_a_response(team: &TeamRecord) -> ScimError {
+    ScimError::bad_request(
+        ScimType::TooMany,
+        format!(
+            "Group '{}' with its {} members is larger than one response can carry. Request it with \
+             excludedAttributes=members and page its members with GET /Users?filter=groups.value eq \"{}\".",
+            team.display_name, team.member_count, team.id
+        ),
+    )
 }

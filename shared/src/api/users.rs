@@ -13,24 +13,16 @@ use super::body::ScimBody;
 use super::{scim_json, AppState, ScimCaller};
 use crate::domain::MemberRole;
 use crate::notify::deliver;
+use crate::provisioning::{self, pause_after_conflict, WRITE_ATTEMPTS};
 use crate::scim::list::{list_response, ListQuery, Projection};
 use crate::scim::patch::parse_patch;
 use crate::scim::user::{self, etag, UserDocument};
 use crate::scim::{ScimError, ScimType};
 use crate::store::{
-    guard_owner_from_items, member_from_items, member_key, organization_from_items, user_name_guard_key, CreateContext,
-    ManagedBy, MemberConflict, MemberRecord, MemberWriteError, MemberWriteExtras, OutboxItem, TeamRecord,
+    guard_owner_from_items, member_from_items, member_key, member_state_from_items, organization_from_items,
+    user_name_guard_key, CreateContext, ManagedBy, MemberConflict, MemberRecord, MemberWriteError, MemberWriteExtras,
+    OutboxItem, TeamRecord,
 };
-
-/// Attempts of a write that lost a race to another writer (without If-Match), before giving up.
-const WRITE_ATTEMPTS: usize = 30;
-
-/// A short random pause after a lost race, so that concurrent writers of one user spread out.
-async fn pause_after_conflict(attempt: usize) {
-    let ceiling = 5 * (1 + attempt.min(10)) as u64;
-    let millis = rand::random_range(1..=ceiling);
-    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -413,45 +405,24 @@ async fn remove(
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
-    let pinned = matches!(if_match_versions(&headers), Some(Some(_)));
     // The user's teams are looked up at the same time as the token check and the user.
     let (items, team_ids) = tokio::join!(
         caller.authorize_with(&app, vec![member_key(&caller.org, &id)]),
         app.store.user_team_ids(&caller.org, &id)
     );
-    let mut items = items?;
-    let team_ids = team_ids?;
-    for _ in 0..WRITE_ATTEMPTS {
-        let old = member_from_items(&items)?.ok_or_else(|| not_found(&id))?;
-        check_if_match(&headers, old.version)?;
-        // The user leaves every team first, so no membership outlives the user.
-        app.store.remove_user_from_teams(&caller.org, &old.id, &team_ids, app.clock.now()).await.map_err(
-            |e| match e {
-                crate::store::TeamWriteError::Store(err) => ScimError::from(err),
-                _ => busy(),
-            },
-        )?;
-        match app.store.delete_member(&caller.org, &old).await {
-            Ok(()) => return Ok(StatusCode::NO_CONTENT.into_response()),
-            Err(MemberWriteError::Conflict(_)) if !pinned => {
-                items = app
-                    .store
-                    .member(&caller.org, &id)
-                    .await?
-                    .map(|m| vec![member_item(&caller.org, &m)])
-                    .unwrap_or_default();
-            }
-            Err(MemberWriteError::Conflict(_)) => {
-                return Err(ScimError::new(
-                    StatusCode::PRECONDITION_FAILED,
-                    None,
-                    "The user was changed by another request.",
-                ))
-            }
-            Err(MemberWriteError::Store(err)) => return Err(err.into()),
-        }
+    let (items, team_ids) = (items?, team_ids?);
+    let expected = expected_version(&headers);
+    let first = member_state_from_items(&items)?;
+    provisioning::delete_user(&app.store, &caller.org, &id, first, team_ids, &expected, app.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// What the request's `If-Match` header asks of the current version.
+pub(super) fn expected_version(headers: &HeaderMap) -> provisioning::Expected {
+    match if_match_versions(headers) {
+        Some(Some(versions)) => provisioning::Expected::OneOf(versions),
+        _ => provisioning::Expected::Any,
     }
-    Err(busy())
 }
 
 async fn list(State(app): State<AppState>, caller: ScimCaller, query: Params) -> Result<Response, ScimError> {
@@ -478,20 +449,28 @@ enum Lookup {
 
 fn lookup_for(query: &ListQuery) -> Option<Lookup> {
     let rules = user::rules();
-    let (path, value) = query.filter.as_ref()?.as_string_equality()?;
-    if path.is(rules, "id", None) {
-        Some(Lookup::Id(value.to_owned()))
-    } else if path.is(rules, "userName", None) {
-        Some(Lookup::UserName(value.to_owned()))
-    } else if path.is(rules, "externalId", None) {
-        Some(Lookup::Index("externalId", value.to_owned()))
-    } else if path.is(rules, "emails", None) || path.is(rules, "emails", Some("value")) {
-        Some(Lookup::Index("email", value.to_lowercase()))
-    } else if path.is(rules, "groups", Some("value")) || path.is(rules, "groups", None) {
-        Some(Lookup::Team(value.to_owned()))
-    } else {
-        None
+    let filter = query.filter.as_ref()?;
+    // A team's members are paged by key without re-checking the filter: only for exactly `groups.value eq`.
+    if let Some((path, value)) = filter.as_string_equality() {
+        if path.is(rules, "groups", Some("value")) || path.is(rules, "groups", None) {
+            return Some(Lookup::Team(value.to_owned()));
+        }
     }
+    // The other lookups give candidates that `page_of` re-checks against the whole filter, so any equality the
+    // filter requires will do (`emails[type eq "work"].value eq "x"` requires `emails.value eq "x"`).
+    filter.required_string_equalities().into_iter().find_map(|(path, value)| {
+        if path.is(rules, "id", None) {
+            Some(Lookup::Id(value.to_owned()))
+        } else if path.is(rules, "userName", None) {
+            Some(Lookup::UserName(value.to_owned()))
+        } else if path.is(rules, "externalId", None) {
+            Some(Lookup::Index("externalId", value.to_owned()))
+        } else if path.is(rules, "emails", None) || path.is(rules, "emails", Some("value")) {
+            Some(Lookup::Index("email", value.to_lowercase()))
+        } else {
+            None
+        }
+    })
 }
 
 async fn run_list(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Result<Response, ScimError> {

@@ -2,5 +2,8 @@
 mod passphrase;
 mod scim_token;
 
-pub use passphrase::{generate_passphrase, hash_passphrase, verify_passphrase, PassphraseError};
+pub use passphrase::{
+    argon2_gauge, generate_passphrase, hash_passphrase, hash_passphrase_async, verify_passphrase,
+    verify_passphrase_async, Argon2Gauge, PassphraseError,
+};
 pub use scim_token::{AuthError, IssuedToken, PresentedToken, TokenKey, TokenKeyError};

@@ -7,9 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::templates::{token_expired_message, token_expiring_message, welcome_message};
 use super::{Mailer, NotifyError};
-use crate::auth::{generate_passphrase, hash_passphrase, PassphraseError};
+use crate::auth::{generate_passphrase, hash_passphrase_async, PassphraseError};
 use crate::domain::EmailAddress;
-use crate::store::{OutboxItem, OutboxKind, Store, StoreError};
+use crate::store::{OutboxItem, OutboxKind, Store, StoreError, UnreadableEmail};
 
 /// Attempts before an email that keeps failing transiently is given up on.
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -78,8 +78,6 @@ enum AttemptError {
     Store(#[from] StoreError),
     #[error("generating the initial passphrase failed: {0}")]
     Passphrase(#[from] PassphraseError),
-    #[error("the passphrase hashing task failed")]
-    HashingTask,
 }
 
 impl AttemptError {
@@ -87,12 +85,13 @@ impl AttemptError {
         match self {
             Self::Notify(err) => err.is_transient(),
             Self::Store(err) => !matches!(err, StoreError::Codec(_)),
-            Self::Passphrase(_) | Self::HashingTask => true,
+            Self::Passphrase(_) => true,
         }
     }
 }
 
-/// Delivers every email due at `now` (at most `limit`), one after the other.
+/// Delivers every email due at `now` (at most `limit`), one after the other. Items that cannot be
+/// read are set aside (counted as failed), so they never hold up the others.
 pub async fn deliver_due(
     store: &Store,
     mailer: &Mailer,
@@ -100,10 +99,34 @@ pub async fn deliver_due(
     limit: i32,
 ) -> Result<DeliveryReport, StoreError> {
     let mut report = DeliveryReport::default();
-    for item in store.due_emails(now, limit).await? {
+    let due = store.due_outbox(now, limit).await?;
+    for bad in &due.unreadable {
+        report.count(&set_aside(store, bad, now).await);
+    }
+    for item in due.emails {
         report.count(&deliver(store, mailer, item, now).await);
     }
     Ok(report)
+}
+
+/// Moves an unreadable item out of the due queue; reported here once, as the move succeeds.
+async fn set_aside(store: &Store, bad: &UnreadableEmail, now: DateTime<Utc>) -> DeliveryOutcome {
+    match store.set_aside_unreadable_email(bad, now).await {
+        Ok(true) => {
+            tracing::warn!(
+                outbox_sk = %bad.sk,
+                outbox_id = bad.id.as_deref().unwrap_or_default(),
+                reason = %bad.reason,
+                "unreadable outbox item set aside; it is never sent"
+            );
+            DeliveryOutcome::FailedPermanently { error: bad.reason.clone() }
+        }
+        Ok(false) => DeliveryOutcome::ClaimedElsewhere,
+        Err(err) => {
+            tracing::warn!(outbox_sk = %bad.sk, error = %err, "setting an unreadable outbox item aside failed");
+            DeliveryOutcome::Deferred { error: err.to_string() }
+        }
+    }
 }
 
 /// Delivers one outbox email, as read from the outbox.
@@ -196,7 +219,7 @@ async fn send_welcome(
     account_email: &EmailAddress,
 ) -> Result<DeliveryOutcome, AttemptError> {
     let passphrase = generate_passphrase();
-    let hash = hash_off_the_runtime(passphrase.clone()).await?;
+    let hash = hash_passphrase_async(passphrase.clone()).await?;
     if !store.set_initial_passphrase(account_email, &hash).await? {
         return Ok(DeliveryOutcome::NotNeeded);
     }
@@ -208,12 +231,6 @@ async fn send_welcome(
         tracing::warn!(outbox_id = %item.id, error = %err, "marking the welcome delivered failed");
     }
     Ok(DeliveryOutcome::Sent)
-}
-
-/// Argon2id takes tens of milliseconds of CPU: keep it off the async workers.
-async fn hash_off_the_runtime(passphrase: String) -> Result<String, AttemptError> {
-    let hashed = tokio::task::spawn_blocking(move || hash_passphrase(&passphrase)).await;
-    hashed.map_err(|_| AttemptError::HashingTask)?.map_err(AttemptError::from)
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //!
 //! Each run works "as of" one instant from its clock, so tests and operators can run it for any
 //! date. Each organization is handled on its own: a failure is recorded in the run's summary and
-//! the run goes on. Every write is conditional (on the settings version, on the notice not being
-//! recorded yet), so runs that overlap or repeat never extend twice nor send a notice twice.
+//! the run goes on; at the end, a run with any failure answers an error (`RunError`). Every write
+//! is conditional (on the settings version, on the notice not being recorded yet), so runs that
+//! overlap or repeat never extend twice nor send a notice twice.
 mod policy;
 mod summary;
 
@@ -16,7 +17,7 @@ use serde_json::Value;
 pub use policy::{
     days_left, describe_blockers, extended_expiry, notifies_owners, refresh_blockers, ExpiryNotice, RefreshBlocker,
 };
-pub use summary::{OrgOutcome, RunFailure, RunSummary};
+pub use summary::{OrgOutcome, RunError, RunFailure, RunSummary};
 
 use crate::clock::Clock;
 use crate::config::AppConfig;
@@ -79,12 +80,13 @@ impl TokenScheduler {
     }
 
     /// One run for an EventBridge event; `as_of` (top level, or in `detail`) runs it as of that
-    /// time instead of the clock's.
-    pub async fn handle_event(&self, event: &Value) -> Result<RunSummary, EventError> {
+    /// time instead of the clock's. A run with any failed organization, stage or email answers an
+    /// error once it is done with every other one: the Lambda's `Errors` metric must see it.
+    pub async fn handle_event(&self, event: &Value) -> Result<RunSummary, RunError> {
         let as_of = as_of_from_event(event)?.unwrap_or_else(|| self.clock.now());
         let event_id = event.get("id").and_then(Value::as_str).unwrap_or_default();
         tracing::info!(as_of = %as_of.to_rfc3339(), event_id, "token scheduler run starts");
-        Ok(self.run_as_of(as_of).await)
+        self.run_as_of(as_of).await.into_result()
     }
 
     pub async fn run(&self) -> RunSummary {

@@ -3,8 +3,37 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::ExpiryNotice;
+use super::{EventError, ExpiryNotice};
 use crate::notify::DeliveryReport;
+
+/// Failures a run's error lists one by one; the rest are counted (all are in the summary line).
+const FAILURES_NAMED: usize = 10;
+
+/// Why a scheduler run answers an error, so that the function's `Errors` metric (and its alarm)
+/// sees it. A failed run still handled every other organization and logged its summary.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error("{}", describe_failed_run(.0))]
+    Failed(Box<RunSummary>),
+}
+
+fn describe_failed_run(summary: &RunSummary) -> String {
+    let mut text = format!(
+        "the token scheduler run had {} failure(s): {} organization(s) or run stage(s) failed, {} email(s) given up on",
+        summary.failure_count(),
+        summary.failures.len(),
+        summary.emails_failed
+    );
+    for failure in summary.failures.iter().take(FAILURES_NAMED) {
+        text.push_str(&format!("; {}: {}", failure.org.as_deref().unwrap_or("run"), failure.error));
+    }
+    if summary.failures.len() > FAILURES_NAMED {
+        text.push_str(&format!("; and {} more", summary.failures.len() - FAILURES_NAMED));
+    }
+    text
+}
 
 /// What a run did for one organization whose token expires within the warning window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +86,20 @@ impl RunSummary {
             emails_retried: 0,
             emails_failed: 0,
             failures: Vec::new(),
+        }
+    }
+
+    /// Organizations and run stages that failed, plus emails given up on.
+    pub fn failure_count(&self) -> usize {
+        self.failures.len().saturating_add(usize::try_from(self.emails_failed).unwrap_or(usize::MAX))
+    }
+
+    /// The summary when the run did all its work; otherwise the error that makes it fail visibly.
+    pub fn into_result(self) -> Result<Self, RunError> {
+        if self.failure_count() == 0 {
+            Ok(self)
+        } else {
+            Err(RunError::Failed(Box::new(self)))
         }
     }
 
@@ -123,5 +166,26 @@ mod tests {
         assert_eq!((summary.emails_sent, summary.emails_retried, summary.emails_failed), (2, 1, 1));
         let json = serde_json::to_value(&summary).unwrap();
         assert_eq!(json["failures"][0], serde_json::json!({ "org": "acme", "error": "boom" }));
+        assert_eq!(summary.failure_count(), 2, "one organization and one email given up on");
+    }
+
+    #[test]
+    fn a_run_with_any_failure_is_an_error_naming_the_count() {
+        let clean = RunSummary::new(Utc::now());
+        assert!(clean.clone().into_result().is_ok());
+
+        let mut emails_only = clean.clone();
+        emails_only.add_deliveries(&DeliveryReport { failed: 1, ..DeliveryReport::default() });
+        let error = emails_only.into_result().unwrap_err().to_string();
+        assert!(error.contains("1 failure(s)") && error.contains("1 email(s) given up on"), "{error}");
+
+        let mut many = clean;
+        for i in 0..12 {
+            many.fail(Some(format!("org-{i}")), "boom");
+        }
+        many.fail(None, "reading the email outbox failed");
+        let error = many.into_result().unwrap_err().to_string();
+        assert!(error.contains("13 failure(s)") && error.contains("org-0: boom"), "{error}");
+        assert!(error.contains("and 3 more") && !error.contains("org-11"), "{error}");
     }
 }

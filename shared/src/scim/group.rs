@@ -17,6 +17,13 @@ pub const RESOURCE_TYPE: &str = "Group";
 /// responses stop at 6 MB; a member entry is ~150 bytes).
 pub const MEMBERS_INLINE_LIMIT: u64 = 20_000;
 
+/// Lambda's limit on a synchronous response: the payload the function hands back to API Gateway.
+pub const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+/// The most one list page of groups may weigh, as [`ListPage`] weighs it. The body travels as a JSON string
+/// inside Lambda's response envelope, where every `"` and `\` of it takes two bytes; the 64 KiB left over are for
+/// the envelope itself (status, headers).
+pub const LIST_PAGE_BUDGET: usize = LAMBDA_RESPONSE_LIMIT - 64 * 1024;
+
 pub fn rules() -> &'static ResourceSchema {
     &GROUP_RESOURCE
 }
@@ -397,6 +404,73 @@ struct MemberText<'a> {
     display: Option<&'a str>,
 }
 
+/// A ListResponse written resource by resource, held to a budget: a page stops before the resource that would
+/// take it over (RFC 7644 §3.4.2.4 lets a page hold fewer resources than `count`), so the whole answer, not each
+/// group, fits in one Lambda response. `itemsPerPage` says how many it holds, so a client paging by `startIndex`
+/// gets every resource.
+pub struct ListPage {
+    text: String,
+    items: usize,
+    weight: usize,
+    budget: usize,
+}
+
+/// What [`ListPage::push`] did with a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    Added,
+    /// The page is full; the resource belongs on a later page.
+    Full,
+    /// The resource alone is over the budget: no page can carry it.
+    TooBig,
+}
+
+/// The closing part of a page: `],"itemsPerPage":N}` with N of up to 20 digits.
+const TAIL_RESERVE: usize = 48;
+
+impl ListPage {
+    pub fn new(total: usize, start_index: usize, budget: usize) -> Self {
+        let text = format!(
+            "{{\"schemas\":[{}],\"totalResults\":{total},\"startIndex\":{start_index},\"Resources\":[",
+            Value::String(super::LIST_RESPONSE_SCHEMA.to_owned())
+        );
+        let weight = envelope_len(&text) + TAIL_RESERVE;
+        ListPage { text, items: 0, weight, budget }
+    }
+
+    /// Adds one resource's JSON text unless that would take the page over its budget.
+    pub fn push(&mut self, resource: &str) -> Pushed {
+        let separator = usize::from(self.items > 0);
+        let weight = envelope_len(resource) + separator;
+        if self.weight + weight > self.budget {
+            return if self.items == 0 { Pushed::TooBig } else { Pushed::Full };
+        }
+        if separator == 1 {
+            self.text.push(',');
+        }
+        self.text.push_str(resource);
+        self.weight += weight;
+        self.items += 1;
+        Pushed::Added
+    }
+
+    pub fn items(&self) -> usize {
+        self.items
+    }
+
+    /// The ListResponse text.
+    pub fn finish(mut self) -> String {
+        self.text.push_str(&format!("],\"itemsPerPage\":{}}}", self.items));
+        self.text
+    }
+}
+
+/// The bytes `text` takes as a JSON string in Lambda's response envelope. serde_json writes no raw control
+/// characters, so only `"` and `\` grow (to two bytes each).
+pub fn envelope_len(text: &str) -> usize {
+    text.len() + text.bytes().filter(|b| matches!(b, b'"' | b'\\')).count()
+}
+
 /// Whether a filter refers to `members` (then members must be loaded to evaluate it).
 pub fn filter_mentions_members(filter: &Filter) -> bool {
     match filter {
@@ -459,6 +533,42 @@ mod tests {
         let text: Value = serde_json::from_str(&render_text(&team, None, base, &none)).unwrap();
         assert_eq!(text, render(&team, None, base));
         assert!(text.get("members").is_none());
+    }
+
+    #[test]
+    fn a_list_page_stops_before_the_resource_that_would_take_it_over_its_budget() {
+        let resource = |n: usize| json!({"id": format!("g{n}"), "displayName": "\"quoted\" \\ name"}).to_string();
+        let one = envelope_len(&resource(1));
+        assert!(one > resource(1).len(), "quotes and backslashes weigh two bytes");
+        let empty = ListPage::new(7, 3, usize::MAX);
+        let overhead = envelope_len(&empty.finish()) + TAIL_RESERVE;
+        // Room for two resources (and the comma between them), not three.
+        let budget = overhead + 2 * one + 1 + one / 2;
+        let mut page = ListPage::new(7, 3, budget);
+        assert_eq!(page.push(&resource(1)), Pushed::Added);
+        assert_eq!(page.push(&resource(2)), Pushed::Added);
+        assert_eq!(page.push(&resource(3)), Pushed::Full);
+        assert_eq!(page.items(), 2);
+        let text = page.finish();
+        assert!(envelope_len(&text) <= budget, "{} > {budget}", envelope_len(&text));
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "schemas": [super::super::LIST_RESPONSE_SCHEMA],
+                "totalResults": 7,
+                "startIndex": 3,
+                "itemsPerPage": 2,
+                "Resources": [serde_json::from_str::<Value>(&resource(1)).unwrap(), serde_json::from_str::<Value>(&resource(2)).unwrap()]
+            })
+        );
+        // The first resource of a page is refused only when no page could carry it.
+        let mut small = ListPage::new(1, 1, one);
+        assert_eq!(small.push(&resource(1)), Pushed::TooBig);
+        assert_eq!(small.items(), 0);
+        let empty: Value = serde_json::from_str(&ListPage::new(0, 1, LIST_PAGE_BUDGET).finish()).unwrap();
+        assert_eq!(empty["Resources"], json!([]));
+        assert_eq!(empty["itemsPerPage"], 0);
     }
 
     #[test]

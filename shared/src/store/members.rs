@@ -135,8 +135,26 @@ struct MemberItem {
     gsi1pk: Option<String>,
     #[serde(rename = "GSI1SK", skip_serializing_if = "Option::is_none", default)]
     gsi1sk: Option<String>,
+    /// Set by the first step of a delete: from then on no read shows the member, no write or new
+    /// membership succeeds, and a retried delete resumes (docs/ARCHITECTURE.md, "Deletes").
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    deleting_since: Option<DateTime<Utc>>,
+    /// Memberships the member holds, moved in the same transaction as each membership item; only
+    /// those transactions write it (never serialized from here), and a delete finishes at zero.
+    #[serde(skip_serializing, default)]
+    team_count: i64,
     #[serde(flatten)]
     member: MemberRecord,
+}
+
+/// A member as the delete path sees it: also while a delete is under way.
+#[derive(Debug, Clone)]
+pub struct MemberState {
+    pub member: MemberRecord,
+    /// A delete has started (and will be finished by any retry).
+    pub deleting: bool,
+    /// Memberships still held (≤ 0 once none are left; older items have none recorded).
+    pub team_count: i64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -272,20 +290,15 @@ impl Store {
             sk: user_sk(&new.id),
             gsi1pk: admin.then(|| admins_gsi_pk(org)),
             gsi1sk: admin.then(|| user_sk(&new.id)),
+            deleting_since: None,
+            team_count: 0,
             member: new.clone(),
         })?;
         let member_put = match old {
             None => put_new(item)?,
-            Some(old) => {
-                let put = Put::builder()
-                    .table_name("")
-                    .set_item(Some(item))
-                    .condition_expression("version = :expected")
-                    .expression_attribute_values(":expected", AttributeValue::N(old.version.to_string()))
-                    .build()
-                    .map_err(build_err)?;
-                TransactWriteItem::builder().put(put).build()
-            }
+            // An update of the record's attributes, not a Put: the membership counter (written
+            // only by membership transactions) is left as it is.
+            Some(old) => rewrite(item, old.version)?,
         };
         actions.push((member_put, MemberConflict::Changed));
 
@@ -339,15 +352,67 @@ impl Store {
         self.transact_members(actions).await
     }
 
-    /// Deletes a member (if still at `old.version`) with its guards, lookups and counters.
-    pub async fn delete_member(&self, org: &OrgId, old: &MemberRecord) -> Result<(), MemberWriteError> {
+    /// Deletes a member that holds no membership, if still at `old.version` and not being deleted:
+    /// the whole delete in one transaction. A membership added meanwhile makes it a `Conflict`.
+    pub async fn delete_member_without_teams(&self, org: &OrgId, old: &MemberRecord) -> Result<(), MemberWriteError> {
         let delete = Delete::builder()
             .table_name("")
             .set_key(Some(key_item(org_pk(org), user_sk(&old.id))))
-            .condition_expression("version = :expected")
+            .condition_expression(
+                "version = :expected AND attribute_not_exists(deleting_since) AND \
+                 (attribute_not_exists(team_count) OR team_count <= :zero)",
+            )
             .expression_attribute_values(":expected", AttributeValue::N(old.version.to_string()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .build()
             .map_err(build_err)?;
+        self.delete_member_with(org, old, delete).await
+    }
+
+    /// The first step of a delete: marks the member (if still at `member.version`) so that nothing
+    /// can change it or add it to a team any more, and bumps its version.
+    pub async fn mark_member_deleting(
+        &self,
+        org: &OrgId,
+        member: &MemberRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), MemberWriteError> {
+        let update = Update::builder()
+            .table_name("")
+            .set_key(Some(key_item(org_pk(org), user_sk(&member.id))))
+            .update_expression("SET deleting_since = :now, version = :next")
+            .condition_expression("version = :expected AND attribute_not_exists(deleting_since)")
+            .expression_attribute_values(":now", to_attribute(&now)?)
+            .expression_attribute_values(":next", AttributeValue::N((member.version + 1).to_string()))
+            .expression_attribute_values(":expected", AttributeValue::N(member.version.to_string()))
+            .build()
+            .map_err(build_err)?;
+        let action = TransactWriteItem::builder().update(update).build();
+        self.transact_members(vec![(action, MemberConflict::Changed)]).await
+    }
+
+    /// The last step of a delete: removes the marked member with its guards, lookups and counters,
+    /// once it holds no membership (`Conflict` while some remain, or when it is already gone).
+    pub async fn finish_member_delete(&self, org: &OrgId, marked: &MemberRecord) -> Result<(), MemberWriteError> {
+        let delete = Delete::builder()
+            .table_name("")
+            .set_key(Some(key_item(org_pk(org), user_sk(&marked.id))))
+            .condition_expression(
+                "attribute_exists(deleting_since) AND (attribute_not_exists(team_count) OR team_count <= :zero)",
+            )
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .build()
+            .map_err(build_err)?;
+        self.delete_member_with(org, marked, delete).await
+    }
+
+    /// The member item's `delete` with everything that goes with the member.
+    async fn delete_member_with(
+        &self,
+        org: &OrgId,
+        old: &MemberRecord,
+        delete: Delete,
+    ) -> Result<(), MemberWriteError> {
         let mut actions = vec![
             (TransactWriteItem::builder().delete(delete).build(), MemberConflict::Changed),
             (guard_delete(org, user_name_guard_sk(&old.user_name), &old.id)?, MemberConflict::Changed),
@@ -404,7 +469,19 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        output.item.map(decode_member).transpose()
+        Ok(output.item.map(decode_member).transpose()?.flatten())
+    }
+
+    /// The member as the delete path sees it (also while a delete is under way).
+    pub async fn member_state(&self, org: &OrgId, id: &str) -> Result<Option<MemberState>, StoreError> {
+        let output = self
+            .read_item()
+            .key("PK", s(org_pk(org)))
+            .key("SK", s(user_sk(id)))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output.item.map(decode_member_state).transpose()
     }
 
     /// Member ids whose lookup value `(attribute, normalized value)` matches (a key lookup).
@@ -440,7 +517,7 @@ impl Store {
         let keys: Vec<Item> = unique.into_iter().map(|id| key_item(org_pk(org), user_sk(id))).collect();
         for chunk in keys.chunks(100) {
             for item in self.batch_get(chunk.to_vec()).await? {
-                members.push(decode_member(item)?);
+                members.extend(decode_member(item)?);
             }
         }
         members.sort_by(|a, b| a.id.cmp(&b.id));
@@ -478,7 +555,12 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        let members = output.items.unwrap_or_default().into_iter().map(decode_member).collect::<Result<Vec<_>, _>>()?;
+        let members = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| decode_member(item).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
         Ok((members, output.last_evaluated_key))
     }
 
@@ -503,8 +585,55 @@ pub enum MemberWriteError {
     Store(#[from] StoreError),
 }
 
-pub(crate) fn decode_member(item: Item) -> Result<MemberRecord, StoreError> {
-    from_item::<MemberItem>(item).map(|m| m.member)
+/// A member item as every read but the delete path sees it: None while a delete is under way.
+pub(crate) fn decode_member(item: Item) -> Result<Option<MemberRecord>, StoreError> {
+    from_item::<MemberItem>(item).map(|m| m.deleting_since.is_none().then_some(m.member))
+}
+
+fn decode_member_state(item: Item) -> Result<MemberState, StoreError> {
+    from_item::<MemberItem>(item).map(|m| MemberState {
+        deleting: m.deleting_since.is_some(),
+        team_count: m.team_count,
+        member: m.member,
+    })
+}
+
+/// An Update that sets every attribute of `item` (but its key) and removes the optional index
+/// attributes it lacks, if the stored version is still `expected`. Attributes the item does not
+/// name, such as the membership counter and a delete mark, stay as they are.
+fn rewrite(item: Item, expected: u64) -> Result<TransactWriteItem, StoreError> {
+    let mut sets = Vec::new();
+    let mut update = Update::builder().table_name("");
+    let mut key = Item::new();
+    let mut present = BTreeSet::new();
+    for (index, (name, value)) in item.into_iter().enumerate() {
+        if name == "PK" || name == "SK" {
+            key.insert(name, value);
+            continue;
+        }
+        sets.push(format!("#a{index} = :a{index}"));
+        update = update
+            .expression_attribute_names(format!("#a{index}"), name.clone())
+            .expression_attribute_values(format!(":a{index}"), value);
+        present.insert(name);
+    }
+    let removes: Vec<&str> = ["GSI1PK", "GSI1SK"].into_iter().filter(|a| !present.contains(*a)).collect();
+    let mut expression = format!("SET {}", sets.join(", "));
+    if !removes.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    let update = update
+        .set_key(Some(key))
+        .update_expression(expression)
+        .condition_expression("version = :expected")
+        .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+        .build()
+        .map_err(build_err)?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+fn to_attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Codec(e.to_string()))
 }
 
 pub(crate) fn decode_account(item: Item) -> Result<Account, StoreError> {
@@ -628,12 +757,19 @@ pub fn organization_key(org: &OrgId) -> Item {
 
 /// Splits BatchGetItem results into members, guard owners and the organization.
 pub fn member_from_items(items: &[Item]) -> Result<Option<MemberRecord>, StoreError> {
+    Ok(member_item_of(items).map(decode_member).transpose()?.flatten())
+}
+
+/// The member among BatchGetItem results as the delete path sees it (also while being deleted).
+pub fn member_state_from_items(items: &[Item]) -> Result<Option<MemberState>, StoreError> {
+    member_item_of(items).map(decode_member_state).transpose()
+}
+
+fn member_item_of(items: &[Item]) -> Option<Item> {
     items
         .iter()
         .find(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("USER#")))
         .cloned()
-        .map(decode_member)
-        .transpose()
 }
 
 pub fn guard_owner_from_items(items: &[Item]) -> Option<String> {
@@ -650,6 +786,8 @@ pub fn member_item(org: &OrgId, member: &MemberRecord) -> Result<Item, StoreErro
         sk: user_sk(&member.id),
         gsi1pk: None,
         gsi1sk: None,
+        deleting_since: None,
+        team_count: 0,
         member: member.clone(),
     })
 }

@@ -18,8 +18,9 @@ use std::collections::HashMap;
 pub use admin_history::{PageError, RequestLogFilter, ScimHistoryAction, ScimHistoryEntry};
 pub use error::StoreError;
 pub use members::{
-    guard_owner_from_items, member_from_items, member_item, member_key, organization_key, user_name_guard_key, Account,
-    CreateContext, ManagedBy, MemberConflict, MemberRecord, MemberWriteError, MemberWriteExtras, NewMember,
+    guard_owner_from_items, member_from_items, member_item, member_key, member_state_from_items, organization_key,
+    user_name_guard_key, Account, CreateContext, ManagedBy, MemberConflict, MemberRecord, MemberState,
+    MemberWriteError, MemberWriteExtras, NewMember,
 };
 pub use organizations::{organization_from_items, LicenseCounts};
 pub(crate) use outbox::outbox_put_action;
@@ -27,8 +28,8 @@ pub use outbox::{DueEmails, OutboxItem, OutboxKind, UnreadableEmail};
 pub use request_log::RequestLogRecord;
 pub use sessions::{ResetCodeRecord, SessionRecord};
 pub use teams::{
-    team_from_items, team_key, team_name_guard_key, team_name_owner_from_items, Membership, TeamRecord, TeamWriteError,
-    TEAM_EXTERNAL_ID,
+    team_from_items, team_key, team_name_guard_key, team_name_owner_from_items, team_state_from_items, Membership,
+    TeamRecord, TeamState, TeamWriteError, TEAM_EXTERNAL_ID,
 };
 pub use token_expiry::{ExpiryIndexEntry, TOKEN_EXPIRY_GSI_PK};
 

@@ -13,6 +13,9 @@ use crate::domain::{EmailAddress, OrgId};
 pub const OUTBOX_PK: &str = "OUTBOX";
 /// Partition of the emails given up on: kept for operators to see, never retried.
 pub const OUTBOX_FAILED_PK: &str = "OUTBOX#FAILED";
+/// Partition of the items found in the due queue that cannot be read (not decodable, or not under
+/// the key their contents give): set aside as found, so they never hold up the others.
+pub const OUTBOX_UNREADABLE_PK: &str = "OUTBOX#UNREADABLE";
 
 /// What an outbox email is about; the message text is rendered from it at delivery time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +90,60 @@ impl OutboxItem {
     pub fn token_expired(recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
         Self::new(OutboxKind::TokenExpired, recipients, org, org_name, now)
     }
+}
+
+/// One read of the due queue: the emails to deliver, and the items that cannot be read.
+#[derive(Debug, Default)]
+pub struct DueEmails {
+    pub emails: Vec<OutboxItem>,
+    pub unreadable: Vec<UnreadableEmail>,
+}
+
+/// An outbox item that cannot be read, so can never be sent: it is set aside for operators.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreadableEmail {
+    /// Its sort key in the due queue.
+    pub sk: String,
+    /// Its `id` attribute, when it has one.
+    pub id: Option<String>,
+    /// Why it cannot be read; quoted values are left out, as the item may hold anything.
+    pub reason: String,
+    /// The item as found, without its key.
+    pub attributes: Item,
+}
+
+impl UnreadableEmail {
+    fn new(mut item: Item, error: &StoreError) -> Self {
+        let sk = take_string(&mut item, "SK").unwrap_or_default();
+        item.remove("PK");
+        let id = item.get("id").and_then(|id| id.as_s().ok()).cloned();
+        Self { sk, id, reason: without_quoted_values(&error.to_string()), attributes: item }
+    }
+}
+
+fn take_string(item: &mut Item, name: &str) -> Option<String> {
+    match item.remove(name) {
+        Some(AttributeValue::S(value)) => Some(value),
+        _ => None,
+    }
+}
+
+/// The codec's messages quote the offending value (`invalid type: string "…"`): keep the shape of
+/// the problem, never the content, out of logs and the set-aside record.
+fn without_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[derive(Serialize, Deserialize)]
@@ -168,8 +225,14 @@ impl Store {
         Ok(())
     }
 
-    /// The oldest emails due at `now`, at most `limit`.
+    /// The readable emails among the oldest `limit` items due at `now`.
     pub async fn due_emails(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<OutboxItem>, StoreError> {
+        Ok(self.due_outbox(now, limit).await?.emails)
+    }
+
+    /// The oldest items due at `now`, at most `limit`: the emails, and apart the items that
+    /// cannot be read (one such item must not keep every other email from being delivered).
+    pub async fn due_outbox(&self, now: DateTime<Utc>, limit: i32) -> Result<DueEmails, StoreError> {
         // '$' sorts right after '#': every key `{due}#{id}` with due <= now is below the bound.
         let bound = format!("{}$", sortable_time(now));
         let output = self
@@ -183,12 +246,76 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| from_item::<OutboxRecord>(item).map(|r| r.item))
-            .collect()
+        let mut due = DueEmails::default();
+        for item in output.items.unwrap_or_default() {
+            match from_item::<OutboxRecord>(item.clone()) {
+                // Claiming and completing address the item by the key its contents give.
+                Ok(record) if record.sk == outbox_sk(record.item.due, &record.item.id) => due.emails.push(record.item),
+                Ok(_) => {
+                    let error = StoreError::Codec("its sort key does not match its due time and id".into());
+                    due.unreadable.push(UnreadableEmail::new(item, &error));
+                }
+                Err(error) => due.unreadable.push(UnreadableEmail::new(item, &error)),
+            }
+        }
+        Ok(due)
+    }
+
+    /// Moves an unreadable item out of the due queue into the unreadable list (keyed by `now`), as
+    /// found plus the reason, in one transaction. `false` when it is not in the queue any more
+    /// (another run set it aside first, or an operator removed it).
+    pub async fn set_aside_unreadable_email(
+        &self,
+        bad: &UnreadableEmail,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let delete = Delete::builder()
+            .table_name("")
+            .key("PK", s(OUTBOX_PK))
+            .key("SK", s(&bad.sk))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map_err(backend)?;
+        let record: Item = [
+            ("PK".to_owned(), s(OUTBOX_UNREADABLE_PK)),
+            ("SK".to_owned(), s(format!("{}#{}", sortable_time(now), bad.sk))),
+            ("original_sk".to_owned(), s(&bad.sk)),
+            ("reason".to_owned(), s(&bad.reason)),
+            ("set_aside_at".to_owned(), s(now.to_rfc3339())),
+            ("original".to_owned(), AttributeValue::M(bad.attributes.clone())),
+        ]
+        .into();
+        let actions = vec![TransactWriteItem::builder().delete(delete).build(), put_action(record)?];
+        let labels = [
+            format!("outbox item {} was set aside by another run", bad.sk),
+            format!("outbox item {} was set aside already", bad.sk),
+        ];
+        match self.transact(actions, &labels).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Every item set aside as unreadable, oldest first.
+    pub async fn unreadable_emails(&self) -> Result<Vec<UnreadableEmail>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(OUTBOX_UNREADABLE_PK));
+        self.query_all_decoded(query, |mut item| {
+            let sk = take_string(&mut item, "original_sk").unwrap_or_default();
+            let reason = take_string(&mut item, "reason").unwrap_or_default();
+            let attributes = match item.remove("original") {
+                Some(AttributeValue::M(attributes)) => attributes,
+                _ => Item::new(),
+            };
+            let id = attributes.get("id").and_then(|id| id.as_s().ok()).cloned();
+            Ok(UnreadableEmail { sk, id, reason, attributes })
+        })
+        .await
     }
 
     /// Claims an email for one delivery attempt by moving it to `retry_at` with one more attempt, in
@@ -359,6 +486,28 @@ mod tests {
         assert!(early < later);
         let bound = format!("{}$", sortable_time(at(1)));
         assert!(early < bound && bound < later);
+    }
+
+    #[test]
+    fn an_unreadable_item_keeps_its_key_and_attributes_but_no_quoted_value_in_its_reason() {
+        let item: Item = [
+            ("PK".to_owned(), s(OUTBOX_PK)),
+            ("SK".to_owned(), s("2026-11-03T01:00:00.000000Z#abc")),
+            ("id".to_owned(), s("abc")),
+            ("attempts".to_owned(), s("hunter2")),
+        ]
+        .into();
+        let error = from_item::<OutboxRecord>(item.clone()).err().unwrap();
+        let bad = UnreadableEmail::new(item, &error);
+        assert_eq!((bad.sk.as_str(), bad.id.as_deref()), ("2026-11-03T01:00:00.000000Z#abc", Some("abc")));
+        assert!(bad.reason.contains("could not be decoded"), "{}", bad.reason);
+        assert!(!bad.reason.contains("hunter2"), "{}", bad.reason);
+        assert_eq!(bad.attributes.get("attempts"), Some(&s("hunter2")));
+        assert!(!bad.attributes.contains_key("PK") && !bad.attributes.contains_key("SK"));
+        assert_eq!(
+            without_quoted_values(r#"invalid type: string "x y", expected u32"#),
+            r#"invalid type: string "…", expected u32"#
+        );
     }
 
     #[test]

@@ -372,7 +372,7 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        let member = output.item.map(decode_member).transpose()?;
+        let member = output.item.map(decode_member).transpose()?.flatten();
         // The guard and the member are written together; re-check in case of a torn read.
         Ok(member.filter(|m| m.email == *email))
     }

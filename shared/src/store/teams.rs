@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, DeleteRequest, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update, WriteRequest};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{membership_sk, org_pk, team_members_pk, team_name_guard_sk, team_sk, user_teams_gsi_pk};
+use super::keys::{membership_sk, org_pk, team_members_pk, team_name_guard_sk, team_sk, user_sk, user_teams_gsi_pk};
 use super::members::{
     build_err, guard_delete, guard_put, key_item, lookup_sk, plain_delete, plain_put, put_new, with_table,
 };
@@ -20,8 +20,10 @@ use crate::domain::OrgId;
 
 /// Lookup-index attribute name of a team's externalId.
 pub const TEAM_EXTERNAL_ID: &str = "team.externalId";
-/// TransactWriteItems takes at most 100 actions: 99 memberships plus the team's counter.
-const MEMBERSHIPS_PER_TRANSACTION: usize = 99;
+/// TransactWriteItems takes at most 100 actions: per membership its item and its member's
+/// counter (the condition that the member exists and is not being deleted), plus the team's
+/// counter.
+const MEMBERSHIPS_PER_TRANSACTION: usize = 49;
 const BATCH_WRITE_LIMIT: usize = 25;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,8 +56,28 @@ struct TeamItem {
     pk: String,
     #[serde(rename = "SK")]
     sk: String,
+    /// Set by the first step of a delete: from then on no read shows the team, no write or added
+    /// member succeeds, and a retried delete resumes (docs/ARCHITECTURE.md, "Deletes").
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    deleting_since: Option<DateTime<Utc>>,
     #[serde(flatten)]
     team: TeamRecord,
+}
+
+/// A team as the delete path sees it: also while a delete is under way.
+#[derive(Debug, Clone)]
+pub struct TeamState {
+    pub team: TeamRecord,
+    pub deleting: bool,
+}
+
+/// A team item as every read but the delete path sees it: None while a delete is under way.
+fn decode_team(item: Item) -> Result<Option<TeamRecord>, StoreError> {
+    from_item::<TeamItem>(item).map(|t| t.deleting_since.is_none().then_some(t.team))
+}
+
+fn decode_team_state(item: Item) -> Result<TeamState, StoreError> {
+    from_item::<TeamItem>(item).map(|t| TeamState { deleting: t.deleting_since.is_some(), team: t.team })
 }
 
 #[derive(Serialize, Deserialize)]
@@ -105,6 +127,30 @@ impl MembershipChange<'_> {
         }
     }
 
+    fn user_id(&self, index: usize) -> &str {
+        match self {
+            Self::Add(members) => &members[index].user_id,
+            Self::Remove(user_ids) => &user_ids[index],
+        }
+    }
+
+    /// The member's membership counter, moved with the membership. An added member must exist and
+    /// not be being deleted, so no membership outlives its member.
+    fn member_counter(&self, org: &OrgId, index: usize) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name("")
+            .set_key(Some(key_item(org_pk(org), user_sk(self.user_id(index)))))
+            .update_expression("ADD team_count :delta")
+            .expression_attribute_values(":delta", AttributeValue::N(self.sign().to_string()));
+        let update = match self {
+            Self::Add(_) => {
+                update.condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting_since)")
+            }
+            Self::Remove(_) => update.condition_expression("attribute_exists(PK)"),
+        };
+        Ok(TransactWriteItem::builder().update(update.build().map_err(build_err)?).build())
+    }
+
     /// How the team's counter moves per change.
     fn sign(&self) -> i64 {
         match self {
@@ -138,12 +184,19 @@ pub fn team_name_guard_key(org: &OrgId, display_name: &str) -> Item {
 }
 
 pub fn team_from_items(items: &[Item]) -> Result<Option<TeamRecord>, StoreError> {
+    Ok(team_item_of(items).map(decode_team).transpose()?.flatten())
+}
+
+/// The team among BatchGetItem results as the delete path sees it (also while being deleted).
+pub fn team_state_from_items(items: &[Item]) -> Result<Option<TeamState>, StoreError> {
+    team_item_of(items).map(decode_team_state).transpose()
+}
+
+fn team_item_of(items: &[Item]) -> Option<Item> {
     items
         .iter()
         .find(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("GROUP#")))
         .cloned()
-        .map(|item| from_item::<TeamItem>(item).map(|t| t.team))
-        .transpose()
 }
 
 pub fn team_name_owner_from_items(items: &[Item]) -> Option<String> {
@@ -163,6 +216,8 @@ fn membership_item(org: &OrgId, membership: &Membership) -> Result<Item, StoreEr
     })
 }
 
+/// The team's counter and version, moved with a transaction's memberships. Members are added
+/// only to a team that is not being deleted; removals go on during its delete.
 fn counter_update(
     org: &OrgId,
     team_id: &str,
@@ -177,12 +232,15 @@ fn counter_update(
         .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()))
         .expression_attribute_values(":one", AttributeValue::N("1".into()))
         .expression_attribute_values(":now", s(now.to_rfc3339()));
-    update = match expected {
-        None => update.condition_expression("attribute_exists(PK)"),
-        Some(version) => update
-            .condition_expression("attribute_exists(PK) AND version = :expected")
-            .expression_attribute_values(":expected", AttributeValue::N(version.to_string())),
-    };
+    let mut condition = String::from("attribute_exists(PK)");
+    if delta > 0 {
+        condition.push_str(" AND attribute_not_exists(deleting_since)");
+    }
+    if let Some(version) = expected {
+        condition.push_str(" AND version = :expected");
+        update = update.expression_attribute_values(":expected", AttributeValue::N(version.to_string()));
+    }
+    update = update.condition_expression(condition);
     Ok(TransactWriteItem::builder().update(update.build().map_err(build_err)?).build())
 }
 
@@ -228,6 +286,7 @@ impl Store {
         let item = to_item(&TeamItem {
             pk: org_pk(org),
             sk: team_sk(&team.id),
+            deleting_since: None,
             team: TeamRecord { member_count: 0, ..team.clone() },
         })?;
         let mut actions = vec![put_new(item)?, guard_put(org, team_name_guard_sk(&team.display_name), &team.id)?];
@@ -338,15 +397,27 @@ impl Store {
                 TeamWriteError::Interrupted { applied, requested: requested as u64, cause }
             }
         };
-        for chunk_start in (0..requested).step_by(MEMBERSHIPS_PER_TRANSACTION) {
-            let mut pending: Vec<usize> =
-                (chunk_start..requested.min(chunk_start + MEMBERSHIPS_PER_TRANSACTION)).collect();
+        // One change per member: a transaction may not name one item twice.
+        let mut seen = BTreeSet::new();
+        let unique: Vec<usize> = (0..requested).filter(|&i| seen.insert(change.user_id(i))).collect();
+        for chunk in unique.chunks(MEMBERSHIPS_PER_TRANSACTION) {
+            // (index, whether the member's counter moves too): a removal whose member is already
+            // gone (an older membership) still removes the membership.
+            let mut pending: Vec<(usize, bool)> = chunk.iter().map(|&i| (i, true)).collect();
             let mut attempt = 0;
             while !pending.is_empty() {
-                let mut actions = Vec::with_capacity(pending.len() + 1);
-                for &index in &pending {
+                let mut actions = Vec::with_capacity(2 * pending.len() + 1);
+                let mut positions = Vec::with_capacity(pending.len());
+                for &(index, counted) in &pending {
+                    let membership = actions.len();
                     actions.push(change.action(org, team_id, index)?);
+                    let counter = counted.then_some(actions.len());
+                    if counted {
+                        actions.push(change.member_counter(org, index)?);
+                    }
+                    positions.push((membership, counter));
                 }
+                let team_counter = actions.len();
                 let delta = i64::try_from(pending.len()).unwrap_or(0) * change.sign();
                 actions.push(counter_update(org, team_id, delta, now, expected)?);
                 match self.send_transaction(actions).await {
@@ -357,19 +428,28 @@ impl Store {
                     }
                     Err(err) => match cancelled(&err) {
                         Some(Cancelled::Conditions(failed)) => {
-                            if failed.contains(&pending.len()) {
+                            if failed.contains(&team_counter) {
                                 return Err(if expected.is_some() {
                                     TeamWriteError::Changed
                                 } else {
                                     TeamWriteError::Missing
                                 });
                             }
-                            // Already present (or already absent): nothing to do for them.
                             pending = pending
                                 .into_iter()
-                                .enumerate()
-                                .filter(|(position, _)| !failed.contains(position))
-                                .map(|(_, index)| index)
+                                .zip(positions)
+                                .filter_map(|((index, counted), (membership, counter))| {
+                                    let membership_failed = failed.contains(&membership);
+                                    let counter_failed = counter.is_some_and(|c| failed.contains(&c));
+                                    match change {
+                                        // Already present, or the member is gone or being deleted.
+                                        MembershipChange::Add(_) if membership_failed || counter_failed => None,
+                                        // Already absent.
+                                        MembershipChange::Remove(_) if membership_failed => None,
+                                        MembershipChange::Remove(_) if counter_failed => Some((index, false)),
+                                        _ => Some((index, counted)),
+                                    }
+                                })
                                 .collect();
                         }
                         Some(Cancelled::Retry) if attempt < 8 => {
@@ -387,12 +467,12 @@ impl Store {
 
     pub async fn team(&self, org: &OrgId, id: &str) -> Result<Option<TeamRecord>, StoreError> {
         let output = self.read_item().set_key(Some(team_key(org, id))).send().await.map_err(StoreError::from_sdk)?;
-        output.item.map(|item| from_item::<TeamItem>(item).map(|t| t.team)).transpose()
+        Ok(output.item.map(decode_team).transpose()?.flatten())
     }
 
     pub async fn teams(&self, org: &OrgId) -> Result<Vec<TeamRecord>, StoreError> {
         let items = self.query_all(org_pk(org), Some("GROUP#")).await?;
-        items.into_iter().map(|item| from_item::<TeamItem>(item).map(|t| t.team)).collect()
+        items.into_iter().filter_map(|item| decode_team(item).transpose()).collect()
     }
 
     pub async fn teams_by_ids(&self, org: &OrgId, ids: &[String]) -> Result<Vec<TeamRecord>, StoreError> {
@@ -401,7 +481,7 @@ impl Store {
         let mut teams = Vec::new();
         for chunk in keys.chunks(100) {
             for item in self.batch_get(chunk.to_vec()).await? {
-                teams.push(from_item::<TeamItem>(item)?.team);
+                teams.extend(decode_team(item)?);
             }
         }
         teams.sort_by(|a, b| a.id.cmp(&b.id));
@@ -495,20 +575,41 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a team: its memberships (BatchWriteItem, 25 at a time), then the team, its name
-    /// guard and lookup in one transaction.
-    pub async fn delete_team(&self, org: &OrgId, team: &TeamRecord) -> Result<(), TeamWriteError> {
-        let keys: Vec<Item> = self
-            .team_members(org, &team.id)
-            .await?
-            .iter()
-            .map(|m| key_item(team_members_pk(org, &team.id), membership_sk(&m.user_id)))
-            .collect();
-        self.batch_delete(keys).await?;
+    /// The first step of a team's delete: marks it (if still at `team.version`) so that no member
+    /// can be added and no write succeeds any more, and bumps its version. `Changed` when the team
+    /// moved on (or another delete marked it first), `Missing` when it is gone.
+    pub async fn mark_team_deleting(
+        &self,
+        org: &OrgId,
+        team: &TeamRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), TeamWriteError> {
+        let update = Update::builder()
+            .table_name("")
+            .set_key(Some(team_key(org, &team.id)))
+            .update_expression("SET deleting_since = :now, version = :next")
+            .condition_expression("version = :expected AND attribute_not_exists(deleting_since)")
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .expression_attribute_values(":next", AttributeValue::N((team.version + 1).to_string()))
+            .expression_attribute_values(":expected", AttributeValue::N(team.version.to_string()))
+            .build()
+            .map_err(build_err)?;
+        match self.send_transaction(vec![TransactWriteItem::builder().update(update).build()]).await {
+            Ok(()) => Ok(()),
+            Err(err) => match cancelled(&err) {
+                Some(_) => Err(TeamWriteError::Changed),
+                None => Err(StoreError::from_sdk(err).into()),
+            },
+        }
+    }
+
+    /// The last step of a team's delete, once its memberships are gone: the team, its name guard
+    /// and its externalId lookup in one transaction. `Missing` when it is gone already.
+    pub async fn finish_team_delete(&self, org: &OrgId, team: &TeamRecord) -> Result<(), TeamWriteError> {
         let delete = Delete::builder()
             .table_name("")
             .set_key(Some(team_key(org, &team.id)))
-            .condition_expression("attribute_exists(PK)")
+            .condition_expression("attribute_exists(deleting_since)")
             .build()
             .map_err(build_err)?;
         let mut actions = vec![
@@ -527,14 +628,10 @@ impl Store {
         }
     }
 
-    /// BatchWriteItem deletes, 25 per request, `UnprocessedItems` retried with backoff.
-    async fn batch_delete(&self, keys: Vec<Item>) -> Result<(), StoreError> {
-        let requests: Vec<WriteRequest> = keys
-            .into_iter()
-            .filter_map(|key| DeleteRequest::builder().set_key(Some(key)).build().ok())
-            .map(|d| WriteRequest::builder().delete_request(d).build())
-            .collect();
-        self.batch_write(requests).await
+    /// The team as the delete path sees it (also while a delete is under way).
+    pub async fn team_state(&self, org: &OrgId, id: &str) -> Result<Option<TeamState>, StoreError> {
+        let output = self.read_item().set_key(Some(team_key(org, id))).send().await.map_err(StoreError::from_sdk)?;
+        output.item.map(decode_team_state).transpose()
     }
 
     pub(crate) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {

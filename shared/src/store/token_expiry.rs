@@ -47,7 +47,8 @@ impl Store {
     /// The owners and co-owners of an organization (its sparse admins partition of GSI1).
     pub async fn organization_admins(&self, org: &OrgId) -> Result<Vec<MemberRecord>, StoreError> {
         let query = self.gsi1_query(admins_gsi_pk(org));
-        self.query_all_decoded(query, decode_member).await
+        let admins = self.query_all_decoded(query, decode_member).await?;
+        Ok(admins.into_iter().flatten().collect())
     }
 
     /// Extends the current token to `expires_at` (same token value, same hash), if the settings

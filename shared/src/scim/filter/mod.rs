@@ -56,7 +56,8 @@ pub enum Filter {
     And(Box<Filter>, Box<Filter>),
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
-    /// `emails[type eq "work" and primary eq true]`: path is the multi-valued (or complex) attribute, filter's paths are relative to one element
+    /// `emails[type eq "work" and primary eq true]`: path is the multi-valued (or complex) attribute, filter's paths are relative to one element.
+    /// Entra's `emails[type eq "work"].value eq "x"` parses as `emails[type eq "work" and value eq "x"]`.
     ValuePath {
         path: AttrPath,
         filter: Box<Filter>,
@@ -111,8 +112,6 @@ pub enum FilterError {
     UnmatchedBracket { position: usize },
     #[error("nested value filter at position {position}: a '[' cannot appear inside the value filter opened at position {outer}")]
     NestedValueFilter { position: usize, outer: usize },
-    #[error("a value filter cannot be followed by a sub-attribute in a filter ('.' at position {position}); use e.g. 'emails[type eq \"work\" and value eq \"x\"]' instead")]
-    SubAttrAfterValueFilter { position: usize },
     #[error("expected {expected} at position {position}, found {found}")]
     Expected { expected: String, found: String, position: usize },
 }
@@ -136,7 +135,6 @@ impl FilterError {
             | FilterError::UnclosedBracket { position, .. }
             | FilterError::UnmatchedBracket { position }
             | FilterError::NestedValueFilter { position, .. }
-            | FilterError::SubAttrAfterValueFilter { position }
             | FilterError::Expected { position, .. } => Some(*position),
         }
     }
@@ -182,6 +180,39 @@ impl Filter {
                 Some((path, s.as_str()))
             }
             _ => None,
+        }
+    }
+
+    /// Every `(path, value)` such that a resource can match the filter only if `path eq "value"` holds for it: the
+    /// filter itself, a side of an `and`, or, inside a value filter on `attr`, a condition `sub eq "value"` on
+    /// the elements (giving `attr.sub`). A store can answer the filter by a key lookup on one of them, as long as
+    /// it re-checks the candidates against the whole filter.
+    pub fn required_string_equalities(&self) -> Vec<(AttrPath, &str)> {
+        let mut out = Vec::new();
+        self.collect_required_equalities(&mut out);
+        out
+    }
+
+    fn collect_required_equalities<'f>(&'f self, out: &mut Vec<(AttrPath, &'f str)>) {
+        match self {
+            Filter::Compare { path, op: CompareOp::Eq, value: serde_json::Value::String(s) } => {
+                out.push((path.clone(), s.as_str()));
+            }
+            Filter::And(l, r) => {
+                l.collect_required_equalities(out);
+                r.collect_required_equalities(out);
+            }
+            Filter::ValuePath { path, filter } if path.sub.is_none() => {
+                for (inner, value) in filter.required_string_equalities() {
+                    // Element paths are relative and one level deep; anything else names no `attr.sub`.
+                    if inner.schema.is_none() && inner.sub.is_none() {
+                        let full =
+                            AttrPath { schema: path.schema.clone(), name: path.name.clone(), sub: Some(inner.name) };
+                        out.push((full, value));
+                    }
+                }
+            }
+            _ => {}
         }
     }
 }

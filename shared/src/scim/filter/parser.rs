@@ -426,17 +426,15 @@ impl<'s> Parser<'s> {
 
     /// The error for a token that cannot follow a complete expression.
     fn unexpected_after_expression(&self, t: &Token, expected: &str) -> FilterError {
-        let after_bracket =
-            self.idx > 0 && matches!(self.tokens.get(self.idx - 1), Some(Token { tok: Tok::RBracket, .. }));
         match &t.tok {
-            Tok::Dot if after_bracket => FilterError::SubAttrAfterValueFilter { position: t.start },
             Tok::RParen if self.parens == 0 => FilterError::UnmatchedParen { position: t.start },
             Tok::RBracket if self.value_filter.is_none() => FilterError::UnmatchedBracket { position: t.start },
             _ => FilterError::Expected { expected: expected.to_owned(), found: describe(Some(t)), position: t.start },
         }
     }
 
-    /// attr_expr := attrPath ("pr" | compareOp compValue | "[" valFilter "]"), the attrPath word already consumed.
+    /// attr_expr := attrPath ("pr" | compareOp compValue | "[" valFilter "]" ["." subAttr ("pr" | compareOp compValue)]),
+    /// the attrPath word already consumed.
     fn attr_expr(&mut self, word: &str, start: usize) -> Result<Filter, FilterError> {
         let path = attr_path_from_word(word, start)?;
         let tok = self.peek()?.cloned();
@@ -446,7 +444,12 @@ impl<'s> Parser<'s> {
                     return Err(FilterError::NestedValueFilter { position: open, outer });
                 }
                 self.bump();
-                let filter = self.value_filter_body(&path, word, start, open)?;
+                let mut filter = self.value_filter_body(&path, word, start, open)?;
+                if let Some(Token { tok: Tok::Dot, .. }) = self.peek()? {
+                    self.bump();
+                    let condition = self.sub_attr_condition(start)?;
+                    filter = Filter::And(Box::new(filter), Box::new(condition));
+                }
                 Ok(Filter::ValuePath { path, filter: Box::new(filter) })
             }
             Some(Token { tok: Tok::Word(op), start: op_start }) => {
@@ -463,6 +466,40 @@ impl<'s> Parser<'s> {
             }
             other => Err(FilterError::ExpectedOperator {
                 attr: word.to_owned(),
+                found: describe(other.as_ref()),
+                position: self.here(),
+            }),
+        }
+    }
+
+    /// After `attr[valFilter].` (consumed; the path started at `start`): `subAttr ("pr" | compareOp compValue)`.
+    /// Entra sends `emails[type eq "work"].value eq "x"`, which RFC 7644's filter grammar lacks; it means
+    /// `emails[type eq "work" and value eq "x"]`, so the condition on the sub-attribute joins the value filter.
+    fn sub_attr_condition(&mut self, start: usize) -> Result<Filter, FilterError> {
+        let (name, at) = expect_word(self, "a sub-attribute name after '.'")?;
+        check_attr_name(&name).map_err(|reason| FilterError::InvalidAttrPath {
+            text: name.clone(),
+            position: at,
+            reason,
+        })?;
+        self.bump();
+        let sub = AttrPath { schema: None, name, sub: None };
+        let written = &self.input[start..at + sub.name.len()];
+        match self.peek()?.cloned() {
+            Some(Token { tok: Tok::Word(op), .. }) if op.eq_ignore_ascii_case("pr") => {
+                self.bump();
+                Ok(Filter::Present(sub))
+            }
+            Some(Token { tok: Tok::Word(op), start: op_start }) => {
+                let Some(cmp) = CompareOp::from_keyword(&op) else {
+                    return Err(FilterError::UnknownOperator { op, attr: written.to_owned(), position: op_start });
+                };
+                self.bump();
+                let value = self.comp_value(&op)?;
+                Ok(Filter::Compare { path: sub, op: cmp, value })
+            }
+            other => Err(FilterError::ExpectedOperator {
+                attr: written.to_owned(),
                 found: describe(other.as_ref()),
                 position: self.here(),
             }),

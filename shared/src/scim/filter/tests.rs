@@ -510,17 +510,157 @@ fn unbalanced_brackets() {
     assert!(matches!(err("emails[]"), FilterError::Expected { position: 7, .. }));
 }
 
+// Entra's query attribute `emails[type eq "work"].value`: a value filter followed by a sub-attribute.
+
+/// The filter with `emails[type eq "work"].value <cond>` written the RFC 7644 way, `emails[type eq "work" and value <cond>]`.
+fn entra_and_rfc(template: &str, cond: &str) -> (Filter, Filter) {
+    let entra = template.replace("{}", &format!(r#"emails[type eq "work"].value {cond}"#));
+    let rfc = template.replace("{}", &format!(r#"emails[type eq "work" and value {cond}]"#));
+    let parsed = |f: &str| parse_filter(f).unwrap_or_else(|e| panic!("{f:?} did not parse: {e}"));
+    (parsed(&entra), parsed(&rfc))
+}
+
 #[test]
-fn value_path_followed_by_sub_attribute_is_rejected_in_filters() {
-    let e = err(r#"emails[type eq "work"].value eq "x""#);
-    assert_eq!(e, FilterError::SubAttrAfterValueFilter { position: 22 });
-    assert!(e
-        .to_string()
-        .starts_with("a value filter cannot be followed by a sub-attribute in a filter ('.' at position 22)"));
+fn value_path_followed_by_sub_attribute_means_the_condition_joins_the_value_filter() {
+    let conditions = [
+        r#"eq "x""#,
+        r#"ne "x""#,
+        r#"co "x""#,
+        r#"sw "x""#,
+        r#"ew "x""#,
+        r#"gt "x""#,
+        r#"ge "x""#,
+        r#"lt "x""#,
+        r#"le "x""#,
+        "pr",
+    ];
+    let templates = [
+        "{}",
+        "({})",
+        r#"userName pr and {}"#,
+        r#"{} and userName pr"#,
+        r#"title eq "nope" or {}"#,
+        r#"{} or title eq "nope""#,
+        "not ({})",
+        r#"not ({}) and (userName pr or {})"#,
+    ];
+    for template in templates {
+        for cond in conditions {
+            let (entra, rfc) = entra_and_rfc(template, cond);
+            assert_eq!(entra, rfc, "{template} with {cond}");
+        }
+    }
+    assert_eq!(
+        parse_filter(r#"emails[type eq "work"].value eq "x""#).unwrap(),
+        Filter::ValuePath {
+            path: p("emails"),
+            filter: Box::new(and(cmp("type", CompareOp::Eq, json!("work")), cmp("value", CompareOp::Eq, json!("x")))),
+        }
+    );
+    // The value filter keeps its own grouping: `a or b` inside the brackets is one operand of the `and`.
+    assert_eq!(
+        parse_filter(r#"emails[type eq "work" or type eq "home"].VALUE PR"#).unwrap(),
+        Filter::ValuePath {
+            path: p("emails"),
+            filter: Box::new(and(
+                or(cmp("type", CompareOp::Eq, json!("work")), cmp("type", CompareOp::Eq, json!("home"))),
+                present("VALUE")
+            )),
+        }
+    );
+    let f = parse_filter(r#"urn:ietf:params:scim:schemas:core:2.0:User:emails[type eq "work"].value sw "bj""#).unwrap();
+    assert!(matches!(&f, Filter::ValuePath { path, .. } if path.is(&UserRules, "emails", None)));
+    assert!(f.matches(&user(), &UserRules));
+}
+
+#[test]
+fn value_path_followed_by_sub_attribute_matches_only_the_selected_elements() {
+    // The user's work email is bjensen@example.com, the home one babs@jensen.org.
+    assert!(m(r#"emails[type eq "work"].value eq "bjensen@example.com""#));
+    assert!(m(r#"emails[type eq "work"].value eq "BJENSEN@example.com""#), "emails.value is case-insensitive");
+    assert!(!m(r#"emails[type eq "work"].value eq "babs@jensen.org""#), "the home email is not a work email");
+    assert!(m(r#"emails[type eq "home"].value eq "babs@jensen.org""#));
+    assert!(m(r#"emails[type eq "work"].value ne "babs@jensen.org""#));
+    assert!(!m(r#"emails[type eq "work"].value ne "bjensen@example.com""#));
+    assert!(m(r#"emails[type eq "work"].value co "@example""#));
+    assert!(!m(r#"emails[type eq "work"].value co "jensen.org""#));
+    assert!(m(r#"emails[type eq "work"].value sw "bjensen""#));
+    assert!(m(r#"emails[type eq "home"].value ew ".org""#));
+    assert!(m(r#"emails[type eq "work"].value gt "a""#));
+    assert!(m(r#"emails[type eq "work"].value ge "bjensen@example.com""#));
+    assert!(!m(r#"emails[type eq "work"].value lt "a""#));
+    assert!(m(r#"emails[type eq "work"].value le "bjensen@example.com""#));
+    assert!(m(r#"emails[type eq "work"].primary eq true"#));
+    assert!(!m(r#"emails[type eq "home"].primary eq true"#));
+    assert!(m(r#"emails[type eq "work"].value pr"#));
+    assert!(!m(r#"emails[type eq "other"].value pr"#));
+    assert!(!m(r#"ims[type eq "work"].value pr"#));
+    assert!(!m(r#"addresses[type eq "work"].streetAddress pr"#));
+    assert!(m(r#"not (emails[type eq "work"].value eq "babs@jensen.org")"#));
+    assert!(m(r#"userName eq "nope" or emails[type eq "work"].value eq "bjensen@example.com""#));
+    assert!(!m(r#"userName eq "nope" and emails[type eq "work"].value eq "bjensen@example.com""#));
+}
+
+#[test]
+fn value_path_followed_by_sub_attribute_errors() {
+    assert_eq!(
+        err(r#"emails[type eq "work"].value"#),
+        FilterError::ExpectedOperator {
+            attr: r#"emails[type eq "work"].value"#.into(),
+            found: "the end of the input".into(),
+            position: 28
+        }
+    );
+    assert_eq!(
+        err(r#"emails[type eq "work"].value = "x""#),
+        FilterError::ExpectedOperator {
+            attr: r#"emails[type eq "work"].value"#.into(),
+            found: "'='".into(),
+            position: 29
+        }
+    );
     assert!(matches!(
-        err(r#"addresses[type eq "work"].streetAddress pr"#),
-        FilterError::SubAttrAfterValueFilter { position: 25 }
+        err(r#"emails[type eq "work"].value like "x""#),
+        FilterError::UnknownOperator { ref op, position: 29, .. } if op == "like"
     ));
+    assert!(matches!(err(r#"emails[type eq "work"].value eq"#), FilterError::ExpectedValue { position: 31, .. }));
+    assert!(matches!(err(r#"emails[type eq "work"]."#), FilterError::Expected { position: 23, .. }));
+    assert!(matches!(err(r#"emails[type eq "work"]..value pr"#), FilterError::Expected { position: 23, .. }));
+    assert!(matches!(
+        err(r#"emails[type eq "work"].value.display pr"#),
+        FilterError::InvalidAttrPath { position: 23, .. }
+    ));
+    assert!(matches!(
+        err(r#"emails[type eq "work"].value[type eq "x"]"#),
+        FilterError::ExpectedOperator { position: 28, .. }
+    ));
+    assert!(matches!(
+        err(r#"emails[type eq "work" and x[y pr].z pr]"#),
+        FilterError::NestedValueFilter { position: 27, outer: 6 }
+    ));
+}
+
+#[test]
+fn value_path_followed_by_sub_attribute_names_its_key_equality() {
+    let f = parse_filter(r#"emails[type eq "work"].value eq "a@b""#).unwrap();
+    assert_eq!(f.as_string_equality(), None);
+    assert_eq!(f.required_string_equalities(), vec![(p("emails.type"), "work"), (p("emails.value"), "a@b")]);
+    let f = parse_filter(r#"userName pr and emails[type eq "work"].value eq "a@b""#).unwrap();
+    assert_eq!(f.required_string_equalities(), vec![(p("emails.type"), "work"), (p("emails.value"), "a@b")]);
+    for no_key in [
+        r#"emails[type eq "work"].value co "a@b""#,
+        r#"emails[type eq "work"].value ne "a@b""#,
+        r#"emails[type eq "work"].value pr"#,
+        r#"not (emails[type eq "work"].value eq "a@b")"#,
+        r#"userName pr or emails[value eq "a@b"]"#,
+    ] {
+        let f = parse_filter(no_key).unwrap();
+        assert!(
+            f.required_string_equalities().iter().all(|(path, _)| path != &p("emails.value")),
+            "{no_key}: {:?}",
+            f.required_string_equalities()
+        );
+    }
 }
 
 #[test]
@@ -989,6 +1129,29 @@ fn as_string_equality_only_for_plain_string_eq() {
 }
 
 #[test]
+fn required_string_equalities_look_through_and_and_value_filters() {
+    let eqs = |f: &str| -> Vec<(AttrPath, String)> {
+        parse_filter(f).unwrap().required_string_equalities().into_iter().map(|(p, v)| (p, v.to_owned())).collect()
+    };
+    let pair = |path: &str, value: &str| (p(path), value.to_owned());
+    assert_eq!(eqs(r#"userName eq "x""#), [pair("userName", "x")]);
+    assert_eq!(
+        eqs(r#"userName eq "x" and (active eq true and externalId eq "e")"#),
+        [pair("userName", "x"), pair("externalId", "e")]
+    );
+    assert_eq!(eqs(r#"emails[value eq "a@b" and primary eq true]"#), [pair("emails.value", "a@b")]);
+    for none in [
+        r#"userName eq "x" or externalId eq "e""#,
+        r#"not (userName eq "x")"#,
+        r#"userName ne "x""#,
+        "userName eq 5",
+        r#"emails[value eq "a@b" or type eq "work"]"#,
+    ] {
+        assert_eq!(eqs(none), [], "{none}");
+    }
+}
+
+#[test]
 fn values_selects_and_flattens() {
     let doc = user();
     let v = |s: &str| p(s).values(&doc, &UserRules);
@@ -1212,6 +1375,7 @@ fn display_round_trips() {
         r#"emails[type eq "work" and not (value ew ".org")] and x eq -1.5"#,
         r#"a eq "quote \" backslash \\ unicode é""#,
         "a eq null or b eq false",
+        r#"emails[type eq "work" or type eq "home"].value eq "x" and not (emails[type eq "work"].value pr)"#,
     ] {
         let parsed = parse_filter(f).unwrap();
         assert_eq!(parse_filter(&parsed.to_string()).unwrap(), parsed, "{f}");

@@ -546,7 +546,7 @@ fn remove_path(
     }
     let filter = path.value_filter.as_ref();
     if filter.is_none() && value.is_none() {
-        check_not_required(ctx, &target)?;
+        check_not_required(ctx, doc, &target)?;
     }
     guarded(ctx, doc, &target, |ctx, doc| {
         remove_target(ctx, doc, &target, filter, value);
@@ -554,9 +554,11 @@ fn remove_path(
     })
 }
 
-/// Removing (or unassigning) a required attribute violates its requiredness: RFC 7644 §3.5.2 names `mutability`.
-fn check_not_required(ctx: &Ctx<'_>, target: &Target) -> Result<(), PatchError> {
-    if ctx.rules.required(target.scope.schema_arg(), &target.name, target.sub.as_deref()) {
+/// Removing (or unassigning) a required attribute that has a value violates its requiredness: RFC 7644 §3.5.2 names
+/// `mutability`. (A whole-resource write that lacks one is `invalidValue`, from the resource's own check.)
+fn check_not_required(ctx: &Ctx<'_>, doc: &Object, target: &Target) -> Result<(), PatchError> {
+    let required = ctx.rules.required(target.scope.schema_arg(), &target.name, target.sub.as_deref());
+    if required && current(doc, target).is_some_and(|v| !v.is_null()) {
         return Err(PatchError::Mutability(format!("\"{}\" is required and cannot be removed", target.label())));
     }
     Ok(())
@@ -675,7 +677,7 @@ fn write_target(
     };
     // Replacing a whole attribute with null, [] or {} unassigns it.
     let value = if mode == Mode::Replace && matches!(shape, Shape::Whole) && is_empty_value(value) {
-        check_not_required(ctx, target)?;
+        check_not_required(ctx, doc, target)?;
         Value::Null
     } else {
         normalize(ctx, target, value, shape)?

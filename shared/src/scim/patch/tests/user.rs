@@ -255,10 +255,27 @@ fn unknown_extension_object_is_stored_as_sent() {
 }
 
 #[test]
-fn password_is_write_only_but_writable() {
+fn a_write_only_attribute_is_accepted_but_never_kept_in_any_spelling() {
+    let qualified = format!("{USER}:password");
+    for ops in [
+        json!([{"op": "replace", "path": "password", "value": "s3cret!"}]),
+        json!([{"op": "add", "path": "PassWord", "value": "s3cret!"}]),
+        json!([{"op": "replace", "path": qualified.clone(), "value": "s3cret!"}]),
+        json!([{"op": "replace", "value": {"password": "s3cret!"}}]),
+        json!([{"op": "add", "value": {qualified.to_uppercase(): "s3cret!"}}]),
+        json!([{"op": "replace", "value": {USER: {"Password": "s3cret!"}}}]),
+    ] {
+        let mut u = plain_user();
+        user_ok(&mut u, ops.clone());
+        assert!(!u.to_string().to_lowercase().contains("password"), "{ops}: {u}");
+        assert!(!u.to_string().contains("s3cret!"), "{ops}: {u}");
+    }
+    // A document that already held one (written before this rule) loses it on its next write.
     let mut u = plain_user();
-    user_ok(&mut u, json!([{"op": "replace", "path": "password", "value": "s3cret!"}]));
-    assert_eq!(u["password"], json!("s3cret!"));
+    u["password"] = json!("stale-secret");
+    u[qualified.as_str()] = json!("stale-secret");
+    user_ok(&mut u, json!([{"op": "replace", "path": "displayName", "value": "X"}]));
+    assert!(!u.to_string().contains("stale-secret"), "{u}");
 }
 
 // ---------------------------------------------------------------------------------------------------------------- primary
