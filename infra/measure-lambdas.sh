@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures each function's init time and peak memory as Lambda would see them (DESIGN §6 budgets:
+# Measures each function's init time and peak memory as Lambda would see them (budgets:
 # init < 30 ms including the warm-up call, peak memory <= 40 MB), with release binaries of this
 # machine's architecture under a local Lambda Runtime API (infra/lambda_harness.py) against moto.
 # The organization holds a team of BENCH_TEAM_SIZE (default 20,000: the most a group response

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Measures every function's init time and peak memory under a Lambda-like harness, against the
-budgets of DESIGN §6, and prints a table. Run by infra/measure-lambdas.sh, which starts moto, builds
+budgets (init < 30 ms after warm-up, ≤ 40 MB), and prints a table. Run by infra/measure-lambdas.sh, which starts moto, builds
 the binaries and seeds the organization this reads from the environment:
 
   BENCH_BIN_DIR  folder of the four function binaries

@@ -19,7 +19,7 @@ use crate::scim_client::{
     with_body, ERROR_SCHEMA, USER_SCHEMA,
 };
 
-/// DESIGN §6: adding or removing one team member, whatever the team size.
+/// The budget: adding or removing one team member, whatever the team size.
 const MEMBER_CHANGE_BUDGET: usize = 3;
 
 /// `totalResults` of `GET /Users?filter=groups.value eq "{gid}"`.
@@ -149,7 +149,7 @@ async fn adding_or_removing_one_member_costs_the_same_few_round_trips_at_10_and_
             "{form}: the same cost at 10 and at 10,000 members ({small_calls:?} vs {big_calls:?})"
         );
     }
-    // DESIGN §3: excludedAttributes=members never reads memberships, so it costs the same too.
+    // excludedAttributes=members never reads memberships, so it costs the same too.
     assert!(at_10.read_without_members.len() <= 2, "{:?}", at_10.read_without_members);
     assert_eq!(
         at_10.read_without_members.len(),
@@ -198,7 +198,7 @@ async fn one_patch_adds_members_with_an_exact_count(n: usize, present: usize) {
     assert_eq!(members, expected, "every member exactly once, sorted by value");
 }
 
-/// DESIGN §3: one PATCH with 10,000 new members is ~101 TransactWriteItems of ≤ 100 actions.
+/// One PATCH with 10,000 new members is ~205 TransactWriteItems of ≤ 99 actions (49 members each).
 /// (The test launcher's moto rolls transactions back per item; stock moto copies the table per
 /// action, which made this take over 25 minutes.)
 #[tokio::test]

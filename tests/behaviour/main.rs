@@ -22,6 +22,7 @@ mod round_trips;
 mod scheduler;
 mod scim_client;
 mod secrets;
+mod trust_delete_races;
 mod trust_deletes;
 mod trust_filters;
 mod trust_groups_paging;

@@ -1,4 +1,4 @@
-//! Key layout (DESIGN §3). Every key of the table is built here.
+//! Key layout (docs/ARCHITECTURE.md, "Items"). Every key of the table is built here.
 use crate::domain::OrgId;
 
 pub const ORG_SK: &str = "ORG";

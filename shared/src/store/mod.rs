@@ -1,4 +1,4 @@
-//! DynamoDB adapter: one table, items keyed by `PK`/`SK` (DESIGN §3), codecs via serde_dynamo.
+//! DynamoDB adapter: one table, items keyed by `PK`/`SK` (docs/ARCHITECTURE.md, "Items"), codecs via serde_dynamo.
 mod admin_history;
 mod error;
 pub mod keys;

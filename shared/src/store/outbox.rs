@@ -1,4 +1,4 @@
-//! The email outbox (DESIGN §3): what still has to be sent, keyed by when it is due, plus the
+//! The email outbox (docs/ARCHITECTURE.md, "Items"): what still has to be sent, keyed by when it is due, plus the
 //! welcome-passphrase write on the account item. Outbox items hold no secret: a welcome's
 //! passphrase is generated at delivery time and exists only in memory and in the email.
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
