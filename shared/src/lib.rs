@@ -15,6 +15,7 @@ pub mod enablement;
 pub mod log;
 pub mod notify;
 pub mod provisioning;
+pub mod redact;
 pub mod runtime;
 pub mod scheduler;
 pub mod scim;

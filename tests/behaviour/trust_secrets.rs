@@ -162,10 +162,13 @@ async fn an_error_detail_that_echoes_a_secret_is_masked_before_it_is_stored() {
     let filter = format!("password eq \"{secret}\" and (");
     let (status, _, body) = send(scim(&app, &org, Method::GET, &format!("/Users?filter={}", encode(&filter)))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    // A token pasted into a body attribute name ends up quoted in the error detail.
+    assert!(!body.to_string().contains(&secret), "the answer echoed a password: {body}");
+    // A token pasted into a body attribute name would be quoted in the error detail.
     let pasted = json!({"schemas": [USER_SCHEMA], "userName": "x@example.com", org.token.clone(): "x"});
-    let (status, _, _) = send(with_body(scim(&app, &org, Method::POST, "/Users"), &pasted)).await;
+    let (status, _, body) = send(with_body(scim(&app, &org, Method::POST, "/Users"), &pasted)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!body.to_string().contains(&org.token), "the answer echoed a token: {body}");
+    assert!(body["detail"].as_str().unwrap().contains("[redacted]"), "{body}");
     app.flush_logs().await;
     let table = app.dump_table().await;
     assert!(!table.contains(&secret), "a password from a filter was stored");

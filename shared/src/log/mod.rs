@@ -6,9 +6,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-mod redact;
-
-pub use self::redact::{Redacted, Redactor};
+pub use crate::redact::{clip, Redacted, Redactor};
 pub use crate::store::RequestLogRecord;
 use crate::store::Store;
 
@@ -21,17 +19,6 @@ pub fn guess_idp(user_agent: Option<&str>) -> &'static str {
         "azure"
     } else {
         "unknown"
-    }
-}
-
-/// Cuts a logged string to `max` characters so a hostile request cannot bloat the log.
-pub fn clip(value: &str, max: usize) -> String {
-    if value.chars().count() <= max {
-        value.to_owned()
-    } else {
-        let mut clipped: String = value.chars().take(max).collect();
-        clipped.push('…');
-        clipped
     }
 }
 
@@ -111,11 +98,5 @@ mod tests {
         assert_eq!(guess_idp(Some("Microsoft.Identity.Provisioning/1.0")), "azure");
         assert_eq!(guess_idp(Some("curl/8.0")), "unknown");
         assert_eq!(guess_idp(None), "unknown");
-    }
-
-    #[test]
-    fn clips_long_values() {
-        assert_eq!(clip("abc", 5), "abc");
-        assert_eq!(clip("abcdef", 3), "abc…");
     }
 }

@@ -96,7 +96,9 @@ impl ScimError {
 }
 
 impl IntoResponse for ScimError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        // A detail may quote the request (a filter, an attribute name): never a secret it held.
+        self.detail = crate::redact::Redactor::default().text(&self.detail).into_string();
         let body = self.body().to_string();
         let mut response = (self.status, body).into_response();
         let headers = response.headers_mut();

@@ -1,7 +1,8 @@
-//! Masking secrets out of request text before it is written anywhere (docs/ARCHITECTURE.md,
-//! "Secrets"). A [`Redacted`] value can only be made here, from text that went through the masks,
-//! and the request log record holds nothing else: a secret an IdP put in a URL (or that an error
-//! detail echoed) never reaches a table item, whichever code path built the record.
+//! Masking secrets out of request text before it is written or answered anywhere
+//! (docs/ARCHITECTURE.md, "Secrets"). A [`Redacted`] value can only be made here, from text that
+//! went through the masks, and the request log record holds nothing else: a secret an IdP put in a
+//! URL (or that an error detail echoed) never reaches a table item, whichever code path built the
+//! record. SCIM error answers mask their detail the same way.
 use std::fmt;
 use std::ops::Deref;
 
@@ -33,9 +34,9 @@ impl Redacted {
         self.0
     }
 
-    /// Cut to `max` characters (see `log::clip`); still masked, since masking came first.
+    /// Cut to `max` characters; still masked, since masking came first.
     pub fn clipped(self, max: usize) -> Self {
-        Self(super::clip(&self.0, max))
+        Self(clip(&self.0, max))
     }
 }
 
@@ -214,6 +215,17 @@ fn mask_password_values(text: &str) -> String {
     out
 }
 
+/// Cuts a string to `max` characters so a hostile request cannot bloat what is kept of it.
+pub fn clip(value: &str, max: usize) -> String {
+    if value.chars().count() <= max {
+        value.to_owned()
+    } else {
+        let mut clipped: String = value.chars().take(max).collect();
+        clipped.push('…');
+        clipped
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +265,12 @@ mod tests {
         assert_eq!(redactor.query("x=opaque-Secret.Value/42&count=1").as_str(), "x=[redacted]&count=1");
         // A short credential would mask ordinary text: only shapes and names apply then.
         assert_eq!(Redactor::with_credential(Some("abc")).text("/abc/Users").as_str(), "/abc/Users");
+    }
+
+    #[test]
+    fn clips_long_values() {
+        assert_eq!(clip("abc", 5), "abc");
+        assert_eq!(clip("abcdef", 3), "abc…");
     }
 
     #[test]
