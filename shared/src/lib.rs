@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;

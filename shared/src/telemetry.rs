@@ -1,17 +1,30 @@
 //! Structured logs for CloudWatch: JSON, one line per event, no timestamps (CloudWatch adds them).
+//! Each line carries the fields of the span it was logged in (a SCIM request's `request_id`,
+//! `route`, `method`, `org`: see api::request_log), so it joins the request's log record.
 //! Nothing here logs request headers or bodies; secrets never reach a log.
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // A second init (tests, dev server) is harmless: keep the first subscriber.
-    let _ = tracing_subscriber::fmt()
+    let _ = tracing::subscriber::set_global_default(json_subscriber(filter, std::io::stdout));
+}
+
+/// The service's log format, writing to `writer` (tests capture it with the same format).
+pub fn json_subscriber<W>(filter: EnvFilter, writer: W) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(false)
+        // The innermost span's fields on every line; the service opens one span per request.
+        .with_current_span(true)
         .with_span_list(false)
         .with_ansi(false)
         .without_time()
         .with_target(false)
-        .try_init();
+        .with_writer(writer)
+        .finish()
 }

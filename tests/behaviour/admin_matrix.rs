@@ -1,4 +1,5 @@
 //! Who may use an organization's console endpoints: its active Owners and Co-Owners only.
+use crate::helpers::OperatorScope;
 use chrono::{Duration, Utc};
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::MemberRole;
@@ -104,7 +105,7 @@ async fn a_deactivated_or_demoted_owner_loses_access_at_once() {
 
     let demoted =
         insomnia_scim::store::MemberRecord { role: MemberRole::Member, version: record.version + 1, ..record.clone() };
-    app.store.write_member(&org.id, Some(&record), &demoted, Default::default()).await.unwrap();
+    app.store.write_member(&org.id.scope(), Some(&record), &demoted, Default::default()).await.unwrap();
     let (code, body) = call(&app, Method::GET, &org.url(&app, "/scim"), Some(&co_owner.session), None).await;
     assert_eq!((code, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
 
@@ -114,7 +115,7 @@ async fn a_deactivated_or_demoted_owner_loses_access_at_once() {
         version: demoted.version + 1,
         ..demoted.clone()
     };
-    app.store.write_member(&org.id, Some(&demoted), &inactive_owner, Default::default()).await.unwrap();
+    app.store.write_member(&org.id.scope(), Some(&demoted), &inactive_owner, Default::default()).await.unwrap();
     let (code, _) = call(&app, Method::GET, &org.url(&app, "/members"), Some(&co_owner.session), None).await;
     assert_eq!(code, StatusCode::FORBIDDEN);
 }

@@ -2,6 +2,7 @@
 //! §3.4, §3.5.1, §3.6), PATCH of members and names (§3.5.2, 204 No Content), the user's read-only
 //! `groups` attribute, uniqueness of displayName, unknown and nested members, ETags (§3.14) and
 //! errors (§3.12). Written against /work/scratch/GROUPS_CONTRACT.md.
+use crate::helpers::OperatorScope;
 use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -579,7 +580,7 @@ async fn delete_removes_the_group_and_its_memberships_but_keeps_the_users() {
     let teams: Vec<&str> = user1["groups"].as_array().unwrap().iter().map(|g| g["value"].as_str().unwrap()).collect();
     assert_eq!(teams, [keep.as_str()], "only the kept team is left: {user1}");
     assert!(read_user(&app, &org, &u2).await.get("groups").is_none(), "u2 is in no team any more");
-    assert_eq!(app.store.members(&org.id).await.unwrap().len(), 2, "users stay");
+    assert_eq!(app.store.members(&org.id.scope()).await.unwrap().len(), 2, "users stay");
     assert_eq!(filter_groups(&app, &org, &format!("members.value eq \"{u2}\"")).await["totalResults"], 0);
     assert_eq!(membership_items(&app, &org, &id).await, 0, "no membership item is left");
     let listed = list_groups(&app, &org, "").await;

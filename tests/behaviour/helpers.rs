@@ -317,11 +317,10 @@ fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let writer = CapturedLogs(buffer.clone());
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info,insomnia_scim=trace"))
-            .with_writer(move || writer.clone())
-            .finish();
+        let subscriber = insomnia_scim::telemetry::json_subscriber(
+            tracing_subscriber::EnvFilter::new("info,insomnia_scim=trace"),
+            move || writer.clone(),
+        );
         let _ = tracing::subscriber::set_global_default(subscriber);
         buffer
     })
@@ -487,7 +486,7 @@ impl TestApp {
                 created_at: now,
             }),
         };
-        self.store.add_manual_member(org, &NewMember { member: member.clone(), new_account }).await?;
+        self.store.add_manual_member(&org.scope(), &NewMember { member: member.clone(), new_account }).await?;
         Ok(member)
     }
 
@@ -561,4 +560,15 @@ pub fn account_key(email: &EmailAddress) -> HashMap<String, AttributeValue> {
         ("PK".to_owned(), AttributeValue::S(format!("ACCOUNT#{}", email.normalized()))),
         ("SK".to_owned(), AttributeValue::S("ACCOUNT".into())),
     ])
+}
+
+/// The tests act for an organization as its operator would (`AuthorizedOrg::for_operator`).
+pub trait OperatorScope {
+    fn scope(&self) -> insomnia_scim::auth::AuthorizedOrg;
+}
+
+impl OperatorScope for OrgId {
+    fn scope(&self) -> insomnia_scim::auth::AuthorizedOrg {
+        insomnia_scim::auth::AuthorizedOrg::for_operator(self.clone())
+    }
 }

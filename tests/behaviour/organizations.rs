@@ -1,4 +1,5 @@
 //! Organizations and hand-added members (what the operator CLI does), on the real store.
+use crate::helpers::OperatorScope;
 use insomnia_scim::domain::{MemberRole, Plan};
 use insomnia_scim::store::{ManagedBy, StoreError};
 
@@ -16,7 +17,7 @@ async fn manual_members_consume_licenses_and_respect_the_seat_limit() {
     let over = app.try_add_manual_member(&org, "third@example.com", MemberRole::Member).await;
     assert!(matches!(&over, Err(StoreError::Conflict(m)) if m.contains("no Enterprise licenses left")), "{over:?}");
 
-    let members = app.store.members(&org).await.unwrap();
+    let members = app.store.members(&org.scope()).await.unwrap();
     assert_eq!(members.len(), 2, "a refused add leaves nothing behind");
     assert!(members.iter().all(|m| m.managed_by == ManagedBy::Manual && m.active));
     assert!(app.store.account(&"owner@example.com".parse_email()).await.unwrap().is_some());
@@ -29,7 +30,7 @@ async fn an_email_is_a_member_once_whatever_its_case() {
     app.add_manual_member(&org, "jane@example.com", MemberRole::Member, "a good passphrase").await;
     let again = app.try_add_manual_member(&org, "JANE@example.com", MemberRole::Member).await;
     assert!(matches!(&again, Err(StoreError::Conflict(m)) if m.contains("already")), "{again:?}");
-    assert_eq!(app.store.members(&org).await.unwrap().len(), 1);
+    assert_eq!(app.store.members(&org.scope()).await.unwrap().len(), 1);
 }
 
 trait ParseEmail {

@@ -1,6 +1,7 @@
 //! The small SCIM client the behaviour tests share: requests to an organization's connector (as a
 //! plain client, as Okta or as Microsoft Entra ID), JSON bodies, sending, query encoding, the
 //! bodies the IdPs create users with, and the group and user reads the tests check against.
+use crate::helpers::OperatorScope;
 use std::collections::BTreeSet;
 
 use reqwest::header::HeaderMap;
@@ -293,7 +294,12 @@ pub(crate) fn member_value_set(group: &Value) -> BTreeSet<String> {
 
 /// The team's member count as the store keeps it.
 pub(crate) async fn member_count(app: &TestApp, org: &ScimOrg, id: &str) -> u64 {
-    app.store.team(&org.id, id).await.unwrap().unwrap_or_else(|| panic!("no team {id} in the store")).member_count
+    app.store
+        .team(&org.id.scope(), id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no team {id} in the store"))
+        .member_count
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! Deletes under real concurrency and faults, seen over HTTP: a DELETE that loses to a writer
 //! leaves the user's memberships in place, and a team DELETE that DynamoDB fails keeps every count
 //! equal to what it counts until the retry completes it.
+use crate::helpers::OperatorScope;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -15,8 +16,8 @@ async fn new_user(app: &TestApp, org: &ScimOrg) -> String {
 
 /// The team's counter and its membership items, as the store holds them.
 async fn count_and_items(app: &TestApp, org: &ScimOrg, team: &str) -> (u64, usize) {
-    let counter = app.store.team(&org.id, team).await.unwrap().map_or(0, |t| t.member_count);
-    (counter, app.store.team_members(&org.id, team).await.unwrap().len())
+    let counter = app.store.team(&org.id.scope(), team).await.unwrap().map_or(0, |t| t.member_count);
+    (counter, app.store.team_members(&org.id.scope(), team).await.unwrap().len())
 }
 
 #[tokio::test]
@@ -51,9 +52,9 @@ async fn a_delete_that_loses_its_if_match_race_to_a_writer_keeps_the_users_membe
             "{status}"
         );
     }
-    let members = app.store.team_members(&org.id, &team).await.unwrap();
+    let members = app.store.team_members(&org.id.scope(), &team).await.unwrap();
     for user in &users {
-        let exists = app.store.member(&org.id, user).await.unwrap().is_some();
+        let exists = app.store.member(&org.id.scope(), user).await.unwrap().is_some();
         let member = members.iter().any(|m| &m.user_id == user);
         assert_eq!(exists, member, "user {user}: exists {exists}, still a member {member}");
     }
@@ -80,7 +81,7 @@ async fn a_team_delete_that_dynamodb_fails_keeps_exact_counts_and_its_retry_comp
 
     let (status, _, body) = send(scim(&app, &org, Method::DELETE, &format!("/Groups/{team}"))).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert!(app.store.team_members(&org.id, &team).await.unwrap().is_empty());
+    assert!(app.store.team_members(&org.id.scope(), &team).await.unwrap().is_empty());
     let (status, _, _) = send(scim(&app, &org, Method::GET, &format!("/Groups/{team}"))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -1,6 +1,7 @@
 //! Concurrent and interrupted deletes lose nothing: a delete that loses a race changes nothing, no
 //! membership outlives its user or team under any interleaving, a crash part way leaves a state
 //! the retried DELETE completes, and every counter stays exact.
+use crate::helpers::OperatorScope;
 use std::collections::BTreeSet;
 
 use chrono::Utc;
@@ -24,17 +25,17 @@ async fn new_user(app: &TestApp, org: &ScimOrg) -> String {
 async fn assert_consistent(app: &TestApp, org: &ScimOrg, teams: &[&str]) {
     let mut held: std::collections::BTreeMap<String, i64> = Default::default();
     for team in teams {
-        let Some(state) = app.store.team_state(&org.id, team).await.unwrap() else { continue };
-        let members = app.store.team_members(&org.id, team).await.unwrap();
+        let Some(state) = app.store.team_state(&org.id.scope(), team).await.unwrap() else { continue };
+        let members = app.store.team_members(&org.id.scope(), team).await.unwrap();
         assert_eq!(state.team.member_count, members.len() as u64, "team {team}: counter and items disagree");
         for membership in members {
-            let user = app.store.member_state(&org.id, &membership.user_id).await.unwrap();
+            let user = app.store.member_state(&org.id.scope(), &membership.user_id).await.unwrap();
             assert!(user.is_some(), "team {team} holds a membership of a user that is gone");
             *held.entry(membership.user_id).or_default() += 1;
         }
     }
     for (user, count) in held {
-        let state = app.store.member_state(&org.id, &user).await.unwrap().unwrap();
+        let state = app.store.member_state(&org.id.scope(), &user).await.unwrap().unwrap();
         assert_eq!(state.team_count, count, "user {user}: membership counter and items disagree");
     }
 }
@@ -46,14 +47,14 @@ async fn a_user_delete_that_loses_a_race_to_a_writer_changes_nothing() {
     let user = new_user(&app, &org).await;
     let team = create_group(&app, &org, "Racing", &[&user]).await;
     // The delete read the user, then another request changed it before the delete wrote.
-    let read = app.store.member_state(&org.id, &user).await.unwrap();
+    let read = app.store.member_state(&org.id.scope(), &user).await.unwrap();
     let stale = Expected::OneOf(vec![read.as_ref().unwrap().member.version]);
     let patch = patch_body(json!([{"op": "replace", "path": "displayName", "value": "Changed"}]));
     let (status, _, _) = send(with_body(scim(&app, &org, Method::PATCH, &format!("/Users/{user}")), &patch)).await;
     assert_eq!(status, StatusCode::OK);
 
     let teams = vec![team.clone()];
-    let outcome = provisioning::delete_user(&app.store, &org.id, &user, read, teams, &stale, Utc::now()).await;
+    let outcome = provisioning::delete_user(&app.store, &org.id.scope(), &user, read, teams, &stale, Utc::now()).await;
     let err = outcome.unwrap_err();
     assert!(err.to_string().contains("If-Match"), "{err}");
     // Nothing was removed: the user and its membership are intact.
@@ -77,13 +78,15 @@ async fn a_user_delete_without_if_match_wins_over_a_concurrent_change_and_leaves
     let other = new_user(&app, &org).await;
     let a = create_group(&app, &org, "A", &[&user, &other]).await;
     let b = create_group(&app, &org, "B", &[&user]).await;
-    let read = app.store.member_state(&org.id, &user).await.unwrap();
+    let read = app.store.member_state(&org.id.scope(), &user).await.unwrap();
     let patch = patch_body(json!([{"op": "replace", "path": "active", "value": false}]));
     send(with_body(scim(&app, &org, Method::PATCH, &format!("/Users/{user}")), &patch)).await;
 
     let teams = vec![a.clone(), b.clone()];
-    provisioning::delete_user(&app.store, &org.id, &user, read, teams, &Expected::Any, Utc::now()).await.unwrap();
-    assert!(app.store.member_state(&org.id, &user).await.unwrap().is_none(), "the user is gone");
+    provisioning::delete_user(&app.store, &org.id.scope(), &user, read, teams, &Expected::Any, Utc::now())
+        .await
+        .unwrap();
+    assert!(app.store.member_state(&org.id.scope(), &user).await.unwrap().is_none(), "the user is gone");
     assert_eq!(crate::scim_client::member_values(&read_group(&app, &org, &a).await), vec![other]);
     assert!(crate::scim_client::member_values(&read_group(&app, &org, &b).await).is_empty());
     assert_consistent(&app, &org, &[&a, &b]).await;
@@ -117,10 +120,10 @@ async fn deletes_racing_team_additions_leave_no_membership_of_a_deleted_user() {
         assert!(matches!(status, StatusCode::NO_CONTENT | StatusCode::BAD_REQUEST), "{status}");
     }
     for user in &users {
-        assert!(app.store.member_state(&org.id, user).await.unwrap().is_none(), "every delete finished");
+        assert!(app.store.member_state(&org.id.scope(), user).await.unwrap().is_none(), "every delete finished");
     }
-    assert!(app.store.team_members(&org.id, &joined).await.unwrap().is_empty(), "a deleted user joined a team");
-    assert!(app.store.team_members(&org.id, &home).await.unwrap().is_empty());
+    assert!(app.store.team_members(&org.id.scope(), &joined).await.unwrap().is_empty(), "a deleted user joined a team");
+    assert!(app.store.team_members(&org.id.scope(), &home).await.unwrap().is_empty());
     assert_consistent(&app, &org, &[&home, &joined]).await;
 }
 
@@ -131,23 +134,23 @@ async fn a_member_cannot_be_added_to_a_team_while_it_is_being_deleted() {
     let user = new_user(&app, &org).await;
     let team = create_group(&app, &org, "Late joiners", &[]).await;
     // A delete has taken its first step (and then, say, its function stopped).
-    let state = app.store.member_state(&org.id, &user).await.unwrap().unwrap();
-    app.store.mark_member_deleting(&org.id, &state.member, Utc::now()).await.unwrap();
+    let state = app.store.member_state(&org.id.scope(), &user).await.unwrap().unwrap();
+    app.store.mark_member_deleting(&org.id.scope(), &state.member, Utc::now()).await.unwrap();
 
     // The transaction itself refuses the membership, whatever its caller read before.
     let membership = insomnia_scim::store::Membership { team_id: team.clone(), user_id: user.clone(), display: None };
-    let added = app.store.add_team_members(&org.id, &team, &[membership], None, Utc::now()).await.unwrap();
+    let added = app.store.add_team_members(&org.id.scope(), &team, &[membership], None, Utc::now()).await.unwrap();
     assert_eq!(added, 0);
     let patch = json!([{"op": "add", "path": "members", "value": [{"value": user}]}]);
     let (status, _, body) = patch_group(&app, &org, &team, patch).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(app.store.team_members(&org.id, &team).await.unwrap().is_empty());
+    assert!(app.store.team_members(&org.id.scope(), &team).await.unwrap().is_empty());
     // The user no longer shows, and the retried DELETE finishes the delete.
     let (status, _, _) = send(scim(&app, &org, Method::GET, &format!("/Users/{user}"))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _, body) = send(scim(&app, &org, Method::DELETE, &format!("/Users/{user}"))).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert!(app.store.member_state(&org.id, &user).await.unwrap().is_none());
+    assert!(app.store.member_state(&org.id.scope(), &user).await.unwrap().is_none());
     assert_consistent(&app, &org, &[&team]).await;
 }
 
@@ -170,9 +173,9 @@ async fn a_user_delete_interrupted_part_way_is_finished_by_its_retry() {
 
     let (status, _, body) = send(scim(&app, &org, Method::DELETE, &format!("/Users/{user}"))).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert!(app.store.member_state(&org.id, &user).await.unwrap().is_none());
-    assert!(app.store.team_members(&org.id, &a).await.unwrap().is_empty());
-    assert!(app.store.team_members(&org.id, &b).await.unwrap().is_empty());
+    assert!(app.store.member_state(&org.id.scope(), &user).await.unwrap().is_none());
+    assert!(app.store.team_members(&org.id.scope(), &a).await.unwrap().is_empty());
+    assert!(app.store.team_members(&org.id.scope(), &b).await.unwrap().is_empty());
     assert_consistent(&app, &org, &[&a, &b]).await;
 }
 
@@ -195,7 +198,7 @@ async fn a_user_whose_counter_shows_a_membership_the_index_does_not_is_not_finis
         .unwrap();
     let (status, _, body) = send(scim(&app, &org, Method::DELETE, &format!("/Users/{user}"))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    let state = app.store.member_state(&org.id, &user).await.unwrap().unwrap();
+    let state = app.store.member_state(&org.id.scope(), &user).await.unwrap().unwrap();
     assert!(state.deleting, "marked, not removed while a membership may remain");
 }
 
@@ -205,13 +208,14 @@ async fn a_team_delete_that_loses_a_race_to_a_writer_changes_nothing() {
     let org = app.scim_org().await;
     let user = new_user(&app, &org).await;
     let team = create_group(&app, &org, "Contested", &[&user]).await;
-    let read = app.store.team_state(&org.id, &team).await.unwrap();
+    let read = app.store.team_state(&org.id.scope(), &team).await.unwrap();
     let stale = Expected::OneOf(vec![read.as_ref().unwrap().team.version]);
     let rename = json!([{"op": "replace", "path": "displayName", "value": "Renamed"}]);
     let (status, _, _) = patch_group(&app, &org, &team, rename).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
-    let err = provisioning::delete_team(&app.store, &org.id, &team, read, &stale, Utc::now()).await.unwrap_err();
+    let err =
+        provisioning::delete_team(&app.store, &org.id.scope(), &team, read, &stale, Utc::now()).await.unwrap_err();
     assert!(err.to_string().contains("If-Match"), "{err}");
     let group = read_group(&app, &org, &team).await;
     assert_eq!(group["displayName"], "Renamed");
@@ -237,7 +241,7 @@ async fn a_team_delete_interrupted_part_way_keeps_exact_counts_and_its_retry_com
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body["detail"].as_str().unwrap().contains("Retry the DELETE"), "{body}");
     assert_consistent(&app, &org, &[&team, &other]).await;
-    assert_eq!(app.store.team_members(&org.id, &team).await.unwrap().len(), 11);
+    assert_eq!(app.store.team_members(&org.id.scope(), &team).await.unwrap().len(), 11);
     // A team being deleted is gone for every reader, and takes no new member.
     let (status, _, _) = send(scim(&app, &org, Method::GET, &format!("/Groups/{team}"))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -257,8 +261,8 @@ async fn a_team_delete_interrupted_part_way_keeps_exact_counts_and_its_retry_com
     // The IdP retries: the delete finishes, and the name is free again.
     let (status, _, body) = send(scim(&app, &org, Method::DELETE, &format!("/Groups/{team}"))).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert!(app.store.team_state(&org.id, &team).await.unwrap().is_none());
-    assert!(app.store.team_members(&org.id, &team).await.unwrap().is_empty());
+    assert!(app.store.team_state(&org.id.scope(), &team).await.unwrap().is_none());
+    assert!(app.store.team_members(&org.id.scope(), &team).await.unwrap().is_empty());
     assert_consistent(&app, &org, &[&other]).await;
     create_group(&app, &org, "Leaving", &[]).await;
 }

@@ -6,6 +6,7 @@
 //! The memberships are loaded straight into the table with the store's bulk loader. Their user ids
 //! are long (the membership items do not need user items), so that a few thousand memberships weigh
 //! what tens of thousands of real ones would, and the test stays fast on moto.
+use crate::helpers::OperatorScope;
 use std::collections::{BTreeMap, BTreeSet};
 
 use insomnia_scim::scim::group::{envelope_len, LIST_PAGE_BUDGET};
@@ -58,7 +59,9 @@ async fn a_page_of_large_teams_stops_within_the_budget_and_paging_by_start_index
     for (gid, members) in loads {
         let store = app.store.clone();
         let org_id = org.id.clone();
-        tasks.spawn(async move { store.bulk_add_team_members_for_tests(&org_id, &gid, &members).await.unwrap() });
+        tasks.spawn(
+            async move { store.bulk_add_team_members_for_tests(&org_id.scope(), &gid, &members).await.unwrap() },
+        );
     }
     tasks.join_all().await;
     let sum: usize = expected.values().map(|m| m.iter().map(|id| member_weight(&org, id)).sum::<usize>()).sum();

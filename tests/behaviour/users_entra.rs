@@ -3,6 +3,7 @@
 //! resolutions with SCIM 2.0 protocol compliance"): Test Connection, create, every PATCH form Entra
 //! sends (with and without the `aadOptscim062020` flag), soft delete, then DELETE. Each tolerated
 //! deviation from RFC 7644 is recorded by name in the request log.
+use crate::helpers::OperatorScope;
 use std::collections::BTreeSet;
 
 use insomnia_scim::domain::MemberRole;
@@ -104,7 +105,7 @@ async fn entra_create_returns_the_user_and_consumes_a_scim_license() {
     assert_eq!(created["meta"]["version"], "W/\"1\"");
     assert_eq!(licenses(&app, &org).await, (1, 0));
 
-    let members = app.store.members(&org.id).await.unwrap();
+    let members = app.store.members(&org.id.scope()).await.unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].id, id);
     assert_eq!(members[0].managed_by, ManagedBy::Scim);
@@ -403,7 +404,7 @@ async fn entra_soft_delete_then_delete_frees_the_license_and_removes_the_user() 
     assert_eq!(list["totalResults"], 0);
     assert_eq!(list["Resources"], json!([]));
     assert_eq!(licenses(&app, &org).await, (1, 0), "deleting an inactive user frees nothing twice");
-    let members = app.store.members(&org.id).await.unwrap();
+    let members = app.store.members(&org.id.scope()).await.unwrap();
     assert_eq!(members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), [keep.as_str()]);
 }
 

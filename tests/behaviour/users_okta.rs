@@ -1,6 +1,7 @@
 //! Okta's provisioning flow against /Users, with the requests exactly as Okta's SCIM 2.0 reference
 //! shows them (developer.okta.com/docs/reference/scim/scim-20): Test Connector Configuration,
 //! lookup by `userName eq`, create, profile update by PUT, deactivate and reactivate by PATCH.
+use crate::helpers::OperatorScope;
 use insomnia_scim::domain::MemberRole;
 use insomnia_scim::store::ManagedBy;
 use reqwest::{Method, StatusCode};
@@ -158,7 +159,7 @@ async fn okta_create_makes_a_scim_managed_member_consuming_a_scim_license() {
     assert_eq!(licenses(&app, &org).await, (0, 0));
     let id = okta_create(&app, &org).await;
     assert_eq!(licenses(&app, &org).await, (1, 0));
-    let members = app.store.members(&org.id).await.unwrap();
+    let members = app.store.members(&org.id.scope()).await.unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].id, id);
     assert_eq!(members[0].managed_by, ManagedBy::Scim);
@@ -237,7 +238,7 @@ async fn okta_deactivation_patch_sets_active_false_and_frees_the_license() {
     let (status, _, read) = send(okta(&app, &org, Method::GET, &format!("/Users/{id}"))).await;
     assert_eq!(status, StatusCode::OK, "a deactivated user is still returned");
     assert_eq!(read["active"], json!(false));
-    let members = app.store.members(&org.id).await.unwrap();
+    let members = app.store.members(&org.id.scope()).await.unwrap();
     assert_eq!(members.len(), 1, "deactivation keeps the member");
     assert!(!members[0].active);
 }
@@ -258,7 +259,7 @@ async fn okta_reactivation_patch_restores_access_and_the_license() {
     assert_eq!(body["active"], json!(true));
     assert_eq!(headers["etag"], "W/\"3\"");
     assert_eq!(licenses(&app, &org).await, (1, 0));
-    let members = app.store.members(&org.id).await.unwrap();
+    let members = app.store.members(&org.id.scope()).await.unwrap();
     assert_eq!(members.len(), 1);
     assert!(members[0].active);
     assert_eq!(members[0].managed_by, ManagedBy::Scim);
@@ -302,7 +303,7 @@ async fn okta_full_flow_keeps_licenses_right_at_each_step_and_is_logged_as_okta(
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["meta"]["version"], "W/\"4\"");
     assert_eq!(licenses(&app, &org).await, (1, 0));
-    assert_eq!(app.store.members(&org.id).await.unwrap().len(), 1);
+    assert_eq!(app.store.members(&org.id.scope()).await.unwrap().len(), 1);
 
     app.flush_logs().await;
     let logs = app.store.recent_request_logs(&org.id, 20).await.unwrap();

@@ -1,6 +1,7 @@
 //! Insomnia's rules for SCIM Users: matching existing members and accounts by email, welcome
 //! emails with an initial passphrase, licenses and the seat limit, races, and never removing what
 //! the IdP does not mention.
+use crate::helpers::OperatorScope;
 use std::time::Duration;
 
 use insomnia_scim::auth::verify_passphrase;
@@ -144,7 +145,7 @@ async fn a_create_links_to_the_manual_member_with_that_email_in_any_case() {
     assert_eq!(created["id"], manual.id.as_str(), "linked, not duplicated");
     assert_eq!(created["userName"], user_name.as_str(), "returned as sent");
 
-    let members = app.store.members(&org.id).await.unwrap();
+    let members = app.store.members(&org.id.scope()).await.unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].id, manual.id);
     assert_eq!(members[0].managed_by, ManagedBy::Scim);
@@ -174,7 +175,7 @@ async fn a_create_whose_user_name_is_no_email_links_by_the_work_email() {
     let (status, created) = post_user(&app, &org, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["id"], manual.id.as_str());
-    let members = app.store.members(&org.id).await.unwrap();
+    let members = app.store.members(&org.id.scope()).await.unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].managed_by, ManagedBy::Scim);
     assert_eq!(licenses(&app, &org).await, (1, 0));
@@ -199,7 +200,7 @@ async fn a_manual_member_the_idp_never_touches_keeps_everything() {
     let kept = unique_email("kept.manual");
     app.add_manual_member(&org.id, &kept, MemberRole::Member, "kept manual passphrase").await;
     let before: MemberRecord =
-        app.store.members(&org.id).await.unwrap().into_iter().find(|m| m.email.as_str() == kept).unwrap();
+        app.store.members(&org.id.scope()).await.unwrap().into_iter().find(|m| m.email.as_str() == kept).unwrap();
 
     // A provisioning cycle that touches everyone else.
     let (status, list) = send_for_status_and_body(okta(&app, &org, Method::GET, "/Users?startIndex=1&count=100")).await;
@@ -216,7 +217,7 @@ async fn a_manual_member_the_idp_never_touches_keeps_everything() {
     assert_eq!(status, StatusCode::OK, "manual members are readable over SCIM");
     assert_eq!(read["active"], json!(true));
 
-    let after = app.store.members(&org.id).await.unwrap().into_iter().find(|m| m.id == before.id).unwrap();
+    let after = app.store.members(&org.id.scope()).await.unwrap().into_iter().find(|m| m.id == before.id).unwrap();
     assert_eq!(after, before, "nothing about the manual member changed");
     assert_eq!(after.managed_by, ManagedBy::Manual);
     assert_eq!(licenses(&app, &org).await, (0, 1), "it still consumes its manual license");
@@ -231,11 +232,11 @@ async fn an_account_of_another_organization_is_linked_without_a_welcome_email() 
     let other = app.create_org(Plan::Enterprise, None).await;
     let address = unique_email("elsewhere");
     let elsewhere = app.add_manual_member(&other, &address, MemberRole::Member, "passphrase from elsewhere").await;
-    let other_before = app.store.members(&other).await.unwrap();
+    let other_before = app.store.members(&other.scope()).await.unwrap();
 
     let (status, created) = post_user(&app, &org, &user_with_work_email(&address)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let members = app.store.members(&org.id).await.unwrap();
+    let members = app.store.members(&org.id.scope()).await.unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].id, created["id"].as_str().unwrap());
     assert_ne!(members[0].id, elsewhere.id, "a member of this organization, not the other one's");
@@ -248,7 +249,7 @@ async fn an_account_of_another_organization_is_linked_without_a_welcome_email() 
         verify_passphrase("passphrase from elsewhere", account.passphrase_hash.as_deref().unwrap()).unwrap(),
         "the existing account is used as it is"
     );
-    assert_eq!(app.store.members(&other).await.unwrap(), other_before, "the other organization is untouched");
+    assert_eq!(app.store.members(&other.scope()).await.unwrap(), other_before, "the other organization is untouched");
     assert!(mail_after_grace(&app, &address).await.is_empty(), "no welcome email for an existing account");
 }
 
@@ -319,7 +320,7 @@ async fn deactivation_reactivation_and_delete_move_the_license_counts() {
     assert_eq!(licenses(&app, &org).await, (1, 1), "deleting an inactive member frees nothing more");
     assert_eq!(delete_user(&app, &org, &a).await, StatusCode::NO_CONTENT);
     assert_eq!(licenses(&app, &org).await, (0, 1));
-    let members = app.store.members(&org.id).await.unwrap();
+    let members = app.store.members(&org.id.scope()).await.unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].managed_by, ManagedBy::Manual);
 }
@@ -338,7 +339,7 @@ async fn a_create_beyond_the_seat_limit_is_403_no_enterprise_licenses_left() {
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.contains("no Enterprise licenses left"), "{detail}");
 
-    assert_eq!(app.store.members(&org.id).await.unwrap().len(), 2, "a refused create leaves nothing behind");
+    assert_eq!(app.store.members(&org.id.scope()).await.unwrap().len(), 2, "a refused create leaves nothing behind");
     assert_eq!(licenses(&app, &org).await, (1, 1));
     assert!(app.store.account(&email(&refused)).await.unwrap().is_none(), "no account for a refused create");
     assert_eq!(find_by_user_name(&app, &org, &refused).await["totalResults"], 0);
@@ -402,7 +403,7 @@ async fn concurrent_creates_of_one_user_name_in_different_cases_make_one_member(
         }
     }
     assert_eq!((created, conflicts), (1, 9));
-    assert_eq!(app.store.members(&org.id).await.unwrap().len(), 1);
+    assert_eq!(app.store.members(&org.id.scope()).await.unwrap().len(), 1);
     assert_eq!(licenses(&app, &org).await, (1, 0));
     let address = format!("{local}@example.com");
     assert_eq!(find_by_user_name(&app, &org, &address).await["totalResults"], 1);
@@ -477,7 +478,7 @@ async fn a_create_retried_after_success_is_409_and_makes_no_duplicate() {
     let (status, again) = post_user(&app, &org, &body).await;
     assert_scim_error_ignoring_detail(status, &again, StatusCode::CONFLICT, Some("uniqueness"));
 
-    let members = app.store.members(&org.id).await.unwrap();
+    let members = app.store.members(&org.id.scope()).await.unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].id, first["id"].as_str().unwrap());
     assert_eq!(licenses(&app, &org).await, (1, 0));
@@ -511,7 +512,7 @@ async fn a_user_absent_from_the_idp_is_never_removed_or_disabled() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read["active"], json!(true));
     assert_eq!(read["meta"]["version"], "W/\"1\"", "never written since its create");
-    let members = app.store.members(&org.id).await.unwrap();
+    let members = app.store.members(&org.id.scope()).await.unwrap();
     let ids: std::collections::BTreeSet<&str> = members.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, [quiet.as_str(), manual.id.as_str(), b.as_str()].into_iter().collect());
     assert!(members.iter().filter(|m| m.id != b).all(|m| m.active));

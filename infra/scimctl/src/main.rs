@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
+use insomnia_scim::auth::AuthorizedOrg;
 use insomnia_scim::auth::{generate_passphrase, hash_passphrase, TokenKey};
 use insomnia_scim::clock::Clock;
 use insomnia_scim::config::AppConfig;
@@ -225,7 +226,7 @@ async fn load_team(store: &Store, org: &OrgId, display_name: &str, count: usize)
         });
         members.push(MemberRecord::provisioned(email, &resource, now));
     }
-    store.bulk_put_members_for_tests(org, &members).await.map_err(failed)?;
+    store.bulk_put_members_for_tests(&AuthorizedOrg::for_operator(org.clone()), &members).await.map_err(failed)?;
     let team_id = uuid::Uuid::new_v4().to_string();
     let resource =
         serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": display_name});
@@ -239,9 +240,12 @@ async fn load_team(store: &Store, org: &OrgId, display_name: &str, count: usize)
         modified_at: now,
         resource: Some(resource.to_string()),
     };
-    store.create_team(org, &team).await.map_err(failed)?;
+    store.create_team(&AuthorizedOrg::for_operator(org.clone()), &team).await.map_err(failed)?;
     let ids: Vec<String> = members.into_iter().map(|m| m.id).collect();
-    store.bulk_add_team_members_for_tests(org, &team_id, &ids).await.map_err(failed)?;
+    store
+        .bulk_add_team_members_for_tests(&AuthorizedOrg::for_operator(org.clone()), &team_id, &ids)
+        .await
+        .map_err(failed)?;
     println!("team {team_id} ({display_name}) with {count} members");
     if let Some(first) = ids.first() {
         println!("first member: {first}");
@@ -299,7 +303,10 @@ async fn add_member(
         lookups: Vec::new(),
     };
     let id = member.id.clone();
-    store.add_manual_member(org, &NewMember { member, new_account }).await.map_err(failed)?;
+    store
+        .add_manual_member(&AuthorizedOrg::for_operator(org.clone()), &NewMember { member, new_account })
+        .await
+        .map_err(failed)?;
     println!("added {email} to {org} as {role} (member id {id})");
     if let Some(passphrase) = generated {
         println!("initial passphrase (shown once; must be changed at first sign-in): {passphrase}");
@@ -314,7 +321,7 @@ async fn show_org(store: &Store, id: &OrgId) -> Result<(), CliError> {
         .map_err(failed)?
         .ok_or_else(|| failed(format!("organization '{id}' does not exist")))?;
     let settings = store.scim_settings(id).await.map_err(failed)?;
-    let members = store.members(id).await.map_err(failed)?;
+    let members = store.members(&AuthorizedOrg::for_operator(id.clone())).await.map_err(failed)?;
     let now = Utc::now();
     let scim = settings.map(|s| {
         serde_json::json!({

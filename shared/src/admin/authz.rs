@@ -2,14 +2,16 @@
 //! signed in with a session that is not restricted to changing the initial passphrase.
 use super::session::Session;
 use super::{AdminError, Console};
-use crate::domain::OrgId;
-use crate::store::MemberRecord;
+use crate::auth::AuthorizedOrg;
+use crate::domain::{MemberRecord, OrgId};
 
 /// A signed-in caller of `/admin/orgs/{orgId}/…`, with their membership of that organization.
 #[derive(Debug, Clone)]
 pub struct OrgCaller {
     pub session: Session,
-    pub org: OrgId,
+    /// The organization, as one whose data this caller (an active member of it) may reach; each
+    /// use case still checks the role it needs (`require_admin`).
+    pub org: AuthorizedOrg,
     /// The caller's active membership of the organization, if any (any role).
     pub member: Option<MemberRecord>,
 }
@@ -39,6 +41,6 @@ impl Console {
         if member.is_none() {
             return Err(AdminError::NotOrgAdmin(org.to_string()));
         }
-        Ok(OrgCaller { session, org, member })
+        Ok(OrgCaller { session, org: AuthorizedOrg::checked(org), member })
     }
 }

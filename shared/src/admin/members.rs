@@ -8,7 +8,8 @@ use serde::Serialize;
 use super::authz::OrgCaller;
 use super::cursor::Cursor;
 use super::{AdminError, Console};
-use crate::store::{member_key, LicenseCounts, ManagedBy, MemberRecord};
+use crate::domain::{ManagedBy, MemberRecord};
+use crate::store::LicenseCounts;
 
 pub const DEFAULT_MEMBERS_PAGE: i32 = 100;
 pub const MAX_MEMBERS_PAGE: i32 = 200;
@@ -98,13 +99,13 @@ impl Console {
         limit: i32,
     ) -> Result<MembersPage, AdminError> {
         caller.require_admin()?;
-        let start = cursor.map(Cursor::decode).transpose()?.map(|id| member_key(&caller.org, &id));
+        let after = cursor.map(Cursor::decode).transpose()?;
         let (found, page) =
             tokio::try_join!(async { self.store.organization(&caller.org).await.map_err(AdminError::from) }, async {
-                self.store.members_page(&caller.org, start, Some(limit)).await.map_err(AdminError::from)
+                self.store.members_page(&caller.org, after.as_deref(), Some(limit)).await.map_err(AdminError::from)
             },)?;
         let (org, counts) = found.ok_or_else(|| AdminError::OrganizationGone(caller.org.to_string()))?;
-        let (members, last_key) = page;
+        let (members, next) = page;
 
         // Each member's teams through GSI1, concurrently: one round trip of latency per page.
         let mut lookups = tokio::task::JoinSet::new();
@@ -139,12 +140,7 @@ impl Console {
                 view(member, teams)
             })
             .collect();
-        let next_cursor = last_key
-            .as_ref()
-            .and_then(|key| key.get("SK"))
-            .and_then(|sk| sk.as_s().ok())
-            .and_then(|sk| sk.strip_prefix("USER#"))
-            .map(Cursor::encode);
+        let next_cursor = next.as_deref().map(Cursor::encode);
         Ok(MembersPage {
             org_id: caller.org.to_string(),
             licenses: LicenseView::new(counts, org.seat_limit),

@@ -2,32 +2,24 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 
 use super::{scim_json, AppState, ScimCaller};
 use crate::scim::{discovery, ScimError};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/scim/v2/orgs/{orgId}/ServiceProviderConfig", get(service_provider_config))
-        .route("/scim/v2/orgs/{orgId}/ResourceTypes", get(resource_types))
-        .route("/scim/v2/orgs/{orgId}/ResourceTypes/{id}", get(resource_type))
-        .route("/scim/v2/orgs/{orgId}/Schemas", get(schemas))
-        .route("/scim/v2/orgs/{orgId}/Schemas/{id}", get(schema))
-}
-
-async fn service_provider_config(State(app): State<AppState>, caller: ScimCaller) -> Result<Response, ScimError> {
+pub(super) async fn service_provider_config(
+    State(app): State<AppState>,
+    caller: ScimCaller,
+) -> Result<Response, ScimError> {
     caller.authorize(&app).await?;
     Ok(scim_json(StatusCode::OK, &discovery::service_provider_config(&caller.base_url)))
 }
 
-async fn resource_types(State(app): State<AppState>, caller: ScimCaller) -> Result<Response, ScimError> {
+pub(super) async fn resource_types(State(app): State<AppState>, caller: ScimCaller) -> Result<Response, ScimError> {
     caller.authorize(&app).await?;
     Ok(scim_json(StatusCode::OK, &discovery::resource_types(&caller.base_url)))
 }
 
-async fn resource_type(
+pub(super) async fn resource_type(
     State(app): State<AppState>,
     caller: ScimCaller,
     Path((_, id)): Path<(String, String)>,
@@ -38,12 +30,12 @@ async fn resource_type(
     Ok(scim_json(StatusCode::OK, &body))
 }
 
-async fn schemas(State(app): State<AppState>, caller: ScimCaller) -> Result<Response, ScimError> {
+pub(super) async fn schemas(State(app): State<AppState>, caller: ScimCaller) -> Result<Response, ScimError> {
     caller.authorize(&app).await?;
     Ok(scim_json(StatusCode::OK, &discovery::schemas(&caller.base_url)))
 }
 
-async fn schema(
+pub(super) async fn schema(
     State(app): State<AppState>,
     caller: ScimCaller,
     Path((_, id)): Path<(String, String)>,

@@ -3,73 +3,42 @@
 mod admin;
 mod body;
 mod discovery;
+mod error;
+mod etag;
 mod groups;
+mod request;
 mod request_log;
 pub mod routes;
 mod scim_context;
 mod users;
 
-use std::sync::Arc;
-
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
-use crate::auth::TokenKey;
-use crate::clock::Clock;
-use crate::config::AppConfig;
-use crate::log::RequestLogWriter;
-use crate::notify::Mailer;
 use crate::scim::{ScimError, SCIM_MEDIA_TYPE};
-use crate::store::Store;
 
+pub use crate::app::{App, AppState};
+use routes::Function;
 pub use scim_context::ScimCaller;
-
-/// Everything a handler needs, built once per cold start.
-pub struct App {
-    pub config: AppConfig,
-    pub store: Store,
-    pub token_key: TokenKey,
-    pub clock: Clock,
-    pub logs: RequestLogWriter,
-    pub mailer: Mailer,
-}
-
-pub type AppState = Arc<App>;
-
-impl App {
-    /// The public origin: configured, or taken from the request (API Gateway sets Host and
-    /// X-Forwarded-Proto).
-    pub fn origin(&self, headers: &HeaderMap) -> String {
-        if let Some(url) = &self.config.public_base_url {
-            return url.clone();
-        }
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-        let proto = headers
-            .get("x-forwarded-proto")
-            .and_then(|h| h.to_str().ok())
-            .filter(|p| *p == "https" || *p == "http")
-            .unwrap_or("http");
-        format!("{proto}://{host}")
-    }
-}
 
 /// The routes served by the `scim-users` function: Users and the discovery documents.
 pub fn scim_users_routes(app: AppState) -> Router {
-    discovery::routes()
-        .merge(users::routes())
+    routes::router_of(Function::ScimUsers)
         .layer(axum::middleware::from_fn_with_state(app.clone(), request_log::record))
         .with_state(app)
 }
 
 /// The routes served by the `scim-groups` function.
 pub fn scim_groups_routes(app: AppState) -> Router {
-    groups::routes().layer(axum::middleware::from_fn_with_state(app.clone(), request_log::record)).with_state(app)
+    routes::router_of(Function::ScimGroups)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), request_log::record))
+        .with_state(app)
 }
 
 /// The routes served by the `scim-admin` function.
 pub fn admin_routes(app: AppState) -> Router {
-    admin::routes().with_state(app)
+    routes::router_of(Function::ScimAdmin).layer(axum::middleware::map_response(admin::no_store)).with_state(app)
 }
 
 /// Answers unknown paths and methods with SCIM errors. Added once on top of whatever routes a

@@ -1,11 +1,14 @@
-//! Middleware that records every SCIM request of a known organization in its request log.
+//! Middleware that records every SCIM request of a known organization in its request log, and
+//! runs the request in a tracing span carrying the same request id, so that every log line of the
+//! request joins its request-log record.
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use lambda_http::RequestExt;
+use tracing::Instrument;
 
 use super::scim_context::LogSlot;
 use super::AppState;
@@ -31,8 +34,19 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
     let user_agent =
         request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|v| redactor.text(v).clipped(256));
     let resource_type = path.split('/').nth(5).map(|segment| segment.to_owned());
+    // The route template, not the path: it holds no id, so it can be logged as it is.
+    let route = request.extensions().get::<MatchedPath>().map(|matched| matched.as_str().to_owned());
+    // `org` is filled in by the token check once the organization is known (`ScimCaller::authorize_with`),
+    // the same moment it becomes known to the request log.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route = route.as_deref().unwrap_or_default(),
+        org = tracing::field::Empty,
+    );
 
-    let mut response = next.run(request).await;
+    let mut response = next.run(request).instrument(span).await;
 
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);

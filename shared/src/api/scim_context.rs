@@ -1,5 +1,5 @@
 //! Who is calling a SCIM endpoint: the organization in the URL and the bearer token presented.
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
 
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequestParts, RawPathParams};
@@ -9,48 +9,25 @@ use axum::http::request::Parts;
 use super::AppState;
 use crate::auth::{AuthError, PresentedToken};
 use crate::domain::OrgId;
+use crate::provisioning::Caller;
 use crate::scim::ScimError;
-use crate::store::Item;
 
-/// What the handlers tell the request log about a request (filled as the request proceeds).
-#[derive(Debug, Default)]
-pub struct LogNote {
-    /// Set once the organization is known to have SCIM settings: only those requests are logged.
-    pub org: Option<OrgId>,
-    pub tolerances: Vec<String>,
-}
+pub use crate::log::LogSlot;
 
-#[derive(Debug, Clone, Default)]
-pub struct LogSlot(Arc<Mutex<LogNote>>);
-
-impl LogSlot {
-    fn update(&self, f: impl FnOnce(&mut LogNote)) {
-        if let Ok(mut note) = self.0.lock() {
-            f(&mut note);
-        }
-    }
-
-    pub fn take(&self) -> LogNote {
-        self.0.lock().map(|mut note| std::mem::take(&mut *note)).unwrap_or_default()
-    }
-
-    pub fn add_tolerance(&self, name: &str) {
-        self.update(|note| {
-            if !note.tolerances.iter().any(|t| t == name) {
-                note.tolerances.push(name.to_owned());
-            }
-        });
-    }
-}
-
-/// The caller of a `/scim/v2/orgs/{orgId}/…` route. Extracting it reads no data; `authorize`
-/// checks the token against the organization's SCIM settings.
+/// The caller of a `/scim/v2/orgs/{orgId}/…` route. Extracting it reads no data; the use case it
+/// is handed to checks the token.
 pub struct ScimCaller {
-    pub org: OrgId,
+    pub caller: Caller,
     /// `{origin}/scim/v2/orgs/{orgId}`: the connector base URL, for `Location` and `meta.location`.
     pub base_url: String,
-    token: Result<PresentedToken, AuthError>,
-    pub log: LogSlot,
+}
+
+impl Deref for ScimCaller {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
 }
 
 impl FromRequestParts<AppState> for ScimCaller {
@@ -76,7 +53,7 @@ impl FromRequestParts<AppState> for ScimCaller {
         let token = PresentedToken::from_authorization(header);
         let log = parts.extensions.get::<LogSlot>().cloned().unwrap_or_default();
         let base_url = format!("{}/scim/v2/orgs/{org}", app.origin(&parts.headers));
-        let caller = Self { org, base_url, token, log };
+        let caller = Self { caller: Caller { org, token, log }, base_url };
         if !id_is_utf8 {
             // The token is checked first, so that only a caller with a valid token learns anything (RFC 7644 §3.12).
             caller.authorize(app).await?;
@@ -116,19 +93,7 @@ fn org_segment(path: &str) -> Option<String> {
 impl ScimCaller {
     /// Checks the token (one read of the organization's SCIM settings).
     pub async fn authorize(&self, app: &AppState) -> Result<(), ScimError> {
-        self.authorize_with(app, Vec::new()).await.map(|_| ())
-    }
-
-    /// Checks the token while fetching `extra` items in the same BatchGetItem, so the check costs
-    /// no round trip of its own. Returns the extra items found.
-    pub async fn authorize_with(&self, app: &AppState, extra: Vec<Item>) -> Result<Vec<Item>, ScimError> {
-        let (settings, items) = app.store.scim_settings_with(&self.org, extra).await?;
-        if settings.is_some() {
-            let org = self.org.clone();
-            self.log.update(|note| note.org = Some(org));
-        }
-        let token = self.token.as_ref().map_err(|err| ScimError::from(*err))?;
-        app.token_key.authorize(settings.as_ref(), token, app.clock.now())?;
-        Ok(items)
+        app.provisioning().authorize(&self.caller).await?;
+        Ok(())
     }
 }

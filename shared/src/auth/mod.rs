@@ -1,9 +1,11 @@
 //! Credentials: SCIM bearer tokens (keyed hashes, constant-time checks) and account passphrases.
 mod passphrase;
 mod scim_token;
+mod scope;
 
 pub use passphrase::{
     argon2_gauge, generate_passphrase, hash_passphrase, hash_passphrase_async, verify_passphrase,
     verify_passphrase_async, Argon2Gauge, PassphraseError,
 };
 pub use scim_token::{AuthError, IssuedToken, PresentedToken, TokenKey, TokenKeyError};
+pub use scope::AuthorizedOrg;

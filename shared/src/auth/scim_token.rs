@@ -8,7 +8,8 @@ use rand::RngCore;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::domain::ScimSettings;
+use super::AuthorizedOrg;
+use crate::domain::{OrgId, ScimSettings};
 
 /// Prefix of every SCIM token: lets secret scanners recognise a leaked token.
 const TOKEN_PREFIX: &str = "iscim_";
@@ -82,13 +83,15 @@ impl TokenKey {
         (IssuedToken(token), hash)
     }
 
-    /// Checks a presented token against an organization's SCIM settings.
+    /// Checks a presented token against `org`'s SCIM settings: on success, the organization's
+    /// data is the caller's to touch.
     pub fn authorize(
         &self,
+        org: &OrgId,
         settings: Option<&ScimSettings>,
         presented: &PresentedToken,
         now: DateTime<Utc>,
-    ) -> Result<(), AuthError> {
+    ) -> Result<AuthorizedOrg, AuthError> {
         let settings = settings.filter(|s| s.enabled).ok_or(AuthError::InvalidToken)?;
         let presented_hash = self.hash(&presented.0);
         let matches: bool = presented_hash.as_bytes().ct_eq(settings.token_hash.as_bytes()).into();
@@ -99,7 +102,7 @@ impl TokenKey {
         if settings.is_expired(now) {
             return Err(AuthError::ExpiredToken);
         }
-        Ok(())
+        Ok(AuthorizedOrg::checked(org.clone()))
     }
 }
 
@@ -152,6 +155,10 @@ mod tests {
         TokenKey::new(&[7u8; 32]).unwrap()
     }
 
+    fn org() -> OrgId {
+        OrgId::parse("acme").unwrap()
+    }
+
     fn settings(hash: String, expires: Option<DateTime<Utc>>) -> ScimSettings {
         ScimSettings {
             enabled: true,
@@ -179,13 +186,16 @@ mod tests {
         let now = Utc::now();
         let s = settings(hash_a, Some(now + Duration::days(1)));
         let presented = PresentedToken::from_authorization(Some(&format!("Bearer {}", a.reveal()))).unwrap();
-        assert_eq!(key.authorize(Some(&s), &presented, now), Ok(()));
+        assert_eq!(key.authorize(&org(), Some(&s), &presented, now).map(|_| ()), Ok(()));
         let other = PresentedToken::from_authorization(Some(&format!("bearer {}", b.reveal()))).unwrap();
-        assert_eq!(key.authorize(Some(&s), &other, now), Err(AuthError::InvalidToken));
-        assert_eq!(key.authorize(None, &presented, now), Err(AuthError::InvalidToken));
-        assert_eq!(key.authorize(Some(&s), &presented, now + Duration::days(2)), Err(AuthError::ExpiredToken));
+        assert_eq!(key.authorize(&org(), Some(&s), &other, now).map(|_| ()), Err(AuthError::InvalidToken));
+        assert_eq!(key.authorize(&org(), None, &presented, now).map(|_| ()), Err(AuthError::InvalidToken));
+        assert_eq!(
+            key.authorize(&org(), Some(&s), &presented, now + Duration::days(2)).map(|_| ()),
+            Err(AuthError::ExpiredToken)
+        );
         let disabled = ScimSettings { enabled: false, ..s };
-        assert_eq!(key.authorize(Some(&disabled), &presented, now), Err(AuthError::InvalidToken));
+        assert_eq!(key.authorize(&org(), Some(&disabled), &presented, now).map(|_| ()), Err(AuthError::InvalidToken));
     }
 
     #[test]

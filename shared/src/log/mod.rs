@@ -3,6 +3,8 @@
 //! Lambda internal extension in `runtime`, or in the background on a long-running server).
 use std::sync::{Arc, Mutex};
 
+use crate::domain::OrgId;
+
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -19,6 +21,37 @@ pub fn guess_idp(user_agent: Option<&str>) -> &'static str {
         "azure"
     } else {
         "unknown"
+    }
+}
+
+/// What the handlers tell the request log about a request (filled as the request proceeds).
+#[derive(Debug, Default)]
+pub struct LogNote {
+    /// Set once the organization is known to have SCIM settings: only those requests are logged.
+    pub org: Option<OrgId>,
+    pub tolerances: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogSlot(Arc<Mutex<LogNote>>);
+
+impl LogSlot {
+    pub(crate) fn update(&self, f: impl FnOnce(&mut LogNote)) {
+        if let Ok(mut note) = self.0.lock() {
+            f(&mut note);
+        }
+    }
+
+    pub fn take(&self) -> LogNote {
+        self.0.lock().map(|mut note| std::mem::take(&mut *note)).unwrap_or_default()
+    }
+
+    pub fn add_tolerance(&self, name: &str) {
+        self.update(|note| {
+            if !note.tolerances.iter().any(|t| t == name) {
+                note.tolerances.push(name.to_owned());
+            }
+        });
     }
 }
 

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
 use super::{Expected, ProvisioningError};
-use crate::domain::OrgId;
+use crate::auth::AuthorizedOrg;
 use crate::store::{MemberRecord, MemberState, MemberWriteError, Store, TeamRecord, TeamState, TeamWriteError};
 
 /// Rounds of "remove the memberships the index shows, then try to finish" before a user delete
@@ -29,7 +29,7 @@ const TEAM_SWEEP_BUDGET: Duration = Duration::from_secs(20);
 /// `first_teams` the user's teams as the index showed them at the same time.
 pub async fn delete_user(
     store: &Store,
-    org: &OrgId,
+    org: &AuthorizedOrg,
     id: &str,
     first: Option<MemberState>,
     first_teams: Vec<String>,
@@ -75,7 +75,7 @@ pub async fn delete_user(
 /// Removes a marked user's memberships, then the user.
 async fn finish_user_delete(
     store: &Store,
-    org: &OrgId,
+    org: &AuthorizedOrg,
     marked: &MemberRecord,
     known_teams: Option<Vec<String>>,
     now: DateTime<Utc>,
@@ -109,7 +109,7 @@ async fn finish_user_delete(
 /// Deletes team `id`. `first` is the team as it was read last (by the token check's BatchGetItem).
 pub async fn delete_team(
     store: &Store,
-    org: &OrgId,
+    org: &AuthorizedOrg,
     id: &str,
     first: Option<TeamState>,
     expected: &Expected,
@@ -130,7 +130,9 @@ pub async fn delete_team(
                     state = store.team_state(org, id).await?;
                     continue;
                 }
-                Err(err) => return Err(err.into()),
+                Err(TeamWriteError::Missing) => return Err(not_found()),
+                Err(TeamWriteError::Store(err)) => return Err(err.into()),
+                Err(_) => return Err(ProvisioningError::Busy { kind: "group" }),
             }
         }
         return finish_team_delete(store, org, &current.team, now).await;
@@ -142,7 +144,7 @@ pub async fn delete_team(
 /// counters), then the team with its name guard and lookup.
 async fn finish_team_delete(
     store: &Store,
-    org: &OrgId,
+    org: &AuthorizedOrg,
     marked: &TeamRecord,
     now: DateTime<Utc>,
 ) -> Result<(), ProvisioningError> {

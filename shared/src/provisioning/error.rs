@@ -1,46 +1,63 @@
-//! Why a provisioning use case did not complete, mapped to the SCIM wire in one place.
-use axum::http::StatusCode;
-
+//! Why a provisioning use case did not complete. Mapped to the SCIM wire in one place
+//! (`api/error.rs`).
+use crate::auth::AuthError;
 use crate::scim::ScimError;
-use crate::store::{StoreError, TeamWriteError};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisioningError {
+    /// The caller is not let in (401).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The request itself is wrong: its SCIM error says how.
+    #[error(transparent)]
+    Invalid(#[from] ScimError),
     #[error("No {kind} with id '{id}' in this organization.")]
     NotFound { kind: &'static str, id: String },
+    /// A uniqueness guard holds the value (409 `uniqueness`).
+    #[error("{0}")]
+    Taken(String),
+    #[error(
+        "The organization has no Enterprise licenses left (its seat limit is reached). An owner can buy more \
+         licenses or free one by deactivating a member."
+    )]
+    NoLicenses,
     #[error("If-Match does not match the current version W/\"{current}\" of the {kind}; read it again.")]
     Precondition { kind: &'static str, current: u64 },
+    /// A conditional write lost to another writer while If-Match pinned the version.
+    #[error("The {kind} was changed by another request; read it again.")]
+    ChangedMeanwhile { kind: &'static str },
     #[error("The {kind} is being changed by other requests; retry shortly.")]
     Busy { kind: &'static str },
     /// A delete's first step is done and holds: the retried DELETE finishes it.
     #[error("The {kind} is being deleted: {what}. Retry the DELETE to finish it.")]
     Unfinished { kind: &'static str, what: String },
+    /// Some transactions of a membership change committed, then the store failed; every count
+    /// still matches what it counts, and the retried request skips what is done.
+    #[error(
+        "{applied} of the {requested} member changes to group {team} were confirmed before the service failed; \
+         the group's member count matches the members it has. Retry the request: members already added or removed \
+         are skipped."
+    )]
+    Interrupted { team: String, applied: u64, requested: u64 },
+    /// A create whose members could not all be written was undone.
+    #[error("Group '{name}' was not created: its members could not be written. Retry the request.")]
+    NotCreated { name: String },
+    /// DynamoDB is throttling: the request may be retried in a moment.
+    #[error("The service is busy; retry the request in a few seconds.")]
+    Throttled,
+    /// A fault on our side (the store failed or held something it cannot decode).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
 }
 
-impl From<TeamWriteError> for ProvisioningError {
-    fn from(err: TeamWriteError) -> Self {
+impl From<StoreError> for ProvisioningError {
+    fn from(err: StoreError) -> Self {
         match err {
-            TeamWriteError::Store(err) => Self::Store(err),
-            TeamWriteError::Interrupted { cause, .. } => Self::Store(cause),
-            TeamWriteError::NameTaken | TeamWriteError::Changed | TeamWriteError::Missing => {
-                Self::Busy { kind: "group" }
-            }
-        }
-    }
-}
-
-impl From<ProvisioningError> for ScimError {
-    fn from(err: ProvisioningError) -> Self {
-        let detail = err.to_string();
-        match err {
-            ProvisioningError::NotFound { .. } => ScimError::not_found(detail),
-            ProvisioningError::Precondition { .. } => ScimError::new(StatusCode::PRECONDITION_FAILED, None, detail),
-            ProvisioningError::Busy { .. } | ProvisioningError::Unfinished { .. } => {
-                ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, detail)
-            }
-            ProvisioningError::Store(err) => err.into(),
+            StoreError::Throttled => Self::Throttled,
+            StoreError::Conflict(what) => Self::Taken(what),
+            StoreError::VersionMismatch => Self::ChangedMeanwhile { kind: "resource" },
+            other => Self::Store(other),
         }
     }
 }

@@ -1,12 +1,37 @@
 //! SCIM use cases above the store, as `admin/` holds the console's: what a provisioning request
-//! does, whatever HTTP carried it. The HTTP handlers in `api/` parse, call one use case, render.
+//! does, whatever HTTP carried it (docs/ARCHITECTURE.md, "Layers"). The HTTP handlers in `api/`
+//! parse, call one use case, render. Every use case checks the caller's token first, in the same
+//! read as its first data, and works on an [`AuthorizedOrg`](crate::auth::AuthorizedOrg).
+mod access;
 mod deletes;
 mod error;
 mod retry;
+mod teams;
+mod users;
 
+pub use access::Caller;
 pub use deletes::{delete_team, delete_user};
 pub use error::ProvisioningError;
 pub use retry::{pause_after_conflict, WRITE_ATTEMPTS};
+pub use teams::{GroupPage, GroupView, MembersWanted, TeamRead};
+pub use users::{groups_value, UserChange, UserView};
+
+use crate::auth::TokenKey;
+use crate::clock::Clock;
+use crate::log::RequestLogWriter;
+use crate::notify::Mailer;
+use crate::store::Store;
+
+/// What the use cases work with, borrowed from the function's state for one request.
+#[derive(Clone, Copy)]
+pub struct Provisioning<'a> {
+    pub store: &'a Store,
+    pub token_key: &'a TokenKey,
+    pub clock: &'a Clock,
+    pub mailer: &'a Mailer,
+    /// Work that runs after the response (the welcome email).
+    pub background: &'a RequestLogWriter,
+}
 
 /// What an `If-Match` header asks of the resource's current version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,5 +48,10 @@ impl Expected {
             Self::Any => true,
             Self::OneOf(versions) => versions.contains(&version),
         }
+    }
+
+    /// Whether the caller named the version it read: then a lost race is refused, not retried.
+    pub fn pinned(&self) -> bool {
+        matches!(self, Self::OneOf(_))
     }
 }

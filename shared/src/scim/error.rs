@@ -7,7 +7,6 @@ use serde::Serialize;
 use super::{ERROR_SCHEMA, SCIM_MEDIA_TYPE};
 use crate::auth::AuthError;
 use crate::domain::IdError;
-use crate::store::StoreError;
 
 /// The `scimType` values of RFC 7644 Table 9 (plus none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,28 +121,6 @@ impl From<IdError> for ScimError {
     fn from(err: IdError) -> Self {
         // An id that cannot exist names no resource.
         Self::not_found(err.to_string())
-    }
-}
-
-impl From<StoreError> for ScimError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Throttled => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                None,
-                "The service is busy; retry the request in a few seconds.",
-            ),
-            StoreError::Conflict(what) => Self::conflict(what),
-            StoreError::VersionMismatch => Self::new(
-                StatusCode::PRECONDITION_FAILED,
-                None,
-                "The resource was changed by another request; read it again and retry.",
-            ),
-            other => {
-                tracing::error!(error = %other, "store failure");
-                Self::internal()
-            }
-        }
     }
 }
 

@@ -10,7 +10,7 @@ use super::patch::{apply_patch, PatchOp, PatchOpKind, PatchRequest};
 use super::schema::{ResourceSchema, GROUP_RESOURCE, GROUP_SCHEMA};
 use super::user::etag;
 use super::{ScimError, ScimType};
-use crate::store::{Membership, TeamRecord};
+use crate::domain::{Membership, TeamRecord};
 
 pub const RESOURCE_TYPE: &str = "Group";
 /// Beyond this many members a group is not rendered with its members in one response (Lambda

@@ -6,7 +6,7 @@ use super::patch::{apply_patch, PatchOp, PatchOpKind, PatchRequest};
 use super::schema::{ResourceSchema, USER_RESOURCE, USER_SCHEMA};
 use super::{ScimError, ScimType};
 use crate::domain::EmailAddress;
-use crate::store::MemberRecord;
+use crate::domain::MemberRecord;
 
 pub const RESOURCE_TYPE: &str = "User";
 

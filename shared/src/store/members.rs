@@ -17,88 +17,8 @@ use super::keys::{
     account_pk, admins_gsi_pk, email_guard_sk, lookup_prefix, org_pk, user_name_guard_sk, user_sk, ACCOUNT_SK, ORG_SK,
 };
 use super::{from_item, s, to_item, Item, Store, StoreError};
-use crate::domain::{EmailAddress, MemberRole, OrgId};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ManagedBy {
-    Scim,
-    Manual,
-}
-
-/// A member of an organization: the Insomnia side of a SCIM User.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MemberRecord {
-    pub id: String,
-    /// The Insomnia account this member signs in with.
-    pub email: EmailAddress,
-    pub user_name: String,
-    pub role: MemberRole,
-    pub managed_by: ManagedBy,
-    /// Inactive members have no access and consume no license.
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-    pub modified_at: DateTime<Utc>,
-    pub version: u64,
-    #[serde(default)]
-    pub external_id: Option<String>,
-    /// The SCIM representation as the IdP last wrote it (JSON text, without id, meta and groups);
-    /// None for members added by hand.
-    #[serde(default)]
-    pub resource: Option<String>,
-    /// Lookup values indexed for key-lookup filters: `(attribute, normalized value)`.
-    #[serde(default)]
-    pub lookups: Vec<(String, String)>,
-}
-
-impl MemberRecord {
-    /// A new active, SCIM-managed member whose userName is its email, with the SCIM document as
-    /// given: for fixtures and bulk loaders that write members without the SCIM path.
-    pub fn provisioned(email: EmailAddress, resource: &serde_json::Value, now: DateTime<Utc>) -> Self {
-        Self {
-            id: uuid::Uuid::new_v4().to_string(),
-            user_name: email.to_string(),
-            email,
-            role: MemberRole::Member,
-            managed_by: ManagedBy::Scim,
-            active: true,
-            created_at: now,
-            modified_at: now,
-            version: 1,
-            external_id: None,
-            resource: Some(resource.to_string()),
-            lookups: Vec::new(),
-        }
-    }
-
-    /// A member consumes an Enterprise license while active.
-    pub fn consumes_license(&self) -> bool {
-        self.active
-    }
-}
-
-/// A global Insomnia account (one per email, across organizations).
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Account {
-    pub email: EmailAddress,
-    /// Argon2id PHC string; None until the welcome email has delivered an initial passphrase.
-    pub passphrase_hash: Option<String>,
-    pub must_change_passphrase: bool,
-    /// True while the welcome email (with the initial passphrase) has not been delivered.
-    #[serde(default)]
-    pub welcome_pending: bool,
-    pub created_at: DateTime<Utc>,
-}
-
-impl std::fmt::Debug for Account {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Account")
-            .field("email", &self.email)
-            .field("must_change_passphrase", &self.must_change_passphrase)
-            .field("welcome_pending", &self.welcome_pending)
-            .finish_non_exhaustive()
-    }
-}
+use crate::auth::AuthorizedOrg;
+use crate::domain::{Account, EmailAddress, ManagedBy, MemberRecord, OrgId};
 
 /// Extra actions that ride in a member write's transaction.
 #[derive(Default)]
@@ -278,7 +198,7 @@ impl Store {
     /// transaction. A rewrite is conditional on the stored version still being `old.version`.
     pub async fn write_member(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         old: Option<&MemberRecord>,
         new: &MemberRecord,
         extras: MemberWriteExtras,
@@ -354,7 +274,11 @@ impl Store {
 
     /// Deletes a member that holds no membership, if still at `old.version` and not being deleted:
     /// the whole delete in one transaction. A membership added meanwhile makes it a `Conflict`.
-    pub async fn delete_member_without_teams(&self, org: &OrgId, old: &MemberRecord) -> Result<(), MemberWriteError> {
+    pub async fn delete_member_without_teams(
+        &self,
+        org: &AuthorizedOrg,
+        old: &MemberRecord,
+    ) -> Result<(), MemberWriteError> {
         let delete = Delete::builder()
             .table_name("")
             .set_key(Some(key_item(org_pk(org), user_sk(&old.id))))
@@ -373,7 +297,7 @@ impl Store {
     /// can change it or add it to a team any more, and bumps its version.
     pub async fn mark_member_deleting(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         member: &MemberRecord,
         now: DateTime<Utc>,
     ) -> Result<(), MemberWriteError> {
@@ -393,7 +317,11 @@ impl Store {
 
     /// The last step of a delete: removes the marked member with its guards, lookups and counters,
     /// once it holds no membership (`Conflict` while some remain, or when it is already gone).
-    pub async fn finish_member_delete(&self, org: &OrgId, marked: &MemberRecord) -> Result<(), MemberWriteError> {
+    pub async fn finish_member_delete(
+        &self,
+        org: &AuthorizedOrg,
+        marked: &MemberRecord,
+    ) -> Result<(), MemberWriteError> {
         let delete = Delete::builder()
             .table_name("")
             .set_key(Some(key_item(org_pk(org), user_sk(&marked.id))))
@@ -431,7 +359,7 @@ impl Store {
     }
 
     /// Adds a member by hand (operator CLI).
-    pub async fn add_manual_member(&self, org: &OrgId, new: &NewMember) -> Result<(), StoreError> {
+    pub async fn add_manual_member(&self, org: &AuthorizedOrg, new: &NewMember) -> Result<(), StoreError> {
         let extras = MemberWriteExtras { new_account: new.new_account.clone(), actions: Vec::new() };
         self.write_member(org, None, &new.member, extras).await.map_err(|err| match err {
             MemberWriteError::Conflict(conflict) => StoreError::Conflict(
@@ -461,7 +389,7 @@ impl Store {
         output.item.map(decode_account).transpose()
     }
 
-    pub async fn member(&self, org: &OrgId, id: &str) -> Result<Option<MemberRecord>, StoreError> {
+    pub async fn member(&self, org: &AuthorizedOrg, id: &str) -> Result<Option<MemberRecord>, StoreError> {
         let output = self
             .read_item()
             .key("PK", s(org_pk(org)))
@@ -473,7 +401,7 @@ impl Store {
     }
 
     /// The member as the delete path sees it (also while a delete is under way).
-    pub async fn member_state(&self, org: &OrgId, id: &str) -> Result<Option<MemberState>, StoreError> {
+    pub async fn member_state(&self, org: &AuthorizedOrg, id: &str) -> Result<Option<MemberState>, StoreError> {
         let output = self
             .read_item()
             .key("PK", s(org_pk(org)))
@@ -487,7 +415,7 @@ impl Store {
     /// Member ids whose lookup value `(attribute, normalized value)` matches (a key lookup).
     pub async fn member_ids_by_lookup(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         attribute: &str,
         value: &str,
     ) -> Result<Vec<String>, StoreError> {
@@ -511,7 +439,7 @@ impl Store {
     }
 
     /// Members by id, in one BatchGetItem per 100 ids.
-    pub async fn members_by_ids(&self, org: &OrgId, ids: &[String]) -> Result<Vec<MemberRecord>, StoreError> {
+    pub async fn members_by_ids(&self, org: &AuthorizedOrg, ids: &[String]) -> Result<Vec<MemberRecord>, StoreError> {
         let mut members = Vec::new();
         let unique: BTreeSet<&String> = ids.iter().collect();
         let keys: Vec<Item> = unique.into_iter().map(|id| key_item(org_pk(org), user_sk(id))).collect();
@@ -525,43 +453,51 @@ impl Store {
     }
 
     /// Every member of the organization, in id order (paged internally).
-    pub async fn members(&self, org: &OrgId) -> Result<Vec<MemberRecord>, StoreError> {
+    pub async fn members(&self, org: &AuthorizedOrg) -> Result<Vec<MemberRecord>, StoreError> {
         let mut members = Vec::new();
-        let mut start = None;
+        let mut after = None;
         loop {
-            let (page, next) = self.members_page(org, start, None).await?;
+            let (page, next) = self.members_page(org, after.as_deref(), None).await?;
             members.extend(page);
-            start = next;
-            if start.is_none() {
+            after = next;
+            if after.is_none() {
                 return Ok(members);
             }
         }
     }
 
-    /// One page of members in id order, starting after `start`.
+    /// One page of members in id order, after the member `after` (an id). Also answers the id to
+    /// continue after, while there may be more.
     pub async fn members_page(
         &self,
-        org: &OrgId,
-        start: Option<Item>,
+        org: &AuthorizedOrg,
+        after: Option<&str>,
         limit: Option<i32>,
-    ) -> Result<(Vec<MemberRecord>, Option<Item>), StoreError> {
+    ) -> Result<(Vec<MemberRecord>, Option<String>), StoreError> {
         let output = self
             .query_table()
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(org_pk(org)))
             .expression_attribute_values(":prefix", s("USER#"))
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(after.map(|id| key_item(org_pk(org), user_sk(id))))
             .set_limit(limit)
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
+        let next = output
+            .last_evaluated_key
+            .as_ref()
+            .and_then(|key| key.get("SK"))
+            .and_then(|sk| sk.as_s().ok())
+            .and_then(|sk| sk.strip_prefix("USER#"))
+            .map(str::to_owned);
         let members = output
             .items
             .unwrap_or_default()
             .into_iter()
             .filter_map(|item| decode_member(item).transpose())
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((members, output.last_evaluated_key))
+        Ok((members, next))
     }
 
     async fn transact_members(
@@ -590,7 +526,7 @@ pub(crate) fn decode_member(item: Item) -> Result<Option<MemberRecord>, StoreErr
     from_item::<MemberItem>(item).map(|m| m.deleting_since.is_none().then_some(m.member))
 }
 
-fn decode_member_state(item: Item) -> Result<MemberState, StoreError> {
+pub(crate) fn decode_member_state(item: Item) -> Result<MemberState, StoreError> {
     from_item::<MemberItem>(item).map(|m| MemberState {
         deleting: m.deleting_since.is_some(),
         team_count: m.team_count,
@@ -702,85 +638,8 @@ impl Store {
     }
 }
 
-/// What a SCIM create needs to know, read in the same BatchGetItem as the token check.
-#[derive(Debug, Default)]
-pub struct CreateContext {
-    pub organization: Option<crate::domain::Organization>,
-    /// The member holding the userName (case-insensitive), if any.
-    pub user_name_owner: Option<String>,
-    /// The member of this organization with this account email, if any.
-    pub email_owner: Option<String>,
-    pub account: Option<Account>,
-}
-
-impl CreateContext {
-    pub fn keys(org: &OrgId, user_name: &str, email: &EmailAddress) -> Vec<Item> {
-        vec![
-            key_item(org_pk(org), ORG_SK.into()),
-            key_item(org_pk(org), user_name_guard_sk(user_name)),
-            key_item(org_pk(org), email_guard_sk(&email.normalized())),
-            key_item(account_pk(&email.normalized()), ACCOUNT_SK.into()),
-        ]
-    }
-
-    pub fn from_items(items: Vec<Item>) -> Result<Self, StoreError> {
-        let mut context = Self::default();
-        for item in items {
-            let sk = item.get("SK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-            let owner = || item.get("member_id").and_then(|v| v.as_s().ok()).cloned();
-            if sk == ORG_SK {
-                context.organization = Some(super::organizations::decode_organization(item)?.0);
-            } else if sk.starts_with("USERNAME#") {
-                context.user_name_owner = owner();
-            } else if sk.starts_with("EMAIL#") {
-                context.email_owner = owner();
-            } else if sk == ACCOUNT_SK {
-                context.account = Some(decode_account(item)?);
-            }
-        }
-        Ok(context)
-    }
-}
-
-/// Keys of single items for a BatchGetItem fused with the token check.
-pub fn member_key(org: &OrgId, id: &str) -> Item {
-    key_item(org_pk(org), user_sk(id))
-}
-
-pub fn user_name_guard_key(org: &OrgId, user_name: &str) -> Item {
-    key_item(org_pk(org), user_name_guard_sk(user_name))
-}
-
-pub fn organization_key(org: &OrgId) -> Item {
-    key_item(org_pk(org), ORG_SK.into())
-}
-
-/// Splits BatchGetItem results into members, guard owners and the organization.
-pub fn member_from_items(items: &[Item]) -> Result<Option<MemberRecord>, StoreError> {
-    Ok(member_item_of(items).map(decode_member).transpose()?.flatten())
-}
-
-/// The member among BatchGetItem results as the delete path sees it (also while being deleted).
-pub fn member_state_from_items(items: &[Item]) -> Result<Option<MemberState>, StoreError> {
-    member_item_of(items).map(decode_member_state).transpose()
-}
-
-fn member_item_of(items: &[Item]) -> Option<Item> {
-    items
-        .iter()
-        .find(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("USER#")))
-        .cloned()
-}
-
-pub fn guard_owner_from_items(items: &[Item]) -> Option<String> {
-    items
-        .iter()
-        .find(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("USERNAME#")))
-        .and_then(|item| item.get("member_id").and_then(|v| v.as_s().ok()).cloned())
-}
-
-/// A member as a raw item (to feed `member_from_items` after a re-read).
-pub fn member_item(org: &OrgId, member: &MemberRecord) -> Result<Item, StoreError> {
+/// A member as an item (for the fixture loaders).
+pub(crate) fn member_item(org: &OrgId, member: &MemberRecord) -> Result<Item, StoreError> {
     to_item(&MemberItem {
         pk: org_pk(org),
         sk: user_sk(&member.id),

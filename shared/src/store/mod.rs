@@ -5,6 +5,7 @@ pub mod keys;
 mod members;
 mod organizations;
 mod outbox;
+mod prefetch;
 mod request_log;
 mod sessions;
 pub mod table;
@@ -15,25 +16,20 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
+pub use crate::domain::{Account, ManagedBy, MemberRecord, Membership, TeamRecord};
 pub use admin_history::{PageError, RequestLogFilter, ScimHistoryAction, ScimHistoryEntry};
 pub use error::StoreError;
-pub use members::{
-    guard_owner_from_items, member_from_items, member_item, member_key, member_state_from_items, organization_key,
-    user_name_guard_key, Account, CreateContext, ManagedBy, MemberConflict, MemberRecord, MemberState,
-    MemberWriteError, MemberWriteExtras, NewMember,
-};
-pub use organizations::{organization_from_items, LicenseCounts};
+pub use members::{MemberConflict, MemberState, MemberWriteError, MemberWriteExtras, NewMember};
+pub use organizations::LicenseCounts;
 pub(crate) use outbox::outbox_put_action;
 pub use outbox::{DueEmails, OutboxItem, OutboxKind, UnreadableEmail};
+pub use prefetch::{Prefetch, Prefetched};
 pub use request_log::RequestLogRecord;
 pub use sessions::{ResetCodeRecord, SessionRecord};
-pub use teams::{
-    team_from_items, team_key, team_name_guard_key, team_name_owner_from_items, team_state_from_items, Membership,
-    TeamRecord, TeamState, TeamWriteError, TEAM_EXTERNAL_ID,
-};
+pub use teams::{TeamState, TeamWriteError, TEAM_EXTERNAL_ID};
 pub use token_expiry::{ExpiryIndexEntry, TOKEN_EXPIRY_GSI_PK};
 
-pub type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// The table and the client that reaches it (endpoint, region and credentials from the SDK's
 /// standard configuration: the same code talks to AWS and to the local stack).

@@ -148,34 +148,6 @@ impl Store {
         Ok(())
     }
 
-    /// One BatchGetItem for the SCIM settings plus `extra` keys of the same request: the token check
-    /// costs no round trip of its own.
-    pub async fn scim_settings_with(
-        &self,
-        org: &OrgId,
-        extra: Vec<Item>,
-    ) -> Result<(Option<ScimSettings>, Vec<Item>), StoreError> {
-        let settings_key: Item = [("PK".to_owned(), s(org_pk(org))), ("SK".to_owned(), s(SCIM_SK))].into();
-        if extra.is_empty() {
-            return Ok((self.scim_settings(org).await?, Vec::new()));
-        }
-        let mut keys = vec![settings_key];
-        keys.extend(extra);
-        let items = self.batch_get(keys).await?;
-        let mut settings = None;
-        let mut rest = Vec::new();
-        for item in items {
-            let is_settings = item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == SCIM_SK)
-                && item.get("PK").and_then(|v| v.as_s().ok()).is_some_and(|pk| *pk == org_pk(org));
-            if is_settings {
-                settings = Some(decode_scim_settings(item)?);
-            } else {
-                rest.push(item);
-            }
-        }
-        Ok((settings, rest))
-    }
-
     /// BatchGetItem with `UnprocessedKeys` retried (each retry is a further round trip, only under throttling).
     pub async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
         // DynamoDB refuses a BatchGetItem that names one key twice.
@@ -234,16 +206,7 @@ pub(crate) fn decode_organization(item: Item) -> Result<(Organization, LicenseCo
 }
 
 /// The organization and its counters among BatchGetItem results.
-pub fn organization_from_items(items: &[Item]) -> Result<Option<(Organization, LicenseCounts)>, StoreError> {
-    items
-        .iter()
-        .find(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == ORG_SK))
-        .cloned()
-        .map(decode_organization)
-        .transpose()
-}
-
-fn decode_scim_settings(item: Item) -> Result<ScimSettings, StoreError> {
+pub(crate) fn decode_scim_settings(item: Item) -> Result<ScimSettings, StoreError> {
     from_item::<ScimSettingsItem>(item).map(|decoded| decoded.settings)
 }
 

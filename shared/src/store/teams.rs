@@ -16,7 +16,8 @@ use super::members::{
     build_err, guard_delete, guard_put, key_item, lookup_sk, plain_delete, plain_put, put_new, with_table,
 };
 use super::{from_item, s, to_item, Item, Store, StoreError};
-use crate::domain::OrgId;
+use crate::auth::AuthorizedOrg;
+use crate::domain::{Membership, OrgId, TeamRecord};
 
 /// Lookup-index attribute name of a team's externalId.
 pub const TEAM_EXTERNAL_ID: &str = "team.externalId";
@@ -25,30 +26,6 @@ pub const TEAM_EXTERNAL_ID: &str = "team.externalId";
 /// counter.
 const MEMBERSHIPS_PER_TRANSACTION: usize = 49;
 const BATCH_WRITE_LIMIT: usize = 25;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TeamRecord {
-    pub id: String,
-    pub display_name: String,
-    pub external_id: Option<String>,
-    /// Exact number of membership items.
-    #[serde(default)]
-    pub member_count: u64,
-    /// Bumped by every change, memberships included: the ETag.
-    pub version: u64,
-    pub created_at: DateTime<Utc>,
-    pub modified_at: DateTime<Utc>,
-    /// The group document as the IdP wrote it, without id, meta and members (JSON text).
-    pub resource: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Membership {
-    pub team_id: String,
-    pub user_id: String,
-    /// The member's userName when added (display only).
-    pub display: Option<String>,
-}
 
 #[derive(Serialize, Deserialize)]
 struct TeamItem {
@@ -76,7 +53,7 @@ fn decode_team(item: Item) -> Result<Option<TeamRecord>, StoreError> {
     from_item::<TeamItem>(item).map(|t| t.deleting_since.is_none().then_some(t.team))
 }
 
-fn decode_team_state(item: Item) -> Result<TeamState, StoreError> {
+pub(crate) fn decode_team_state(item: Item) -> Result<TeamState, StoreError> {
     from_item::<TeamItem>(item).map(|t| TeamState { deleting: t.deleting_since.is_some(), team: t.team })
 }
 
@@ -175,35 +152,8 @@ impl MembershipChange<'_> {
     }
 }
 
-pub fn team_key(org: &OrgId, id: &str) -> Item {
+pub(crate) fn team_key(org: &OrgId, id: &str) -> Item {
     key_item(org_pk(org), team_sk(id))
-}
-
-pub fn team_name_guard_key(org: &OrgId, display_name: &str) -> Item {
-    key_item(org_pk(org), team_name_guard_sk(display_name))
-}
-
-pub fn team_from_items(items: &[Item]) -> Result<Option<TeamRecord>, StoreError> {
-    Ok(team_item_of(items).map(decode_team).transpose()?.flatten())
-}
-
-/// The team among BatchGetItem results as the delete path sees it (also while being deleted).
-pub fn team_state_from_items(items: &[Item]) -> Result<Option<TeamState>, StoreError> {
-    team_item_of(items).map(decode_team_state).transpose()
-}
-
-fn team_item_of(items: &[Item]) -> Option<Item> {
-    items
-        .iter()
-        .find(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("GROUP#")))
-        .cloned()
-}
-
-pub fn team_name_owner_from_items(items: &[Item]) -> Option<String> {
-    items
-        .iter()
-        .find(|item| item.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("TEAMNAME#")))
-        .and_then(|item| item.get("member_id").and_then(|v| v.as_s().ok()).cloned())
 }
 
 fn membership_item(org: &OrgId, membership: &Membership) -> Result<Item, StoreError> {
@@ -282,7 +232,7 @@ impl Store {
     }
 
     /// Creates a team with its name guard and externalId lookup (no members yet).
-    pub async fn create_team(&self, org: &OrgId, team: &TeamRecord) -> Result<(), TeamWriteError> {
+    pub async fn create_team(&self, org: &AuthorizedOrg, team: &TeamRecord) -> Result<(), TeamWriteError> {
         let item = to_item(&TeamItem {
             pk: org_pk(org),
             sk: team_sk(&team.id),
@@ -306,7 +256,12 @@ impl Store {
     }
 
     /// Rewrites a team's name, externalId and document if it is still at `old.version`.
-    pub async fn update_team(&self, org: &OrgId, old: &TeamRecord, new: &TeamRecord) -> Result<(), TeamWriteError> {
+    pub async fn update_team(
+        &self,
+        org: &AuthorizedOrg,
+        old: &TeamRecord,
+        new: &TeamRecord,
+    ) -> Result<(), TeamWriteError> {
         let update = Update::builder()
             .table_name("")
             .set_key(Some(team_key(org, &old.id)))
@@ -353,7 +308,7 @@ impl Store {
     /// transaction (If-Match). Returns how many were added.
     pub async fn add_team_members(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         team_id: &str,
         members: &[Membership],
         expected: Option<u64>,
@@ -365,7 +320,7 @@ impl Store {
     /// Removes memberships like `add_team_members` adds them; absent members are skipped.
     pub async fn remove_team_members(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         team_id: &str,
         user_ids: &[String],
         expected: Option<u64>,
@@ -465,17 +420,17 @@ impl Store {
         Ok(applied)
     }
 
-    pub async fn team(&self, org: &OrgId, id: &str) -> Result<Option<TeamRecord>, StoreError> {
+    pub async fn team(&self, org: &AuthorizedOrg, id: &str) -> Result<Option<TeamRecord>, StoreError> {
         let output = self.read_item().set_key(Some(team_key(org, id))).send().await.map_err(StoreError::from_sdk)?;
         Ok(output.item.map(decode_team).transpose()?.flatten())
     }
 
-    pub async fn teams(&self, org: &OrgId) -> Result<Vec<TeamRecord>, StoreError> {
+    pub async fn teams(&self, org: &AuthorizedOrg) -> Result<Vec<TeamRecord>, StoreError> {
         let items = self.query_all(org_pk(org), Some("GROUP#")).await?;
         items.into_iter().filter_map(|item| decode_team(item).transpose()).collect()
     }
 
-    pub async fn teams_by_ids(&self, org: &OrgId, ids: &[String]) -> Result<Vec<TeamRecord>, StoreError> {
+    pub async fn teams_by_ids(&self, org: &AuthorizedOrg, ids: &[String]) -> Result<Vec<TeamRecord>, StoreError> {
         let unique: BTreeSet<&String> = ids.iter().collect();
         let keys: Vec<Item> = unique.into_iter().map(|id| team_key(org, id)).collect();
         let mut teams = Vec::new();
@@ -489,7 +444,7 @@ impl Store {
     }
 
     /// Every membership of a team, in user-id order.
-    pub async fn team_members(&self, org: &OrgId, team_id: &str) -> Result<Vec<Membership>, StoreError> {
+    pub async fn team_members(&self, org: &AuthorizedOrg, team_id: &str) -> Result<Vec<Membership>, StoreError> {
         let mut members = Vec::new();
         self.each_membership_page(org, team_id, "team_id, user_id, display", |items| {
             for item in items {
@@ -505,7 +460,7 @@ impl Store {
     /// page sees). Reads only the `user_id` of the memberships up to the page's end.
     pub async fn team_member_ids(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         team_id: &str,
         skip: usize,
         take: usize,
@@ -548,7 +503,7 @@ impl Store {
     }
 
     /// The ids of the teams a user belongs to (GSI1).
-    pub async fn user_team_ids(&self, org: &OrgId, user_id: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn user_team_ids(&self, org: &AuthorizedOrg, user_id: &str) -> Result<Vec<String>, StoreError> {
         if !super::keys::key_fits(&user_teams_gsi_pk(org, user_id), "") {
             return Ok(Vec::new());
         }
@@ -561,7 +516,7 @@ impl Store {
     /// Removes a user from the given teams (before the user is deleted), counts kept exact.
     pub async fn remove_user_from_teams(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         user_id: &str,
         team_ids: &[String],
         now: DateTime<Utc>,
@@ -580,7 +535,7 @@ impl Store {
     /// moved on (or another delete marked it first), `Missing` when it is gone.
     pub async fn mark_team_deleting(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         team: &TeamRecord,
         now: DateTime<Utc>,
     ) -> Result<(), TeamWriteError> {
@@ -605,7 +560,7 @@ impl Store {
 
     /// The last step of a team's delete, once its memberships are gone: the team, its name guard
     /// and its externalId lookup in one transaction. `Missing` when it is gone already.
-    pub async fn finish_team_delete(&self, org: &OrgId, team: &TeamRecord) -> Result<(), TeamWriteError> {
+    pub async fn finish_team_delete(&self, org: &AuthorizedOrg, team: &TeamRecord) -> Result<(), TeamWriteError> {
         let delete = Delete::builder()
             .table_name("")
             .set_key(Some(team_key(org, &team.id)))
@@ -629,7 +584,7 @@ impl Store {
     }
 
     /// The team as the delete path sees it (also while a delete is under way).
-    pub async fn team_state(&self, org: &OrgId, id: &str) -> Result<Option<TeamState>, StoreError> {
+    pub async fn team_state(&self, org: &AuthorizedOrg, id: &str) -> Result<Option<TeamState>, StoreError> {
         let output = self.read_item().set_key(Some(team_key(org, id))).send().await.map_err(StoreError::from_sdk)?;
         output.item.map(decode_team_state).transpose()
     }
@@ -674,7 +629,7 @@ impl Store {
     /// fixtures fast (tests, benchmarks). Sets the team's member_count to the number written.
     pub async fn bulk_add_team_members_for_tests(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         team_id: &str,
         user_ids: &[String],
     ) -> Result<(), StoreError> {
@@ -705,12 +660,12 @@ impl Store {
     /// loading large fixtures fast (tests, benchmarks, `scimctl load-team`).
     pub async fn bulk_put_members_for_tests(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         members: &[super::MemberRecord],
     ) -> Result<(), StoreError> {
         let mut requests = Vec::with_capacity(members.len());
         for member in members {
-            let item = super::member_item(org, member)?;
+            let item = super::members::member_item(org, member)?;
             if let Ok(put) = aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(item)).build() {
                 requests.push(WriteRequest::builder().put_request(put).build());
             }

@@ -1,10 +1,10 @@
 //! HTTP adapter of the console (`scim-admin` function): `/auth/…` for accounts and sessions,
 //! `/admin/orgs/{orgId}/…` for an organization's Owners and Co-Owners. JSON in and out; every
 //! refusal is an `AdminError`, put on the wire by `error`.
-mod auth;
+pub(super) mod auth;
 mod error;
-mod members;
-mod scim;
+pub(super) mod members;
+pub(super) mod scim;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,8 +16,6 @@ use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
-use axum::Router;
 use lambda_http::request::RequestContext;
 use serde::de::DeserializeOwned;
 
@@ -27,25 +25,10 @@ use crate::admin::{AdminError, Console, OrgCaller, Session};
 /// Console bodies are small; anything larger is refused before it is parsed.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/sessions", post(auth::sign_in))
-        .route("/auth/sessions/current", delete(auth::sign_out))
-        .route("/auth/passphrase", post(auth::change_passphrase))
-        .route("/auth/passphrase-resets", post(auth::request_reset))
-        .route("/auth/passphrase-resets/confirm", post(auth::confirm_reset))
-        .route("/admin/orgs/{orgId}/scim", get(scim::status))
-        .route("/admin/orgs/{orgId}/scim/enable", post(scim::enable))
-        .route("/admin/orgs/{orgId}/scim/token/refresh", post(scim::refresh))
-        .route("/admin/orgs/{orgId}/scim/disable", post(scim::disable))
-        .route("/admin/orgs/{orgId}/scim/logs", get(scim::logs))
-        .route("/admin/orgs/{orgId}/scim/history", get(scim::history))
-        .route("/admin/orgs/{orgId}/members", get(members::members))
-        // Answers may hold a token or a session: never cached.
-        .layer(axum::middleware::map_response(|mut response: Response| async move {
-            response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }))
+/// Answers may hold a token or a session: never cached.
+pub(super) async fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The use cases with this request's time.

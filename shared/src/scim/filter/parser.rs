@@ -145,7 +145,7 @@ fn bad_unicode(position: usize) -> FilterError {
     FilterError::InvalidString { position, reason: "'\\u' must be followed by exactly four hexadecimal digits".into() }
 }
 
-fn read_hex4(chars: &mut impl Iterator<Item = (usize, char)>) -> Option<u32> {
+fn read_hex4(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Option<u32> {
     let mut v = 0;
     for _ in 0..4 {
         let (_, c) = chars.next()?;

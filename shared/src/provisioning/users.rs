@@ -1,0 +1,366 @@
+//! SCIM Users as Insomnia members: create or link by email (seat limit, welcome email), read,
+//! replace and patch (reactivation included), delete, list.
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
+use super::{deletes, Caller, Expected, Provisioning, ProvisioningError};
+use crate::auth::AuthorizedOrg;
+use crate::domain::{Account, ManagedBy, MemberRecord, MemberRole, TeamRecord};
+use crate::notify::deliver;
+use crate::scim::list::ListQuery;
+use crate::scim::patch::PatchRequest;
+use crate::scim::user::{self, UserDocument};
+use crate::store::{outbox_put_action, MemberConflict, MemberWriteError, MemberWriteExtras, OutboxItem, Prefetch};
+
+const KIND: &str = "user";
+
+fn not_found(id: &str) -> ProvisioningError {
+    ProvisioningError::NotFound { kind: KIND, id: id.to_owned() }
+}
+
+fn user_name_taken(user_name: &str) -> ProvisioningError {
+    ProvisioningError::Taken(format!("A user with userName '{user_name}' already exists in this organization."))
+}
+
+/// A member with the teams it belongs to.
+pub struct UserView {
+    pub member: MemberRecord,
+    pub teams: Vec<TeamRecord>,
+}
+
+/// How a PUT or PATCH changes a user.
+pub enum UserChange {
+    /// PUT: the whole document.
+    Replace(UserDocument),
+    /// PATCH: operations on the stored document.
+    Patch(PatchRequest),
+}
+
+/// The member as the IdP's document now describes it (an inactive member frees its license; a
+/// reactivated one takes one again, under the seat limit).
+fn rewritten(old: &MemberRecord, doc: &UserDocument, now: DateTime<Utc>) -> MemberRecord {
+    MemberRecord {
+        managed_by: ManagedBy::Scim,
+        user_name: doc.user_name().to_owned(),
+        active: doc.active(),
+        modified_at: now,
+        version: old.version + 1,
+        external_id: doc.external_id(),
+        resource: Some(doc.to_stored()),
+        lookups: doc.lookups(),
+        ..old.clone()
+    }
+}
+
+impl Provisioning<'_> {
+    /// Creates the user, or links the member added by hand with the same account email; a brand-new
+    /// account gets its welcome email after the response.
+    pub async fn create_user(&self, caller: &Caller, doc: &UserDocument) -> Result<MemberRecord, ProvisioningError> {
+        let email = doc.account_email()?;
+        let user_name = doc.user_name().to_owned();
+        for _ in 0..WRITE_ATTEMPTS {
+            let (org, found) = self.authorize_with(caller, &Prefetch::new_member(&user_name, &email)).await?;
+            let (organization, _) = found
+                .organization
+                .ok_or_else(|| ProvisioningError::NotFound { kind: "organization", id: org.to_string() })?;
+            let now = self.clock.now();
+            if let Some(name_owner) = &found.user_name_owner {
+                if found.email_owner.as_ref() != Some(name_owner) {
+                    return Err(user_name_taken(&user_name));
+                }
+            }
+            let (old, new, new_account) = match &found.email_owner {
+                Some(owner) => {
+                    let existing = self.store.member(&org, owner).await?.ok_or_else(|| not_found(owner))?;
+                    if existing.managed_by == ManagedBy::Scim {
+                        return Err(ProvisioningError::Taken(format!(
+                            "A user with email '{email}' already exists in this organization (id {}).",
+                            existing.id
+                        )));
+                    }
+                    // Link the member added by hand: from now on the IdP manages it.
+                    let linked = rewritten(&existing, doc, now);
+                    (Some(existing), linked, None)
+                }
+                None => {
+                    let member = MemberRecord {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        email: email.clone(),
+                        user_name: user_name.clone(),
+                        role: MemberRole::Member,
+                        managed_by: ManagedBy::Scim,
+                        active: doc.active(),
+                        created_at: now,
+                        modified_at: now,
+                        version: 1,
+                        external_id: doc.external_id(),
+                        resource: Some(doc.to_stored()),
+                        lookups: doc.lookups(),
+                    };
+                    let account = found.account.is_none().then(|| Account {
+                        email: email.clone(),
+                        passphrase_hash: None,
+                        must_change_passphrase: true,
+                        welcome_pending: true,
+                        created_at: now,
+                    });
+                    (None, member, account)
+                }
+            };
+            let welcome = new_account.as_ref().map(|a| OutboxItem::welcome(&a.email, &org, &organization.name, now));
+            let mut extras = MemberWriteExtras { new_account, actions: Vec::new() };
+            if let Some(item) = &welcome {
+                extras.actions.push((outbox_put_action(item)?, "welcome email".to_owned()));
+            }
+            match self.store.write_member(&org, old.as_ref(), &new, extras).await {
+                Ok(()) => {
+                    if let Some(item) = welcome {
+                        // Delivered after the response; the outbox keeps it until it is sent.
+                        let (store, mailer, now) = (self.store.clone(), self.mailer.clone(), self.clock.now());
+                        self.background.spawn_after_response(async move {
+                            deliver(&store, &mailer, item, now).await;
+                        });
+                    }
+                    return Ok(new);
+                }
+                Err(MemberWriteError::Conflict(MemberConflict::UserNameTaken)) => {
+                    return Err(user_name_taken(&user_name))
+                }
+                Err(MemberWriteError::Conflict(MemberConflict::EmailTaken)) if old.is_none() => {
+                    return Err(ProvisioningError::Taken(format!(
+                        "A user with email '{email}' already exists in this organization."
+                    )))
+                }
+                Err(MemberWriteError::Conflict(MemberConflict::SeatLimit)) => {
+                    return Err(ProvisioningError::NoLicenses)
+                }
+                Err(MemberWriteError::Conflict(_)) => continue,
+                Err(MemberWriteError::Store(err)) => return Err(err.into()),
+            }
+        }
+        Err(ProvisioningError::Busy { kind: KIND })
+    }
+
+    /// The user with its teams (read alongside the token check).
+    pub async fn read_user(&self, caller: &Caller, id: &str) -> Result<UserView, ProvisioningError> {
+        let (org, found) = self.authorize_with(caller, &Prefetch::member(id).with_user_teams(id)).await?;
+        let member = found.member(id).cloned().ok_or_else(|| not_found(id))?;
+        let teams = if found.ids.is_empty() { Vec::new() } else { self.store.teams_by_ids(&org, &found.ids).await? };
+        Ok(UserView { member, teams })
+    }
+
+    /// Replaces or patches the user, conditionally on the version read; after a lost race it reads
+    /// again and re-applies the change, unless If-Match pinned the version.
+    pub async fn change_user(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected: &Expected,
+        change: &UserChange,
+    ) -> Result<MemberRecord, ProvisioningError> {
+        let (org, found) = self.authorize_with(caller, &Prefetch::member(id)).await?;
+        let mut current = found.member(id).cloned();
+        for attempt in 0..WRITE_ATTEMPTS {
+            let old = current.take().ok_or_else(|| not_found(id))?;
+            if !expected.allows(old.version) {
+                return Err(ProvisioningError::Precondition { kind: KIND, current: old.version });
+            }
+            let now = self.clock.now();
+            let doc = match change {
+                UserChange::Replace(doc) => doc.clone(),
+                UserChange::Patch(request) => {
+                    let mut doc = UserDocument::of_member(&old);
+                    let tolerances = doc.patch(&old.id, request)?;
+                    tolerances.iter().for_each(|t| caller.log.add_tolerance(t));
+                    doc
+                }
+            };
+            let new = rewritten(&old, &doc, now);
+            match self.store.write_member(&org, Some(&old), &new, MemberWriteExtras::default()).await {
+                Ok(()) => return Ok(new),
+                Err(MemberWriteError::Conflict(MemberConflict::UserNameTaken)) => {
+                    return Err(user_name_taken(&new.user_name))
+                }
+                Err(MemberWriteError::Conflict(MemberConflict::SeatLimit)) => {
+                    return Err(ProvisioningError::NoLicenses)
+                }
+                Err(MemberWriteError::Conflict(_)) if expected.pinned() => {
+                    return Err(ProvisioningError::ChangedMeanwhile { kind: KIND })
+                }
+                Err(MemberWriteError::Conflict(_)) => {
+                    pause_after_conflict(attempt).await;
+                    current = self.store.member(&org, id).await?;
+                }
+                Err(MemberWriteError::Store(err)) => return Err(err.into()),
+            }
+        }
+        Err(ProvisioningError::Busy { kind: KIND })
+    }
+
+    /// Deletes the user (docs/ARCHITECTURE.md, "Deletes").
+    pub async fn delete_user(&self, caller: &Caller, id: &str, expected: &Expected) -> Result<(), ProvisioningError> {
+        // The user's teams are looked up at the same time as the token check and the user.
+        let (org, mut found) = self.authorize_with(caller, &Prefetch::member(id).with_user_teams(id)).await?;
+        let first = found.take_member_state(id);
+        let team_ids = std::mem::take(&mut found.ids);
+        deletes::delete_user(self.store, &org, id, first, team_ids, expected, self.clock.now()).await
+    }
+
+    /// One page of a user list or search, rendered under `base_url` (before projection) with its
+    /// `totalResults`.
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+        base_url: &str,
+    ) -> Result<(Vec<Value>, usize), ProvisioningError> {
+        let rules = user::rules();
+        let render =
+            |members: Vec<MemberRecord>| -> Vec<Value> { members.iter().map(|m| user::render(m, base_url)).collect() };
+        let (org, (page, total)) = match lookup_for(query) {
+            Some(Lookup::Id(id)) => {
+                let (org, found) = self.authorize_with(caller, &Prefetch::member(&id)).await?;
+                (org, query.page_of(render(found.member(&id).cloned().into_iter().collect()), rules))
+            }
+            Some(Lookup::UserName(name)) => {
+                let (org, found) = self.authorize_with(caller, &Prefetch::user_name(&name)).await?;
+                let members = match &found.user_name_owner {
+                    Some(owner) => self.store.member(&org, owner).await?.into_iter().collect(),
+                    None => Vec::new(),
+                };
+                (org, query.page_of(render(members), rules))
+            }
+            Some(Lookup::Index(attribute, value)) => {
+                let (org, found) =
+                    self.authorize_with(caller, &Prefetch::default().with_lookup(attribute, &value)).await?;
+                let members =
+                    if found.ids.is_empty() { Vec::new() } else { self.store.members_by_ids(&org, &found.ids).await? };
+                let page = query.page_of(render(members), rules);
+                (org, page)
+            }
+            Some(Lookup::Team(team_id)) if query.sort_by.is_none() => {
+                // A team's members, paged by key: the total is the team's exact counter, and only the
+                // user ids up to this page's end and this page's users are read.
+                let prefetch =
+                    Prefetch::team(&team_id).with_team_member_ids(&team_id, query.start_index - 1, query.count);
+                let (org, found) = self.authorize_with(caller, &prefetch).await?;
+                let total = found.team().map_or(0, |team| team.member_count);
+                let members =
+                    if found.ids.is_empty() { Vec::new() } else { self.store.members_by_ids(&org, &found.ids).await? };
+                (org, (render(members), usize::try_from(total).unwrap_or(usize::MAX)))
+            }
+            Some(Lookup::Team(team_id)) => {
+                let (org, found) =
+                    self.authorize_with(caller, &Prefetch::default().with_team_members(&team_id)).await?;
+                let ids: Vec<String> = found.memberships.into_iter().map(|m| m.user_id).collect();
+                let members = if ids.is_empty() { Vec::new() } else { self.store.members_by_ids(&org, &ids).await? };
+                let resources = render(members);
+                let total = resources.len();
+                let mut unfiltered = query.clone();
+                unfiltered.filter = None;
+                let (page, _) = unfiltered.page_of(resources, rules);
+                (org, (page, total))
+            }
+            None if query.filter.is_none() && query.sort_by.is_none() => {
+                // Members come in key order: the same order on every page. The total is the
+                // organization's member counter, so only the pages up to this one are read.
+                let (org, found) = self.authorize_with(caller, &Prefetch::organization()).await?;
+                let total = found.organization.as_ref().map_or(0, |(_, counts)| counts.members);
+                let wanted = query.start_index - 1 + query.count;
+                let mut members = Vec::new();
+                let mut after = None;
+                while members.len() < wanted {
+                    let limit = i32::try_from(wanted - members.len()).unwrap_or(i32::MAX).max(1);
+                    let (page, next) = self.store.members_page(&org, after.as_deref(), Some(limit)).await?;
+                    members.extend(page);
+                    after = next;
+                    if after.is_none() {
+                        break;
+                    }
+                }
+                let page: Vec<MemberRecord> =
+                    members.into_iter().skip(query.start_index - 1).take(query.count).collect();
+                (org, (render(page), usize::try_from(total).unwrap_or(usize::MAX)))
+            }
+            None => {
+                let org = self.authorize(caller).await?;
+                let members = self.store.members(&org).await?;
+                let page = query.page_of(render(members), rules);
+                (org, page)
+            }
+        };
+        let wants_groups = query.projection.attributes.iter().any(|p| p.name.eq_ignore_ascii_case("groups"));
+        let mut page = page;
+        if wants_groups {
+            for resource in &mut page {
+                self.add_groups(&org, resource, base_url).await?;
+            }
+        }
+        Ok((page, total))
+    }
+
+    /// Adds the read-only `groups` attribute to a rendered user (lists do this only on request: it
+    /// costs a lookup per user).
+    async fn add_groups(
+        &self,
+        org: &AuthorizedOrg,
+        resource: &mut Value,
+        base_url: &str,
+    ) -> Result<(), ProvisioningError> {
+        let Some(id) = resource.get("id").and_then(Value::as_str).map(str::to_owned) else { return Ok(()) };
+        let team_ids = self.store.user_team_ids(org, &id).await?;
+        if team_ids.is_empty() {
+            return Ok(());
+        }
+        let teams = self.store.teams_by_ids(org, &team_ids).await?;
+        if let Value::Object(map) = resource {
+            map.insert("groups".into(), groups_value(&teams, base_url));
+        }
+        Ok(())
+    }
+}
+
+/// A user's read-only `groups` attribute.
+pub fn groups_value(teams: &[TeamRecord], base_url: &str) -> Value {
+    Value::Array(
+        teams
+            .iter()
+            .map(|t| json!({"value": t.id, "$ref": format!("{base_url}/Groups/{}", t.id), "display": t.display_name, "type": "direct"}))
+            .collect(),
+    )
+}
+
+/// How a filter can be answered by key lookups instead of reading the organization's members.
+enum Lookup {
+    Id(String),
+    UserName(String),
+    Index(&'static str, String),
+    Team(String),
+}
+
+fn lookup_for(query: &ListQuery) -> Option<Lookup> {
+    let rules = user::rules();
+    let filter = query.filter.as_ref()?;
+    // A team's members are paged by key without re-checking the filter: only for exactly `groups.value eq`.
+    if let Some((path, value)) = filter.as_string_equality() {
+        if path.is(rules, "groups", Some("value")) || path.is(rules, "groups", None) {
+            return Some(Lookup::Team(value.to_owned()));
+        }
+    }
+    // The other lookups give candidates that `page_of` re-checks against the whole filter, so any equality the
+    // filter requires will do (`emails[type eq "work"].value eq "x"` requires `emails.value eq "x"`).
+    filter.required_string_equalities().into_iter().find_map(|(path, value)| {
+        if path.is(rules, "id", None) {
+            Some(Lookup::Id(value.to_owned()))
+        } else if path.is(rules, "userName", None) {
+            Some(Lookup::UserName(value.to_owned()))
+        } else if path.is(rules, "externalId", None) {
+            Some(Lookup::Index("externalId", value.to_owned()))
+        } else if path.is(rules, "emails", None) || path.is(rules, "emails", Some("value")) {
+            Some(Lookup::Index("email", value.to_lowercase()))
+        } else {
+            None
+        }
+    })
+}

@@ -1,0 +1,263 @@
+//! What a SCIM request reads together with its token check: one BatchGetItem for the
+//! organization's SCIM settings and the items the request needs first, so the check costs no
+//! round trip of its own (docs/ARCHITECTURE.md, "The request path").
+use super::keys::{
+    account_pk, email_guard_sk, org_pk, team_name_guard_sk, team_sk, user_name_guard_sk, user_sk, ACCOUNT_SK, ORG_SK,
+    SCIM_SK,
+};
+use super::members::{decode_account, decode_member_state, key_item, MemberState};
+use super::organizations::{decode_organization, decode_scim_settings, LicenseCounts};
+use super::teams::{decode_team_state, TeamState};
+use super::{Item, Store, StoreError};
+use crate::auth::AuthorizedOrg;
+use crate::domain::{Account, EmailAddress, MemberRecord, Membership, OrgId, Organization, ScimSettings, TeamRecord};
+
+/// Members whose items are read with the token check at most (a BatchGetItem takes 100 keys).
+const MAX_PREFETCHED_MEMBERS: usize = 90;
+
+/// The items to read with the token check.
+#[derive(Debug, Clone, Default)]
+pub struct Prefetch {
+    members: Vec<String>,
+    team: Option<String>,
+    user_name: Option<String>,
+    team_name: Option<String>,
+    organization: bool,
+    /// The account of this email and the organization's email guard.
+    account: Option<EmailAddress>,
+    /// A query run at the same time as the BatchGetItem.
+    alongside: Option<Alongside>,
+}
+
+/// A query that runs alongside the token check's read.
+#[derive(Debug, Clone)]
+enum Alongside {
+    /// The teams of this user (GSI1).
+    UserTeams(String),
+    /// Member ids `skip..skip + take` of this team.
+    TeamMemberIds { team: String, skip: usize, take: usize },
+    /// Every membership of this team.
+    TeamMembers(String),
+    /// Ids whose lookup value `(attribute, normalized value)` matches.
+    Lookup { attribute: &'static str, value: String },
+}
+
+impl Prefetch {
+    pub fn member(id: &str) -> Self {
+        Self { members: vec![id.to_owned()], ..Self::default() }
+    }
+
+    pub fn team(id: &str) -> Self {
+        Self { team: Some(id.to_owned()), ..Self::default() }
+    }
+
+    /// Who holds this userName (case-insensitive).
+    pub fn user_name(user_name: &str) -> Self {
+        Self { user_name: Some(user_name.to_owned()), ..Self::default() }
+    }
+
+    /// Who holds this team name (case-insensitive).
+    pub fn team_name(display_name: &str) -> Self {
+        Self { team_name: Some(display_name.to_owned()), ..Self::default() }
+    }
+
+    pub fn organization() -> Self {
+        Self { organization: true, ..Self::default() }
+    }
+
+    /// What creating a member needs: the organization, who holds the userName and the email here,
+    /// and the account of the email.
+    pub fn new_member(user_name: &str, email: &EmailAddress) -> Self {
+        Self {
+            user_name: Some(user_name.to_owned()),
+            organization: true,
+            account: Some(email.clone()),
+            ..Self::default()
+        }
+    }
+
+    /// Also these members, when there are few enough to ride along (the rest are read later).
+    pub fn and_members<'a>(mut self, ids: impl IntoIterator<Item = &'a str>) -> Self {
+        let ids: Vec<String> = ids.into_iter().map(str::to_owned).collect();
+        if ids.len() <= MAX_PREFETCHED_MEMBERS {
+            self.members.extend(ids);
+        }
+        self
+    }
+
+    /// Also the user's teams (GSI1), queried at the same time.
+    pub fn with_user_teams(mut self, user_id: &str) -> Self {
+        self.alongside = Some(Alongside::UserTeams(user_id.to_owned()));
+        self
+    }
+
+    /// Also member ids `skip..skip + take` of a team, queried at the same time.
+    pub fn with_team_member_ids(mut self, team: &str, skip: usize, take: usize) -> Self {
+        self.alongside = Some(Alongside::TeamMemberIds { team: team.to_owned(), skip, take });
+        self
+    }
+
+    /// Also every membership of a team, queried at the same time.
+    pub fn with_team_members(mut self, team: &str) -> Self {
+        self.alongside = Some(Alongside::TeamMembers(team.to_owned()));
+        self
+    }
+
+    /// Also the ids a lookup value names (`externalId`, an email, a team's externalId).
+    pub fn with_lookup(mut self, attribute: &'static str, value: &str) -> Self {
+        self.alongside = Some(Alongside::Lookup { attribute, value: value.to_owned() });
+        self
+    }
+
+    fn is_empty(&self) -> bool {
+        self.members.is_empty()
+            && self.team.is_none()
+            && self.user_name.is_none()
+            && self.team_name.is_none()
+            && !self.organization
+            && self.account.is_none()
+    }
+
+    fn keys(&self, org: &OrgId) -> Vec<Item> {
+        let mut keys = Vec::new();
+        let in_org = |sk: String| key_item(org_pk(org), sk);
+        keys.extend(self.members.iter().map(|id| in_org(user_sk(id))));
+        keys.extend(self.team.iter().map(|id| in_org(team_sk(id))));
+        keys.extend(self.user_name.iter().map(|name| in_org(user_name_guard_sk(name))));
+        keys.extend(self.team_name.iter().map(|name| in_org(team_name_guard_sk(name))));
+        if self.organization {
+            keys.push(in_org(ORG_SK.into()));
+        }
+        if let Some(email) = &self.account {
+            keys.push(in_org(email_guard_sk(&email.normalized())));
+            keys.push(key_item(account_pk(&email.normalized()), ACCOUNT_SK.into()));
+        }
+        keys
+    }
+}
+
+/// What the prefetch found.
+#[derive(Debug, Default)]
+pub struct Prefetched {
+    members: Vec<MemberState>,
+    team: Option<TeamState>,
+    /// The member holding the userName asked for.
+    pub user_name_owner: Option<String>,
+    /// The member of this organization holding the email asked for.
+    pub email_owner: Option<String>,
+    /// The team holding the name asked for.
+    pub team_name_owner: Option<String>,
+    pub organization: Option<(Organization, LicenseCounts)>,
+    pub account: Option<Account>,
+    /// What the query alongside found: team ids, member ids or lookup ids.
+    pub ids: Vec<String>,
+    /// The memberships `with_team_members` asked for.
+    pub memberships: Vec<Membership>,
+}
+
+impl Prefetched {
+    /// A member as every reader sees it (none while it is being deleted).
+    pub fn member(&self, id: &str) -> Option<&MemberRecord> {
+        self.members.iter().find(|m| m.member.id == id && !m.deleting).map(|m| &m.member)
+    }
+
+    /// Every member found, as every reader sees them.
+    pub fn members(&self) -> impl Iterator<Item = &MemberRecord> {
+        self.members.iter().filter(|m| !m.deleting).map(|m| &m.member)
+    }
+
+    /// A member as the delete path sees it (also while being deleted).
+    pub fn take_member_state(&mut self, id: &str) -> Option<MemberState> {
+        let index = self.members.iter().position(|m| m.member.id == id)?;
+        Some(self.members.swap_remove(index))
+    }
+
+    /// The team as every reader sees it (none while it is being deleted).
+    pub fn team(&self) -> Option<&TeamRecord> {
+        self.team.as_ref().filter(|t| !t.deleting).map(|t| &t.team)
+    }
+
+    /// The team as the delete path sees it.
+    pub fn take_team_state(&mut self) -> Option<TeamState> {
+        self.team.take()
+    }
+}
+
+impl Store {
+    /// The organization's SCIM settings and `prefetch`, in one read.
+    pub async fn scim_settings_with(
+        &self,
+        org: &OrgId,
+        prefetch: &Prefetch,
+    ) -> Result<(Option<ScimSettings>, Prefetched), StoreError> {
+        let (read, alongside) = tokio::join!(self.prefetch_items(org, prefetch), self.alongside(org, prefetch));
+        let (settings, mut found) = read?;
+        match (&prefetch.alongside, alongside?) {
+            (Some(Alongside::TeamMembers(_)), AlongsideResult::Memberships(memberships)) => {
+                found.memberships = memberships
+            }
+            (_, AlongsideResult::Ids(ids)) => found.ids = ids,
+            _ => {}
+        }
+        Ok((settings, found))
+    }
+
+    async fn alongside(&self, org: &OrgId, prefetch: &Prefetch) -> Result<AlongsideResult, StoreError> {
+        // Read before the token check, at the same time as its read; the use case sees the result
+        // only together with the check's (docs/ARCHITECTURE.md, "Tenant scope").
+        let org = &AuthorizedOrg::checked(org.clone());
+        Ok(match &prefetch.alongside {
+            None => AlongsideResult::Ids(Vec::new()),
+            Some(Alongside::UserTeams(user)) => AlongsideResult::Ids(self.user_team_ids(org, user).await?),
+            Some(Alongside::TeamMemberIds { team, skip, take }) => {
+                AlongsideResult::Ids(self.team_member_ids(org, team, *skip, *take).await?)
+            }
+            Some(Alongside::TeamMembers(team)) => AlongsideResult::Memberships(self.team_members(org, team).await?),
+            Some(Alongside::Lookup { attribute, value }) => {
+                AlongsideResult::Ids(self.member_ids_by_lookup(org, attribute, value).await?)
+            }
+        })
+    }
+
+    async fn prefetch_items(
+        &self,
+        org: &OrgId,
+        prefetch: &Prefetch,
+    ) -> Result<(Option<ScimSettings>, Prefetched), StoreError> {
+        if prefetch.is_empty() {
+            return Ok((self.scim_settings(org).await?, Prefetched::default()));
+        }
+        let mut keys = vec![key_item(org_pk(org), SCIM_SK.into())];
+        keys.extend(prefetch.keys(org));
+        let mut settings = None;
+        let mut found = Prefetched::default();
+        for item in self.batch_get(keys).await? {
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let (pk, sk) = (text("PK"), text("SK"));
+            let owner = || item.get("member_id").and_then(|v| v.as_s().ok()).cloned();
+            if sk == SCIM_SK && pk == org_pk(org) {
+                settings = Some(decode_scim_settings(item)?);
+            } else if sk == ORG_SK {
+                found.organization = Some(decode_organization(item)?);
+            } else if sk == ACCOUNT_SK {
+                found.account = Some(decode_account(item)?);
+            } else if sk.starts_with("USER#") {
+                found.members.push(decode_member_state(item)?);
+            } else if sk.starts_with("GROUP#") {
+                found.team = Some(decode_team_state(item)?);
+            } else if sk.starts_with("USERNAME#") {
+                found.user_name_owner = owner();
+            } else if sk.starts_with("EMAIL#") {
+                found.email_owner = owner();
+            } else if sk.starts_with("TEAMNAME#") {
+                found.team_name_owner = owner();
+            }
+        }
+        Ok((settings, found))
+    }
+}
+
+enum AlongsideResult {
+    Ids(Vec<String>),
+    Memberships(Vec<Membership>),
+}
