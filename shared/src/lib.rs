@@ -17,6 +17,7 @@ pub mod log;
 pub mod notify;
 pub mod provisioning;
 pub mod redact;
+pub mod retry;
 pub mod runtime;
 pub mod scheduler;
 pub mod scim;

@@ -48,14 +48,14 @@ async fn bulk_users(app: &TestApp, org: &ScimOrg, n: usize) -> Vec<String> {
             MemberRecord::provisioned(EmailAddress::parse(&email).unwrap(), &resource, now)
         })
         .collect();
-    app.store.bulk_put_members_for_tests(&org.id.scope(), &members).await.unwrap();
+    app.store.load_members_unchecked(&org.id.scope(), &members).await.unwrap();
     members.into_iter().map(|m| m.id).collect()
 }
 
 /// Memberships of `user_ids` in team `gid`, loaded in bulk (the store's fixture loader, which also
 /// sets the team's member_count).
 async fn bulk_memberships(app: &TestApp, org: &ScimOrg, gid: &str, user_ids: &[String]) {
-    app.store.bulk_add_team_members_for_tests(&org.id.scope(), gid, user_ids).await.unwrap();
+    app.store.load_memberships_unchecked(&org.id.scope(), gid, user_ids).await.unwrap();
 }
 
 /// Sets the team item's `member_count` directly in the table.

@@ -59,9 +59,7 @@ async fn a_page_of_large_teams_stops_within_the_budget_and_paging_by_start_index
     for (gid, members) in loads {
         let store = app.store.clone();
         let org_id = org.id.clone();
-        tasks.spawn(
-            async move { store.bulk_add_team_members_for_tests(&org_id.scope(), &gid, &members).await.unwrap() },
-        );
+        tasks.spawn(async move { store.load_memberships_unchecked(&org_id.scope(), &gid, &members).await.unwrap() });
     }
     tasks.join_all().await;
     let sum: usize = expected.values().map(|m| m.iter().map(|id| member_weight(&org, id)).sum::<usize>()).sum();

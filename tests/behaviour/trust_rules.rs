@@ -134,3 +134,28 @@ async fn a_flood_of_failed_sign_ins_never_runs_more_argon2_hashes_at_once_than_t
     assert!(gauge.peak >= 1, "the sign-ins hashed: {gauge:?}");
     assert!(gauge.peak <= gauge.limit, "more Argon2id hashes ran at once than the bound: {gauge:?}");
 }
+
+#[tokio::test]
+async fn a_conditional_get_answers_304_with_the_etag_for_users_and_groups_alike() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let user =
+        created_id(with_body(scim(&app, &org, Method::POST, "/Users"), &user_with_work_email(&unique_email("etag"))))
+            .await;
+    let team = create_group(&app, &org, "Tagged", &[&user]).await;
+    for path in [format!("/Users/{user}"), format!("/Groups/{team}")] {
+        let (status, headers, _) = send(scim(&app, &org, Method::GET, &path)).await;
+        assert_eq!(status, StatusCode::OK);
+        let tag = headers["etag"].to_str().unwrap().to_owned();
+        for condition in [tag.as_str(), "*"] {
+            let (status, headers, _) =
+                send(scim(&app, &org, Method::GET, &path).header("if-none-match", condition)).await;
+            assert_eq!(status, StatusCode::NOT_MODIFIED, "{path} {condition}");
+            assert_eq!(headers["etag"].to_str().unwrap(), tag, "{path}: a 304 carries the current ETag");
+        }
+        // A stale If-Match is refused the same way on both.
+        let (status, _, body) = send(scim(&app, &org, Method::DELETE, &path).header("if-match", "W/\"999\"")).await;
+        assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{path}: {body}");
+        assert!(body["detail"].as_str().unwrap().contains("If-Match"), "{body}");
+    }
+}

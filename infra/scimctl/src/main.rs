@@ -226,7 +226,7 @@ async fn load_team(store: &Store, org: &OrgId, display_name: &str, count: usize)
         });
         members.push(MemberRecord::provisioned(email, &resource, now));
     }
-    store.bulk_put_members_for_tests(&AuthorizedOrg::for_operator(org.clone()), &members).await.map_err(failed)?;
+    store.load_members_unchecked(&AuthorizedOrg::for_operator(org.clone()), &members).await.map_err(failed)?;
     let team_id = uuid::Uuid::new_v4().to_string();
     let resource =
         serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": display_name});
@@ -243,7 +243,7 @@ async fn load_team(store: &Store, org: &OrgId, display_name: &str, count: usize)
     store.create_team(&AuthorizedOrg::for_operator(org.clone()), &team).await.map_err(failed)?;
     let ids: Vec<String> = members.into_iter().map(|m| m.id).collect();
     store
-        .bulk_add_team_members_for_tests(&AuthorizedOrg::for_operator(org.clone()), &team_id, &ids)
+        .load_memberships_unchecked(&AuthorizedOrg::for_operator(org.clone()), &team_id, &ids)
         .await
         .map_err(failed)?;
     println!("team {team_id} ({display_name}) with {count} members");

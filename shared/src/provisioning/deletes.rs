@@ -14,11 +14,9 @@ use chrono::{DateTime, Utc};
 use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
 use super::{Expected, ProvisioningError};
 use crate::auth::AuthorizedOrg;
+use crate::retry::Backoff;
 use crate::store::{MemberRecord, MemberState, MemberWriteError, Store, TeamRecord, TeamState, TeamWriteError};
 
-/// Rounds of "remove the memberships the index shows, then try to finish" before a user delete
-/// answers that it is unfinished: the index normally catches up within the first pause.
-const USER_SWEEP_ROUNDS: u32 = 6;
 /// Memberships read per round of a team's delete.
 const TEAM_SWEEP_PAGE: usize = 490;
 /// How long one request spends removing a team's memberships before it answers that the delete is
@@ -81,7 +79,8 @@ async fn finish_user_delete(
     now: DateTime<Utc>,
 ) -> Result<(), ProvisioningError> {
     let mut known_teams = known_teams;
-    for round in 0..USER_SWEEP_ROUNDS {
+    // Rounds of "remove what the index shows, then try to finish": it normally catches up at once.
+    for round in 0..Backoff::INDEX_LAG.attempts {
         let teams = match known_teams.take() {
             Some(teams) => teams,
             None => store.user_team_ids(org, &marked.id).await.map_err(|e| unfinished("user", &marked.id, &e))?,
@@ -94,7 +93,7 @@ async fn finish_user_delete(
                 // A concurrent DELETE finished it.
                 Ok(None) => return Ok(()),
                 // Memberships the index does not show yet: give it a moment.
-                Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(50 * 2u64.pow(round))).await,
+                Ok(Some(_)) => Backoff::INDEX_LAG.pause(round).await,
                 Err(err) => return Err(unfinished(&err)),
             },
             Err(MemberWriteError::Store(err)) => return Err(unfinished(&err)),

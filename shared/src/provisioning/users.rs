@@ -59,7 +59,7 @@ impl Provisioning<'_> {
     pub async fn create_user(&self, caller: &Caller, doc: &UserDocument) -> Result<MemberRecord, ProvisioningError> {
         let email = doc.account_email()?;
         let user_name = doc.user_name().to_owned();
-        for _ in 0..WRITE_ATTEMPTS {
+        for attempt in 0..WRITE_ATTEMPTS {
             let (org, found) = self.authorize_with(caller, &Prefetch::new_member(&user_name, &email)).await?;
             let (organization, _) = found
                 .organization
@@ -135,7 +135,8 @@ impl Provisioning<'_> {
                 Err(MemberWriteError::Conflict(MemberConflict::SeatLimit)) => {
                     return Err(ProvisioningError::NoLicenses)
                 }
-                Err(MemberWriteError::Conflict(_)) => continue,
+                // Someone wrote the same member or account meanwhile: read again.
+                Err(MemberWriteError::Conflict(_)) => pause_after_conflict(attempt).await,
                 Err(MemberWriteError::Store(err)) => return Err(err.into()),
             }
         }

@@ -30,8 +30,6 @@ use crate::store::{OutboxItem, Store, StoreError};
 /// waits for the next run).
 const DELIVERY_BATCH: i32 = 100;
 const MAX_DELIVERY_BATCHES: u32 = 20;
-/// Attempts of the notice transaction when DynamoDB reports a conflicting transaction.
-const NOTICE_ATTEMPTS: u32 = 3;
 
 /// Why one organization could not be handled.
 #[derive(Debug, thiserror::Error)]
@@ -213,8 +211,8 @@ impl TokenScheduler {
         Ok(OrgOutcome::NotRefreshed { notice: None })
     }
 
-    /// The notice transaction, tried again when DynamoDB cancels it for a conflicting transaction
-    /// (an overlapping run): the retry then finds the notice recorded.
+    /// The notice transaction (the store retries it when an overlapping run's transaction gets in
+    /// the way; the retry then finds the notice recorded).
     async fn record_notice(
         &self,
         org: &OrgId,
@@ -223,16 +221,7 @@ impl TokenScheduler {
         failure: Option<&RefreshFailure>,
         email: &OutboxItem,
     ) -> Result<bool, StoreError> {
-        let mut attempt = 1;
-        loop {
-            match self.store.record_expiry_notice(org, version, key, failure, email).await {
-                Err(StoreError::Throttled) if attempt < NOTICE_ATTEMPTS => {
-                    tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        self.store.record_expiry_notice(org, version, key, failure, email).await
     }
 
     /// Delivers every email due now (welcomes, notices, retries), batch after batch.

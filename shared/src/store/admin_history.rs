@@ -5,18 +5,13 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{log_pk, org_pk};
+use super::keys::{log_pk, org_pk, sortable_time};
 use super::organizations::scim_settings_put;
 use super::{from_item, s, to_item, Item, RequestLogRecord, Store, StoreError};
 use crate::domain::{EmailAddress, IdentityProvider, OrgId, ScimSettings, TokenWindow};
 
 fn history_pk(org: &OrgId) -> String {
     format!("{}#SCIMHISTORY", org_pk(org))
-}
-
-/// Fixed width, so that sort keys order by time (the request log uses the same form).
-fn sortable_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

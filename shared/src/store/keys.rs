@@ -1,4 +1,6 @@
 //! Key layout (docs/ARCHITECTURE.md, "Items"). Every key of the table is built here.
+use chrono::{DateTime, Utc};
+
 use crate::domain::OrgId;
 
 pub const ORG_SK: &str = "ORG";
@@ -65,4 +67,10 @@ pub fn user_teams_gsi_pk(org: &OrgId, user_id: &str) -> String {
 /// built from a hostile filter value) names nothing that can exist.
 pub fn key_fits(partition: &str, sort: &str) -> bool {
     partition.len() <= 2048 && sort.len() <= 1024
+}
+
+/// A time as sort keys hold it: fixed width (microseconds, UTC), so that keys order by time. The
+/// request log, the SCIM history and the outbox all key by it.
+pub fn sortable_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }

@@ -7,8 +7,6 @@
 //! welcome email in the outbox.
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::keys::{
     account_pk, admins_gsi_pk, email_guard_sk, lookup_prefix, org_pk, user_name_guard_sk, user_sk, ACCOUNT_SK, ORG_SK,
 };
+use super::transact::TransactFailure;
 use super::{from_item, s, to_item, Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{Account, EmailAddress, ManagedBy, MemberRecord, OrgId};
@@ -505,10 +504,13 @@ impl Store {
         actions: Vec<(TransactWriteItem, MemberConflict)>,
     ) -> Result<(), MemberWriteError> {
         let (actions, reasons): (Vec<_>, Vec<_>) = actions.into_iter().unzip();
-        let actions = actions.into_iter().map(|action| with_table(action, &self.table)).collect::<Vec<_>>();
-        match self.client.transact_write_items().set_transact_items(Some(actions)).send().await {
-            Ok(_) => Ok(()),
-            Err(err) => Err(transaction_error(err, &reasons)),
+        match self.transact_items(actions).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Conditions(failed)) => {
+                let reason = failed.first().and_then(|i| reasons.get(*i)).cloned();
+                Err(MemberWriteError::Conflict(reason.unwrap_or(MemberConflict::Changed)))
+            }
+            Err(TransactFailure::Store(err)) => Err(err.into()),
         }
     }
 }
@@ -593,52 +595,8 @@ pub(crate) fn with_table(action: TransactWriteItem, table: &str) -> TransactWrit
     action
 }
 
-fn transaction_error<R>(err: SdkError<TransactWriteItemsError, R>, reasons: &[MemberConflict]) -> MemberWriteError
-where
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
-        let codes = cancelled.cancellation_reasons();
-        if let Some(index) = codes.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
-            let reason = reasons.get(index).cloned().unwrap_or(MemberConflict::Changed);
-            return MemberWriteError::Conflict(reason);
-        }
-        if codes.iter().any(|r| matches!(r.code(), Some("TransactionConflict"))) {
-            // Another transaction touched the same items: the caller re-reads and retries.
-            return MemberWriteError::Conflict(MemberConflict::Changed);
-        }
-        if codes.iter().any(|r| matches!(r.code(), Some("ThrottlingError"))) {
-            return MemberWriteError::Store(StoreError::Throttled);
-        }
-    }
-    MemberWriteError::Store(StoreError::from_sdk(err))
-}
-
-impl Store {
-    /// TransactWriteItems for actions built with an empty table name; a cancelled transaction
-    /// reports the label of the first action whose condition failed as a `Conflict`.
-    pub(crate) async fn transact(&self, actions: Vec<TransactWriteItem>, labels: &[String]) -> Result<(), StoreError> {
-        let actions = actions.into_iter().map(|action| with_table(action, &self.table)).collect::<Vec<_>>();
-        match self.client.transact_write_items().set_transact_items(Some(actions)).send().await {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
-                    let codes = cancelled.cancellation_reasons();
-                    if let Some(index) = codes.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
-                        let label = labels.get(index).cloned().unwrap_or_else(|| "a condition failed".into());
-                        return Err(StoreError::Conflict(label));
-                    }
-                    if codes.iter().any(|r| matches!(r.code(), Some("ThrottlingError" | "TransactionConflict"))) {
-                        return Err(StoreError::Throttled);
-                    }
-                }
-                Err(StoreError::from_sdk(err))
-            }
-        }
-    }
-}
-
 /// A member as an item (for the fixture loaders).
+#[cfg(feature = "fixtures")]
 pub(crate) fn member_item(org: &OrgId, member: &MemberRecord) -> Result<Item, StoreError> {
     to_item(&MemberItem {
         pk: org_pk(org),

@@ -1,6 +1,8 @@
 //! DynamoDB adapter: one table, items keyed by `PK`/`SK` (docs/ARCHITECTURE.md, "Items"), codecs via serde_dynamo.
 mod admin_history;
 mod error;
+#[cfg(feature = "fixtures")]
+mod fixtures;
 pub mod keys;
 mod members;
 mod organizations;
@@ -11,6 +13,7 @@ mod sessions;
 pub mod table;
 mod teams;
 mod token_expiry;
+mod transact;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::keys::{org_pk, ORG_SK, SCIM_SK};
 use super::{from_item, s, to_item, Item, Store, StoreError};
 use crate::domain::{OrgId, Organization, ScimSettings};
+use crate::retry::Backoff;
 
 #[derive(Serialize, Deserialize)]
 struct OrganizationItem {
@@ -188,10 +189,10 @@ impl Store {
                 .filter(|k| !k.keys.is_empty());
             if pending.is_some() {
                 attempt += 1;
-                if attempt > 5 {
+                if !Backoff::CONTENTION.allows(attempt) {
                     return Err(StoreError::Throttled);
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(20 * 2u64.pow(attempt))).await;
+                Backoff::CONTENTION.pause(attempt).await;
             }
         }
         Ok(found)

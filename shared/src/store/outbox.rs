@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{account_pk, ACCOUNT_SK};
+use super::keys::{account_pk, sortable_time, ACCOUNT_SK};
 use super::{from_item, s, to_item, Item, Store, StoreError};
 use crate::domain::{EmailAddress, OrgId};
 
@@ -154,11 +154,6 @@ struct OutboxRecord {
     sk: String,
     #[serde(flatten)]
     item: OutboxItem,
-}
-
-/// Fixed width, so that sort keys order by time.
-fn sortable_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 fn outbox_sk(due: DateTime<Utc>, id: &str) -> String {

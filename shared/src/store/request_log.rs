@@ -2,7 +2,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::log_pk;
+use super::keys::{log_pk, sortable_time};
 use super::{from_item, s, to_item, Store, StoreError};
 use crate::domain::OrgId;
 use crate::log::Redacted;
@@ -47,7 +47,7 @@ impl Store {
     pub async fn put_request_log(&self, record: &RequestLogRecord) -> Result<(), StoreError> {
         let item = to_item(&RequestLogItem {
             pk: log_pk(&record.org),
-            sk: format!("{}#{}", record.at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), record.request_id),
+            sk: format!("{}#{}", sortable_time(record.at), record.request_id),
             ttl: (record.at + Duration::days(LOG_RETENTION_DAYS)).timestamp(),
             record: record.clone(),
         })?;

@@ -3,18 +3,14 @@
 //! removing one member costs the same at 10 or 100k members. The team item keeps an exact
 //! `member_count`, changed in the same transaction as the memberships.
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{membership_sk, org_pk, team_members_pk, team_name_guard_sk, team_sk, user_sk, user_teams_gsi_pk};
-use super::members::{
-    build_err, guard_delete, guard_put, key_item, lookup_sk, plain_delete, plain_put, put_new, with_table,
-};
+use super::members::{build_err, guard_delete, guard_put, key_item, lookup_sk, plain_delete, plain_put, put_new};
+use super::transact::TransactFailure;
 use super::{from_item, s, to_item, Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{Membership, OrgId, TeamRecord};
@@ -25,7 +21,6 @@ pub const TEAM_EXTERNAL_ID: &str = "team.externalId";
 /// counter (the condition that the member exists and is not being deleted), plus the team's
 /// counter.
 const MEMBERSHIPS_PER_TRANSACTION: usize = 49;
-const BATCH_WRITE_LIMIT: usize = 25;
 
 #[derive(Serialize, Deserialize)]
 struct TeamItem {
@@ -156,7 +151,7 @@ pub(crate) fn team_key(org: &OrgId, id: &str) -> Item {
     key_item(org_pk(org), team_sk(id))
 }
 
-fn membership_item(org: &OrgId, membership: &Membership) -> Result<Item, StoreError> {
+pub(crate) fn membership_item(org: &OrgId, membership: &Membership) -> Result<Item, StoreError> {
     to_item(&MembershipItem {
         pk: team_members_pk(org, &membership.team_id),
         sk: membership_sk(&membership.user_id),
@@ -194,43 +189,7 @@ fn counter_update(
     Ok(TransactWriteItem::builder().update(update.build().map_err(build_err)?).build())
 }
 
-/// What a cancelled transaction says: which actions' conditions failed, or a conflict to retry.
-enum Cancelled {
-    Conditions(Vec<usize>),
-    Retry,
-}
-
-fn cancelled<R>(err: &SdkError<TransactWriteItemsError, R>) -> Option<Cancelled> {
-    let Some(TransactWriteItemsError::TransactionCanceledException(c)) = err.as_service_error() else { return None };
-    let reasons = c.cancellation_reasons();
-    let failed: Vec<usize> = reasons
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.code() == Some("ConditionalCheckFailed"))
-        .map(|(i, _)| i)
-        .collect();
-    if !failed.is_empty() {
-        return Some(Cancelled::Conditions(failed));
-    }
-    reasons
-        .iter()
-        .any(|r| matches!(r.code(), Some("TransactionConflict" | "ThrottlingError")))
-        .then_some(Cancelled::Retry)
-}
-
-async fn backoff(attempt: u32) {
-    tokio::time::sleep(Duration::from_millis(10 * 2u64.pow(attempt.min(6)))).await;
-}
-
 impl Store {
-    async fn send_transaction(
-        &self,
-        actions: Vec<TransactWriteItem>,
-    ) -> Result<(), SdkError<TransactWriteItemsError, aws_smithy_runtime_api::http::Response>> {
-        let actions = actions.into_iter().map(|a| with_table(a, &self.table)).collect::<Vec<_>>();
-        self.client.transact_write_items().set_transact_items(Some(actions)).send().await.map(|_| ())
-    }
-
     /// Creates a team with its name guard and externalId lookup (no members yet).
     pub async fn create_team(&self, org: &AuthorizedOrg, team: &TeamRecord) -> Result<(), TeamWriteError> {
         let item = to_item(&TeamItem {
@@ -245,13 +204,11 @@ impl Store {
             item.insert("member_id".into(), s(&team.id));
             actions.push(plain_put(item)?);
         }
-        match self.send_transaction(actions).await {
+        match self.transact_items(actions).await {
             Ok(()) => Ok(()),
-            Err(err) => match cancelled(&err) {
-                Some(Cancelled::Conditions(failed)) if failed.contains(&1) => Err(TeamWriteError::NameTaken),
-                Some(_) => Err(TeamWriteError::Changed),
-                None => Err(StoreError::from_sdk(err).into()),
-            },
+            Err(TransactFailure::Conditions(failed)) if failed.contains(&1) => Err(TeamWriteError::NameTaken),
+            Err(TransactFailure::Conditions(_)) => Err(TeamWriteError::Changed),
+            Err(TransactFailure::Store(err)) => Err(err.into()),
         }
     }
 
@@ -291,15 +248,13 @@ impl Store {
                 actions.push(plain_put(item)?);
             }
         }
-        match self.send_transaction(actions).await {
+        match self.transact_items(actions).await {
             Ok(()) => Ok(()),
-            Err(err) => match cancelled(&err) {
-                Some(Cancelled::Conditions(failed)) if name_index.is_some_and(|i| failed.contains(&i)) => {
-                    Err(TeamWriteError::NameTaken)
-                }
-                Some(_) => Err(TeamWriteError::Changed),
-                None => Err(StoreError::from_sdk(err).into()),
-            },
+            Err(TransactFailure::Conditions(failed)) if name_index.is_some_and(|i| failed.contains(&i)) => {
+                Err(TeamWriteError::NameTaken)
+            }
+            Err(TransactFailure::Conditions(_)) => Err(TeamWriteError::Changed),
+            Err(TransactFailure::Store(err)) => Err(err.into()),
         }
     }
 
@@ -359,7 +314,6 @@ impl Store {
             // (index, whether the member's counter moves too): a removal whose member is already
             // gone (an older membership) still removes the membership.
             let mut pending: Vec<(usize, bool)> = chunk.iter().map(|&i| (i, true)).collect();
-            let mut attempt = 0;
             while !pending.is_empty() {
                 let mut actions = Vec::with_capacity(2 * pending.len() + 1);
                 let mut positions = Vec::with_capacity(pending.len());
@@ -375,45 +329,38 @@ impl Store {
                 let team_counter = actions.len();
                 let delta = i64::try_from(pending.len()).unwrap_or(0) * change.sign();
                 actions.push(counter_update(org, team_id, delta, now, expected)?);
-                match self.send_transaction(actions).await {
+                match self.transact_items(actions).await {
                     Ok(()) => {
                         applied += pending.len() as u64;
                         expected = None;
                         break;
                     }
-                    Err(err) => match cancelled(&err) {
-                        Some(Cancelled::Conditions(failed)) => {
-                            if failed.contains(&team_counter) {
-                                return Err(if expected.is_some() {
-                                    TeamWriteError::Changed
-                                } else {
-                                    TeamWriteError::Missing
-                                });
-                            }
-                            pending = pending
-                                .into_iter()
-                                .zip(positions)
-                                .filter_map(|((index, counted), (membership, counter))| {
-                                    let membership_failed = failed.contains(&membership);
-                                    let counter_failed = counter.is_some_and(|c| failed.contains(&c));
-                                    match change {
-                                        // Already present, or the member is gone or being deleted.
-                                        MembershipChange::Add(_) if membership_failed || counter_failed => None,
-                                        // Already absent.
-                                        MembershipChange::Remove(_) if membership_failed => None,
-                                        MembershipChange::Remove(_) if counter_failed => Some((index, false)),
-                                        _ => Some((index, counted)),
-                                    }
-                                })
-                                .collect();
+                    Err(TransactFailure::Conditions(failed)) => {
+                        if failed.contains(&team_counter) {
+                            return Err(if expected.is_some() {
+                                TeamWriteError::Changed
+                            } else {
+                                TeamWriteError::Missing
+                            });
                         }
-                        Some(Cancelled::Retry) if attempt < 8 => {
-                            attempt += 1;
-                            backoff(attempt).await;
-                        }
-                        Some(Cancelled::Retry) => return Err(interrupted(applied, StoreError::Throttled)),
-                        None => return Err(interrupted(applied, StoreError::from_sdk(err))),
-                    },
+                        pending = pending
+                            .into_iter()
+                            .zip(positions)
+                            .filter_map(|((index, counted), (membership, counter))| {
+                                let membership_failed = failed.contains(&membership);
+                                let counter_failed = counter.is_some_and(|c| failed.contains(&c));
+                                match change {
+                                    // Already present, or the member is gone or being deleted.
+                                    MembershipChange::Add(_) if membership_failed || counter_failed => None,
+                                    // Already absent.
+                                    MembershipChange::Remove(_) if membership_failed => None,
+                                    MembershipChange::Remove(_) if counter_failed => Some((index, false)),
+                                    _ => Some((index, counted)),
+                                }
+                            })
+                            .collect();
+                    }
+                    Err(TransactFailure::Store(err)) => return Err(interrupted(applied, err)),
                 }
             }
         }
@@ -549,12 +496,10 @@ impl Store {
             .expression_attribute_values(":expected", AttributeValue::N(team.version.to_string()))
             .build()
             .map_err(build_err)?;
-        match self.send_transaction(vec![TransactWriteItem::builder().update(update).build()]).await {
+        match self.transact_items(vec![TransactWriteItem::builder().update(update).build()]).await {
             Ok(()) => Ok(()),
-            Err(err) => match cancelled(&err) {
-                Some(_) => Err(TeamWriteError::Changed),
-                None => Err(StoreError::from_sdk(err).into()),
-            },
+            Err(TransactFailure::Conditions(_)) => Err(TeamWriteError::Changed),
+            Err(TransactFailure::Store(err)) => Err(err.into()),
         }
     }
 
@@ -574,12 +519,10 @@ impl Store {
         if let Some(external_id) = &team.external_id {
             actions.push(plain_delete(key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &team.id)))?);
         }
-        match self.send_transaction(actions).await {
+        match self.transact_items(actions).await {
             Ok(()) => Ok(()),
-            Err(err) => match cancelled(&err) {
-                Some(_) => Err(TeamWriteError::Missing),
-                None => Err(StoreError::from_sdk(err).into()),
-            },
+            Err(TransactFailure::Conditions(_)) => Err(TeamWriteError::Missing),
+            Err(TransactFailure::Store(err)) => Err(err.into()),
         }
     }
 
@@ -587,31 +530,6 @@ impl Store {
     pub async fn team_state(&self, org: &AuthorizedOrg, id: &str) -> Result<Option<TeamState>, StoreError> {
         let output = self.read_item().set_key(Some(team_key(org, id))).send().await.map_err(StoreError::from_sdk)?;
         output.item.map(decode_team_state).transpose()
-    }
-
-    pub(crate) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
-        for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
-            let mut pending = chunk.to_vec();
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(StoreError::from_sdk)?;
-                pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
-                if !pending.is_empty() {
-                    attempt += 1;
-                    if attempt > 8 {
-                        return Err(StoreError::Throttled);
-                    }
-                    backoff(attempt).await;
-                }
-            }
-        }
-        Ok(())
     }
 
     async fn query_all(&self, pk: String, sk_prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
@@ -623,53 +541,5 @@ impl Store {
             None => query.key_condition_expression("PK = :pk"),
         };
         self.query_all_decoded(query, Ok).await
-    }
-
-    /// Writes memberships and users' membership counts without checks: only for loading large
-    /// fixtures fast (tests, benchmarks). Sets the team's member_count to the number written.
-    pub async fn bulk_add_team_members_for_tests(
-        &self,
-        org: &AuthorizedOrg,
-        team_id: &str,
-        user_ids: &[String],
-    ) -> Result<(), StoreError> {
-        let mut requests = Vec::new();
-        for user_id in user_ids {
-            let item = membership_item(
-                org,
-                &Membership { team_id: team_id.to_owned(), user_id: user_id.clone(), display: None },
-            )?;
-            if let Ok(put) = aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(item)).build() {
-                requests.push(WriteRequest::builder().put_request(put).build());
-            }
-        }
-        self.batch_write(requests).await?;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(team_key(org, team_id)))
-            .update_expression("ADD member_count :n")
-            .expression_attribute_values(":n", AttributeValue::N(user_ids.len().to_string()))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
-        Ok(())
-    }
-
-    /// Writes member items without uniqueness guards, lookups or license counters: only for
-    /// loading large fixtures fast (tests, benchmarks, `scimctl load-team`).
-    pub async fn bulk_put_members_for_tests(
-        &self,
-        org: &AuthorizedOrg,
-        members: &[super::MemberRecord],
-    ) -> Result<(), StoreError> {
-        let mut requests = Vec::with_capacity(members.len());
-        for member in members {
-            let item = super::members::member_item(org, member)?;
-            if let Ok(put) = aws_sdk_dynamodb::types::PutRequest::builder().set_item(Some(item)).build() {
-                requests.push(WriteRequest::builder().put_request(put).build());
-            }
-        }
-        self.batch_write(requests).await
     }
 }
