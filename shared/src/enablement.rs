@@ -2,6 +2,7 @@
 //! endpoints and the operator CLI).
 use chrono::{DateTime, Utc};
 
+use crate::auth::AuthorizedOrg;
 use crate::auth::{IssuedToken, TokenKey};
 use crate::domain::{IdentityProvider, OrgId, ScimRequirement, ScimSettings, TokenWindow};
 use crate::store::{Store, StoreError};
@@ -23,12 +24,13 @@ pub enum EnableError {
 pub async fn enable_scim(
     store: &Store,
     key: &TokenKey,
-    org_id: &OrgId,
+    org_id: &AuthorizedOrg,
     confirmed_idp: IdentityProvider,
     window: TokenWindow,
     now: DateTime<Utc>,
 ) -> Result<IssuedToken, EnableError> {
-    let (org, _) = store.organization(org_id).await?.ok_or_else(|| EnableError::UnknownOrganization(org_id.clone()))?;
+    let (org, _) =
+        store.organization(org_id).await?.ok_or_else(|| EnableError::UnknownOrganization(org_id.id().clone()))?;
     let unmet = org.unmet_scim_requirements();
     if !unmet.is_empty() {
         return Err(EnableError::Unmet(unmet));

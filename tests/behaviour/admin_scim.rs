@@ -1,5 +1,6 @@
 //! SCIM enablement and the token lifecycle from the console: requirements, the token shown once,
 //! refresh with the passphrase, disable, status, history.
+use crate::helpers::OperatorScope;
 use chrono::{Duration, Utc};
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::{IdentityProvider, MemberRole, RefreshFailure, SsoConfig};
@@ -44,7 +45,7 @@ async fn enabling_names_every_unmet_requirement_at_once() {
     assert_eq!(unmet_of(&body), ["enterprise_plan", "owner_or_co_owner", "verified_domain", "sso_configured"]);
 
     // One requirement after the other.
-    let (mut org, _) = app.store.organization(&id).await.unwrap().unwrap();
+    let (mut org, _) = app.store.organization(&id.scope()).await.unwrap().unwrap();
     org.plan = insomnia_scim::domain::Plan::Enterprise;
     app.store.update_organization(&org).await.unwrap();
     let (_, body) = try_enable(&app, &url, &owner, json!({ "window": "90d", "idp": "okta" })).await;
@@ -239,7 +240,7 @@ async fn the_status_follows_the_token_towards_its_expiry() {
     let failed_at = now + Duration::days(14);
     settings.last_refresh_failure = Some(RefreshFailure { reason: "the plan is not Enterprise".into(), at: failed_at });
     settings.version += 1;
-    app.store.put_scim_settings(&org.id, &settings, Some(settings.version - 1)).await.unwrap();
+    app.store.put_scim_settings(&org.id.scope(), &settings, Some(settings.version - 1)).await.unwrap();
     let (_, body) = call(
         &soon,
         Method::GET,

@@ -1,4 +1,5 @@
 //! The bearer token check (every route, every credential: see isolation.rs).
+use crate::helpers::OperatorScope;
 use chrono::{Duration, Utc};
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::TokenWindow;
@@ -74,7 +75,7 @@ async fn disabled_scim_refuses_the_token() {
     let version = settings.version;
     settings.enabled = false;
     settings.version += 1;
-    app.store.put_scim_settings(&org.id, &settings, Some(version)).await.unwrap();
+    app.store.put_scim_settings(&org.id.scope(), &settings, Some(version)).await.unwrap();
     let response = app.get(&format!("{}/Schemas", org.base), &org.token).send().await.unwrap();
     assert_unauthorized(response, "not valid for this organization").await;
 }

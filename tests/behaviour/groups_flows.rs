@@ -11,6 +11,7 @@
 //!   Group Operations: lookup by `excludedAttributes=members&filter=displayName eq "…"`, create
 //!   without members, `Add`/`Remove` of members with `{"$ref": null, "value": …}` lists,
 //!   `Replace` of `displayName`, every PATCH answered 204, DELETE.
+use crate::helpers::OperatorScope;
 use std::collections::BTreeSet;
 
 use reqwest::header::HeaderMap;
@@ -414,7 +415,7 @@ async fn okta_push_groups_full_flow_is_logged_as_okta() {
     }
 
     app.flush_logs().await;
-    let logs = app.store.recent_request_logs(&org.id, 50).await.unwrap();
+    let logs = app.store.recent_request_logs(&org.id.scope(), 50).await.unwrap();
     let groups: Vec<_> = logs.iter().filter(|l| l.path.contains("/Groups")).collect();
     let seen: Vec<(&str, u16)> = groups.iter().map(|l| (l.method.as_str(), l.status)).collect();
     assert_eq!(
@@ -708,7 +709,7 @@ async fn entra_full_group_flow_is_logged_as_azure() {
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     app.flush_logs().await;
-    let logs = app.store.recent_request_logs(&org.id, 50).await.unwrap();
+    let logs = app.store.recent_request_logs(&org.id.scope(), 50).await.unwrap();
     let groups: Vec<_> = logs.iter().filter(|l| l.path.contains("/Groups") && l.idp == "azure").collect();
     let seen: Vec<(&str, u16)> = groups.iter().map(|l| (l.method.as_str(), l.status)).collect();
     assert_eq!(

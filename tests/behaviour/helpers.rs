@@ -416,10 +416,16 @@ impl TestApp {
 
     pub async fn scim_org_with_window(&self, window: TokenWindow) -> ScimOrg {
         let id = self.create_org(Plan::Enterprise, None).await;
-        let token =
-            enable_scim(&self.store, &self.app.token_key, &id, IdentityProvider::Okta, window, self.app.clock.now())
-                .await
-                .expect("enable SCIM");
+        let token = enable_scim(
+            &self.store,
+            &self.app.token_key,
+            &id.scope(),
+            IdentityProvider::Okta,
+            window,
+            self.app.clock.now(),
+        )
+        .await
+        .expect("enable SCIM");
         ScimOrg { base: format!("{}/scim/v2/orgs/{id}", self.address), id, token: token.reveal().to_owned() }
     }
 

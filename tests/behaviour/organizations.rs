@@ -11,7 +11,7 @@ async fn manual_members_consume_licenses_and_respect_the_seat_limit() {
     let org = app.create_org(Plan::Enterprise, Some(2)).await;
     app.add_manual_member(&org, "Owner@Example.com", MemberRole::Owner, "owner passphrase 1").await;
     app.add_manual_member(&org, "dev@example.com", MemberRole::Member, "member passphrase 1").await;
-    let (_, licenses) = app.store.organization(&org).await.unwrap().unwrap();
+    let (_, licenses) = app.store.organization(&org.scope()).await.unwrap().unwrap();
     assert_eq!((licenses.scim, licenses.manual), (0, 2));
 
     let over = app.try_add_manual_member(&org, "third@example.com", MemberRole::Member).await;

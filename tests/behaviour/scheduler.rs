@@ -2,6 +2,7 @@
 //! (20, 7, 1 days, expired) to owners and co-owners only, each at most once even with repeated or
 //! overlapping runs, email retries, one bad record not stopping a run, and an expired token refused.
 //! Every run is "as of" a fixed time; sent mail is read back from moto (`/_tests/ses-messages.json` (infra/moto_server.py)).
+use crate::helpers::OperatorScope;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use insomnia_scim::clock::Clock;
@@ -37,7 +38,7 @@ impl Fixture {
         }
         if !eligible {
             // Downgraded after SCIM was enabled: the token can no longer be refreshed automatically.
-            let (mut organization, _) = app.store.organization(&org.id).await.unwrap().unwrap();
+            let (mut organization, _) = app.store.organization(&org.id.scope()).await.unwrap().unwrap();
             organization.plan = Plan::Team;
             app.store.update_organization(&organization).await.unwrap();
         }
@@ -225,10 +226,10 @@ async fn repeated_and_concurrent_runs_send_each_notice_once() {
     let key = ExpiryNotice::Day1.key(&settings).unwrap();
     let email = || OutboxItem::token_expired(vec![f.owner.clone()], &f.org.id, "Test Org", at);
     let store = &f.app.store;
-    assert!(store.record_expiry_notice(&f.org.id, settings.version, &key, None, &email()).await.unwrap());
-    assert!(!store.record_expiry_notice(&f.org.id, settings.version, &key, None, &email()).await.unwrap());
+    assert!(store.record_expiry_notice(&f.org.id.scope(), settings.version, &key, None, &email()).await.unwrap());
+    assert!(!store.record_expiry_notice(&f.org.id.scope(), settings.version, &key, None, &email()).await.unwrap());
     assert_eq!(store.due_emails(at, 10).await.unwrap().len(), 1, "one email queued");
-    let stale = store.record_expiry_notice(&f.org.id, settings.version - 1, "other", None, &email()).await;
+    let stale = store.record_expiry_notice(&f.org.id.scope(), settings.version - 1, "other", None, &email()).await;
     assert!(!stale.unwrap(), "a write on a stale version records nothing");
     assert_eq!(store.due_emails(at, 10).await.unwrap().len(), 1);
 
@@ -287,7 +288,7 @@ async fn a_bad_organization_record_is_reported_and_the_run_goes_on() {
     let ghost = OrgId::parse(&format!("ghost-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])).unwrap();
     let mut settings = f.settings().await;
     settings.version = 1;
-    store.put_scim_settings(&ghost, &settings, None).await.unwrap();
+    store.put_scim_settings(&ghost.scope(), &settings, None).await.unwrap();
     let broken = format!("broken-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     store
         .client()
@@ -324,7 +325,7 @@ async fn an_organization_with_scim_disabled_gets_no_notice_but_the_failure_is_re
     let version = settings.version;
     settings.enabled = false;
     settings.version += 1;
-    f.app.store.put_scim_settings(&f.org.id, &settings, Some(version)).await.unwrap();
+    f.app.store.put_scim_settings(&f.org.id.scope(), &settings, Some(version)).await.unwrap();
 
     let summary = f.run_days_before_expiry(20).await;
     assert_eq!((summary.refreshed, summary.not_refreshable, summary.notices_queued), (0, 1, 0), "{summary:?}");
@@ -362,7 +363,7 @@ async fn a_notice_with_nobody_to_send_it_to_is_reported_and_sent_once_an_owner_i
     let org = app.scim_org_with_window(TokenWindow::Days30).await;
     let member = unique_email("member");
     app.try_add_manual_member(&org.id, member.as_str(), MemberRole::Member).await.unwrap();
-    let (mut organization, _) = app.store.organization(&org.id).await.unwrap().unwrap();
+    let (mut organization, _) = app.store.organization(&org.id.scope()).await.unwrap().unwrap();
     organization.verified_domains.clear();
     app.store.update_organization(&organization).await.unwrap();
     let at = issued + Duration::days(10);

@@ -218,7 +218,7 @@ pub(crate) async fn read_user(app: &TestApp, org: &ScimOrg, id: &str) -> Value {
 
 /// The organization's licenses in use: (SCIM, manual).
 pub(crate) async fn licenses(app: &TestApp, org: &ScimOrg) -> (u64, u64) {
-    let (_, counts) = app.store.organization(&org.id).await.unwrap().unwrap();
+    let (_, counts) = app.store.organization(&org.id.scope()).await.unwrap().unwrap();
     (counts.scim, counts.manual)
 }
 

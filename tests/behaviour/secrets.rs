@@ -1,5 +1,6 @@
 //! Tokens never reach the table, the request log or the process logs; the request log records
 //! each SCIM request of a known organization.
+use crate::helpers::OperatorScope;
 use reqwest::StatusCode;
 
 use crate::helpers::spawn_app;
@@ -21,7 +22,7 @@ async fn no_token_value_is_stored_or_logged() {
     app.flush_logs().await;
 
     let table = app.dump_table().await;
-    let logs = app.store.recent_request_logs(&org.id, 10).await.unwrap();
+    let logs = app.store.recent_request_logs(&org.id.scope(), 10).await.unwrap();
     let process_logs = crate::helpers::process_logs();
     assert!(!process_logs.is_empty(), "the capture must see the service's traces");
     for secret in [org.token.as_str(), wrong] {
@@ -58,7 +59,7 @@ async fn each_scim_request_is_recorded_newest_first() {
     assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
     app.flush_logs().await;
 
-    let logs = app.store.recent_request_logs(&org.id, 10).await.unwrap();
+    let logs = app.store.recent_request_logs(&org.id.scope(), 10).await.unwrap();
     assert_eq!(logs.len(), 2, "{logs:#?}");
     let (newest, oldest) = (&logs[0], &logs[1]);
     assert_eq!(newest.status, 401);
@@ -81,5 +82,5 @@ async fn requests_for_unknown_organizations_are_not_recorded() {
     app.get(&format!("{}/scim/v2/orgs/ghost/Schemas", app.address), &org.token).send().await.unwrap();
     app.flush_logs().await;
     let ghost = insomnia_scim::domain::OrgId::parse("ghost").unwrap();
-    assert!(app.store.recent_request_logs(&ghost, 10).await.unwrap().is_empty());
+    assert!(app.store.recent_request_logs(&ghost.scope(), 10).await.unwrap().is_empty());
 }

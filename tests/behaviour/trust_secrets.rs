@@ -1,5 +1,6 @@
 //! No secret is ever stored or returned: a User's `password` (writeOnly, returned never) in any
 //! spelling and on any write, and a bearer token put in a URL. Each test scans its own table.
+use crate::helpers::OperatorScope;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -145,7 +146,7 @@ async fn a_token_put_in_the_url_is_never_written_to_the_request_log() {
     for secret in [org.token.as_str(), opaque.as_str()] {
         assert!(!table.contains(secret), "a token from a URL was stored in the table");
     }
-    let logs = app.store.recent_request_logs(&org.id, 20).await.unwrap();
+    let logs = app.store.recent_request_logs(&org.id.scope(), 20).await.unwrap();
     assert_eq!(logs.len(), requests.len(), "every request is still logged");
     assert!(logs.iter().all(|l| !l.path.contains(opaque.as_str()) && !l.path.contains(org.token.as_str())));
     assert!(logs.iter().any(|l| l.query.as_deref().is_some_and(|q| q.contains("access_token=[redacted]"))));
@@ -173,7 +174,7 @@ async fn an_error_detail_that_echoes_a_secret_is_masked_before_it_is_stored() {
     let table = app.dump_table().await;
     assert!(!table.contains(&secret), "a password from a filter was stored");
     assert!(!table.contains(&org.token), "a token from an error detail was stored");
-    let logs = app.store.recent_request_logs(&org.id, 5).await.unwrap();
+    let logs = app.store.recent_request_logs(&org.id.scope(), 5).await.unwrap();
     assert_eq!(logs.len(), 2);
     assert!(logs.iter().all(|l| l.detail.is_some()), "the details are still kept, masked");
 }

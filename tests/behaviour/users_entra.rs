@@ -49,7 +49,7 @@ async fn get_user(app: &TestApp, org: &ScimOrg, id: &str) -> (StatusCode, Value)
 
 async fn newest_log(app: &TestApp, org: &ScimOrg) -> RequestLogRecord {
     app.flush_logs().await;
-    app.store.recent_request_logs(&org.id, 1).await.unwrap().remove(0)
+    app.store.recent_request_logs(&org.id.scope(), 1).await.unwrap().remove(0)
 }
 
 fn tolerances(log: &RequestLogRecord) -> BTreeSet<String> {
@@ -422,7 +422,7 @@ async fn entra_requests_are_logged_as_azure_with_their_tolerances() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     app.flush_logs().await;
-    let logs = app.store.recent_request_logs(&org.id, 10).await.unwrap();
+    let logs = app.store.recent_request_logs(&org.id.scope(), 10).await.unwrap();
     let seen: Vec<(&str, u16)> = logs.iter().map(|l| (l.method.as_str(), l.status)).collect();
     assert_eq!(seen, [("DELETE", 204), ("PATCH", 200), ("POST", 201), ("GET", 200)], "newest first");
     for log in &logs {

@@ -230,7 +230,7 @@ async fn okta_deactivation_patch_sets_active_false_and_frees_the_license() {
     assert_eq!(headers["etag"], "W/\"2\"");
     assert_eq!(licenses(&app, &org).await, (0, 0));
     app.flush_logs().await;
-    let logs = app.store.recent_request_logs(&org.id, 1).await.unwrap();
+    let logs = app.store.recent_request_logs(&org.id.scope(), 1).await.unwrap();
     assert_eq!(logs[0].method, "PATCH");
     assert_eq!(logs[0].status, 200);
     assert!(logs[0].tolerances.is_empty(), "Okta's deactivation is plain RFC 7644: {:?}", logs[0].tolerances);
@@ -306,7 +306,7 @@ async fn okta_full_flow_keeps_licenses_right_at_each_step_and_is_logged_as_okta(
     assert_eq!(app.store.members(&org.id.scope()).await.unwrap().len(), 1);
 
     app.flush_logs().await;
-    let logs = app.store.recent_request_logs(&org.id, 20).await.unwrap();
+    let logs = app.store.recent_request_logs(&org.id.scope(), 20).await.unwrap();
     let seen: Vec<(&str, u16)> = logs.iter().map(|l| (l.method.as_str(), l.status)).collect();
     assert_eq!(
         seen,

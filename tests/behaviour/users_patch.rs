@@ -1,5 +1,6 @@
 //! SCIM `PATCH /Users/{id}` (RFC 7644 §3.5.2): every operation form, the IdP tolerances and their request-log
 //! names, errors and atomicity; and the DynamoDB round trips of each `/Users` request.
+use crate::helpers::OperatorScope;
 use reqwest::header::ETAG;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
@@ -80,7 +81,7 @@ async fn patch_expecting(
 /// The tolerances the request log recorded for the newest PATCH, sorted.
 async fn last_patch_tolerances(app: &TestApp, org: &ScimOrg) -> Vec<String> {
     app.flush_logs().await;
-    let logs = app.store.recent_request_logs(&org.id, 50).await.unwrap();
+    let logs = app.store.recent_request_logs(&org.id.scope(), 50).await.unwrap();
     let record =
         logs.into_iter().find(|r| r.method == "PATCH").unwrap_or_else(|| panic!("no PATCH in the request log"));
     let mut tolerances = record.tolerances;

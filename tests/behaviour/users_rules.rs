@@ -65,7 +65,7 @@ async fn scim_org_with_seats(app: &TestApp, seats: u32) -> ScimOrg {
     let token = enable_scim(
         &app.store,
         &app.app.token_key,
-        &id,
+        &id.scope(),
         IdentityProvider::Okta,
         TokenWindow::Days90,
         app.app.clock.now(),
@@ -282,7 +282,7 @@ async fn the_initial_passphrase_is_never_stored_logged_or_returned() {
 
     let table = app.dump_table().await;
     assert!(!table.contains(&passphrase), "the passphrase is in the table");
-    let logs = app.store.recent_request_logs(&org.id, 10).await.unwrap();
+    let logs = app.store.recent_request_logs(&org.id.scope(), 10).await.unwrap();
     assert!(!format!("{logs:?}").contains(&passphrase), "the passphrase is in the request log");
     assert!(!created.to_string().contains(&passphrase), "the passphrase is in the response");
     let (_, read) = get_user(&app, &org, created["id"].as_str().unwrap()).await;

@@ -189,7 +189,9 @@ async fn run(command: Command) -> Result<(), CliError> {
             let organization = load_org(&store, &id).await?;
             let idp = organization.sso.as_ref().map_or(IdentityProvider::Okta, |sso| sso.idp);
             let app = build_app(config, &clients, Clock::System).await.map_err(failed)?;
-            let token = enable_scim(&store, &app.token_key, &id, idp, window, now).await.map_err(failed)?;
+            let token = enable_scim(&store, &app.token_key, &AuthorizedOrg::for_operator(id.clone()), idp, window, now)
+                .await
+                .map_err(failed)?;
             println!("connector URL: {}/scim/v2/orgs/{id}", base_url.trim_end_matches('/'));
             println!("token (shown once): {}", token.reveal());
             Ok(())
@@ -255,7 +257,7 @@ async fn load_team(store: &Store, org: &OrgId, display_name: &str, count: usize)
 
 async fn load_org(store: &Store, id: &OrgId) -> Result<Organization, CliError> {
     store
-        .organization(id)
+        .organization(&AuthorizedOrg::for_operator(id.clone()))
         .await
         .map_err(failed)?
         .map(|(org, _)| org)
@@ -316,7 +318,7 @@ async fn add_member(
 
 async fn show_org(store: &Store, id: &OrgId) -> Result<(), CliError> {
     let (org, licenses) = store
-        .organization(id)
+        .organization(&AuthorizedOrg::for_operator(id.clone()))
         .await
         .map_err(failed)?
         .ok_or_else(|| failed(format!("organization '{id}' does not exist")))?;
@@ -407,7 +409,7 @@ async fn seed_demo(config: AppConfig, clients: &AwsClients, store: &Store, base_
     let now = Utc::now();
     let id = OrgId::parse(DEMO_ORG).map_err(failed)?;
     let email = EmailAddress::parse(DEMO_OWNER).map_err(failed)?;
-    if store.organization(&id).await.map_err(failed)?.is_none() {
+    if store.organization(&AuthorizedOrg::for_operator(id.clone())).await.map_err(failed)?.is_none() {
         let mut org = Organization::new(id.clone(), "Demo Enterprise", Plan::Enterprise, Some(50), now);
         org.verify_domain("demo.example.com").map_err(failed)?;
         org.sso = Some(SsoConfig { idp: IdentityProvider::Okta, configured_at: now });
@@ -418,9 +420,16 @@ async fn seed_demo(config: AppConfig, clients: &AwsClients, store: &Store, base_
         add_member(store, &id, &email, MemberRole::Owner, Some(passphrase.to_owned())).await?;
     }
     let app = build_app(config, clients, Clock::System).await.map_err(failed)?;
-    let token = enable_scim(store, &app.token_key, &id, IdentityProvider::Okta, TokenWindow::Days90, now)
-        .await
-        .map_err(failed)?;
+    let token = enable_scim(
+        store,
+        &app.token_key,
+        &AuthorizedOrg::for_operator(id.clone()),
+        IdentityProvider::Okta,
+        TokenWindow::Days90,
+        now,
+    )
+    .await
+    .map_err(failed)?;
     let connector = format!("{}/scim/v2/orgs/{id}", base_url.trim_end_matches('/'));
     println!("demo organization: {id} (Enterprise, 50 seats, domain demo.example.com, SSO okta)");
     println!("admin login: {DEMO_OWNER} / {passphrase}");

@@ -10,6 +10,7 @@ use super::authz::OrgCaller;
 use super::cursor::Cursor;
 use super::status::{build_status, requirements, ScimStatus};
 use super::{AdminError, Console, Unmet};
+use crate::auth::AuthorizedOrg;
 use crate::domain::{IdentityProvider, OrgId, Organization, ScimRequirement, ScimSettings, TokenState, TokenWindow};
 use crate::enablement::{enable_scim, EnableError};
 use crate::store::{ScimHistoryAction, ScimHistoryEntry};
@@ -98,12 +99,12 @@ fn enable_refused(err: EnableError) -> AdminError {
 }
 
 impl Console {
-    async fn organization_of(&self, org: &OrgId) -> Result<Organization, AdminError> {
+    async fn organization_of(&self, org: &AuthorizedOrg) -> Result<Organization, AdminError> {
         let found = self.store.organization(org).await?;
         found.map(|(org, _)| org).ok_or_else(|| AdminError::OrganizationGone(org.to_string()))
     }
 
-    async fn latest_history(&self, org: &OrgId) -> Result<Vec<HistoryView>, AdminError> {
+    async fn latest_history(&self, org: &AuthorizedOrg) -> Result<Vec<HistoryView>, AdminError> {
         let (entries, _) = self.store.scim_history_page(org, None, STATUS_HISTORY).await?;
         Ok(entries.into_iter().map(HistoryView::from).collect())
     }

@@ -19,6 +19,7 @@ pub use policy::{
 };
 pub use summary::{OrgOutcome, RunError, RunFailure, RunSummary};
 
+use crate::auth::AuthorizedOrg;
 use crate::clock::Clock;
 use crate::config::AppConfig;
 use crate::domain::{EmailAddress, OrgId, RefreshFailure, ScimSettings, EXPIRY_WARNING_DAYS};
@@ -101,10 +102,13 @@ impl TokenScheduler {
                     summary.orgs_seen += 1;
                     match entry.decoded {
                         Err(err) => summary.fail(Some(entry.key), OrgError::Unreadable(err)),
-                        Ok((org, settings)) => match self.handle_org(&org, &settings, now).await {
-                            Ok(outcome) => summary.count(outcome),
-                            Err(err) => summary.fail(Some(org.to_string()), err),
-                        },
+                        // The scheduler acts for every organization, as the operator's own job.
+                        Ok((org, settings)) => {
+                            match self.handle_org(&AuthorizedOrg::for_operator(org.clone()), &settings, now).await {
+                                Ok(outcome) => summary.count(outcome),
+                                Err(err) => summary.fail(Some(org.to_string()), err),
+                            }
+                        }
                     }
                 }
             }
@@ -117,7 +121,7 @@ impl TokenScheduler {
 
     async fn handle_org(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         settings: &ScimSettings,
         now: DateTime<Utc>,
     ) -> Result<OrgOutcome, OrgError> {
@@ -128,7 +132,7 @@ impl TokenScheduler {
             return Ok(OrgOutcome::Unchanged);
         }
         let (organization, _) =
-            self.store.organization(org).await?.ok_or_else(|| OrgError::MissingOrganization(org.clone()))?;
+            self.store.organization(org).await?.ok_or_else(|| OrgError::MissingOrganization(org.id().clone()))?;
         let blockers = refresh_blockers(&organization, settings, now);
         if blockers.is_empty() {
             return self.extend(org, settings, now).await;
@@ -177,7 +181,12 @@ impl TokenScheduler {
         Ok(OrgOutcome::NotRefreshed { notice: Some(notice) })
     }
 
-    async fn extend(&self, org: &OrgId, settings: &ScimSettings, now: DateTime<Utc>) -> Result<OrgOutcome, OrgError> {
+    async fn extend(
+        &self,
+        org: &AuthorizedOrg,
+        settings: &ScimSettings,
+        now: DateTime<Utc>,
+    ) -> Result<OrgOutcome, OrgError> {
         let expires_at = extended_expiry(settings).ok_or(OrgError::NoWindow)?;
         match self.store.extend_scim_token(org, settings, expires_at, now).await {
             Ok(()) => {
@@ -197,7 +206,7 @@ impl TokenScheduler {
 
     async fn record_failure(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         settings: &ScimSettings,
         failure: Option<&RefreshFailure>,
     ) -> Result<OrgOutcome, OrgError> {
@@ -215,7 +224,7 @@ impl TokenScheduler {
     /// the way; the retry then finds the notice recorded).
     async fn record_notice(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         version: u64,
         key: &str,
         failure: Option<&RefreshFailure>,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::keys::{log_pk, org_pk, sortable_time};
 use super::organizations::scim_settings_put;
 use super::{from_item, s, to_item, Item, RequestLogRecord, Store, StoreError};
+use crate::auth::AuthorizedOrg;
 use crate::domain::{EmailAddress, IdentityProvider, OrgId, ScimSettings, TokenWindow};
 
 fn history_pk(org: &OrgId) -> String {
@@ -106,7 +107,7 @@ impl Store {
     /// transaction: no change without its history entry. A lost race is `VersionMismatch`.
     pub async fn write_scim_settings_with_history(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         settings: &ScimSettings,
         expected_version: Option<u64>,
         entry: &ScimHistoryEntry,
@@ -121,14 +122,14 @@ impl Store {
     }
 
     /// Records a change made elsewhere (e.g. by `enablement::enable_scim`).
-    pub async fn append_scim_history(&self, org: &OrgId, entry: &ScimHistoryEntry) -> Result<(), StoreError> {
+    pub async fn append_scim_history(&self, org: &AuthorizedOrg, entry: &ScimHistoryEntry) -> Result<(), StoreError> {
         self.transact(vec![history_put_action(org, entry)?], &["history".to_owned()]).await
     }
 
     /// History entries, newest first, after the sort key `after`; with the key to continue from.
     pub async fn scim_history_page(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         after: Option<String>,
         limit: i32,
     ) -> Result<(Vec<ScimHistoryEntry>, Option<String>), PageError> {
@@ -144,7 +145,7 @@ impl Store {
     /// key to continue from.
     pub async fn request_logs_page(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         filter: &RequestLogFilter,
         after: Option<String>,
         limit: i32,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{org_pk, ORG_SK, SCIM_SK};
 use super::{from_item, s, to_item, Item, Store, StoreError};
+use crate::auth::AuthorizedOrg;
 use crate::domain::{OrgId, Organization, ScimSettings};
 use crate::retry::Backoff;
 
@@ -101,7 +102,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn organization(&self, org: &OrgId) -> Result<Option<(Organization, LicenseCounts)>, StoreError> {
+    pub async fn organization(&self, org: &AuthorizedOrg) -> Result<Option<(Organization, LicenseCounts)>, StoreError> {
         let output = self
             .read_item()
             .key("PK", s(org_pk(org)))
@@ -126,7 +127,7 @@ impl Store {
     /// Replaces the SCIM settings if they are still at `expected_version` (None: must not exist).
     pub async fn put_scim_settings(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         settings: &ScimSettings,
         expected_version: Option<u64>,
     ) -> Result<(), StoreError> {

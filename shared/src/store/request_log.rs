@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{log_pk, sortable_time};
 use super::{from_item, s, to_item, Store, StoreError};
+use crate::auth::AuthorizedOrg;
 use crate::domain::OrgId;
 use crate::log::Redacted;
 
@@ -62,7 +63,11 @@ impl Store {
     }
 
     /// The newest `limit` records of an organization.
-    pub async fn recent_request_logs(&self, org: &OrgId, limit: i32) -> Result<Vec<RequestLogRecord>, StoreError> {
+    pub async fn recent_request_logs(
+        &self,
+        org: &AuthorizedOrg,
+        limit: i32,
+    ) -> Result<Vec<RequestLogRecord>, StoreError> {
         let output = self
             .query_table()
             .key_condition_expression("PK = :pk")

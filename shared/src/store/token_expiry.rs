@@ -9,6 +9,7 @@ use super::keys::{admins_gsi_pk, org_pk, SCIM_SK};
 use super::members::{build_err, decode_member};
 use super::table::GSI1_NAME;
 use super::{from_item, outbox_put_action, s, Item, MemberRecord, OutboxItem, Store, StoreError};
+use crate::auth::AuthorizedOrg;
 use crate::domain::{OrgId, RefreshFailure, ScimSettings};
 
 /// GSI1 partition of the SCIM settings items whose token expires.
@@ -45,7 +46,7 @@ impl Store {
     }
 
     /// The owners and co-owners of an organization (its sparse admins partition of GSI1).
-    pub async fn organization_admins(&self, org: &OrgId) -> Result<Vec<MemberRecord>, StoreError> {
+    pub async fn organization_admins(&self, org: &AuthorizedOrg) -> Result<Vec<MemberRecord>, StoreError> {
         let query = self.gsi1_query(admins_gsi_pk(org));
         let admins = self.query_all_decoded(query, decode_member).await?;
         Ok(admins.into_iter().flatten().collect())
@@ -57,7 +58,7 @@ impl Store {
     /// another writer (a concurrent run, a manual refresh) changed the settings first.
     pub async fn extend_scim_token(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         read: &ScimSettings,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -94,7 +95,7 @@ impl Store {
     /// an admin's concurrent edit should lose to.
     pub async fn record_refresh_failure(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         version: u64,
         failure: &RefreshFailure,
     ) -> Result<(), StoreError> {
@@ -124,7 +125,7 @@ impl Store {
     /// `failure`, when given, is recorded in the same write.
     pub async fn record_expiry_notice(
         &self,
-        org: &OrgId,
+        org: &AuthorizedOrg,
         version: u64,
         notice_key: &str,
         failure: Option<&RefreshFailure>,
