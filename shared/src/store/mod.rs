@@ -3,7 +3,7 @@ mod admin_history;
 mod error;
 #[cfg(feature = "fixtures")]
 mod fixtures;
-pub mod keys;
+pub(crate) mod keys;
 mod members;
 mod organizations;
 mod outbox;
