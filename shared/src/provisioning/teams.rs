@@ -65,6 +65,18 @@ fn too_big_for_a_response(team: &TeamRecord) -> ProvisioningError {
     ))
 }
 
+/// The team as the IdP's document now describes it (its members are items of their own).
+fn rewritten(team: &TeamRecord, doc: &GroupDocument, now: DateTime<Utc>) -> TeamRecord {
+    TeamRecord {
+        display_name: doc.display_name().to_owned(),
+        external_id: doc.external_id(),
+        modified_at: now,
+        version: team.version + 1,
+        resource: Some(doc.to_stored()),
+        ..team.clone()
+    }
+}
+
 /// Whether an answer shows the group's members (and so whether they are read at all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MembersWanted {
@@ -190,14 +202,7 @@ impl Provisioning<'_> {
         // Validate members before anything is written.
         self.resolve_members(&org, refs, &found, id).await?;
         let now = self.clock.now();
-        let updated = TeamRecord {
-            display_name: doc.display_name().to_owned(),
-            external_id: doc.external_id(),
-            modified_at: now,
-            version: team.version + 1,
-            resource: Some(doc.to_stored()),
-            ..team.clone()
-        };
+        let updated = rewritten(&team, doc, now);
         if updated.resource != team.resource || updated.display_name != team.display_name {
             self.store
                 .update_team(&org, &team, &updated)
@@ -456,14 +461,7 @@ impl Provisioning<'_> {
         for attempt in 0..WRITE_ATTEMPTS {
             let mut doc = GroupDocument::of_team(&team);
             doc.patch(&team.id, document_ops)?;
-            let renamed = TeamRecord {
-                display_name: doc.display_name().to_owned(),
-                external_id: doc.external_id(),
-                modified_at: now,
-                version: team.version + 1,
-                resource: Some(doc.to_stored()),
-                ..team.clone()
-            };
+            let renamed = rewritten(&team, &doc, now);
             match self.store.update_team(org, &team, &renamed).await {
                 Ok(()) => return Ok(renamed),
                 Err(TeamWriteError::Changed) if !pinned => {
