@@ -49,3 +49,14 @@ export_local_aws_env() {
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}"
   export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
 }
+
+# The in-memory peer of the benchmark (infra/bench.sh), pinned: scim2-server from PyPI.
+SCIM2_SERVER_VERSION="0.8.3"
+ensure_scim2_server() {
+  ensure_moto
+  if "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('scim2-server') != '$SCIM2_SERVER_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  echo "installing scim2-server==$SCIM2_SERVER_VERSION into $VENV" >&2
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "scim2-server==$SCIM2_SERVER_VERSION"
+}

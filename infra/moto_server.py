@@ -4,10 +4,12 @@ moto's threaded server does not make conditional writes atomic under concurrent 
 requests one by one gives each request the atomicity DynamoDB has, so concurrency tests test our
 use of conditional writes. With --exit-with-parent the server stops when the process that started
 it (a test run) ends. GET /_tests/ses-messages.json lists the emails SES accepted (for tests).
-Two moto hot spots are patched so large-team tests run in seconds, with the same wire results:
+Three moto hot spots are patched so large-team tests run in seconds, with the same wire results:
 TransactWriteItems rolls back per item instead of copying whole tables
-(`roll_back_transactions_per_item`), and item-reading answers skip moto's shape-walking serializer
-(`serialize_item_reads_directly`).
+(`roll_back_transactions_per_item`), item-reading answers skip moto's shape-walking serializer
+(`serialize_item_reads_directly`), and Query reads one partition (base table or GSI) from an index
+instead of sorting and scanning the whole table (`query_partitions_from_an_index`).
+infra/test_moto_server.py compares the wire answers with plain moto's.
 """
 import argparse
 import json
@@ -162,18 +164,237 @@ def serialize_item_reads_directly() -> None:
     DynamoResult.execute_result = execute_result
 
 
+# DynamoDB operations whose item writes go through the hooks of `query_partitions_from_an_index`
+# (Table.put_item, Table.delete_item, DynamoDBBackend.update_item, transact_write_items) or that
+# write no item. Any other DynamoDB operation (PartiQL, UpdateTable, restores, imports...) drops
+# every partition index; the next Query rebuilds it.
+INDEX_KEEPING_OPERATIONS = {
+    "GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems",
+    "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
+    "CreateTable", "DeleteTable", "DescribeTable", "ListTables",
+    "UpdateTimeToLive", "DescribeTimeToLive", "TagResource", "UntagResource", "ListTagsOfResource",
+    "DescribeEndpoints", "DescribeContinuousBackups", "DescribeLimits",
+}
+
+# Bumped by any other DynamoDB operation: an index built under an older generation is stale.
+INDEX_GENERATION = [0]
+
+
+def query_partitions_from_an_index():
+    """Answer Query from the queried partition's items instead of the whole table.
+
+    moto's Table.query sorts every item of the table (`all_items`), then keeps those whose partition
+    key matches: a GET /Users/{id} cost ~75 ms on a table of 8k items, growing with the table. This
+    wrapper hands moto's own Table.query only the candidates of the partition queried, so its key
+    conditions, filters, projections, Limit, ExclusiveStartKey / LastEvaluatedKey, ScanIndexForward
+    and ConsistentRead checks run unchanged on the same (sorted) items:
+    - base table (and a local index): `table.items[hash]`, which moto already keeps by partition;
+    - a global index with one HASH attribute: `GsiPartitions`, built on the first query of that index
+      and kept by the write hooks below (every write path of moto's ends in Table.put_item,
+      Table.delete_item or an in-place update by DynamoDBBackend.update_item; transactions go
+      through those, and their per-item rollback is re-indexed after it). Anything else falls back
+      to moto's own full scan.
+    Requests are still served one at a time (see the module docstring), so the swap of `all_items`
+    for one call is never seen by another request.
+    """
+    from moto.dynamodb import models as dynamodb_models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    class GsiPartitions:
+        """One global index's items by the value of its HASH attribute (a superset is enough:
+        moto's query re-checks every key condition)."""
+
+        def __init__(self, table, attr):
+            self.attr = attr
+            self.generation = INDEX_GENERATION[0]
+            self.by_value = {}
+            self.value_of = {}
+            for hash_value, part in table.items.items():
+                if table.range_key_attr:
+                    for range_value, item in part.items():
+                        self.add((hash_value, range_value), item)
+                else:
+                    self.add((hash_value, None), part)
+
+        def add(self, key, item):
+            value = item.attrs.get(self.attr) if item is not None else None
+            if value is None:
+                return
+            try:
+                self.by_value.setdefault(value, {})[key] = item
+            except TypeError:
+                return  # not a key type (a list or map): no key condition can equal it
+            self.value_of[key] = value
+
+        def reindex(self, table, key):
+            old = self.value_of.pop(key, None)
+            if old is not None:
+                bucket = self.by_value.get(old, {})
+                bucket.pop(key, None)
+                if not bucket:
+                    self.by_value.pop(old, None)
+            self.add(key, stored_item(table, *key))
+
+    def stored_item(table, hash_value, range_value):
+        part = table.items.get(hash_value)
+        if part is None:
+            return None
+        if table.range_key_attr:
+            return part.get(range_value)
+        return part
+
+    def partitions_of(table):
+        return table.__dict__.setdefault("_gsi_partitions", {})
+
+    def reindex(table, hash_value, range_value):
+        for gsi in partitions_of(table).values():
+            gsi.reindex(table, (hash_value, range_value))
+
+    def candidates(table, hash_key, index_name, hash_key_conditions):
+        """The items the query can match, or None to let moto scan the table."""
+        if not index_name:
+            if hash_key is None:
+                return None
+            part = table.items.get(hash_key)
+            if part is None:
+                return []
+            return list(part.values()) if table.range_key_attr else [part]
+        index = next((i for i in table.all_indexes() if i.name == index_name), None)
+        if index is None:
+            return None  # moto answers the validation error
+        hash_attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+        conditions = dict(hash_key_conditions or [])
+        if len(hash_attrs) != 1 or set(conditions) != set(hash_attrs):
+            return None
+        (attr,) = hash_attrs
+        value = conditions[attr]
+        if attr == table.hash_key_attr:
+            return candidates(table, value, None, None)
+        gsis = partitions_of(table)
+        gsi = gsis.get(index_name)
+        if gsi is None or gsi.attr != attr or gsi.generation != INDEX_GENERATION[0]:
+            gsi = gsis[index_name] = GsiPartitions(table, attr)
+        try:
+            return list(gsi.by_value.get(value, {}).values())
+        except TypeError:
+            return []
+
+    original_query = Table.query
+
+    def query(self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+              scan_index_forward, projection_expressions, index_name=None, consistent_read=False,
+              filter_expression=None, hash_key_conditions=None, range_key_conditions=None,
+              **filter_kwargs):
+        items = candidates(self, hash_key, index_name, hash_key_conditions)
+        if items is not None:
+            # Unsorted is fine: moto sorts the candidates by keys that are unique per item (the
+            # table's range key, or the index keys then the table's keys).
+            self.all_items = lambda: items
+        try:
+            return original_query(
+                self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
+                scan_index_forward, projection_expressions, index_name, consistent_read,
+                filter_expression, hash_key_conditions=hash_key_conditions,
+                range_key_conditions=range_key_conditions, **filter_kwargs,
+            )
+        finally:
+            self.__dict__.pop("all_items", None)
+
+    Table.query = query
+
+    original_put = Table.put_item
+
+    def put_item(self, *args, **kwargs):
+        item = original_put(self, *args, **kwargs)
+        if item is not None:
+            reindex(self, item.hash_key, item.range_key if self.range_key_attr else None)
+        return item
+
+    Table.put_item = put_item
+
+    original_delete = Table.delete_item
+
+    def delete_item(self, hash_key, range_key=None, *args, **kwargs):
+        try:
+            return original_delete(self, hash_key, range_key, *args, **kwargs)
+        finally:
+            reindex(self, hash_key, range_key if self.range_key_attr else None)
+
+    Table.delete_item = delete_item
+
+    def key_of(table, attrs):
+        try:
+            hash_value = DynamoType(attrs[table.hash_key_attr])
+            range_value = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+            return hash_value, range_value
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+    original_update = dynamodb_models.DynamoDBBackend.update_item
+
+    def update_item(self, table_name, key, *args, **kwargs):
+        try:
+            return original_update(self, table_name, key, *args, **kwargs)
+        finally:
+            table = self.tables.get(table_name)
+            touched = key_of(table, key) if table is not None and isinstance(key, dict) else None
+            if touched is not None:
+                reindex(table, *touched)
+
+    dynamodb_models.DynamoDBBackend.update_item = update_item
+
+    original_transact = dynamodb_models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        try:
+            return original_transact(self, transact_items)
+        finally:
+            # The per-item rollback restores `table.items` directly: index what it left.
+            for action in transact_items if isinstance(transact_items, list) else []:
+                try:
+                    ((op_type, op),) = action.items()
+                    table = self.tables.get(op["TableName"])
+                    attrs = op["Item"] if op_type == "Put" else op["Key"]
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    continue
+                touched = key_of(table, attrs) if table is not None else None
+                if touched is not None:
+                    reindex(table, *touched)
+
+    dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def with_index_invalidation(app):
+    """Drops every partition index after a DynamoDB operation whose writes the hooks do not see."""
+
+    def serve(environ, start_response):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        try:
+            return app(environ, start_response)
+        finally:
+            if target.startswith("DynamoDB_") and target.partition(".")[2] not in INDEX_KEEPING_OPERATIONS:
+                INDEX_GENERATION[0] += 1
+
+    return serve
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--exit-with-parent", action="store_true")
+    # For before/after timings: moto's own Query (a scan of the whole table).
+    parser.add_argument("--without-query-index", action="store_true")
     args = parser.parse_args()
     if args.exit_with_parent:
         threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     os.environ.setdefault("MOTO_PORT", str(args.port))
     roll_back_transactions_per_item()
     serialize_item_reads_directly()
-    app = with_test_endpoints(DomainDispatcherApplication(create_backend_app))
+    if not args.without_query_index:
+        query_partitions_from_an_index()
+    app = with_index_invalidation(with_test_endpoints(DomainDispatcherApplication(create_backend_app)))
     print(f"moto listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
     run_simple(args.host, args.port, app, threaded=False, use_reloader=False, request_handler=MotoRequestHandler)
 

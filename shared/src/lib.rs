@@ -14,6 +14,7 @@ pub mod config;
 pub mod domain;
 pub mod enablement;
 pub mod log;
+pub mod metrics;
 pub mod notify;
 pub mod provisioning;
 pub mod redact;

@@ -109,7 +109,12 @@ impl RoundTrips {
 
     /// The operations seen since `start`, request-log writes excluded.
     pub fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().iter().filter(|c| !c.ends_with("(log)")).cloned().collect()
+        self.calls.lock().unwrap().iter().filter(|c| !c.ends_with("(log)") && !c.ends_with("(rate)")).cloned().collect()
+    }
+
+    /// Fair-use counts since `start` (one per request with a token).
+    pub fn rate_counts(&self) -> usize {
+        self.calls.lock().unwrap().iter().filter(|c| c.ends_with("(rate)")).count()
     }
 
     /// Sequential round trips: calls that overlap in time (run concurrently) count once.
@@ -159,12 +164,24 @@ impl Intercept for RoundTrips {
         let operation = operation_name(context).unwrap_or("?").to_owned();
         let body = request.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         let is_log = operation == "PutItem" && body.contains("#LOG\"");
-        if !is_log {
+        // The fair-use count is sent beside the token check's read (one `tokio::join!` in
+        // `store::prefetch`; docs/ARCHITECTURE.md, "Fair use"): nothing waits on it, so it is no
+        // round trip of the request's chain. Left out of `sequential` and `calls`, and counted by
+        // `rate_counts`, so that a loaded machine delaying its send cannot make it look sequential.
+        let is_rate = operation == "UpdateItem" && body.contains("\"RATE#");
+        if !is_log && !is_rate {
             self.spans.lock().unwrap().push((Instant::now(), None));
             cfg.interceptor_state().store_put(CallStarted(self.spans.lock().unwrap().len() - 1));
             self.requests.lock().unwrap().push((operation.clone(), body));
         }
-        self.calls.lock().unwrap().push(if is_log { format!("{operation}(log)") } else { operation });
+        let call = if is_log {
+            format!("{operation}(log)")
+        } else if is_rate {
+            format!("{operation}(rate)")
+        } else {
+            operation
+        };
+        self.calls.lock().unwrap().push(call);
         Ok(())
     }
 

@@ -11,6 +11,7 @@ mod admin_support;
 mod auth;
 mod discovery;
 mod errors;
+mod fair_use;
 mod groups_crud;
 mod groups_flows;
 mod groups_scale;

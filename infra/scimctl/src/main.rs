@@ -14,9 +14,10 @@ use insomnia_scim::domain::{
 };
 use insomnia_scim::enablement::enable_scim;
 use insomnia_scim::notify::Mailer;
+use insomnia_scim::provisioning::fair_use;
 use insomnia_scim::runtime::{build_app, AwsClients};
 use insomnia_scim::scheduler::TokenScheduler;
-use insomnia_scim::store::{Account, ManagedBy, MemberRecord, NewMember, Store, TeamRecord};
+use insomnia_scim::store::{Account, ManagedBy, MemberRecord, NewMember, RateBudget, Store, TeamRecord};
 
 #[derive(Parser)]
 #[command(name = "scimctl", about = "Operate the SCIM service: bootstrap a stack, manage organizations")]
@@ -41,6 +42,17 @@ enum Command {
         /// Enterprise licenses bought (no limit when omitted)
         #[arg(long)]
         seats: Option<u32>,
+    },
+    /// Show or set an organization's SCIM request budget (fair use; default 50 requests/s, bursts of 200).
+    FairUse {
+        #[arg(long)]
+        org: String,
+        /// Sustained requests per second (with --burst; omit both to show the budget)
+        #[arg(long, requires = "burst")]
+        rate: Option<u32>,
+        /// Requests admitted at once (a window of burst / rate seconds admits this many)
+        #[arg(long, requires = "rate")]
+        burst: Option<u32>,
     },
     /// Add a member by hand (an owner, co-owner or manually managed member).
     AddMember {
@@ -194,6 +206,21 @@ async fn run(command: Command) -> Result<(), CliError> {
                 .map_err(failed)?;
             println!("connector URL: {}/scim/v2/orgs/{id}", base_url.trim_end_matches('/'));
             println!("token (shown once): {}", token.reveal());
+            Ok(())
+        }
+        Command::FairUse { org, rate, burst } => {
+            let id = AuthorizedOrg::for_operator(OrgId::parse(&org).map_err(usage)?);
+            if let (Some(per_second), Some(burst)) = (rate, burst) {
+                if per_second == 0 || burst == 0 {
+                    return Err(usage("--rate and --burst must be at least 1"));
+                }
+                store.set_rate_budget(&id, RateBudget { per_second, burst }).await.map_err(failed)?;
+            }
+            let (budget, source) = match store.rate_budget(&id).await.map_err(failed)? {
+                Some(budget) => (budget, "set"),
+                None => (fair_use::DEFAULT_BUDGET, "default"),
+            };
+            println!("{}: {} requests/s, bursts of {} ({source})", id.id(), budget.per_second, budget.burst);
             Ok(())
         }
         Command::ShowOrg { org } => {

@@ -21,6 +21,9 @@ impl From<ProvisioningError> for ScimError {
                 ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, detail)
             }
             E::Throttled => ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, detail),
+            E::OverBudget { retry_after, .. } => {
+                ScimError::new(StatusCode::TOO_MANY_REQUESTS, None, detail).with_retry_after(retry_after)
+            }
             E::Store(other) => {
                 tracing::error!(error = %other, "store failure");
                 ScimError::internal()

@@ -52,6 +52,32 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
         response.headers_mut().insert("x-request-id", value);
     }
     let note = slot.take();
+    let status = response.status().as_u16();
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let idp = guess_idp(user_agent.as_deref());
+    // Metrics of every SCIM request, as one EMF line (docs/ARCHITECTURE.md, "Metrics").
+    let mut metrics = crate::metrics::MetricLine::new()
+        .dimension("StatusClass", crate::metrics::status_class(status))
+        .dimension("Idp", idp)
+        .also_by(&[])
+        // Joins the request's other log lines and its request-log record.
+        .property("request_id", request_id.clone())
+        .property("org", note.org.as_ref().map(|org| org.as_str().to_owned()).unwrap_or_default())
+        .count("Requests", 1)
+        .millis("Latency", latency_ms);
+    if status == 429 {
+        metrics = metrics.count("OverBudget", 1);
+    }
+    metrics.emit(at.timestamp_millis());
+    if status == 429 {
+        if let Some(org) = &note.org {
+            // Per organization, for the alarm on one organization's 429s.
+            crate::metrics::MetricLine::new()
+                .dimension("Org", org.as_str())
+                .count("OverBudget", 1)
+                .emit(at.timestamp_millis());
+        }
+    }
     if let Some(org) = note.org {
         let error = response.extensions().get::<ScimError>();
         app.logs.submit(RequestLogRecord {
@@ -61,9 +87,9 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
             method,
             path,
             query,
-            status: response.status().as_u16(),
-            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            idp: guess_idp(user_agent.as_deref()).to_owned(),
+            status,
+            latency_ms,
+            idp: idp.to_owned(),
             user_agent,
             resource_type,
             scim_type: error.and_then(|e| e.scim_type).map(|t| t.as_str().to_owned()),

@@ -74,6 +74,12 @@ impl TokenKey {
         mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// The fair-use bucket of a presented token: a prefix of its keyed hash, so a wrong token
+    /// counts in a bucket of its own, never in the organization's (docs/ARCHITECTURE.md, "Fair use").
+    pub fn bucket(&self, presented: &PresentedToken) -> String {
+        self.hash(&presented.0).chars().take(16).collect()
+    }
+
     /// Generates a new token. The caller stores only `hash` and shows the token once.
     pub fn issue(&self) -> (IssuedToken, String) {
         let mut bytes = [0u8; TOKEN_RANDOM_BYTES];

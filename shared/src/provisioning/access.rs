@@ -5,7 +5,7 @@ use crate::domain::OrgId;
 use crate::log::LogSlot;
 use crate::store::{Prefetch, Prefetched};
 
-use super::{Provisioning, ProvisioningError};
+use super::{fair_use, Provisioning, ProvisioningError};
 
 /// The caller of an organization's connector: the organization in the URL and the bearer token
 /// presented (checked by the use case, not yet here).
@@ -29,7 +29,15 @@ impl Provisioning<'_> {
         caller: &Caller,
         prefetch: &Prefetch,
     ) -> Result<(AuthorizedOrg, Prefetched), ProvisioningError> {
-        let (settings, found) = self.store.scim_settings_with(&caller.org, prefetch).await?;
+        // The fair-use count rides the token check's read (docs/ARCHITECTURE.md, "Fair use"), for a
+        // request presenting the token this instance last saw pass the check.
+        let (budget, known_bucket) = fair_use::remembered(&caller.org);
+        let bucket = caller.token.as_ref().ok().map(|token| self.token_key.bucket(token));
+        let window = bucket
+            .as_ref()
+            .filter(|bucket| known_bucket.as_ref() == Some(*bucket))
+            .map(|bucket| fair_use::window(budget, bucket.clone(), self.clock.now()));
+        let (settings, mut found) = self.store.scim_settings_counted(&caller.org, prefetch, window.as_ref()).await?;
         if settings.is_some() {
             // Only an organization with SCIM settings has a request log.
             let org = caller.org.clone();
@@ -38,7 +46,33 @@ impl Provisioning<'_> {
             tracing::Span::current().record("org", caller.org.as_str());
         }
         let token = caller.token.as_ref().map_err(|err| ProvisioningError::Auth(*err))?;
-        let org = self.token_key.authorize(&caller.org, settings.as_ref(), token, self.clock.now())?;
+        let checked = self.token_key.authorize(&caller.org, settings.as_ref(), token, self.clock.now());
+        let read_budget = found.rate_budget.unwrap_or(fair_use::DEFAULT_BUDGET);
+        // The token that passed is remembered; the remembered one is forgotten once it fails (disabled,
+        // expired, replaced), so its requests stop being counted. Another wrong token changes nothing.
+        let remembered_bucket = match checked {
+            Ok(_) => bucket,
+            Err(_) if bucket == known_bucket => None,
+            Err(_) => known_bucket,
+        };
+        fair_use::remember(&caller.org, read_budget, remembered_bucket);
+        let org = checked?;
+        // Judged only once the token is valid: a wrong token never learns or spends the budget.
+        if let (Some(window), Some(count)) = (window, found.rate_count.take()) {
+            match count {
+                Ok(count) => {
+                    if let Some(retry_after) = fair_use::over_budget(budget, &window, count, self.clock.now()) {
+                        return Err(ProvisioningError::OverBudget {
+                            retry_after,
+                            per_second: budget.per_second,
+                            burst: budget.burst,
+                        });
+                    }
+                }
+                // Fair use is no reason to fail a request: an uncounted one goes through.
+                Err(err) => tracing::warn!(error = %err, "fair-use count failed; request let through"),
+            }
+        }
         Ok((org, found))
     }
 }

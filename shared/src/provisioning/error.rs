@@ -43,6 +43,12 @@ pub enum ProvisioningError {
     /// A create whose members could not all be written was undone.
     #[error("Group '{name}' was not created: its members could not be written. Retry the request.")]
     NotCreated { name: String },
+    /// The organization's connector is over its fair-use budget (429 with `Retry-After`).
+    #[error(
+        "This organization's SCIM connector is over its request budget ({per_second} requests/s, bursts of \
+         {burst}); retry after {retry_after} s."
+    )]
+    OverBudget { retry_after: u64, per_second: u32, burst: u32 },
     /// DynamoDB is throttling: the request may be retried in a moment.
     #[error("The service is busy; retry the request in a few seconds.")]
     Throttled,

@@ -5,6 +5,7 @@
 mod access;
 mod deletes;
 mod error;
+pub mod fair_use;
 mod retry;
 mod teams;
 mod users;

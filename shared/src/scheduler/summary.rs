@@ -126,8 +126,22 @@ impl RunSummary {
         self.emails_failed += report.failed;
     }
 
+    /// The run's metrics, as one EMF line (docs/ARCHITECTURE.md, "Metrics"): the failures metric
+    /// is what the scheduler's alarm watches.
+    pub fn metrics(&self) -> crate::metrics::MetricLine {
+        crate::metrics::MetricLine::new()
+            .count("TokensExpiringSoon", u64::from(self.orgs_seen))
+            .count("OrgsRefreshed", u64::from(self.refreshed))
+            .count("NoticesQueued", u64::from(self.notices_queued))
+            .count("EmailsSent", u64::from(self.emails_sent))
+            .count("EmailsRetried", u64::from(self.emails_retried))
+            .count("EmailsFailed", u64::from(self.emails_failed))
+            .count("SchedulerFailures", u64::try_from(self.failures.len()).unwrap_or(u64::MAX))
+    }
+
     /// The one line a run logs.
     pub(super) fn log(&self) {
+        self.metrics().emit(chrono::Utc::now().timestamp_millis());
         let failures = serde_json::to_string(&self.failures).unwrap_or_default();
         tracing::info!(
             as_of = %self.as_of.to_rfc3339(),
@@ -149,6 +163,28 @@ impl RunSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_with_a_failed_organization_reports_it_in_its_metric_line() {
+        let mut summary = RunSummary::new(Utc::now());
+        summary.orgs_seen = 3;
+        summary.count(OrgOutcome::Refreshed { expires_at: Utc::now() });
+        summary.add_deliveries(&DeliveryReport { sent: 2, retried: 1, failed: 1, skipped: 0 });
+        summary.fail(Some("acme".into()), "boom");
+        let line = summary.metrics().to_json(0);
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "InsomniaScim");
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([[]]));
+        for (name, value) in [
+            ("SchedulerFailures", 1.0),
+            ("TokensExpiringSoon", 3.0),
+            ("OrgsRefreshed", 1.0),
+            ("EmailsSent", 2.0),
+            ("EmailsRetried", 1.0),
+            ("EmailsFailed", 1.0),
+        ] {
+            assert_eq!(line[name], value, "{name}: {line}");
+        }
+    }
 
     #[test]
     fn outcomes_and_deliveries_add_up() {

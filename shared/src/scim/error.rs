@@ -47,6 +47,8 @@ pub struct ScimError {
     pub status: StatusCode,
     pub scim_type: Option<ScimType>,
     pub detail: String,
+    /// Seconds the client should wait (`Retry-After`, RFC 9110 §10.2.3): a 429's or a 503's.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -60,7 +62,12 @@ struct ErrorBody<'a> {
 
 impl ScimError {
     pub fn new(status: StatusCode, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
-        Self { status, scim_type, detail: detail.into() }
+        Self { status, scim_type, detail: detail.into(), retry_after: None }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
@@ -104,6 +111,9 @@ impl IntoResponse for ScimError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_MEDIA_TYPE));
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"SCIM\""));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         // Kept for the request log, which records scimType and detail without parsing the body.
         response.extensions_mut().insert(self);
@@ -172,5 +182,14 @@ mod tests {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(response.headers()[header::CONTENT_TYPE], SCIM_MEDIA_TYPE);
         assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+        assert!(!response.headers().contains_key(header::RETRY_AFTER));
+    }
+
+    #[test]
+    fn a_retry_after_becomes_the_header() {
+        let response =
+            ScimError::new(StatusCode::TOO_MANY_REQUESTS, None, "slow down").with_retry_after(3).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
     }
 }

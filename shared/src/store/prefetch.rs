@@ -7,6 +7,7 @@ use super::keys::{
 };
 use super::members::{decode_account, decode_member_state, key_item, MemberState};
 use super::organizations::{decode_organization, decode_scim_settings, LicenseCounts};
+use super::rate::{decode_budget, fair_use_key, RateBudget, RateWindow, FAIR_USE_SK};
 use super::teams::{decode_team_state, TeamState};
 use super::{Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
@@ -153,6 +154,10 @@ pub struct Prefetched {
     pub ids: Vec<String>,
     /// The memberships `with_team_members` asked for.
     pub memberships: Vec<Membership>,
+    /// The organization's fair-use budget, when one is set (read only by a counted check).
+    pub rate_budget: Option<RateBudget>,
+    /// The count of the request's fair-use window, this request included (none: not counted).
+    pub rate_count: Option<Result<u64, StoreError>>,
 }
 
 impl Prefetched {
@@ -190,16 +195,44 @@ impl Store {
         org: &OrgId,
         prefetch: &Prefetch,
     ) -> Result<(Option<ScimSettings>, Prefetched), StoreError> {
-        let (read, alongside) = tokio::join!(self.prefetch_items(org, prefetch), self.alongside(org, prefetch));
+        let (read, alongside) = tokio::join!(self.prefetch_read(org, prefetch, false), self.alongside(org, prefetch));
         let (settings, mut found) = read?;
-        match (&prefetch.alongside, alongside?) {
+        Self::merge_alongside(prefetch, alongside?, &mut found);
+        Ok((settings, found))
+    }
+
+    /// `scim_settings_with`, also reading the organization's fair-use budget in the same
+    /// BatchGetItem and counting the request in `window` (if any) at the same time
+    /// (docs/ARCHITECTURE.md, "Fair use"): no round trip of its own. A failed count is handed back,
+    /// not raised, so the caller can let the request through.
+    pub async fn scim_settings_counted(
+        &self,
+        org: &OrgId,
+        prefetch: &Prefetch,
+        window: Option<&RateWindow>,
+    ) -> Result<(Option<ScimSettings>, Prefetched), StoreError> {
+        let count = async {
+            match window {
+                Some(window) => Some(self.count_request(org, window).await),
+                None => None,
+            }
+        };
+        let (read, alongside, count) =
+            tokio::join!(self.prefetch_read(org, prefetch, true), self.alongside(org, prefetch), count);
+        let (settings, mut found) = read?;
+        Self::merge_alongside(prefetch, alongside?, &mut found);
+        found.rate_count = count;
+        Ok((settings, found))
+    }
+
+    fn merge_alongside(prefetch: &Prefetch, alongside: AlongsideResult, found: &mut Prefetched) {
+        match (&prefetch.alongside, alongside) {
             (Some(Alongside::TeamMembers(_)), AlongsideResult::Memberships(memberships)) => {
                 found.memberships = memberships
             }
             (_, AlongsideResult::Ids(ids)) => found.ids = ids,
             _ => {}
         }
-        Ok((settings, found))
     }
 
     async fn alongside(&self, org: &OrgId, prefetch: &Prefetch) -> Result<AlongsideResult, StoreError> {
@@ -219,15 +252,19 @@ impl Store {
         })
     }
 
-    async fn prefetch_items(
+    async fn prefetch_read(
         &self,
         org: &OrgId,
         prefetch: &Prefetch,
+        with_budget: bool,
     ) -> Result<(Option<ScimSettings>, Prefetched), StoreError> {
-        if prefetch.is_empty() {
+        if prefetch.is_empty() && !with_budget {
             return Ok((self.scim_settings(org).await?, Prefetched::default()));
         }
         let mut keys = vec![key_item(org_pk(org), SCIM_SK.into())];
+        if with_budget {
+            keys.push(fair_use_key(org));
+        }
         keys.extend(prefetch.keys(org));
         let mut settings = None;
         let mut found = Prefetched::default();
@@ -237,6 +274,8 @@ impl Store {
             let owner = || item.get("member_id").and_then(|v| v.as_s().ok()).cloned();
             if sk == SCIM_SK && pk == org_pk(org) {
                 settings = Some(decode_scim_settings(item)?);
+            } else if sk == FAIR_USE_SK {
+                found.rate_budget = decode_budget(&item);
             } else if sk == ORG_SK {
                 found.organization = Some(decode_organization(item)?);
             } else if sk == ACCOUNT_SK {

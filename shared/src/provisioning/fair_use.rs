@@ -1,0 +1,135 @@
+//! Fair use per organization: a request budget for each SCIM connector, counted across every
+//! Lambda instance in DynamoDB (docs/ARCHITECTURE.md, "Fair use").
+//!
+//! A fixed window of `burst / per_second` seconds admits `burst` requests: over any stretch of
+//! time that admits at most twice what a token bucket of the same rate and burst would, and in the
+//! long run exactly the rate. The window's length comes from the budget this instance last read for
+//! the organization (the defaults before it read one), and is part of the counter's key, so
+//! instances that disagree for a moment count apart and each still holds its limit. Only a request
+//! presenting the token that last passed the check on this instance is counted: a wrong token
+//! writes nothing and spends nothing; the first request an instance sees of a token goes uncounted.
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::OrgId;
+use crate::store::{RateBudget, RateWindow};
+
+/// Generous enough for an IdP's initial sync (Entra asks for at least 25 requests/s per tenant).
+pub const DEFAULT_BUDGET: RateBudget = RateBudget { per_second: 50, burst: 200 };
+
+/// Organizations whose budget an instance remembers; past it the memory starts over.
+const REMEMBERED: usize = 10_000;
+
+/// What this instance learned of an organization from its last token check.
+#[derive(Debug, Clone)]
+struct Known {
+    budget: RateBudget,
+    /// The bucket of the token that last passed the check: only a request presenting it is
+    /// counted, so a refused request (a wrong token) writes nothing.
+    bucket: Option<String>,
+}
+
+static KNOWN: Mutex<Option<HashMap<OrgId, Known>>> = Mutex::new(None);
+
+/// The budget to count this request under before its read comes back, and the bucket of the
+/// organization's valid token, if this instance saw one pass.
+pub fn remembered(org: &OrgId) -> (RateBudget, Option<String>) {
+    KNOWN
+        .lock()
+        .ok()
+        .and_then(|map| map.as_ref().and_then(|m| m.get(org).cloned()))
+        .map_or((DEFAULT_BUDGET, None), |known| (known.budget, known.bucket))
+}
+
+/// Remembers what a token check found: the budget read (the defaults when none is set) and the
+/// bucket of the token that passed (none: the presented token did not).
+pub fn remember(org: &OrgId, budget: RateBudget, bucket: Option<String>) {
+    if let Ok(mut map) = KNOWN.lock() {
+        let map = map.get_or_insert_with(HashMap::new);
+        if map.len() >= REMEMBERED && !map.contains_key(org) {
+            map.clear();
+        }
+        map.insert(org.clone(), Known { budget, bucket });
+    }
+}
+
+/// The window `now` falls in for `budget`, in `bucket`.
+pub fn window(budget: RateBudget, bucket: String, now: DateTime<Utc>) -> RateWindow {
+    let per_second = i64::from(budget.per_second.max(1));
+    let length_ms = (i64::from(budget.burst.max(1)) * 1000 / per_second).max(1000);
+    RateWindow { bucket, length_ms, index: now.timestamp_millis().div_euclid(length_ms) }
+}
+
+/// Whole seconds to wait before the window's budget is back: `None` when the request is within it.
+pub fn over_budget(budget: RateBudget, window: &RateWindow, count: u64, now: DateTime<Utc>) -> Option<u64> {
+    if count <= u64::from(budget.burst) {
+        return None;
+    }
+    let wait_ms = (window.ends_at_ms() - now.timestamp_millis()).max(1);
+    Some(u64::try_from((wait_ms + 999) / 1000).unwrap_or(1).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(ms).single().unwrap()
+    }
+
+    #[test]
+    fn the_window_lasts_burst_over_rate_and_at_least_a_second() {
+        let w = window(DEFAULT_BUDGET, "b".into(), at(10_500));
+        assert_eq!((w.length_ms, w.index), (4000, 2));
+        let w = window(RateBudget { per_second: 100, burst: 10 }, "b".into(), at(10_500));
+        assert_eq!(w.length_ms, 1000);
+    }
+
+    #[test]
+    fn the_burst_passes_and_the_next_request_waits_for_the_window_to_end() {
+        let budget = RateBudget { per_second: 2, burst: 4 };
+        let now = at(10_500);
+        let w = window(budget, "b".into(), now);
+        assert_eq!(over_budget(budget, &w, 4, now), None);
+        // The window is [10 s, 12 s): 1.5 s left, rounded up.
+        assert_eq!(over_budget(budget, &w, 5, now), Some(2));
+        assert_eq!(over_budget(budget, &w, 5, at(11_999)), Some(1));
+    }
+
+    #[test]
+    fn over_any_stretch_it_admits_at_most_twice_a_token_bucket() {
+        // Requests as fast as admitted for 60 s: the fixed window admits burst per window.
+        let budget = RateBudget { per_second: 5, burst: 20 };
+        let mut admitted = Vec::new();
+        let mut counts: HashMap<i64, u64> = HashMap::new();
+        for ms in (0..60_000).step_by(10) {
+            let w = window(budget, "b".into(), at(ms));
+            let n = counts.entry(w.index).or_default();
+            *n += 1;
+            if over_budget(budget, &w, *n, at(ms)).is_none() {
+                admitted.push(ms);
+            }
+        }
+        for stretch_ms in [10, 1000, 4000, 10_000, 30_000] {
+            let bucket_allows = f64::from(budget.burst) + f64::from(budget.per_second) * stretch_ms as f64 / 1000.0;
+            let most = (0..60_000 - stretch_ms)
+                .step_by(10)
+                .map(|start| admitted.iter().filter(|t| **t >= start && **t < start + stretch_ms).count())
+                .max()
+                .unwrap_or(0);
+            assert!(most as f64 <= 2.0 * bucket_allows, "{stretch_ms} ms: {most} > 2 × {bucket_allows}");
+        }
+        assert_eq!(admitted.len(), 15 * 20, "60 s = 15 windows of 4 s, 20 each: the sustained rate exactly");
+    }
+
+    #[test]
+    fn a_budget_read_is_remembered_per_organization() {
+        let org = OrgId::parse("fair-use-memory").unwrap();
+        assert_eq!(remembered(&org), (DEFAULT_BUDGET, None));
+        remember(&org, RateBudget { per_second: 1, burst: 2 }, Some("b".into()));
+        assert_eq!(remembered(&org), (RateBudget { per_second: 1, burst: 2 }, Some("b".into())));
+    }
+}
