@@ -157,3 +157,90 @@ mod tests {
         assert!(!line.to_string().contains('\n'));
     }
 }
+
+/// The metric line of one email delivered off the request path (the welcome email); the
+/// scheduler's run reports its own in its summary line.
+pub fn email_outcome(outcome: &crate::notify::DeliveryOutcome) -> MetricLine {
+    use crate::notify::DeliveryOutcome as O;
+    let (sent, retried, failed) = match outcome {
+        O::Sent => (1, 0, 0),
+        O::Retrying { .. } | O::Deferred { .. } => (0, 1, 0),
+        O::NotNeeded | O::ClaimedElsewhere => (0, 0, 0),
+        O::FailedPermanently { .. } => (0, 0, 1),
+    };
+    MetricLine::new().count("EmailsSent", sent).count("EmailsRetried", retried).count("EmailsFailed", failed)
+}
+
+/// What one request did, counted as it goes: the counters live in a task-local of the request's
+/// future (set by the request-log middleware), so the store and the retry policy count without
+/// being handed anything, and work spawned off the request (its log write) is not counted.
+#[derive(Debug, Default)]
+pub struct RequestCounters {
+    dynamodb_calls: std::sync::atomic::AtomicU64,
+    conflicts: std::sync::atomic::AtomicU64,
+    retries: std::sync::atomic::AtomicU64,
+}
+
+tokio::task_local! {
+    static COUNTERS: std::sync::Arc<RequestCounters>;
+}
+
+impl RequestCounters {
+    /// DynamoDB requests sent (each attempt counts).
+    pub fn dynamodb_calls(&self) -> u64 {
+        self.dynamodb_calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Writes that lost a race to another writer and were tried again.
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Pauses of the retry policy, for whatever reason.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Runs `work` with `counters` counting what it does.
+pub async fn counting<F: std::future::Future>(counters: std::sync::Arc<RequestCounters>, work: F) -> F::Output {
+    COUNTERS.scope(counters, work).await
+}
+
+fn bump(field: impl FnOnce(&RequestCounters) -> &std::sync::atomic::AtomicU64) {
+    let _ = COUNTERS.try_with(|counters| field(counters).fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+}
+
+pub fn count_dynamodb_call() {
+    bump(|c| &c.dynamodb_calls);
+}
+
+pub fn count_conflict() {
+    bump(|c| &c.conflicts);
+}
+
+pub fn count_retry() {
+    bump(|c| &c.retries);
+}
+
+#[cfg(test)]
+mod counter_tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn counts_land_in_the_request_that_made_them_and_nowhere_else() {
+        let counters = Arc::new(RequestCounters::default());
+        counting(counters.clone(), async {
+            count_dynamodb_call();
+            count_dynamodb_call();
+            count_conflict();
+            count_retry();
+        })
+        .await;
+        // Outside any request: nothing to count into, and nothing fails.
+        count_dynamodb_call();
+        assert_eq!((counters.dynamodb_calls(), counters.conflicts(), counters.retries()), (2, 1, 1));
+    }
+}

@@ -26,6 +26,7 @@ impl Backoff {
 
     /// The pause before attempt `attempt + 1`: random, up to `base · 2^attempt` (at most the ceiling).
     pub async fn pause(&self, attempt: u32) {
+        crate::metrics::count_retry();
         let ceiling = self.base_ms.saturating_mul(1u64 << attempt.min(16)).min(self.ceiling_ms).max(1);
         let millis = rand::random_range(1..=ceiling);
         tokio::time::sleep(Duration::from_millis(millis)).await;

@@ -36,3 +36,21 @@ async fn a_log_line_of_a_request_names_its_request_id_organization_and_route() {
     app.flush_logs().await;
     assert!(app.dump_table().await.contains(&request_id), "the request-log record has another request id");
 }
+
+#[tokio::test]
+async fn the_store_counts_each_dynamodb_request_into_the_metrics_of_the_request_that_sent_it() {
+    use insomnia_scim::metrics::{counting, RequestCounters};
+    let app = crate::helpers::spawn_app().await;
+    let org = app.scim_org().await;
+    let counters = std::sync::Arc::new(RequestCounters::default());
+    let scope = crate::helpers::OperatorScope::scope(&org.id);
+    counting(counters.clone(), async {
+        app.store.members(&scope).await.unwrap();
+        app.store.organization(&scope).await.unwrap();
+    })
+    .await;
+    assert_eq!(counters.dynamodb_calls(), 2);
+    // A call outside any request counts nowhere.
+    app.store.organization(&scope).await.unwrap();
+    assert_eq!(counters.dynamodb_calls(), 2);
+}

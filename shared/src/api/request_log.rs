@@ -46,7 +46,8 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
         org = tracing::field::Empty,
     );
 
-    let mut response = next.run(request).instrument(span).await;
+    let counters = std::sync::Arc::new(crate::metrics::RequestCounters::default());
+    let mut response = crate::metrics::counting(counters.clone(), next.run(request).instrument(span)).await;
 
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
@@ -64,7 +65,10 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
         .property("request_id", request_id.clone())
         .property("org", note.org.as_ref().map(|org| org.as_str().to_owned()).unwrap_or_default())
         .count("Requests", 1)
-        .millis("Latency", latency_ms);
+        .millis("Latency", latency_ms)
+        .count("DynamoDbCalls", counters.dynamodb_calls())
+        .count("Conflicts", counters.conflicts())
+        .count("Retries", counters.retries());
     if status == 429 {
         metrics = metrics.count("OverBudget", 1);
     }

@@ -6,5 +6,6 @@ pub const WRITE_ATTEMPTS: usize = Backoff::CONFLICT.attempts as usize;
 
 /// The pause after a lost race, before reading again.
 pub async fn pause_after_conflict(attempt: usize) {
+    crate::metrics::count_conflict();
     Backoff::CONFLICT.pause(u32::try_from(attempt).unwrap_or(u32::MAX)).await;
 }

@@ -119,7 +119,8 @@ impl Provisioning<'_> {
                         // Delivered after the response; the outbox keeps it until it is sent.
                         let (store, mailer, now) = (self.store.clone(), self.mailer.clone(), self.clock.now());
                         self.background.spawn_after_response(async move {
-                            deliver(&store, &mailer, item, now).await;
+                            let outcome = deliver(&store, &mailer, item, now).await;
+                            crate::metrics::email_outcome(&outcome).emit(now.timestamp_millis());
                         });
                     }
                     return Ok(new);

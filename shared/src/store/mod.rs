@@ -45,7 +45,10 @@ pub struct Store {
 }
 
 impl Store {
+    /// The store over `client`, which from then on counts each DynamoDB request it sends into the
+    /// request's metrics (docs/ARCHITECTURE.md, "Metrics").
     pub fn new(client: Client, table: impl Into<String>) -> Self {
+        let client = Client::from_conf(client.config().to_builder().interceptor(CountCalls).build());
         Self { client, table: table.into() }
     }
 
@@ -142,4 +145,24 @@ fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError
 
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
+}
+
+/// Counts every DynamoDB request (each attempt) into the metrics of the request that sent it.
+#[derive(Debug)]
+struct CountCalls;
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for CountCalls {
+    fn name(&self) -> &'static str {
+        "CountCalls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        crate::metrics::count_dynamodb_call();
+        Ok(())
+    }
 }
