@@ -21,3 +21,38 @@ async fn an_authenticated_discovery_request_costs_one_round_trip() {
         assert_eq!(app.round_trips.log_writes(), 1, "{route}: one request-log write, off the response path");
     }
 }
+
+#[tokio::test]
+async fn a_user_list_with_groups_costs_the_same_round_trips_for_2_and_for_20_users() {
+    use reqwest::Method;
+
+    use crate::scim_client::{create_group, created_id, scim, send, unique_email, user_with_work_email, with_body};
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let mut users = Vec::new();
+    for _ in 0..20 {
+        let body = user_with_work_email(&unique_email("listed"));
+        users.push(created_id(with_body(scim(&app, &org, Method::POST, "/Users"), &body)).await);
+    }
+    let refs: Vec<&str> = users.iter().map(String::as_str).collect();
+    let even: Vec<&str> = refs.iter().step_by(2).copied().collect();
+    create_group(&app, &org, "All", &refs).await;
+    create_group(&app, &org, "Even", &even).await;
+    let mut rounds = Vec::new();
+    for count in [2, 20] {
+        app.round_trips.start();
+        let path = format!("/Users?count={count}&attributes=groups,userName");
+        let (status, _, body) = send(scim(&app, &org, Method::GET, &path)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let listed = body["Resources"].as_array().unwrap();
+        assert_eq!(listed.len(), count);
+        for user in listed {
+            let groups = user["groups"].as_array().unwrap();
+            let in_even = even.contains(&user["id"].as_str().unwrap());
+            assert_eq!(groups.len(), if in_even { 2 } else { 1 }, "{user}");
+        }
+        rounds.push(app.round_trips.sequential());
+    }
+    assert_eq!(rounds[0], rounds[1], "round trips grew with the page: {rounds:?}");
+    assert!(rounds[1] <= 4, "{rounds:?}");
+}

@@ -295,29 +295,43 @@ impl Provisioning<'_> {
         let wants_groups = query.projection.attributes.iter().any(|p| p.name.eq_ignore_ascii_case("groups"));
         let mut page = page;
         if wants_groups {
-            for resource in &mut page {
-                self.add_groups(&org, resource, base_url).await?;
-            }
+            self.add_groups(&org, &mut page, base_url).await?;
         }
         Ok((page, total))
     }
 
-    /// Adds the read-only `groups` attribute to a rendered user (lists do this only on request: it
-    /// costs a lookup per user).
+    /// Adds the read-only `groups` attribute to a page of rendered users (lists do this only on
+    /// request): each user's teams are queried at the same time, then every team named in one
+    /// BatchGetItem, so the page costs two round trips whatever its size.
     async fn add_groups(
         &self,
         org: &AuthorizedOrg,
-        resource: &mut Value,
+        page: &mut [Value],
         base_url: &str,
     ) -> Result<(), ProvisioningError> {
-        let Some(id) = resource.get("id").and_then(Value::as_str).map(str::to_owned) else { return Ok(()) };
-        let team_ids = self.store.user_team_ids(org, &id).await?;
-        if team_ids.is_empty() {
+        let mut lookups = tokio::task::JoinSet::new();
+        for (index, resource) in page.iter().enumerate() {
+            let Some(id) = resource.get("id").and_then(Value::as_str).map(str::to_owned) else { continue };
+            let (store, org) = (self.store.clone(), org.clone());
+            lookups.spawn(async move { store.user_team_ids(&org, &id).await.map(|teams| (index, teams)) });
+        }
+        let mut team_ids: Vec<Vec<String>> = vec![Vec::new(); page.len()];
+        while let Some(joined) = lookups.join_next().await {
+            let (index, ids) = joined.map_err(|e| crate::store::StoreError::Backend(e.to_string()))??;
+            if let Some(slot) = team_ids.get_mut(index) {
+                *slot = ids;
+            }
+        }
+        let every_team: Vec<String> = team_ids.iter().flatten().cloned().collect();
+        if every_team.is_empty() {
             return Ok(());
         }
-        let teams = self.store.teams_by_ids(org, &team_ids).await?;
-        if let Value::Object(map) = resource {
-            map.insert("groups".into(), groups_value(&teams, base_url));
+        let teams = self.store.teams_by_ids(org, &every_team).await?;
+        for (resource, ids) in page.iter_mut().zip(team_ids) {
+            let mine: Vec<TeamRecord> = teams.iter().filter(|t| ids.contains(&t.id)).cloned().collect();
+            if let (false, Value::Object(map)) = (mine.is_empty(), resource) {
+                map.insert("groups".into(), groups_value(&mine, base_url));
+            }
         }
         Ok(())
     }
