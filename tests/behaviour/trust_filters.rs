@@ -106,6 +106,9 @@ async fn entra_work_email_filter_matches_only_the_user_whose_work_email_it_is() 
 /// Waits until the work that creating users started in the background (welcome emails) is done, so
 /// that the operations counted next are the list's own.
 async fn quiet(app: &TestApp) {
+    // The welcome emails of the users just created are delivered after their responses: wait for
+    // that work itself (a quiet gap alone can fall inside one delivery's passphrase hash).
+    app.flush_logs().await;
     for _ in 0..50 {
         app.round_trips.start();
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -37,6 +37,7 @@ async fn every_read_a_decision_depends_on_is_strongly_consistent() {
     .await;
     let team = create_group(&app, &scim_org, "Consistent", &[&user]).await;
 
+    app.flush_logs().await;
     app.round_trips.start();
     let email = unique_email("other");
     let requests = [

@@ -231,9 +231,7 @@ impl Store {
         // '$' sorts right after '#': every key `{due}#{id}` with due <= now is below the bound.
         let bound = format!("{}$", sortable_time(now));
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_table()
             .key_condition_expression("PK = :pk AND SK < :bound")
             .expression_attribute_values(":pk", s(OUTBOX_PK))
             .expression_attribute_values(":bound", s(bound))
@@ -295,9 +293,7 @@ impl Store {
     /// Every item set aside as unreadable, oldest first.
     pub async fn unreadable_emails(&self) -> Result<Vec<UnreadableEmail>, StoreError> {
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_table()
             .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", s(OUTBOX_UNREADABLE_PK));
         self.query_all_decoded(query, |mut item| {
@@ -378,9 +374,7 @@ impl Store {
     /// Every email given up on, oldest failure first.
     pub async fn failed_emails(&self) -> Result<Vec<OutboxItem>, StoreError> {
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
+            .query_table()
             .key_condition_expression("PK = :pk")
             .expression_attribute_values(":pk", s(OUTBOX_FAILED_PK));
         self.query_all_decoded(query, |item| Ok(from_item::<OutboxRecord>(item)?.item)).await
