@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
 use axum::Router;
+use tokio::sync::OnceCell;
 
 use crate::api::{App, AppState};
 use crate::auth::{TokenKey, TokenKeyError};
@@ -55,6 +56,30 @@ pub async fn load_token_key(secrets: &aws_sdk_secretsmanager::Client, secret_id:
         .map_err(|err| InitError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(&err).to_string()))?;
     let value = output.secret_string().ok_or_else(|| InitError::Secret("the secret has no string value".into()))?;
     Ok(TokenKey::new(value.trim().as_bytes())?)
+}
+
+/// The token key as a function needs it: at hand, or read from Secrets Manager the first time it
+/// is needed. The scheduler needs it only to deliver welcome emails, so its cold start does not
+/// wait for the secret.
+#[derive(Clone, Debug)]
+pub enum TokenKeySource {
+    Ready(TokenKey),
+    Secret { secrets: aws_sdk_secretsmanager::Client, secret_id: String, loaded: Arc<OnceCell<TokenKey>> },
+}
+
+impl TokenKeySource {
+    pub fn from_secret(secrets: aws_sdk_secretsmanager::Client, secret_id: String) -> Self {
+        Self::Secret { secrets, secret_id, loaded: Arc::new(OnceCell::new()) }
+    }
+
+    pub async fn key(&self) -> Result<TokenKey, InitError> {
+        match self {
+            Self::Ready(key) => Ok(key.clone()),
+            Self::Secret { secrets, secret_id, loaded } => {
+                loaded.get_or_try_init(|| load_token_key(secrets, secret_id)).await.cloned()
+            }
+        }
+    }
 }
 
 /// Builds the app once per cold start: the secret read and the DynamoDB warm-up run concurrently.

@@ -1,7 +1,7 @@
 //! Console accounts: sign-in and sessions, slowed failed sign-ins, passphrase change (also the
 //! forced one at first sign-in), and passphrase reset by email.
-use chrono::{Duration, Utc};
-use insomnia_scim::auth::{hash_passphrase, verify_passphrase};
+use chrono::{DateTime, Duration, Utc};
+use insomnia_scim::auth::{verify_passphrase, InitialCredential, INITIAL_CREDENTIAL_LIFETIME};
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::{EmailAddress, MemberRole};
 use reqwest::{Method, StatusCode};
@@ -158,13 +158,9 @@ async fn the_initial_passphrase_must_be_changed_at_first_sign_in() {
     let address = EmailAddress::parse(&email).unwrap();
     create_pending_account(&app, &address).await;
     app.try_add_manual_member(&org.id, &email, MemberRole::CoOwner).await.unwrap();
-    assert!(app
-        .store
-        .set_initial_passphrase(&address, &hash_passphrase("initial passphrase 42").unwrap())
-        .await
-        .unwrap());
+    let initial = give_initial_credential(&app, &address, Utc::now() + INITIAL_CREDENTIAL_LIFETIME).await;
 
-    let (code, body) = sign_in_raw(&app, &email, "initial passphrase 42").await;
+    let (code, body) = sign_in_raw(&app, &email, &initial).await;
     assert_eq!(code, StatusCode::CREATED, "{body}");
     assert_eq!(body["mustChangePassphrase"], true);
     let session = body["token"].as_str().unwrap().to_owned();
@@ -180,7 +176,7 @@ async fn the_initial_passphrase_must_be_changed_at_first_sign_in() {
         assert!(error["message"].as_str().unwrap().contains("/auth/passphrase"), "{error}");
     }
 
-    let change = json!({ "currentPassphrase": "initial passphrase 42", "newPassphrase": NEW_PASSPHRASE });
+    let change = json!({ "currentPassphrase": initial, "newPassphrase": NEW_PASSPHRASE });
     let (code, body) = call(&app, Method::POST, &url(&app, "/auth/passphrase"), Some(&session), Some(change)).await;
     assert_eq!(code, StatusCode::OK, "{body}");
     let (code, _) = call(&app, Method::GET, &org.url(&app, "/scim"), Some(&session), None).await;
@@ -190,14 +186,61 @@ async fn the_initial_passphrase_must_be_changed_at_first_sign_in() {
     assert!(!stored.must_change_passphrase);
     assert!(!stored.welcome_pending);
     // A late welcome retry finds nothing pending and cannot overwrite the chosen passphrase.
-    assert!(!app.store.set_initial_passphrase(&address, &hash_passphrase("late welcome 77").unwrap()).await.unwrap());
+    let late = InitialCredential::generate();
+    let late_hash = late.hash(&app.app.token_key, &address);
+    assert!(!app.store.set_initial_credential(&address, &late_hash, Utc::now() + Duration::days(7)).await.unwrap());
+    assert!(account(&app, &email).await.initial_credential_hash.is_none(), "the initial passphrase is gone");
     assert!(verify_passphrase(NEW_PASSPHRASE, account(&app, &email).await.passphrase_hash.as_deref().unwrap()).unwrap());
 
-    let (code, _) = sign_in_raw(&app, &email, "initial passphrase 42").await;
+    let (code, _) = sign_in_raw(&app, &email, &initial).await;
     assert_eq!(code, StatusCode::UNAUTHORIZED);
     let (code, body) = sign_in_raw(&app, &email, NEW_PASSPHRASE).await;
     assert_eq!(code, StatusCode::CREATED);
     assert_eq!(body["mustChangePassphrase"], false);
+}
+
+/// Gives a pending account an initial passphrase as the welcome delivery does; returns its text.
+async fn give_initial_credential(app: &TestApp, address: &EmailAddress, expires_at: DateTime<Utc>) -> String {
+    let credential = InitialCredential::generate();
+    let hash = credential.hash(&app.app.token_key, address);
+    assert!(app.store.set_initial_credential(address, &hash, expires_at).await.unwrap());
+    credential.reveal().to_owned()
+}
+
+#[tokio::test]
+async fn the_initial_passphrase_signs_in_once_as_typed_and_not_after_it_expires() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let email = unique_email("once");
+    let address = EmailAddress::parse(&email).unwrap();
+    create_pending_account(&app, &address).await;
+    app.try_add_manual_member(&org.id, &email, MemberRole::Member).await.unwrap();
+    let initial = give_initial_credential(&app, &address, Utc::now() + INITIAL_CREDENTIAL_LIFETIME).await;
+
+    // Typed in lower case with spaces for dashes: still the same credential.
+    let typed = initial.to_lowercase().replace('-', " ");
+    let (code, body) = sign_in_raw(&app, &email, &typed).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    assert_eq!(body["mustChangePassphrase"], true);
+    assert!(account(&app, &email).await.initial_credential_used_at.is_some());
+
+    let (code, body) = sign_in_raw(&app, &email, &initial).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "single use: {body}");
+    assert_eq!(body["error"], "initial_passphrase_spent");
+    assert!(body["message"].as_str().unwrap().contains("/auth/passphrase-resets"), "{body}");
+    let (code, body) = sign_in_raw(&app, &email, "ABCDEF-GHJKMN-PQRSTU").await;
+    assert_eq!((code, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_credentials")));
+
+    // One whose week has passed signs nobody in, and is said to have expired to whoever holds it.
+    let late_email = unique_email("late");
+    let late_address = EmailAddress::parse(&late_email).unwrap();
+    create_pending_account(&app, &late_address).await;
+    let expired = give_initial_credential(&app, &late_address, Utc::now() - Duration::seconds(1)).await;
+    let (code, body) = sign_in_raw(&app, &late_email, &expired).await;
+    assert_eq!((code, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("initial_passphrase_spent")));
+    assert!(body["message"].as_str().unwrap().contains("expired"), "{body}");
+    assert!(account(&app, &late_email).await.initial_credential_used_at.is_none());
+    assert!(!app.dump_table().await.contains(&initial), "only the keyed hash is stored");
 }
 
 #[tokio::test]

@@ -501,13 +501,12 @@ impl TestApp {
         };
         let new_account = match self.store.account(&email).await? {
             Some(_) => None,
-            None => Some(Account {
+            None => Some(Account::with_passphrase_hash(
                 email,
-                passphrase_hash: Some(hash_passphrase(passphrase.unwrap_or("generated passphrase")).unwrap()),
-                welcome_pending: false,
-                must_change_passphrase: passphrase.is_none(),
-                created_at: now,
-            }),
+                Some(hash_passphrase(passphrase.unwrap_or("generated passphrase")).unwrap()),
+                passphrase.is_none(),
+                now,
+            )),
         };
         self.store.add_manual_member(&org.scope(), &NewMember { member: member.clone(), new_account }).await?;
         Ok(member)

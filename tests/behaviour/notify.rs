@@ -5,13 +5,18 @@ use std::collections::BTreeSet;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
-use insomnia_scim::auth::verify_passphrase;
+use insomnia_scim::auth::{initial_credential_matches, INITIAL_CREDENTIAL_LIFETIME};
+use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::{EmailAddress, OrgId, Plan};
 use insomnia_scim::notify::{deliver, deliver_due, DeliveryOutcome, DeliveryReport, Mailer, MAX_ATTEMPTS};
+use insomnia_scim::runtime::TokenKeySource;
+use insomnia_scim::scheduler::TokenScheduler;
 use insomnia_scim::store::{OutboxItem, OutboxKind};
 use serde_json::Value;
 
-use crate::helpers::{account_key, create_pending_account, sdk_config, spawn_app, unreachable_mailer, TestApp, SENDER};
+use crate::helpers::{
+    account_key, create_pending_account, sdk_config, spawn_app, unreachable_mailer, TestApp, SENDER, TOKEN_KEY_SECRET,
+};
 
 const ORG_NAME: &str = "Acme Corp";
 
@@ -73,19 +78,25 @@ async fn a_welcome_is_delivered_once_with_a_passphrase_that_only_the_email_holds
     let item = OutboxItem::welcome(&email, &org, ORG_NAME, now);
     app.store.enqueue_email(&item).await.unwrap();
 
-    assert_eq!(deliver(&app.store, &mailer, item.clone(), now).await, DeliveryOutcome::Sent);
+    assert_eq!(deliver(&app.store, &mailer, &app.app.token_key, item.clone(), now).await, DeliveryOutcome::Sent);
 
     let sent = sent_emails(&email).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["source"], SENDER);
     assert!(sent[0]["subject"].as_str().unwrap().contains(ORG_NAME));
     let body = sent[0]["body"].as_str().unwrap();
-    assert!(body.contains(email.as_str()) && body.contains("must choose"), "{body}");
+    assert!(
+        body.contains(email.as_str()) && body.contains("one\nsign-in only") && body.contains("within 7 days"),
+        "{body}"
+    );
     let passphrase = passphrase_in(&sent[0]);
 
     let account = account_item(&app, &email).await;
-    let hash = account["passphrase_hash"].as_s().unwrap().clone();
-    assert!(verify_passphrase(&passphrase, &hash).unwrap(), "the emailed passphrase signs in");
+    let hash = account["initial_credential_hash"].as_s().unwrap().clone();
+    assert!(initial_credential_matches(&app.app.token_key, &email, &passphrase, &hash), "the emailed passphrase");
+    assert!(!account.contains_key("passphrase_hash"), "a one-time credential, not a chosen passphrase: {account:?}");
+    let expires_at: DateTime<Utc> = account["initial_credential_expires_at"].as_s().unwrap().parse().unwrap();
+    assert_eq!(expires_at, now + INITIAL_CREDENTIAL_LIFETIME);
     assert_eq!(account["welcome_pending"], AttributeValue::Bool(false));
     assert_eq!(account["must_change_passphrase"], AttributeValue::Bool(true));
 
@@ -98,12 +109,12 @@ async fn a_welcome_is_delivered_once_with_a_passphrase_that_only_the_email_holds
     assert_no_secret_attribute(&outbox_attribute_names(&app).await);
 
     // A second run holding the same (now stale) item, and a duplicate welcome, send nothing.
-    assert_eq!(deliver(&app.store, &mailer, item, now).await, DeliveryOutcome::ClaimedElsewhere);
+    assert_eq!(deliver(&app.store, &mailer, &app.app.token_key, item, now).await, DeliveryOutcome::ClaimedElsewhere);
     let duplicate = OutboxItem::welcome(&email, &org, ORG_NAME, now);
     app.store.enqueue_email(&duplicate).await.unwrap();
-    assert_eq!(deliver(&app.store, &mailer, duplicate, now).await, DeliveryOutcome::NotNeeded);
+    assert_eq!(deliver(&app.store, &mailer, &app.app.token_key, duplicate, now).await, DeliveryOutcome::NotNeeded);
     assert_eq!(sent_emails(&email).await.len(), 1);
-    assert_eq!(account_item(&app, &email).await["passphrase_hash"].as_s().unwrap(), &hash, "passphrase unchanged");
+    assert_eq!(account_item(&app, &email).await["initial_credential_hash"].as_s().unwrap(), &hash, "unchanged");
     assert!(app.store.due_emails(now + Duration::days(365), 10).await.unwrap().is_empty());
 }
 
@@ -118,7 +129,7 @@ async fn an_unverified_sender_is_a_permanent_failure_set_aside_and_never_retried
     let item = OutboxItem::token_expiring(vec![owner.clone()], &org, ORG_NAME, 12, now + Duration::days(12), now);
     app.store.enqueue_email(&item).await.unwrap();
 
-    let outcome = deliver(&app.store, &mailer, item.clone(), now).await;
+    let outcome = deliver(&app.store, &mailer, &app.app.token_key, item.clone(), now).await;
     assert!(matches!(&outcome, DeliveryOutcome::FailedPermanently { .. }), "{outcome:?}");
 
     let failed = app.store.failed_emails().await.unwrap();
@@ -131,7 +142,10 @@ async fn an_unverified_sender_is_a_permanent_failure_set_aside_and_never_retried
 
     let much_later = now + Duration::days(30);
     assert!(app.store.due_emails(much_later, 10).await.unwrap().is_empty(), "not retried");
-    assert_eq!(deliver_due(&app.store, &mailer, much_later, 10).await.unwrap(), DeliveryReport::default());
+    assert_eq!(
+        deliver_due(&app.store, &mailer, &app.app.token_key, much_later, 10).await.unwrap(),
+        DeliveryReport::default()
+    );
     assert!(sent_emails(&owner).await.is_empty());
 }
 
@@ -145,7 +159,7 @@ async fn a_transient_failure_is_retried_with_backoff_and_the_retry_sends_a_worki
     let item = OutboxItem::welcome(&email, &org, ORG_NAME, now);
     app.store.enqueue_email(&item).await.unwrap();
 
-    let outcome = deliver(&app.store, &unreachable_mailer().await, item.clone(), now).await;
+    let outcome = deliver(&app.store, &unreachable_mailer().await, &app.app.token_key, item.clone(), now).await;
     let first_retry = now + Duration::minutes(1);
     assert_eq!(outcome, DeliveryOutcome::Retrying { attempts: 1, next_due: first_retry });
 
@@ -159,12 +173,14 @@ async fn a_transient_failure_is_retried_with_backoff_and_the_retry_sends_a_worki
     assert_no_secret_attribute(&outbox_attribute_names(&app).await);
 
     // The retry generates a fresh passphrase; the one from the failed attempt never worked for anyone.
-    let retried = deliver(&app.store, &mailer_from(SENDER).await, due[0].clone(), first_retry).await;
+    let retried =
+        deliver(&app.store, &mailer_from(SENDER).await, &app.app.token_key, due[0].clone(), first_retry).await;
     assert_eq!(retried, DeliveryOutcome::Sent);
     let sent = sent_emails(&email).await;
     assert_eq!(sent.len(), 1);
     let account = account_item(&app, &email).await;
-    assert!(verify_passphrase(&passphrase_in(&sent[0]), account["passphrase_hash"].as_s().unwrap()).unwrap());
+    let hash = account["initial_credential_hash"].as_s().unwrap();
+    assert!(initial_credential_matches(&app.app.token_key, &email, &passphrase_in(&sent[0]), hash));
     assert_eq!(account["welcome_pending"], AttributeValue::Bool(false));
     assert!(!app.dump_table().await.contains(&passphrase_in(&sent[0])));
 }
@@ -179,7 +195,7 @@ async fn an_email_that_keeps_failing_is_given_up_after_the_last_attempt() {
     item.attempts = MAX_ATTEMPTS - 1;
     app.store.enqueue_email(&item).await.unwrap();
 
-    let outcome = deliver(&app.store, &unreachable_mailer().await, item.clone(), now).await;
+    let outcome = deliver(&app.store, &unreachable_mailer().await, &app.app.token_key, item.clone(), now).await;
     assert!(matches!(&outcome, DeliveryOutcome::FailedPermanently { .. }), "{outcome:?}");
     let failed = app.store.failed_emails().await.unwrap();
     assert_eq!((failed.len(), failed[0].attempts), (1, MAX_ATTEMPTS));
@@ -206,7 +222,7 @@ async fn deliver_due_sends_only_what_is_due() {
         app.store.enqueue_email(item).await.unwrap();
     }
 
-    let report = deliver_due(&app.store, &mailer, now, 10).await.unwrap();
+    let report = deliver_due(&app.store, &mailer, &app.app.token_key, now, 10).await.unwrap();
     assert_eq!(report, DeliveryReport { sent: 1, ..DeliveryReport::default() });
 
     let sent = sent_emails(&due_owner).await;
@@ -216,7 +232,37 @@ async fn deliver_due_sends_only_what_is_due() {
     let pending = app.store.due_emails(now + Duration::hours(2), 10).await.unwrap();
     assert_eq!(pending.iter().map(|item| item.id.as_str()).collect::<Vec<_>>(), [later.id.as_str()]);
 
-    let report = deliver_due(&app.store, &mailer, now + Duration::hours(2), 10).await.unwrap();
+    let report = deliver_due(&app.store, &mailer, &app.app.token_key, now + Duration::hours(2), 10).await.unwrap();
     assert_eq!(report.sent, 1);
     assert_eq!(sent_emails(&later_owner).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_scheduler_reads_the_token_key_from_secrets_manager_to_retry_a_welcome() {
+    let app = spawn_app().await;
+    let org = org_of(&app).await;
+    let email = unique_email("scheduled");
+    create_pending_account(&app, &email).await;
+    let now = Utc::now();
+    let item = OutboxItem::welcome(&email, &org, ORG_NAME, now);
+    app.store.enqueue_email(&item).await.unwrap();
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
+    let scheduler = |secret_id: &str, at| {
+        let key = TokenKeySource::from_secret(secrets.clone(), secret_id.to_owned());
+        TokenScheduler::new(app.store.clone(), app.app.mailer.clone(), key, Clock::Fixed(at))
+    };
+
+    // Without a readable secret nothing is sent, the email stays due, and the run says so.
+    let summary = scheduler("behaviour-tests/no-such-secret", now).run().await;
+    assert_eq!(summary.failure_count(), 1, "{summary:?}");
+    assert!(sent_emails(&email).await.is_empty());
+    assert_eq!(app.store.due_emails(now, 10).await.unwrap().len(), 1, "still due");
+
+    let summary = scheduler(TOKEN_KEY_SECRET, now).run().await;
+    assert_eq!(summary.failure_count(), 0, "{summary:?}");
+    let sent = sent_emails(&email).await;
+    assert_eq!(sent.len(), 1);
+    // Hashed under the same key the functions load: the console signs it in.
+    let (code, body) = crate::admin_support::sign_in_raw(&app, email.as_str(), &passphrase_in(&sent[0])).await;
+    assert_eq!(code, reqwest::StatusCode::CREATED, "{body}");
 }

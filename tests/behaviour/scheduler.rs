@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::{EmailAddress, MemberRole, OrgId, Plan, ScimSettings, TokenWindow};
+use insomnia_scim::runtime::TokenKeySource;
 use insomnia_scim::scheduler::{ExpiryNotice, RunSummary, TokenScheduler};
 use insomnia_scim::store::OutboxItem;
 use reqwest::StatusCode;
@@ -47,7 +48,12 @@ impl Fixture {
     }
 
     fn scheduler_at(&self, at: DateTime<Utc>) -> TokenScheduler {
-        TokenScheduler::new(self.app.store.clone(), self.app.app.mailer.clone(), Clock::Fixed(at))
+        TokenScheduler::new(
+            self.app.store.clone(),
+            self.app.app.mailer.clone(),
+            TokenKeySource::Ready(self.app.app.token_key.clone()),
+            Clock::Fixed(at),
+        )
     }
 
     async fn run_days_before_expiry(&self, days: i64) -> RunSummary {
@@ -260,7 +266,12 @@ async fn tokens_without_expiry_are_never_touched() {
 async fn a_notice_that_fails_to_send_is_retried_by_a_later_run() {
     let f = Fixture::new(TokenWindow::Days30, false).await;
     let at = f.expires_at - Duration::days(20);
-    let outage = TokenScheduler::new(f.app.store.clone(), unreachable_mailer().await, Clock::Fixed(at));
+    let outage = TokenScheduler::new(
+        f.app.store.clone(),
+        unreachable_mailer().await,
+        TokenKeySource::Ready(f.app.app.token_key.clone()),
+        Clock::Fixed(at),
+    );
     let summary = outage.run().await;
     assert_eq!((summary.notices_queued, summary.emails_sent, summary.emails_retried), (1, 0, 1), "{summary:?}");
     assert!(sent_emails(&f.owner).await.is_empty());
@@ -367,7 +378,14 @@ async fn a_notice_with_nobody_to_send_it_to_is_reported_and_sent_once_an_owner_i
     organization.verified_domains.clear();
     app.store.update_organization(&organization).await.unwrap();
     let at = issued + Duration::days(10);
-    let scheduler = |at| TokenScheduler::new(app.store.clone(), app.app.mailer.clone(), Clock::Fixed(at));
+    let scheduler = |at| {
+        TokenScheduler::new(
+            app.store.clone(),
+            app.app.mailer.clone(),
+            TokenKeySource::Ready(app.app.token_key.clone()),
+            Clock::Fixed(at),
+        )
+    };
 
     let summary = scheduler(at).run().await;
     assert_eq!(summary.notices_queued, 0, "{summary:?}");

@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::{EmailAddress, Plan};
 use insomnia_scim::notify::{deliver_due, DeliveryReport, Mailer};
+use insomnia_scim::runtime::TokenKeySource;
 use insomnia_scim::scheduler::TokenScheduler;
 use insomnia_scim::store::OutboxItem;
 use serde_json::json;
@@ -75,7 +76,9 @@ async fn an_undecodable_outbox_item_is_set_aside_once_and_every_other_email_stil
     }
     let bad_id = put_malformed_outbox_item(&app, now - Duration::minutes(5)).await;
 
-    let report = deliver_due(&app.store, &mailer, now, 10).await.expect("one bad item must not fail the run");
+    let report = deliver_due(&app.store, &mailer, &app.app.token_key, now, 10)
+        .await
+        .expect("one bad item must not fail the run");
     assert_eq!(report, DeliveryReport { sent: 2, failed: 1, ..DeliveryReport::default() });
     assert_eq!(sent_emails(before.as_str()).await.len(), 1, "the email due before the bad item");
     assert_eq!(sent_emails(after.as_str()).await.len(), 1, "the email due after the bad item");
@@ -99,12 +102,17 @@ async fn an_undecodable_outbox_item_is_set_aside_once_and_every_other_email_stil
     assert!(reports[0].contains("WARN"), "{reports:?}");
 
     // Later runs neither fail nor report it again, and still deliver new email.
-    let again = deliver_due(&app.store, &mailer, now + Duration::hours(1), 10).await.unwrap();
+    let again = deliver_due(&app.store, &mailer, &app.app.token_key, now + Duration::hours(1), 10).await.unwrap();
     assert_eq!(again, DeliveryReport::default());
     let newer = unique_email("newer");
     let fresh = OutboxItem::token_expired(vec![newer.clone()], &org, "Acme", now + Duration::hours(1));
     app.store.enqueue_email(&fresh).await.unwrap();
-    let scheduler = TokenScheduler::new(app.store.clone(), mailer.clone(), Clock::Fixed(now + Duration::hours(2)));
+    let scheduler = TokenScheduler::new(
+        app.store.clone(),
+        mailer.clone(),
+        TokenKeySource::Ready(app.app.token_key.clone()),
+        Clock::Fixed(now + Duration::hours(2)),
+    );
     let summary = scheduler.handle_event(&json!({})).await.expect("a run after the bad item was set aside succeeds");
     assert_eq!((summary.emails_sent, summary.emails_failed), (1, 0), "{summary:?}");
     assert!(summary.failures.is_empty(), "{summary:?}");

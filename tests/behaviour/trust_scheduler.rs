@@ -4,13 +4,19 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, Utc};
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::TokenWindow;
+use insomnia_scim::runtime::TokenKeySource;
 use insomnia_scim::scheduler::TokenScheduler;
 use serde_json::json;
 
 use crate::helpers::{spawn_app_with_clock, TestApp};
 
 fn scheduler(app: &TestApp) -> TokenScheduler {
-    TokenScheduler::new(app.store.clone(), app.app.mailer.clone(), Clock::System)
+    TokenScheduler::new(
+        app.store.clone(),
+        app.app.mailer.clone(),
+        TokenKeySource::Ready(app.app.token_key.clone()),
+        Clock::System,
+    )
 }
 
 #[tokio::test]

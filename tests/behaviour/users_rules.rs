@@ -4,7 +4,7 @@
 use crate::helpers::OperatorScope;
 use std::time::Duration;
 
-use insomnia_scim::auth::verify_passphrase;
+use insomnia_scim::auth::{initial_credential_matches, verify_passphrase};
 use insomnia_scim::domain::{EmailAddress, IdentityProvider, MemberRole, Plan, TokenWindow};
 use insomnia_scim::enablement::enable_scim;
 use insomnia_scim::store::{ManagedBy, MemberRecord};
@@ -114,14 +114,14 @@ fn message_text(message: &Value) -> String {
 /// account's stored hash.
 async fn passphrase_in(app: &TestApp, address: &str, message: &Value) -> String {
     let account = app.store.account(&email(address)).await.unwrap().unwrap();
-    let hash = account.passphrase_hash.clone().unwrap_or_else(|| panic!("no passphrase hash for {address}"));
+    let hash = account.initial_credential_hash.clone().unwrap_or_else(|| panic!("no initial passphrase for {address}"));
     let text = message_text(message);
     let candidates = text
         .split(|c: char| c.is_whitespace() || c == '<' || c == '>')
         .map(|w| w.trim_matches(|c: char| "\"'.,:;()[]{}*`".contains(c)))
         .filter(|w| w.chars().count() >= 12 && !w.contains('@') && !w.starts_with("http"));
     for candidate in candidates {
-        if verify_passphrase(candidate, &hash).unwrap() {
+        if initial_credential_matches(&app.app.token_key, &account.email, candidate, &hash) {
             return candidate.to_owned();
         }
     }
@@ -264,7 +264,10 @@ async fn a_brand_new_account_gets_exactly_one_welcome_email_with_an_initial_pass
     let mail = wait_for_mail(&app, &address).await;
     assert_eq!(mail.len(), 1, "{mail:#?}");
     let passphrase = passphrase_in(&app, &address, &mail[0]).await;
-    assert!(passphrase.chars().count() >= 12, "{passphrase}");
+    assert!(passphrase.chars().count() >= 18, "{passphrase}");
+    let (code, session) = crate::admin_support::sign_in_raw(&app, &address, &passphrase).await;
+    assert_eq!(code, StatusCode::CREATED, "the emailed passphrase signs in: {session}");
+    assert_eq!(session["mustChangePassphrase"], true);
     let subject = mail[0]["subject"].as_str().unwrap_or_default();
     assert!(subject.to_lowercase().contains("welcome"), "the subject says welcome: {subject}");
 }

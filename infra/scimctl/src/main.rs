@@ -15,7 +15,7 @@ use insomnia_scim::domain::{
 use insomnia_scim::enablement::enable_scim;
 use insomnia_scim::notify::Mailer;
 use insomnia_scim::provisioning::fair_use;
-use insomnia_scim::runtime::{build_app, AwsClients};
+use insomnia_scim::runtime::{build_app, AwsClients, TokenKeySource};
 use insomnia_scim::scheduler::TokenScheduler;
 use insomnia_scim::store::{Account, ManagedBy, MemberRecord, NewMember, RateBudget, Store, TeamRecord};
 
@@ -308,13 +308,12 @@ async fn add_member(
                 Some(p) => p,
                 None => generated.insert(generate_passphrase()).clone(),
             };
-            Some(Account {
-                email: email.clone(),
-                passphrase_hash: Some(hash_passphrase(&passphrase).map_err(usage)?),
-                welcome_pending: false,
-                must_change_passphrase: generated.is_some(),
-                created_at: now,
-            })
+            Some(Account::with_passphrase_hash(
+                email.clone(),
+                Some(hash_passphrase(&passphrase).map_err(usage)?),
+                generated.is_some(),
+                now,
+            ))
         }
     };
     let member = MemberRecord {
@@ -423,7 +422,8 @@ async fn run_scheduler(
         None => Clock::System,
     };
     let mailer = Mailer::new(clients.ses.clone(), config.sender_email);
-    let summary = TokenScheduler::new(store, mailer, clock).run().await;
+    let key = TokenKeySource::from_secret(clients.secrets.clone(), config.token_key_secret_id);
+    let summary = TokenScheduler::new(store, mailer, key, clock).run().await;
     println!("{}", serde_json::to_string_pretty(&summary).map_err(failed)?);
     // Printed above; the run went on for every other organization. Emails given up on count too.
     summary.into_result().map(drop).map_err(failed)

@@ -6,8 +6,8 @@ use tokio::sync::OnceCell;
 
 use super::session::{Session, SessionToken, SESSION_LIFETIME};
 use super::{AdminError, Console};
-use crate::auth::{hash_passphrase_async, verify_passphrase_async};
-use crate::domain::EmailAddress;
+use crate::auth::{hash_passphrase_async, initial_credential_matches, verify_passphrase_async};
+use crate::domain::{Account, EmailAddress};
 use crate::notify::passphrase_reset_message;
 use crate::store::{ResetCodeRecord, SessionRecord, StoreError};
 
@@ -87,9 +87,15 @@ impl Console {
         let counters = self.passphrase_counters(&email, source);
         self.count_attempt(&counters).await?;
         let account = self.store.account(&email).await?;
-        let stored = account.as_ref().and_then(|a| a.passphrase_hash.clone());
-        if !verify_off_runtime(passphrase, stored).await? {
-            return Err(AdminError::InvalidCredentials);
+        let initial = match &account {
+            Some(account) => self.initial_credential_sign_in(account, passphrase).await?,
+            None => false,
+        };
+        if !initial {
+            let stored = account.as_ref().and_then(|a| a.passphrase_hash.clone());
+            if !verify_off_runtime(passphrase, stored).await? {
+                return Err(AdminError::InvalidCredentials);
+            }
         }
         let account = account.ok_or(AdminError::InvalidCredentials)?;
         self.give_back_attempt(&counters).await;
@@ -108,6 +114,42 @@ impl Console {
             expires_at: record.expires_at,
             must_change_passphrase: record.must_change_passphrase,
         })
+    }
+
+    /// Whether `presented` is the account's emailed initial passphrase, spending it if so. It is
+    /// checked by keyed hash first: only its holder skips the Argon2id check (no timing tells
+    /// anyone else anything). Right but used or expired is said as such, to its holder.
+    async fn initial_credential_sign_in(&self, account: &Account, presented: &str) -> Result<bool, AdminError> {
+        let Some(hash) = account.initial_credential_hash.as_deref() else {
+            return Ok(false);
+        };
+        if !initial_credential_matches(&self.key, &account.email, presented, hash) {
+            return Ok(false);
+        }
+        if account.initial_credential_used_at.is_some() {
+            return Err(AdminError::InitialPassphraseSpent("was already used"));
+        }
+        if account.initial_credential_expires_at.is_none_or(|expires_at| expires_at <= self.now) {
+            return Err(AdminError::InitialPassphraseSpent("has expired"));
+        }
+        if !self.store.use_initial_credential(&account.email, hash, self.now).await? {
+            return Err(AdminError::InitialPassphraseSpent("was already used"));
+        }
+        Ok(true)
+    }
+
+    /// Checks the current passphrase for a change: the chosen one (Argon2id) or, before there is
+    /// one, the initial passphrase that opened this must-change session.
+    async fn current_passphrase_holds(&self, account: &Account, current: &str) -> Result<bool, AdminError> {
+        if account.passphrase_hash.is_none() {
+            if let Some(hash) = account.initial_credential_hash.as_deref() {
+                let unexpired = account.initial_credential_expires_at.is_some_and(|expires_at| expires_at > self.now);
+                if unexpired && initial_credential_matches(&self.key, &account.email, current, hash) {
+                    return Ok(true);
+                }
+            }
+        }
+        verify_off_runtime(current, account.passphrase_hash.clone()).await
     }
 
     /// The session of an `Authorization` header; expiry is checked here, since DynamoDB removes
@@ -150,7 +192,7 @@ impl Console {
         let counters = self.passphrase_counters(email, source);
         self.count_attempt(&counters).await?;
         let account = self.store.account(email).await?.ok_or(AdminError::SessionInvalid)?;
-        if !verify_off_runtime(current, account.passphrase_hash).await? {
+        if !self.current_passphrase_holds(&account, current).await? {
             return Err(AdminError::WrongPassphrase);
         }
         self.give_back_attempt(&counters).await;

@@ -25,6 +25,12 @@ pub enum AdminError {
     SessionInvalid,
     #[error("The email or passphrase is incorrect.")]
     InvalidCredentials,
+    /// The welcome email's initial passphrase, right but spent: the person who holds it needs a reset.
+    #[error(
+        "This initial passphrase {0}: it works for one sign-in within 7 days. Request a passphrase reset \
+         (POST /auth/passphrase-resets) to choose a passphrase of your own."
+    )]
+    InitialPassphraseSpent(&'static str),
     #[error(
         "Too many failed attempts for this account or from this network; try again in {retry_after_secs} seconds."
     )]

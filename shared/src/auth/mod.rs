@@ -1,8 +1,11 @@
-//! Credentials: SCIM bearer tokens (keyed hashes, constant-time checks) and account passphrases.
+//! Credentials: SCIM bearer tokens (keyed hashes, constant-time checks), account passphrases, and
+//! the one-time initial passphrase of a welcome email.
+mod initial_credential;
 mod passphrase;
 mod scim_token;
 mod scope;
 
+pub use initial_credential::{initial_credential_matches, InitialCredential, INITIAL_CREDENTIAL_LIFETIME};
 pub use passphrase::{
     argon2_gauge, generate_passphrase, hash_passphrase, hash_passphrase_async, verify_passphrase,
     verify_passphrase_async, Argon2Gauge, PassphraseError,

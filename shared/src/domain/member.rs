@@ -67,13 +67,47 @@ impl MemberRecord {
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Account {
     pub email: EmailAddress,
-    /// Argon2id PHC string; None until the welcome email has delivered an initial passphrase.
+    /// Argon2id PHC string of the passphrase the person chose (or an operator set); None until then.
     pub passphrase_hash: Option<String>,
     pub must_change_passphrase: bool,
+    /// The welcome email's one-time initial passphrase, as a keyed hash (`auth::InitialCredential`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_credential_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_credential_expires_at: Option<DateTime<Utc>>,
+    /// When it signed in: it is single use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_credential_used_at: Option<DateTime<Utc>>,
     /// True while the welcome email (with the initial passphrase) has not been delivered.
     #[serde(default)]
     pub welcome_pending: bool,
     pub created_at: DateTime<Utc>,
+}
+
+impl Account {
+    /// A new account made by provisioning: no passphrase until its welcome delivers the initial one.
+    pub fn awaiting_welcome(email: EmailAddress, now: DateTime<Utc>) -> Self {
+        Self { welcome_pending: true, ..Self::with_passphrase_hash(email, None, true, now) }
+    }
+
+    /// An account whose passphrase an operator (or a test) set.
+    pub fn with_passphrase_hash(
+        email: EmailAddress,
+        passphrase_hash: Option<String>,
+        must_change_passphrase: bool,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            email,
+            passphrase_hash,
+            must_change_passphrase,
+            initial_credential_hash: None,
+            initial_credential_expires_at: None,
+            initial_credential_used_at: None,
+            welcome_pending: false,
+            created_at: now,
+        }
+    }
 }
 
 impl std::fmt::Debug for Account {

@@ -1,13 +1,14 @@
 //! Outbox delivery: each due email is claimed, rendered, sent, then completed; transient failures
 //! are retried with exponential backoff, permanent ones (or too many attempts) are set aside.
 //!
-//! A welcome generates the account's initial passphrase here, at send time: the plain passphrase
-//! lives only in memory and in the email, the table gets its Argon2id hash.
+//! A welcome generates the account's one-time initial passphrase here, at send time: the plain
+//! text lives only in memory and in the email, the table gets its keyed hash (no Argon2id: it is a
+//! random credential, not a chosen password; docs/ARCHITECTURE.md, "Secrets").
 use chrono::{DateTime, Duration, Utc};
 
 use super::templates::{token_expired_message, token_expiring_message, welcome_message};
 use super::{Mailer, NotifyError};
-use crate::auth::{generate_passphrase, hash_passphrase_async, PassphraseError};
+use crate::auth::{InitialCredential, TokenKey, INITIAL_CREDENTIAL_LIFETIME};
 use crate::domain::EmailAddress;
 use crate::store::{OutboxItem, OutboxKind, Store, StoreError, UnreadableEmail};
 
@@ -76,8 +77,6 @@ enum AttemptError {
     Notify(#[from] NotifyError),
     #[error("the outbox store failed: {0}")]
     Store(#[from] StoreError),
-    #[error("generating the initial passphrase failed: {0}")]
-    Passphrase(#[from] PassphraseError),
 }
 
 impl AttemptError {
@@ -85,7 +84,6 @@ impl AttemptError {
         match self {
             Self::Notify(err) => err.is_transient(),
             Self::Store(err) => !matches!(err, StoreError::Codec(_)),
-            Self::Passphrase(_) => true,
         }
     }
 }
@@ -95,6 +93,7 @@ impl AttemptError {
 pub async fn deliver_due(
     store: &Store,
     mailer: &Mailer,
+    key: &TokenKey,
     now: DateTime<Utc>,
     limit: i32,
 ) -> Result<DeliveryReport, StoreError> {
@@ -104,7 +103,7 @@ pub async fn deliver_due(
         report.count(&set_aside(store, bad, now).await);
     }
     for item in due.emails {
-        report.count(&deliver(store, mailer, item, now).await);
+        report.count(&deliver(store, mailer, key, item, now).await);
     }
     Ok(report)
 }
@@ -133,7 +132,13 @@ async fn set_aside(store: &Store, bad: &UnreadableEmail, now: DateTime<Utc>) -> 
 ///
 /// The item is first claimed (moved to its retry time with one more attempt), so two runs that
 /// read it never both send it, and a run that dies mid-send leaves it to be retried.
-pub async fn deliver(store: &Store, mailer: &Mailer, item: OutboxItem, now: DateTime<Utc>) -> DeliveryOutcome {
+pub async fn deliver(
+    store: &Store,
+    mailer: &Mailer,
+    key: &TokenKey,
+    item: OutboxItem,
+    now: DateTime<Utc>,
+) -> DeliveryOutcome {
     if item.attempts >= MAX_ATTEMPTS {
         // The last attempt's run ended before recording its outcome: nothing is left to try.
         let error = format!(
@@ -148,7 +153,7 @@ pub async fn deliver(store: &Store, mailer: &Mailer, item: OutboxItem, now: Date
         Ok(None) => return DeliveryOutcome::ClaimedElsewhere,
         Err(err) => return DeliveryOutcome::Deferred { error: err.to_string() },
     };
-    match attempt(store, mailer, &claimed).await {
+    match attempt(store, mailer, key, &claimed, now).await {
         Ok(outcome) => {
             if let Err(err) = store.complete_email(&claimed).await {
                 // The item comes due again: a welcome then finds nothing pending; a notice goes twice.
@@ -200,9 +205,17 @@ async fn give_up(store: &Store, item: &OutboxItem, error: String, now: DateTime<
     }
 }
 
-async fn attempt(store: &Store, mailer: &Mailer, item: &OutboxItem) -> Result<DeliveryOutcome, AttemptError> {
+async fn attempt(
+    store: &Store,
+    mailer: &Mailer,
+    key: &TokenKey,
+    item: &OutboxItem,
+    now: DateTime<Utc>,
+) -> Result<DeliveryOutcome, AttemptError> {
     let text = match &item.kind {
-        OutboxKind::Welcome { account_email } => return send_welcome(store, mailer, item, account_email).await,
+        OutboxKind::Welcome { account_email } => {
+            return send_welcome(store, mailer, key, item, account_email, now).await
+        }
         OutboxKind::TokenExpiring { days_left, expires_at } => {
             token_expiring_message(&item.org_name, *days_left, *expires_at)
         }
@@ -215,16 +228,19 @@ async fn attempt(store: &Store, mailer: &Mailer, item: &OutboxItem) -> Result<De
 async fn send_welcome(
     store: &Store,
     mailer: &Mailer,
+    key: &TokenKey,
     item: &OutboxItem,
     account_email: &EmailAddress,
+    now: DateTime<Utc>,
 ) -> Result<DeliveryOutcome, AttemptError> {
-    let passphrase = generate_passphrase();
-    let hash = hash_passphrase_async(passphrase.clone()).await?;
-    if !store.set_initial_passphrase(account_email, &hash).await? {
+    let credential = InitialCredential::generate();
+    let expires_at = now + INITIAL_CREDENTIAL_LIFETIME;
+    if !store.set_initial_credential(account_email, &credential.hash(key, account_email), expires_at).await? {
         return Ok(DeliveryOutcome::NotNeeded);
     }
     // Only ever to the account itself, whatever the item lists.
-    let message = welcome_message(account_email, &item.org_name, &passphrase).addressed_to(vec![account_email.clone()]);
+    let message = welcome_message(account_email, &item.org_name, credential.reveal(), INITIAL_CREDENTIAL_LIFETIME)
+        .addressed_to(vec![account_email.clone()]);
     mailer.send(&message).await?;
     if let Err(err) = store.finish_welcome(account_email).await {
         // The passphrase was delivered and works; the account merely still looks pending.

@@ -1,6 +1,6 @@
 //! The text of every email the service sends. Plain text, in Insomnia's voice: say what happened,
 //! why the reader gets it, and exactly what to do next. No message ever carries a SCIM token.
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::EmailMessage;
 use crate::domain::EmailAddress;
@@ -37,7 +37,13 @@ To refresh the token:
 The connector URL stays the same; only the token changes.";
 
 /// The email of a brand-new account created through SCIM, with its initial passphrase.
-pub fn welcome_message(email: &EmailAddress, org_name: &str, initial_passphrase: &str) -> MessageText {
+pub fn welcome_message(
+    email: &EmailAddress,
+    org_name: &str,
+    initial_passphrase: &str,
+    valid_for: Duration,
+) -> MessageText {
+    let days = valid_for.num_days();
     MessageText {
         subject: format!("Welcome to Insomnia: you now have access to {org_name}"),
         text_body: format!(
@@ -49,8 +55,8 @@ was created for you.
   Account:              {email}
   Initial passphrase:   {initial_passphrase}
 
-Sign in to Insomnia with this email address and passphrase. At your first sign-in you must choose
-a new passphrase of your own; the one above then stops working.
+Sign in to Insomnia with this email address and passphrase within {days} days. It works for one
+sign-in only: at that sign-in you choose a new passphrase of your own.
 
 Lost this passphrase? Reset it from the Insomnia sign-in screen with this email address.
 
@@ -129,14 +135,15 @@ mod tests {
 
     #[test]
     fn the_welcome_gives_the_passphrase_and_what_to_do_with_it() {
-        let text = welcome_message(&jane(), "Acme Corp", "amber-basil-cedar-delta-ember-fable-42");
+        let text = welcome_message(&jane(), "Acme Corp", "ABCDEF-GHJKMN-PQRSTU", Duration::days(7));
         assert!(text.subject.contains("Acme Corp") && text.subject.contains("Insomnia"), "{}", text.subject);
         let body = &text.text_body;
         for expected in [
             "identity provider added you to Acme Corp in Insomnia",
             "Jane.Doe@Example.com",
-            "Initial passphrase:   amber-basil-cedar-delta-ember-fable-42",
-            "At your first sign-in you must choose\na new passphrase",
+            "Initial passphrase:   ABCDEF-GHJKMN-PQRSTU",
+            "within 7 days",
+            "It works for one\nsign-in only",
             "Reset it from the Insomnia sign-in screen",
         ] {
             assert!(body.contains(expected), "missing {expected:?} in:\n{body}");
@@ -145,11 +152,11 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_a_body() {
-        let text = welcome_message(&jane(), "Acme Corp", "amber-basil-cedar-delta-ember-fable-42");
+        let text = welcome_message(&jane(), "Acme Corp", "ABCDEF-GHJKMN-PQRSTU", Duration::days(7));
         let message = text.clone().addressed_to(vec![jane()]);
         assert_eq!(message.to, vec![jane()]);
         for shown in [format!("{text:?}"), format!("{message:?}")] {
-            assert!(!shown.contains("amber-basil"), "{shown}");
+            assert!(!shown.contains("ABCDEF-GHJKMN"), "{shown}");
             assert!(shown.contains("Acme Corp"), "{shown}");
         }
     }

@@ -98,13 +98,7 @@ impl Provisioning<'_> {
                         resource: Some(doc.to_stored()),
                         lookups: doc.lookups(),
                     };
-                    let account = found.account.is_none().then(|| Account {
-                        email: email.clone(),
-                        passphrase_hash: None,
-                        must_change_passphrase: true,
-                        welcome_pending: true,
-                        created_at: now,
-                    });
+                    let account = found.account.is_none().then(|| Account::awaiting_welcome(email.clone(), now));
                     (None, member, account)
                 }
             };
@@ -117,9 +111,10 @@ impl Provisioning<'_> {
                 Ok(()) => {
                     if let Some(item) = welcome {
                         // Delivered after the response; the outbox keeps it until it is sent.
-                        let (store, mailer, now) = (self.store.clone(), self.mailer.clone(), self.clock.now());
+                        let (store, mailer, key, now) =
+                            (self.store.clone(), self.mailer.clone(), self.token_key.clone(), self.clock.now());
                         self.background.spawn_after_response(async move {
-                            let outcome = deliver(&store, &mailer, item, now).await;
+                            let outcome = deliver(&store, &mailer, &key, item, now).await;
                             crate::metrics::email_outcome(&outcome).emit(now.timestamp_millis());
                         });
                     }

@@ -24,7 +24,7 @@ use crate::clock::Clock;
 use crate::config::AppConfig;
 use crate::domain::{EmailAddress, OrgId, RefreshFailure, ScimSettings, EXPIRY_WARNING_DAYS};
 use crate::notify::{deliver_due, Mailer};
-use crate::runtime::{AwsClients, InitError};
+use crate::runtime::{AwsClients, InitError, TokenKeySource};
 use crate::store::{OutboxItem, Store, StoreError};
 
 /// Outbox emails taken per query, and at most this many queries per run (a backlog beyond that
@@ -58,16 +58,18 @@ pub enum EventError {
 pub struct TokenScheduler {
     store: Store,
     mailer: Mailer,
+    /// For welcome emails (their initial passphrase is stored as a keyed hash).
+    key: TokenKeySource,
     clock: Clock,
 }
 
 impl TokenScheduler {
-    pub fn new(store: Store, mailer: Mailer, clock: Clock) -> Self {
-        Self { store, mailer, clock }
+    pub fn new(store: Store, mailer: Mailer, key: TokenKeySource, clock: Clock) -> Self {
+        Self { store, mailer, key, clock }
     }
 
-    /// Cold start: configuration, SDK clients and one warm-up read. The scheduler never checks a
-    /// token, so it does not read the token key secret.
+    /// Cold start: configuration, SDK clients and one warm-up read. The token key secret is read
+    /// only when an email needs it (a welcome), not at every cold start.
     pub async fn from_env() -> Result<Self, InitError> {
         let config = AppConfig::from_env()?;
         let clients = AwsClients::from_env().await;
@@ -75,7 +77,8 @@ impl TokenScheduler {
         let started = std::time::Instant::now();
         store.warm_up().await?;
         tracing::info!(warm_up_ms = started.elapsed().as_secs_f64() * 1000.0, "DynamoDB warm-up done");
-        Ok(Self::new(store, Mailer::new(clients.ses, config.sender_email), Clock::System))
+        let key = TokenKeySource::from_secret(clients.secrets, config.token_key_secret_id);
+        Ok(Self::new(store, Mailer::new(clients.ses, config.sender_email), key, Clock::System))
     }
 
     /// One run for an EventBridge event; `as_of` (top level, or in `detail`) runs it as of that
@@ -235,8 +238,16 @@ impl TokenScheduler {
 
     /// Delivers every email due now (welcomes, notices, retries), batch after batch.
     async fn deliver_outbox(&self, now: DateTime<Utc>, summary: &mut RunSummary) {
+        let key = match self.key.key().await {
+            Ok(key) => key,
+            Err(err) => {
+                // Every email stays due for the next run.
+                summary.fail(None, format!("no email was delivered: {err}"));
+                return;
+            }
+        };
         for _ in 0..MAX_DELIVERY_BATCHES {
-            match deliver_due(&self.store, &self.mailer, now, DELIVERY_BATCH).await {
+            match deliver_due(&self.store, &self.mailer, &key, now, DELIVERY_BATCH).await {
                 Ok(report) => {
                     summary.add_deliveries(&report);
                     let handled = report.sent + report.retried + report.failed + report.skipped;

@@ -380,22 +380,32 @@ impl Store {
         self.query_all_decoded(query, |item| Ok(from_item::<OutboxRecord>(item)?.item)).await
     }
 
-    /// Sets a new account's initial passphrase hash (and the must-change flag) while its welcome
-    /// is pending. `false` when it is not pending any more (the welcome was delivered, or the user
-    /// has set a passphrase) or there is no such account: then nothing must be sent.
+    /// Sets a new account's one-time initial passphrase (its keyed hash, its expiry) and the
+    /// must-change flag while its welcome is pending. `false` when it is not pending any more (the
+    /// welcome was delivered, or the user has set a passphrase) or there is no such account: then
+    /// nothing must be sent.
     ///
     /// `welcome_pending` stays true until `finish_welcome`, so a send that fails after this write
-    /// is retried with a fresh passphrase instead of being skipped.
-    pub async fn set_initial_passphrase(&self, email: &EmailAddress, hash: &str) -> Result<bool, StoreError> {
+    /// is retried with a fresh credential instead of being skipped; the new one replaces the old.
+    pub async fn set_initial_credential(
+        &self,
+        email: &EmailAddress,
+        hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(account_pk(&email.normalized())))
             .key("SK", s(ACCOUNT_SK))
-            .update_expression("SET passphrase_hash = :hash, must_change_passphrase = :true")
+            .update_expression(
+                "SET initial_credential_hash = :hash, initial_credential_expires_at = :expires, \
+                 must_change_passphrase = :true REMOVE initial_credential_used_at",
+            )
             .condition_expression("welcome_pending = :true")
             .expression_attribute_values(":hash", s(hash))
+            .expression_attribute_values(":expires", s(expires_at.to_rfc3339()))
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .send()
             .await;

@@ -324,6 +324,35 @@ impl Store {
         }
     }
 
+    /// Spends an account's initial passphrase: `true` for the one sign-in that may use it, `false`
+    /// when it was used (or replaced) meanwhile. The caller has checked the hash and the expiry.
+    pub async fn use_initial_credential(
+        &self,
+        email: &EmailAddress,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(account_pk(&email.normalized())))
+            .key("SK", s(ACCOUNT_SK))
+            .update_expression("SET initial_credential_used_at = :now")
+            .condition_expression(
+                "initial_credential_hash = :hash AND attribute_not_exists(initial_credential_used_at)",
+            )
+            .expression_attribute_values(":hash", s(hash))
+            .expression_attribute_values(":now", s(now.to_rfc3339()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if conditional_failed(&err) => Ok(false),
+            Err(err) => Err(StoreError::from_sdk(err)),
+        }
+    }
+
     /// Sets an account's passphrase chosen by its owner. Also clears `must_change_passphrase` and
     /// `welcome_pending`: a late welcome retry then finds nothing pending and cannot overwrite it.
     pub async fn set_account_passphrase(&self, email: &EmailAddress, hash: &str) -> Result<(), StoreError> {
@@ -332,7 +361,11 @@ impl Store {
             .table_name(&self.table)
             .key("PK", s(account_pk(&email.normalized())))
             .key("SK", s(ACCOUNT_SK))
-            .update_expression("SET passphrase_hash = :hash, must_change_passphrase = :false, welcome_pending = :false")
+            // The initial passphrase goes with the choice: it is one-time.
+            .update_expression(
+                "SET passphrase_hash = :hash, must_change_passphrase = :false, welcome_pending = :false \
+                 REMOVE initial_credential_hash, initial_credential_expires_at, initial_credential_used_at",
+            )
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":hash", s(hash))
             .expression_attribute_values(":false", AttributeValue::Bool(false))

@@ -28,6 +28,7 @@ pub fn status_and_code(err: &AdminError) -> (StatusCode, &'static str) {
     match err {
         AdminError::SessionMissing | AdminError::SessionInvalid => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         AdminError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        AdminError::InitialPassphraseSpent(_) => (StatusCode::UNAUTHORIZED, "initial_passphrase_spent"),
         AdminError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
         AdminError::PassphraseChangeRequired => (StatusCode::FORBIDDEN, "passphrase_change_required"),
         AdminError::NotOrgAdmin(_) => (StatusCode::FORBIDDEN, "forbidden"),
