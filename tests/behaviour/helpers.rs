@@ -163,7 +163,8 @@ impl Intercept for RoundTrips {
         let request = context.request();
         let operation = operation_name(context).unwrap_or("?").to_owned();
         let body = request.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
-        let is_log = operation == "PutItem" && body.contains("#LOG\"");
+        // One record is a PutItem; records of requests that ended together, one BatchWriteItem.
+        let is_log = (operation == "PutItem" || operation == "BatchWriteItem") && body.contains("#LOG\"");
         // The fair-use count is sent beside the token check's read (one `tokio::join!` in
         // `store::prefetch`; docs/ARCHITECTURE.md, "Fair use"): nothing waits on it, so it is no
         // round trip of the request's chain. Left out of `sequential` and `calls`, and counted by

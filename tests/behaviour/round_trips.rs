@@ -1,7 +1,7 @@
 //! DynamoDB round trips per request, counted by an SDK interceptor (request-log writes apart).
 use reqwest::StatusCode;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, OperatorScope};
 
 #[tokio::test]
 async fn an_authenticated_discovery_request_costs_one_round_trip() {
@@ -57,4 +57,25 @@ async fn a_user_list_with_groups_costs_the_same_round_trips_for_2_and_for_20_use
     }
     assert_eq!(rounds[0], rounds[1], "round trips grew with the page: {rounds:?}");
     assert!(rounds[1] <= 4, "{rounds:?}");
+}
+
+#[tokio::test]
+async fn request_log_records_of_requests_that_end_together_share_a_write_and_none_is_lost() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    app.round_trips.start();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        requests.spawn(app.get(&format!("{}/ServiceProviderConfig", org.base), &org.token).send());
+    }
+    while let Some(response) = requests.join_next().await {
+        assert_eq!(response.unwrap().unwrap().status(), StatusCode::OK);
+    }
+    app.flush_logs().await;
+    let records = app.store.recent_request_logs(&org.id.scope(), 100).await.unwrap();
+    let ids: std::collections::BTreeSet<_> = records.iter().map(|record| record.request_id.clone()).collect();
+    assert_eq!(ids.len(), 40, "every request has its record");
+    // A lone request's record is one PutItem (above); records queued behind a write go in one BatchWriteItem.
+    let writes = app.round_trips.log_writes();
+    assert!(writes < 40, "40 records in {writes} writes");
 }

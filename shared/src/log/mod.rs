@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::domain::OrgId;
 
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 pub use crate::redact::{clip, Redacted, Redactor};
@@ -63,27 +63,79 @@ pub struct RequestLogWriter {
 struct WriterInner {
     store: Store,
     pending: Mutex<Vec<JoinHandle<()>>>,
+    queue: Mutex<LogQueue>,
+    /// Mirrors `LogQueue::draining` (set under the queue's lock), for `flush` to wait on.
+    draining: watch::Sender<bool>,
     request_finished: Notify,
+}
+
+/// Records waiting for the one task that writes them, and whether it runs.
+#[derive(Default)]
+struct LogQueue {
+    records: Vec<RequestLogRecord>,
+    draining: bool,
+}
+
+/// Records taken per write: one BatchWriteItem.
+const RECORDS_PER_WRITE: usize = 25;
+
+impl WriterInner {
+    /// Writes the queue until it is empty; the last look and the end of `draining` are one step
+    /// under the lock, so a record submitted meanwhile is never left behind.
+    async fn drain(&self) {
+        loop {
+            let batch: Vec<RequestLogRecord> = match self.queue.lock() {
+                Ok(mut queue) if queue.records.is_empty() => {
+                    queue.draining = false;
+                    self.draining.send_replace(false);
+                    return;
+                }
+                Ok(mut queue) => {
+                    let take = queue.records.len().min(RECORDS_PER_WRITE);
+                    queue.records.drain(..take).collect()
+                }
+                Err(_) => {
+                    self.draining.send_replace(false);
+                    return;
+                }
+            };
+            if let Err(err) = self.store.put_request_logs(&batch).await {
+                for record in &batch {
+                    tracing::warn!(error = %err, org = %record.org, request_id = %record.request_id, "request log write failed");
+                }
+            }
+        }
+    }
 }
 
 impl RequestLogWriter {
     pub fn new(store: Store) -> Self {
         Self {
-            inner: Arc::new(WriterInner { store, pending: Mutex::new(Vec::new()), request_finished: Notify::new() }),
+            inner: Arc::new(WriterInner {
+                store,
+                pending: Mutex::new(Vec::new()),
+                queue: Mutex::new(LogQueue::default()),
+                draining: watch::Sender::new(false),
+                request_finished: Notify::new(),
+            }),
         }
     }
 
-    /// Starts writing the record now, without waiting for it.
+    /// Starts writing the record now, without waiting for it. Records of requests that end while
+    /// a write is under way are written together by the next one (one BatchWriteItem instead of a
+    /// PutItem each); a lone record, as in a Lambda invocation, is one PutItem as soon as it comes.
     pub fn submit(&self, record: RequestLogRecord) {
-        let store = self.inner.store.clone();
-        let handle = tokio::spawn(async move {
-            if let Err(err) = store.put_request_log(&record).await {
-                tracing::warn!(error = %err, org = %record.org, request_id = %record.request_id, "request log write failed");
+        let start = match self.inner.queue.lock() {
+            Ok(mut queue) => {
+                queue.records.push(record);
+                self.inner.draining.send_replace(true);
+                !std::mem::replace(&mut queue.draining, true)
             }
-        });
-        if let Ok(mut pending) = self.inner.pending.lock() {
-            pending.retain(|h| !h.is_finished());
-            pending.push(handle);
+            Err(_) => return,
+        };
+        if start {
+            let inner = self.inner.clone();
+            self.track(tokio::spawn(async move { inner.drain().await }));
         }
     }
 
@@ -93,7 +145,11 @@ impl RequestLogWriter {
     where
         F: std::future::Future<Output = ()> + Send + 'static,
     {
-        let handle = tokio::spawn(work);
+        self.track(tokio::spawn(work));
+    }
+
+    /// Keeps the handle for `flush`.
+    fn track(&self, handle: JoinHandle<()>) {
         if let Ok(mut pending) = self.inner.pending.lock() {
             pending.retain(|h| !h.is_finished());
             pending.push(handle);
@@ -109,6 +165,8 @@ impl RequestLogWriter {
         for handle in handles {
             let _ = handle.await;
         }
+        // Records that joined a write another flush is awaiting are written by then too.
+        let _ = self.inner.draining.subscribe().wait_for(|draining| !*draining).await;
     }
 
     /// Called when a Lambda invocation's response is ready.

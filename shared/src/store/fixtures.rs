@@ -2,17 +2,13 @@
 //! guards, lookups, license counters, the members' membership counters. Only for fixtures (tests,
 //! benchmarks, `scimctl load-team`): compiled only with the `fixtures` feature, which no Lambda
 //! function's crate enables, so no handler can call them.
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::members::member_item;
 use super::teams::{membership_item, team_key};
 use super::{Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{MemberRecord, Membership};
-use crate::retry::Backoff;
-
-/// BatchWriteItem takes at most 25 items (moto takes more: the limit is kept here).
-const BATCH_WRITE_LIMIT: usize = 25;
 
 impl Store {
     /// Writes member items as they are, without guards, lookups or counters.
@@ -51,37 +47,6 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        Ok(())
-    }
-
-    /// BatchWriteItem puts, 25 per request, `UnprocessedItems` sent again after the one backoff.
-    async fn put_all(&self, items: Vec<super::Item>) -> Result<(), StoreError> {
-        let requests: Vec<WriteRequest> = items
-            .into_iter()
-            .filter_map(|item| PutRequest::builder().set_item(Some(item)).build().ok())
-            .map(|put| WriteRequest::builder().put_request(put).build())
-            .collect();
-        for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
-            let mut pending = chunk.to_vec();
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(StoreError::from_sdk)?;
-                pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
-                if !pending.is_empty() {
-                    attempt += 1;
-                    if !Backoff::CONTENTION.allows(attempt) {
-                        return Err(StoreError::Throttled);
-                    }
-                    Backoff::CONTENTION.pause(attempt).await;
-                }
-            }
-        }
         Ok(())
     }
 }

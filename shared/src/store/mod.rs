@@ -1,5 +1,6 @@
 //! DynamoDB adapter: one table, items keyed by `PK`/`SK` (docs/ARCHITECTURE.md, "Items"), codecs via serde_dynamo.
 mod admin_history;
+mod batch_write;
 mod error;
 #[cfg(feature = "fixtures")]
 mod fixtures;

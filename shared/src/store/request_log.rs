@@ -44,22 +44,35 @@ struct RequestLogItem {
     record: RequestLogRecord,
 }
 
+fn request_log_item(record: &RequestLogRecord) -> Result<super::Item, StoreError> {
+    to_item(&RequestLogItem {
+        pk: log_pk(&record.org),
+        sk: format!("{}#{}", sortable_time(record.at), record.request_id),
+        ttl: (record.at + Duration::days(LOG_RETENTION_DAYS)).timestamp(),
+        record: record.clone(),
+    })
+}
+
 impl Store {
     pub async fn put_request_log(&self, record: &RequestLogRecord) -> Result<(), StoreError> {
-        let item = to_item(&RequestLogItem {
-            pk: log_pk(&record.org),
-            sk: format!("{}#{}", sortable_time(record.at), record.request_id),
-            ttl: (record.at + Duration::days(LOG_RETENTION_DAYS)).timestamp(),
-            record: record.clone(),
-        })?;
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(request_log_item(record)?))
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
         Ok(())
+    }
+
+    /// Several records in one BatchWriteItem per 25 (the writer coalesces the records of requests
+    /// that end together); one record is one PutItem.
+    pub async fn put_request_logs(&self, records: &[RequestLogRecord]) -> Result<(), StoreError> {
+        match records {
+            [] => Ok(()),
+            [record] => self.put_request_log(record).await,
+            _ => self.put_all(records.iter().map(request_log_item).collect::<Result<_, _>>()?).await,
+        }
     }
 
     /// The newest `limit` records of an organization.
