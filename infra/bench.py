@@ -71,6 +71,7 @@ class Target:
         self.processes = processes  # label -> pid
         self.user_ids = []
         self.team_ids = []
+        self.scimctl = None  # our side loads its big team with the operator CLI
 
     def connection(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self.host, self.port, timeout=30)
@@ -285,6 +286,60 @@ def steady_jobs(plan: list) -> list:
     return [job(kind, i, t, n) for n, (kind, i, t) in enumerate(plan)]
 
 
+def build_big_team(args, target: Target, scimctl) -> tuple:
+    """A 10-member team (POST) and a --big-team member team: loaded by `scimctl load-team` on our
+    side (the fixture loader: minutes of POSTs otherwise), built over SCIM on the peer's (its POSTs
+    are fast). Answers (small team id, big team id)."""
+    conn = target.connection()
+    small_members = [{"value": uid} for uid in target.user_ids[:10] if uid]
+    status, body, _ = request(target, conn, "POST", "/Groups",
+                              {"schemas": [GROUP_SCHEMA], "displayName": "Ten", "members": small_members})
+    if status != 201 or not body:
+        raise SystemExit(f"{target.name}: creating the 10-member team answered {status}")
+    small = body["id"]
+    if scimctl is not None:
+        out = scimctl("load-team", "--org", "bench", "--team", "Big", "--members", str(args.big_team))
+        big = next((line.split()[1] for line in out.splitlines() if line.startswith("team ")), None)
+        if not big:
+            raise SystemExit("scimctl load-team printed no team id")
+        return small, big
+    status, body, _ = request(target, conn, "POST", "/Groups", {"schemas": [GROUP_SCHEMA], "displayName": "Big"})
+    big = body["id"] if status == 201 and body else None
+    if not big:
+        raise SystemExit(f"{target.name}: creating the big team answered {status}")
+    chunk = []
+    for k in range(args.big_team):
+        status, body, _ = request(target, conn, "POST", "/Users", user_document(1_000_000 + k))
+        if status == 201 and body:
+            chunk.append({"value": body["id"]})
+        if len(chunk) == 1000 or (k == args.big_team - 1 and chunk):
+            request(target, conn, "PATCH", f"/Groups/{big}", {
+                "schemas": [PATCH_SCHEMA], "Operations": [{"op": "add", "path": "members", "value": chunk}]})
+            chunk = []
+    return small, big
+
+
+def member_change_jobs(args, team: str) -> list:
+    """Add, then remove, one member (a synced user in neither team), --member-changes times."""
+
+    def job(i):
+        def run(target, conn):
+            uid = target.user_ids[(20 + i) % args.users]
+            if uid is None:
+                return [(0, 0.0)]
+            results = []
+            for op in ({"op": "add", "path": "members", "value": [{"value": uid}]},
+                       {"op": "remove", "path": f'members[value eq "{uid}"]'}):
+                status, _, seconds = request(target, conn, "PATCH", f"/Groups/{team}",
+                                             {"schemas": [PATCH_SCHEMA], "Operations": [op]})
+                results.append((status, seconds))
+            return results
+
+        return run
+
+    return [job(i) for i in range(args.member_changes)]
+
+
 def start_ours(args, workdir: str) -> tuple:
     """patched moto, the table and a bench organization (scimctl), the release dev server."""
     python = sys.executable
@@ -326,6 +381,7 @@ def start_ours(args, workdir: str) -> tuple:
     wait_for_port(dev_port, dev, "dev server")
     target = Target("this service", f"http://127.0.0.1:{dev_port}/scim/v2/orgs/bench", token,
                     {"Rust": dev.pid, "moto": moto.pid})
+    target.scimctl = scimctl
     return target, [dev, moto]
 
 
@@ -384,6 +440,9 @@ def main() -> None:
     parser.add_argument("--steady", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--phase-seconds", type=float, default=900, help="time limit of each phase per server")
+    parser.add_argument("--big-team", type=int, default=10_000,
+                        help="members of the team whose member PATCHes are timed against a 10-member team's (0: skip)")
+    parser.add_argument("--member-changes", type=int, default=50, help="add+remove pairs per team in that phase")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", default="target/bench")
     args = parser.parse_args()
@@ -417,12 +476,29 @@ def main() -> None:
         run_phase("teams: create", lambda t: team_jobs(args, t)[0], [peer, ours])
         run_phase("teams: members", lambda t: team_jobs(args, t)[1], [ours, peer])
         run_phase("steady", lambda t: steady_jobs(plan), [peer, ours])
-        rows.sort(key=lambda row: ["sync", "teams: create", "teams: members", "steady"].index(row[0]))
+        if args.big_team and args.users >= 20 + args.member_changes:
+            teams = {target.name: build_big_team(args, target, target.scimctl) for target in targets}
+            # One client: the latency of one member change, not a queue's.
+            for phase, which in (("member PATCH: 10-member team", 0), (f"member PATCH: {args.big_team}-member team", 1)):
+                for target in (targets if which == 0 else list(reversed(targets))):
+                    result = Phase(target, 1, args.phase_seconds).run(member_change_jobs(args, teams[target.name][which]))
+                    rows.append((phase, result))
+                    print(f"{phase:>8} {target.name:<20} {result['requests']:>6} requests in {result['wall']:.1f} s, "
+                          f"{result['errors']} errors {result['error_statuses'] or ''}", file=sys.stderr, flush=True)
+        order = ["sync", "teams: create", "teams: members", "steady"]
+        rows.sort(key=lambda row: order.index(row[0]) if row[0] in order else len(order))
         print(f"\nusers {args.users}, teams {args.teams} x {args.team_size} (PATCHes of {args.patch_size}), "
               f"steady {args.steady}, clients {args.clients}; {os.cpu_count()} CPUs\n")
         print(fmt_table(rows))
         print()
         print(fmt_ratios(rows))
+        big_rows = {(phase, r["server"]): r for phase, r in rows if phase.startswith("member PATCH")}
+        for name in (t.name for t in targets):
+            small = big_rows.get(("member PATCH: 10-member team", name))
+            big = big_rows.get((f"member PATCH: {args.big_team}-member team", name))
+            if small and big and small["p50"]:
+                print(f"\n{name}: member PATCH p50 on the {args.big_team}-member team / on the 10-member team: "
+                      f"{big['p50'] / small['p50']:.2f}")
     finally:
         for proc in processes:
             proc.terminate()
