@@ -1,11 +1,14 @@
-//! Credentials: SCIM bearer tokens (keyed hashes, constant-time checks) and account passphrases.
+//! Credentials: SCIM bearer tokens (keyed hashes, constant-time checks), OAuth 2.0 secrets of the
+//! connector, and account passphrases.
+mod oauth;
 mod passphrase;
 mod scim_token;
 mod scope;
 
+pub use oauth::{CodeChallenge, OAuthSecret, SecretKind};
 pub use passphrase::{
     argon2_gauge, generate_passphrase, hash_passphrase, hash_passphrase_async, verify_passphrase,
     verify_passphrase_async, Argon2Gauge, PassphraseError,
 };
-pub use scim_token::{AuthError, IssuedToken, PresentedToken, TokenKey, TokenKeyError};
+pub use scim_token::{AuthError, Credential, IssuedToken, PresentedToken, TokenKey, TokenKeyError};
 pub use scope::AuthorizedOrg;
