@@ -24,6 +24,7 @@ mod round_trips;
 mod scheduler;
 mod scim_client;
 mod secrets;
+mod token_rotation;
 mod tracing_spans;
 mod trust_delete_races;
 mod trust_deletes;
