@@ -41,7 +41,10 @@ async fn during_an_overlap_both_tokens_work_and_after_it_only_the_new_one() {
     let old = enable(&app, &org, "90d").await;
     assert_eq!(scim_status(&app, &org.id, &old).await, StatusCode::OK);
 
-    for bad in [json!({ "passphrase": org.owner.passphrase, "overlapHours": 25 }), json!({ "passphrase": org.owner.passphrase, "overlapHours": -1 })] {
+    for bad in [
+        json!({ "passphrase": org.owner.passphrase, "overlapHours": 25 }),
+        json!({ "passphrase": org.owner.passphrase, "overlapHours": -1 }),
+    ] {
         let (code, body) = refresh(&app, &org, bad).await;
         assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
     }
@@ -64,7 +67,11 @@ async fn during_an_overlap_both_tokens_work_and_after_it_only_the_new_one() {
     // each was last used; it never shows a token.
     app.flush_logs().await;
     let now = status(&app, &org).await;
-    assert_eq!(now["token"]["previous"]["validUntil"].as_str().map(|s| s.parse::<DateTime<Utc>>().unwrap()), Some(end), "{now}");
+    assert_eq!(
+        now["token"]["previous"]["validUntil"].as_str().map(|s| s.parse::<DateTime<Utc>>().unwrap()),
+        Some(end),
+        "{now}"
+    );
     assert!(now["token"]["lastUsedAt"].is_string(), "{now}");
     assert!(now["token"]["previous"]["lastUsedAt"].is_string(), "{now}");
     assert!(!now.to_string().contains("iscim_"), "{now}");

@@ -83,7 +83,8 @@ impl Console {
             notices_sent: Vec::new(),
         };
         let next = ScimSettings { grant_epoch: epoch, version: settings.version + 1, ..settings.clone() };
-        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::OauthClientCreated, Some(admin.email.clone()), self.now);
+        let mut entry =
+            ScimHistoryEntry::new(ScimHistoryAction::OauthClientCreated, Some(admin.email.clone()), self.now);
         entry.client_id = Some(client.client_id.as_str().to_owned());
         self.store.put_oauth_client(&caller.org, &client, &next, settings.version, &entry).await?;
         tracing::info!(org = %caller.org, client = client.client_id.as_str(), "OAuth client for SCIM created");
@@ -103,8 +104,10 @@ impl Console {
             .oauth_client(&caller.org)
             .await?
             .ok_or_else(|| AdminError::InvalidRequest("There is no OAuth client to delete.".into()))?;
-        let next = ScimSettings { grant_epoch: settings.grant_epoch + 1, version: settings.version + 1, ..settings.clone() };
-        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::OauthClientDeleted, Some(admin.email.clone()), self.now);
+        let next =
+            ScimSettings { grant_epoch: settings.grant_epoch + 1, version: settings.version + 1, ..settings.clone() };
+        let mut entry =
+            ScimHistoryEntry::new(ScimHistoryAction::OauthClientDeleted, Some(admin.email.clone()), self.now);
         entry.client_id = Some(client.client_id.as_str().to_owned());
         self.store.delete_oauth_client(&caller.org, &next, settings.version, &entry).await?;
         Ok(self.now)

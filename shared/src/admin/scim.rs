@@ -12,8 +12,8 @@ use super::status::{build_status, requirements, OAuthClientView, ScimStatus};
 use super::{AdminError, Console, Unmet};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{
-    IdentityProvider, OAuthClient, OrgId, Organization, PreviousToken, ScimRequirement, ScimSettings, TokenState, TokenWindow,
-    MAX_OVERLAP_HOURS,
+    IdentityProvider, OAuthClient, OrgId, Organization, PreviousToken, ScimRequirement, ScimSettings, TokenState,
+    TokenWindow, MAX_OVERLAP_HOURS,
 };
 use crate::enablement::{enable_scim, EnableError};
 use crate::store::{ScimHistoryAction, ScimHistoryEntry};
@@ -206,7 +206,13 @@ impl Console {
     }
 
     /// Checks the caller's passphrase (counted like a sign-in; a wrong one changes nothing).
-    pub(super) async fn confirm_passphrase(&self, caller: &OrgCaller, passphrase: &str, what: &str, source: &str) -> Result<(), AdminError> {
+    pub(super) async fn confirm_passphrase(
+        &self,
+        caller: &OrgCaller,
+        passphrase: &str,
+        what: &str,
+        source: &str,
+    ) -> Result<(), AdminError> {
         if passphrase.is_empty() {
             return Err(AdminError::InvalidRequest(format!("`passphrase` is required to {what}.")));
         }
@@ -294,7 +300,9 @@ impl Console {
             ..previous.clone()
         };
         let moved = scheduled_end_moved(&previous, self.now);
-        self.store.write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &entries, moved).await?;
+        self.store
+            .write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &entries, moved)
+            .await?;
         tracing::info!(org = %caller.org, window = window.as_str(), overlap_hours, "SCIM token refreshed from the console");
         Ok(IssuedTokenView {
             org_id: caller.org.to_string(),
@@ -337,7 +345,9 @@ impl Console {
         let mut entry = ScimHistoryEntry::new(ScimHistoryAction::TokensRevoked, Some(admin.email.clone()), self.now);
         entry.idp = Some(previous.idp);
         let moved = scheduled_end_moved(&previous, self.now);
-        self.store.write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &[entry], moved).await?;
+        self.store
+            .write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &[entry], moved)
+            .await?;
         tracing::info!(org = %caller.org, "every SCIM token and OAuth grant revoked from the console");
         let history = self.latest_history(&caller.org).await?;
         Ok(build_status(&org, Some(&next), true, connector_url(origin, &caller.org), history, self.now))
@@ -362,7 +372,9 @@ impl Console {
         let mut entry = ScimHistoryEntry::new(ScimHistoryAction::Disabled, Some(admin.email.clone()), self.now);
         entry.idp = Some(previous.idp);
         let moved = scheduled_end_moved(&previous, self.now);
-        self.store.write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &[entry], moved).await?;
+        self.store
+            .write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &[entry], moved)
+            .await?;
         tracing::info!(org = %caller.org, "SCIM disabled from the console");
         let history = self.latest_history(&caller.org).await?;
         Ok(build_status(&org, Some(&next), true, connector_url(origin, &caller.org), history, self.now))

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use super::scim::HistoryView;
 use crate::domain::{
-    IdentityProvider, OAuthClient, Organization, Plan, RefreshFailure, ScimRequirement, ScimSettings, TokenState, TokenWindow,
+    IdentityProvider, OAuthClient, Organization, Plan, RefreshFailure, ScimRequirement, ScimSettings, TokenState,
+    TokenWindow,
 };
 
 #[derive(Debug, Clone, Serialize)]
@@ -179,9 +180,10 @@ fn warnings(org: &Organization, settings: Option<&ScimSettings>, now: DateTime<U
         warnings.push(Warning {
             level: "error",
             code: "tokens_revoked",
-            message: "Every SCIM token and OAuth grant was revoked: provisioning is refused (401) until you generate a \
+            message:
+                "Every SCIM token and OAuth grant was revoked: provisioning is refused (401) until you generate a \
                       new token (or your identity provider authorizes its OAuth connection again)."
-                .into(),
+                    .into(),
         });
         return warnings;
     }

@@ -62,6 +62,23 @@ impl TokenKey {
         OAuthSecret { value, hash }
     }
 
+    /// A new refresh token of a family: `iscim_rt_{family}_{random}`, so the token endpoint reads
+    /// the family in the same BatchGetItem as the token.
+    pub fn issue_refresh_token(&self, family: &str) -> OAuthSecret {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let value = format!("{}{family}_{}", SecretKind::RefreshToken.prefix(), URL_SAFE_NO_PAD.encode(bytes));
+        let hash = self.hash(&value);
+        OAuthSecret { value, hash }
+    }
+
+    /// The family a presented refresh token names (not a proof of anything: its hash is).
+    pub fn refresh_token_family(presented: &str) -> Option<&str> {
+        let rest = presented.strip_prefix(SecretKind::RefreshToken.prefix())?;
+        let (family, _) = rest.split_once('_')?;
+        (family.len() == 32 && family.bytes().all(|b| b.is_ascii_hexdigit())).then_some(family)
+    }
+
     /// The keyed hash of a presented secret of `kind`; None when it does not have the kind's shape
     /// (so no lookup is made for it).
     pub fn oauth_hash(&self, kind: SecretKind, presented: &str) -> Option<String> {
@@ -139,6 +156,16 @@ mod tests {
         assert!(!key.matches("iscim_at_other", &secret.hash));
         assert!(!key.matches(secret.reveal(), ""));
         assert!(!format!("{secret:?}").contains("iscim_"));
+    }
+
+    #[test]
+    fn refresh_tokens_name_their_family() {
+        let key = key();
+        let family = "0123456789abcdef0123456789abcdef";
+        let token = key.issue_refresh_token(family);
+        assert_eq!(TokenKey::refresh_token_family(token.reveal()), Some(family));
+        assert!(key.oauth_hash(SecretKind::RefreshToken, token.reveal()).is_some());
+        assert_eq!(TokenKey::refresh_token_family("iscim_rt_nope_x"), None);
     }
 
     #[test]

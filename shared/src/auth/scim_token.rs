@@ -241,7 +241,10 @@ mod tests {
             Err(AuthError::ExpiredToken)
         );
         let disabled = ScimSettings { enabled: false, ..s };
-        assert_eq!(key.authorize(&org(), Some(&disabled), None, &presented, now).map(|_| ()), Err(AuthError::InvalidToken));
+        assert_eq!(
+            key.authorize(&org(), Some(&disabled), None, &presented, now).map(|_| ()),
+            Err(AuthError::InvalidToken)
+        );
     }
 
     #[test]
@@ -268,9 +271,11 @@ mod tests {
         assert_eq!(check(&revoked, old.reveal(), now), Err(AuthError::InvalidToken));
 
         let client = ClientId::parse("acme.abcdefgh1234").unwrap().0;
-        let grant = AccessGrant { client_id: client.clone(), epoch: 0, expires_at: now + Duration::hours(1), family: None };
+        let grant =
+            AccessGrant { client_id: client.clone(), epoch: 0, expires_at: now + Duration::hours(1), family: None };
         let access = bearer("iscim_at_whatever");
-        let with = |s: &ScimSettings, g: &AccessGrant, at| key.authorize(&org(), Some(s), Some(g), &access, at).map(|r| r.1);
+        let with =
+            |s: &ScimSettings, g: &AccessGrant, at| key.authorize(&org(), Some(s), Some(g), &access, at).map(|r| r.1);
         assert_eq!(with(&s, &grant, now), Ok(Credential::Access(client)));
         assert_eq!(with(&s, &grant, now + Duration::hours(1)), Err(AuthError::ExpiredAccessToken));
         let moved_on = ScimSettings { grant_epoch: 1, ..s.clone() };

@@ -30,8 +30,8 @@ impl ClientId {
     pub fn parse(raw: &str) -> Option<(Self, OrgId)> {
         let (org, rest) = raw.split_once('.')?;
         let org = OrgId::parse(org).ok()?;
-        let ok = (8..=64).contains(&rest.len())
-            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let ok =
+            (8..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         ok.then(|| (Self(raw.to_owned()), org))
     }
 
@@ -163,7 +163,8 @@ mod tests {
 
     #[test]
     fn redirect_uris_are_https_or_loopback_without_fragment() {
-        for ok in ["https://idp.example.com/cb", "https://a.b/x?y=1", "http://localhost:8080/cb", "http://127.0.0.1/cb"] {
+        for ok in ["https://idp.example.com/cb", "https://a.b/x?y=1", "http://localhost:8080/cb", "http://127.0.0.1/cb"]
+        {
             assert!(RedirectUri::parse(ok).is_ok(), "{ok}");
         }
         for bad in [

@@ -156,7 +156,9 @@ impl Store {
             labels.push("history".to_owned());
         }
         if let Some((at, id)) = remove {
-            let key: Item = [("PK".to_owned(), s(history_pk(org))), ("SK".to_owned(), s(format!("{}#{id}", sortable_time(at))))].into();
+            let key: Item =
+                [("PK".to_owned(), s(history_pk(org))), ("SK".to_owned(), s(format!("{}#{id}", sortable_time(at))))]
+                    .into();
             let delete = aws_sdk_dynamodb::types::Delete::builder()
                 .table_name("")
                 .set_key(Some(key))

@@ -48,7 +48,12 @@ struct Keyed<T> {
     value: T,
 }
 
-fn item_of<T: Serialize>(org: &OrgId, sk: String, value: &T, expires_at: Option<DateTime<Utc>>) -> Result<Item, StoreError> {
+fn item_of<T: Serialize>(
+    org: &OrgId,
+    sk: String,
+    value: &T,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<Item, StoreError> {
     let mut item = to_item(&Keyed { pk: org_pk(org), sk, value })?;
     if let Some(at) = expires_at {
         item.insert("ttl".into(), ttl(at));
@@ -144,7 +149,9 @@ impl Store {
         entry: &ScimHistoryEntry,
     ) -> Result<(), StoreError> {
         let actions = vec![
-            TransactWriteItem::builder().put(scim_settings_put(&self.table, org, settings, Some(expected_version))?).build(),
+            TransactWriteItem::builder()
+                .put(scim_settings_put(&self.table, org, settings, Some(expected_version))?)
+                .build(),
             put(item_of(org, CLIENT_SK.into(), client, None)?, None)?,
             super::admin_history::history_put_action(org, entry)?,
         ];
@@ -169,7 +176,9 @@ impl Store {
             .build()
             .map_err(build_err)?;
         let actions = vec![
-            TransactWriteItem::builder().put(scim_settings_put(&self.table, org, settings, Some(expected_version))?).build(),
+            TransactWriteItem::builder()
+                .put(scim_settings_put(&self.table, org, settings, Some(expected_version))?)
+                .build(),
             TransactWriteItem::builder().delete(delete).build(),
             super::admin_history::history_put_action(org, entry)?,
         ];
@@ -265,7 +274,13 @@ impl Store {
     /// Stores an access token's grant (client credentials: nothing else is written).
     pub async fn put_access_grant(&self, org: &OrgId, hash: &str, grant: &AccessGrant) -> Result<(), StoreError> {
         let item = item_of(org, access_sk(hash), grant, Some(grant.expires_at))?;
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(StoreError::from_sdk)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
         Ok(())
     }
 

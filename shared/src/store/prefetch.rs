@@ -12,7 +12,9 @@ use super::rate::{decode_budget, fair_use_key, RateBudget, RateWindow, FAIR_USE_
 use super::teams::{decode_team_state, TeamState};
 use super::{Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{AccessGrant, Account, EmailAddress, MemberRecord, Membership, OrgId, Organization, ScimSettings, TeamRecord};
+use crate::domain::{
+    AccessGrant, Account, EmailAddress, MemberRecord, Membership, OrgId, Organization, ScimSettings, TeamRecord,
+};
 
 /// Members whose items are read with the token check at most (a BatchGetItem takes 100 keys).
 const MAX_PREFETCHED_MEMBERS: usize = 90;

@@ -79,7 +79,10 @@ pub async fn refresh(request: AdminCaller, AdminJson(body): AdminJson<RefreshBod
 }
 
 /// `POST …/scim/token/revoke`: needs the caller's passphrase; every token and OAuth grant stops.
-pub async fn revoke(request: AdminCaller, AdminJson(body): AdminJson<RevokeBody>) -> Result<Json<ScimStatus>, AdminError> {
+pub async fn revoke(
+    request: AdminCaller,
+    AdminJson(body): AdminJson<RevokeBody>,
+) -> Result<Json<ScimStatus>, AdminError> {
     let status =
         request.console.revoke_scim_tokens(&request.caller, &body.passphrase, &request.origin, &request.source).await?;
     Ok(Json(status))
@@ -87,7 +90,10 @@ pub async fn revoke(request: AdminCaller, AdminJson(body): AdminJson<RevokeBody>
 
 /// `POST …/scim/oauth/client`: creates (or replaces) the OAuth client; the answer holds its secret,
 /// the only time it is shown.
-pub async fn create_client(request: AdminCaller, AdminJson(body): AdminJson<ClientBody>) -> Result<Response, AdminError> {
+pub async fn create_client(
+    request: AdminCaller,
+    AdminJson(body): AdminJson<ClientBody>,
+) -> Result<Response, AdminError> {
     let issued = request
         .console
         .create_oauth_client(&request.caller, &body.passphrase, &body.redirect_uris, &request.origin, &request.source)
