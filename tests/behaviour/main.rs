@@ -19,6 +19,7 @@ mod helpers;
 mod infra;
 mod isolation;
 mod notify;
+mod oauth;
 mod organizations;
 mod round_trips;
 mod scheduler;

@@ -88,7 +88,7 @@ pub struct OAuthClient {
     /// The grant epoch of the SCIM settings when the client was made: grants of an older client
     /// are refused, since replacing the client moves the epoch on.
     pub epoch: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<DateTime<Utc>>,
     /// Expiry notices already queued about this secret.
     #[serde(default)]
@@ -108,7 +108,7 @@ pub struct AccessGrant {
     pub epoch: u64,
     pub expires_at: DateTime<Utc>,
     /// The refresh-token family it came from (none: client credentials).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
 }
 
@@ -121,7 +121,7 @@ pub struct RefreshGrant {
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     /// Set when it was exchanged: presenting it again revokes its family (RFC 9700 §4.14.2).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_at: Option<DateTime<Utc>>,
 }
 
@@ -135,9 +135,9 @@ pub struct CodeGrant {
     pub approved_by: EmailAddress,
     pub expires_at: DateTime<Utc>,
     /// The refresh-token family its exchange started (set at exchange): a reused code revokes it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_at: Option<DateTime<Utc>>,
 }
 
@@ -148,7 +148,7 @@ pub struct GrantFamily {
     pub client_id: ClientId,
     pub created_at: DateTime<Utc>,
     /// When a reused token revoked it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<DateTime<Utc>>,
     /// Keyed hashes of its access tokens that may still be unexpired (deleted on revocation).
     #[serde(default)]
