@@ -171,8 +171,8 @@ mod tests {
     #[test]
     fn pkce_s256_follows_rfc_7636_appendix_b() {
         let challenge = CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM").unwrap();
-        assert!(challenge.verifies("dBjftJeZ4CVP-1B0jLmS6sdDDX5N5RIzkKhCWj0u7S4"));
-        assert!(!challenge.verifies("dBjftJeZ4CVP-1B0jLmS6sdDDX5N5RIzkKhCWj0u7S5"));
+        assert!(challenge.verifies("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
+        assert!(!challenge.verifies("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl"));
         assert!(!challenge.verifies("short"));
         assert!(CodeChallenge::parse("plain").is_none());
     }

@@ -260,6 +260,7 @@ mod tests {
             valid_until: now + Duration::hours(2),
             expires_at: None,
             last_used_at: None,
+            end_entry: None,
         });
         let bearer = |t: &str| PresentedToken::from_authorization(Some(&format!("Bearer {t}"))).unwrap();
         let check = |s: &ScimSettings, t: &str, at| key.authorize(&org(), Some(s), None, &bearer(t), at).map(|r| r.1);
