@@ -441,3 +441,90 @@ async fn refresh_rotates_renews_an_expired_access_token_and_a_reused_refresh_tok
     assert!(actions.contains(&"oauth_family_revoked"), "{history}");
     assert!(actions.contains(&"oauth_client_created"), "{history}");
 }
+
+#[tokio::test]
+async fn the_status_warns_of_what_can_still_expire_and_not_of_a_connection_that_keeps_refreshing() {
+    let t0 = Utc::now();
+    let app = spawn_app_with_clock(Clock::Fixed(t0)).await;
+    let org = console_org(&app).await;
+    enable(&app, &org, "none").await;
+    let client = create_client(&app, &org, &[REDIRECT]).await;
+    let code = code_for(&app, &org, &client, "s").await;
+    let (_, tokens) = exchange(&app, &client, &code, REDIRECT, VERIFIER).await;
+    let codes = |status: &Value| -> Vec<String> {
+        status["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap().to_owned()).collect()
+    };
+    let status_at = |at: DateTime<Utc>| {
+        let table = app.table.clone();
+        let (email, passphrase, org_url) = (org.owner.email.clone(), org.owner.passphrase.clone(), org.id.clone());
+        async move {
+            let later = spawn_app_on_table(&table, Clock::Fixed(at)).await;
+            let session = crate::admin_support::sign_in(&later, &email, &passphrase).await;
+            let url = format!("{}/admin/orgs/{org_url}/scim", later.address);
+            let (code, body) = call(&later, Method::GET, &url, Some(&session), None).await;
+            assert_eq!(code, StatusCode::OK, "{body}");
+            (later, body)
+        }
+    };
+    let (_, fresh) = status_at(t0 + Duration::days(1)).await;
+    assert_eq!(codes(&fresh), Vec::<String>::new(), "{fresh}");
+
+    // 75 days without a refresh: the refresh token (90 days unused) is about to expire.
+    let (later, stale) = status_at(t0 + Duration::days(75)).await;
+    assert_eq!(codes(&stale), ["oauth_refresh_token_expiring"], "{stale}");
+    // The IdP refreshes: its lifetime starts again, nothing to do.
+    let (status, _) = refresh(&later, &client, str_of(&tokens, "refresh_token")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, renewed) = status_at(t0 + Duration::days(76)).await;
+    assert_eq!(codes(&renewed), Vec::<String>::new(), "{renewed}");
+
+    // The client secret (two years) is announced 20 days ahead.
+    let (_, secret) = status_at(t0 + Duration::days(711)).await;
+    assert!(codes(&secret).contains(&"oauth_client_secret_expiring".to_owned()), "{secret}");
+}
+
+#[tokio::test]
+async fn a_scim_call_with_an_access_token_costs_one_round_trip_and_its_last_use_is_written_once_a_minute() {
+    let t0 = Utc::now();
+    let app = spawn_app_with_clock(Clock::Fixed(t0)).await;
+    let org = console_org(&app).await;
+    enable(&app, &org, "90d").await;
+    let client = create_client(&app, &org, &[]).await;
+    let (_, issued) = client_credentials(&app, &client).await;
+    let access = str_of(&issued, "access_token").to_owned();
+    let url = format!("{}/ServiceProviderConfig", org.connector_url(&app));
+    // The first use: counted from then on by this instance, and its last use written.
+    app.round_trips.start();
+    assert_eq!(app.get(&url, &access).send().await.unwrap().status(), StatusCode::OK);
+    app.flush_logs().await;
+    assert_eq!(app.round_trips.use_writes(), 1, "the first use of the minute is written, after the response");
+    for _ in 0..3 {
+        app.round_trips.start();
+        assert_eq!(app.get(&url, &access).send().await.unwrap().status(), StatusCode::OK);
+        app.flush_logs().await;
+        // One BatchGetItem: the settings, the fair-use budget and the access token's grant.
+        assert_eq!(app.round_trips.calls(), ["BatchGetItem"]);
+        assert_eq!(app.round_trips.sequential(), 1);
+        let (_, body) = &app.round_trips.requests()[0];
+        assert!(body.contains("OAUTH#AT#") && body.contains("\"SCIM\""), "{body}");
+        assert!(!body.contains(&access), "the token itself is never sent to DynamoDB");
+        assert_eq!(app.round_trips.use_writes(), 0, "at most once a minute");
+        assert_eq!(app.round_trips.rate_counts(), 1, "counted in the organization's budget");
+    }
+    // A minute later (another instance of the same table), the use is written again.
+    let later = spawn_app_on_table(&app.table, Clock::Fixed(t0 + Duration::minutes(1))).await;
+    later.round_trips.start();
+    assert_eq!(
+        later
+            .get(&format!("{}/ServiceProviderConfig", org.connector_url(&later)), &access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    later.flush_logs().await;
+    assert_eq!(later.round_trips.use_writes(), 1);
+    let client_item = app.store.oauth_client(&crate::helpers::OperatorScope::scope(&org.id)).await.unwrap().unwrap();
+    assert_eq!(client_item.last_used_at, Some(t0 + Duration::minutes(1)));
+}

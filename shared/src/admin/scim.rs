@@ -8,12 +8,12 @@ use serde::Serialize;
 use super::accounts::{bounded, verify_off_runtime};
 use super::authz::OrgCaller;
 use super::cursor::Cursor;
-use super::status::{build_status, requirements, OAuthClientView, ScimStatus};
+use super::status::{build_status, requirements, OAuthClientView, ScimStatus, Warning};
 use super::{AdminError, Console, Unmet};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{
-    IdentityProvider, OAuthClient, OrgId, Organization, PreviousToken, ScimRequirement, ScimSettings, TokenState,
-    TokenWindow, MAX_OVERLAP_HOURS,
+    GrantFamily, IdentityProvider, OAuthClient, OrgId, Organization, PreviousToken, ScimRequirement, ScimSettings,
+    TokenState, TokenWindow, EXPIRY_WARNING_DAYS, MAX_OVERLAP_HOURS,
 };
 use crate::enablement::{enable_scim, EnableError};
 use crate::store::{ScimHistoryAction, ScimHistoryEntry};
@@ -95,6 +95,43 @@ pub(super) fn scheduled_end_moved(settings: &ScimSettings, now: DateTime<Utc>) -
     previous.end_entry.clone().map(|id| (previous.valid_until, id))
 }
 
+/// What can still expire in an OAuth connection, 20 days ahead: the client secret, and a refresh
+/// token its IdP stopped using (one that keeps refreshing renews its lifetime and needs nothing).
+fn oauth_warnings(client: &OAuthClient, families: &[GrantFamily], now: DateTime<Utc>) -> Vec<Warning> {
+    let soon = now + Duration::days(EXPIRY_WARNING_DAYS);
+    let date = |at: DateTime<Utc>| at.format("%B %-d, %Y at %H:%M UTC").to_string();
+    let mut warnings = Vec::new();
+    if client.secret_expires_at <= soon {
+        let (level, verb) = if client.secret_expires_at <= now { ("error", "expired") } else { ("warning", "expires") };
+        warnings.push(Warning {
+            level,
+            code: "oauth_client_secret_expiring",
+            message: format!(
+                "The OAuth client secret {verb} on {}: create a new OAuth client and enter it in your identity provider.",
+                date(client.secret_expires_at)
+            ),
+        });
+    }
+    let stale = families
+        .iter()
+        .filter(|f| f.client_id == client.client_id && f.revoked_at.is_none())
+        .filter(|f| f.refresh_expires_at > now && f.refresh_expires_at <= soon)
+        .map(|f| f.refresh_expires_at)
+        .min();
+    if let Some(at) = stale {
+        warnings.push(Warning {
+            level: "warning",
+            code: "oauth_refresh_token_expiring",
+            message: format!(
+                "Your identity provider has not renewed its OAuth access for a long time: its refresh token expires on \
+                 {}. Authenticate the connection again in the identity provider before then.",
+                date(at)
+            ),
+        });
+    }
+    warnings
+}
+
 pub fn connector_url(origin: &str, org: &OrgId) -> String {
     format!("{}/scim/v2/orgs/{org}", origin.trim_end_matches('/'))
 }
@@ -128,17 +165,21 @@ impl Console {
 
     pub async fn scim_status(&self, caller: &OrgCaller, origin: &str) -> Result<ScimStatus, AdminError> {
         caller.require_admin()?;
-        let (org, settings, history, client) = tokio::try_join!(
+        let (org, settings, history, client, families) = tokio::try_join!(
             self.organization_of(&caller.org),
             async { self.store.scim_settings(&caller.org).await.map_err(AdminError::from) },
             self.latest_history(&caller.org),
             async { self.store.oauth_client(&caller.org).await.map_err(AdminError::from) },
+            async { self.store.oauth_families(&caller.org).await.map_err(AdminError::from) },
         )?;
         let url = connector_url(origin, &caller.org);
         let mut status = build_status(&org, settings.as_ref(), true, url, history, self.now);
         // A client of an earlier grant epoch (before a revoke or disable) no longer works: not shown.
         let live = |c: &OAuthClient| settings.as_ref().is_some_and(|s| s.enabled && s.grant_epoch == c.epoch);
-        status.oauth_client = client.filter(live).map(|c| OAuthClientView::new(&c, origin));
+        if let Some(client) = client.filter(live) {
+            status.warnings.extend(oauth_warnings(&client, &families, self.now));
+            status.oauth_client = Some(OAuthClientView::new(&client, origin));
+        }
         Ok(status)
     }
 

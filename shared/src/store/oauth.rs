@@ -333,6 +333,16 @@ impl Store {
         self.transact(actions, &labels).await
     }
 
+    /// Every refresh-token family of the organization (revoked ones included), for the status.
+    pub async fn oauth_families(&self, org: &AuthorizedOrg) -> Result<Vec<GrantFamily>, StoreError> {
+        let query = self
+            .query_table()
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(org_pk(org)))
+            .expression_attribute_values(":prefix", s("OAUTH#FAMILY#"));
+        self.query_all_decoded(query, decode).await
+    }
+
     pub async fn family(&self, org: &OrgId, id: &str) -> Result<Option<GrantFamily>, StoreError> {
         let output = self
             .read_item()
