@@ -144,6 +144,9 @@ async fn revoke_stops_every_token_at_once_and_scim_stays_enabled_until_a_new_one
     for token in [&old, &new] {
         assert_eq!(scim_status(&app, &org.id, token).await, StatusCode::UNAUTHORIZED);
     }
+    // No token left to expire: the scheduler's expiry index no longer holds the organization.
+    let expiring = app.store.scim_tokens_expiring_by(Utc::now() + Duration::days(400)).await.unwrap();
+    assert!(!expiring.iter().any(|e| e.key == format!("ORG#{}", org.id)), "a revoked token is still in the index");
     // The history never shows the overlap end the revoke cancelled.
     let later = spawn_app_on_table(&app.table, Clock::Fixed(app.app.clock.now() + Duration::hours(3))).await;
     let after = status(&later, &org).await;

@@ -80,7 +80,6 @@ impl Console {
             secret_expires_at: self.now + CLIENT_SECRET_LIFETIME,
             epoch,
             last_used_at: None,
-            notices_sent: Vec::new(),
         };
         let next = ScimSettings { grant_epoch: epoch, version: settings.version + 1, ..settings.clone() };
         let mut entry =

@@ -378,6 +378,9 @@ impl Console {
             token_hash: String::new(),
             previous_token: None,
             revoked_at: Some(self.now),
+            // No token, nothing to expire: out of the scheduler's expiry index until a new one.
+            token_expires_at: None,
+            last_refresh_failure: None,
             grant_epoch: previous.grant_epoch + 1,
             version: previous.version + 1,
             notices_sent: Vec::new(),

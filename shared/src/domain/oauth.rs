@@ -90,9 +90,6 @@ pub struct OAuthClient {
     pub epoch: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<DateTime<Utc>>,
-    /// Expiry notices already queued about this secret.
-    #[serde(default)]
-    pub notices_sent: Vec<String>,
 }
 
 impl OAuthClient {
