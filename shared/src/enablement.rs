@@ -54,6 +54,11 @@ pub async fn enable_scim(
         last_auto_refresh_at: None,
         last_refresh_failure: None,
         notices_sent: Vec::new(),
+        previous_token: None,
+        token_last_used_at: None,
+        revoked_at: None,
+        // Grants made before a disable stay dead after SCIM is enabled again.
+        grant_epoch: previous.as_ref().map_or(0, |p| p.grant_epoch + 1),
     };
     store.put_scim_settings(org_id, &settings, previous.map(|p| p.version)).await?;
     Ok(token)

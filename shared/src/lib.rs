@@ -16,6 +16,7 @@ pub mod enablement;
 pub mod log;
 pub mod metrics;
 pub mod notify;
+pub mod oauth;
 pub mod provisioning;
 pub mod redact;
 pub mod retry;

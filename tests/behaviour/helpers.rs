@@ -109,7 +109,13 @@ impl RoundTrips {
 
     /// The operations seen since `start`, request-log writes excluded.
     pub fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().iter().filter(|c| !c.ends_with("(log)") && !c.ends_with("(rate)")).cloned().collect()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| !c.ends_with("(log)") && !c.ends_with("(rate)") && !c.ends_with("(use)"))
+            .cloned()
+            .collect()
     }
 
     /// Fair-use counts since `start` (one per request with a token).
@@ -141,6 +147,11 @@ impl RoundTrips {
         self.requests.lock().unwrap().clone()
     }
 
+    /// Last-use writes since `start` (after the response, at most once a minute per credential).
+    pub fn use_writes(&self) -> usize {
+        self.calls.lock().unwrap().iter().filter(|c| c.ends_with("(use)")).count()
+    }
+
     pub fn log_writes(&self) -> usize {
         self.calls.lock().unwrap().iter().filter(|c| c.ends_with("(log)")).count()
     }
@@ -170,13 +181,18 @@ impl Intercept for RoundTrips {
         // round trip of the request's chain. Left out of `sequential` and `calls`, and counted by
         // `rate_counts`, so that a loaded machine delaying its send cannot make it look sequential.
         let is_rate = operation == "UpdateItem" && body.contains("\"RATE#");
-        if !is_log && !is_rate {
+        // A credential's last use is written after the response, like the request log
+        // (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth"): counted by `use_writes`.
+        let is_use = operation == "UpdateItem" && body.contains("last_used_at = :at");
+        if !is_log && !is_rate && !is_use {
             self.spans.lock().unwrap().push((Instant::now(), None));
             cfg.interceptor_state().store_put(CallStarted(self.spans.lock().unwrap().len() - 1));
             self.requests.lock().unwrap().push((operation.clone(), body));
         }
         let call = if is_log {
             format!("{operation}(log)")
+        } else if is_use {
+            format!("{operation}(use)")
         } else if is_rate {
             format!("{operation}(rate)")
         } else {

@@ -7,6 +7,7 @@ mod cursor;
 mod error;
 mod logs;
 mod members;
+mod oauth_client;
 mod scim;
 mod session;
 mod status;
@@ -25,9 +26,10 @@ pub use cursor::Cursor;
 pub use error::{AdminError, Unmet};
 pub use logs::{parse_limit, LogPage, LogQuery, LogView};
 pub use members::{LicenseView, MemberView, MembersPage, TeamRef, DEFAULT_MEMBERS_PAGE, MAX_MEMBERS_PAGE};
+pub use oauth_client::IssuedClientView;
 pub use scim::{connector_url, HistoryPage, HistoryView, IssuedTokenView};
 pub use session::{Session, SessionToken, SESSION_LIFETIME};
-pub use status::{FailureView, RequirementView, ScimStatus, TokenView, Warning};
+pub use status::{FailureView, OAuthClientView, PreviousTokenView, RequirementView, ScimStatus, TokenView, Warning};
 pub use throttle::{window_start, Counter, ACCOUNT_FAILURES, SOURCE_FAILURES, WINDOW};
 
 /// The ports a console request uses, and the time it runs at.

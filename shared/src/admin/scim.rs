@@ -2,16 +2,19 @@
 //! refresh (with the caller's passphrase), disable, and the history of those changes.
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::accounts::{bounded, verify_off_runtime};
 use super::authz::OrgCaller;
 use super::cursor::Cursor;
-use super::status::{build_status, requirements, ScimStatus};
+use super::status::{build_status, requirements, OAuthClientView, ScimStatus, Warning};
 use super::{AdminError, Console, Unmet};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{IdentityProvider, OrgId, Organization, ScimRequirement, ScimSettings, TokenState, TokenWindow};
+use crate::domain::{
+    GrantFamily, IdentityProvider, OAuthClient, OrgId, Organization, PreviousToken, ScimRequirement, ScimSettings,
+    TokenState, TokenWindow, EXPIRY_WARNING_DAYS, MAX_OVERLAP_HOURS,
+};
 use crate::enablement::{enable_scim, EnableError};
 use crate::store::{ScimHistoryAction, ScimHistoryEntry};
 
@@ -28,6 +31,11 @@ pub struct HistoryView {
     pub idp: Option<IdentityProvider>,
     pub window: Option<TokenWindow>,
     pub token_expires_at: Option<DateTime<Utc>>,
+    /// Of a rotation with overlap: until when the previous token works.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlap_until: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 impl From<ScimHistoryEntry> for HistoryView {
@@ -39,6 +47,8 @@ impl From<ScimHistoryEntry> for HistoryView {
             idp: entry.idp,
             window: entry.window,
             token_expires_at: entry.token_expires_at,
+            overlap_until: entry.overlap_until,
+            client_id: entry.client_id,
         }
     }
 }
@@ -78,6 +88,50 @@ impl fmt::Debug for IssuedTokenView {
 const SHOWN_ONCE: &str = "Copy the token now: it is shown only this once and cannot be retrieved later. Paste the \
                           connector URL and the token into your identity provider's SCIM provisioning settings.";
 
+/// The overlap-end entry recorded ahead for an overlap that has not ended at `now`: a change that
+/// ends the overlap early removes it (its own entry says what happened).
+pub(super) fn scheduled_end_moved(settings: &ScimSettings, now: DateTime<Utc>) -> Option<(DateTime<Utc>, String)> {
+    let previous = settings.previous_token.as_ref().filter(|p| p.valid_until > now)?;
+    previous.end_entry.clone().map(|id| (previous.valid_until, id))
+}
+
+/// What can still expire in an OAuth connection, 20 days ahead: the client secret, and a refresh
+/// token its IdP stopped using (one that keeps refreshing renews its lifetime and needs nothing).
+fn oauth_warnings(client: &OAuthClient, families: &[GrantFamily], now: DateTime<Utc>) -> Vec<Warning> {
+    let soon = now + Duration::days(EXPIRY_WARNING_DAYS);
+    let date = |at: DateTime<Utc>| at.format("%B %-d, %Y at %H:%M UTC").to_string();
+    let mut warnings = Vec::new();
+    if client.secret_expires_at <= soon {
+        let (level, verb) = if client.secret_expires_at <= now { ("error", "expired") } else { ("warning", "expires") };
+        warnings.push(Warning {
+            level,
+            code: "oauth_client_secret_expiring",
+            message: format!(
+                "The OAuth client secret {verb} on {}: create a new OAuth client and enter it in your identity provider.",
+                date(client.secret_expires_at)
+            ),
+        });
+    }
+    let stale = families
+        .iter()
+        .filter(|f| f.client_id == client.client_id && f.revoked_at.is_none())
+        .filter(|f| f.refresh_expires_at > now && f.refresh_expires_at <= soon)
+        .map(|f| f.refresh_expires_at)
+        .min();
+    if let Some(at) = stale {
+        warnings.push(Warning {
+            level: "warning",
+            code: "oauth_refresh_token_expiring",
+            message: format!(
+                "Your identity provider has not renewed its OAuth access for a long time: its refresh token expires on \
+                 {}. Authenticate the connection again in the identity provider before then.",
+                date(at)
+            ),
+        });
+    }
+    warnings
+}
+
 pub fn connector_url(origin: &str, org: &OrgId) -> String {
     format!("{}/scim/v2/orgs/{org}", origin.trim_end_matches('/'))
 }
@@ -99,25 +153,34 @@ fn enable_refused(err: EnableError) -> AdminError {
 }
 
 impl Console {
-    async fn organization_of(&self, org: &AuthorizedOrg) -> Result<Organization, AdminError> {
+    pub(super) async fn organization_of(&self, org: &AuthorizedOrg) -> Result<Organization, AdminError> {
         let found = self.store.organization(org).await?;
         found.map(|(org, _)| org).ok_or_else(|| AdminError::OrganizationGone(org.to_string()))
     }
 
     async fn latest_history(&self, org: &AuthorizedOrg) -> Result<Vec<HistoryView>, AdminError> {
         let (entries, _) = self.store.scim_history_page(org, None, STATUS_HISTORY).await?;
-        Ok(entries.into_iter().map(HistoryView::from).collect())
+        Ok(entries.into_iter().filter(|e| e.at <= self.now).map(HistoryView::from).collect())
     }
 
     pub async fn scim_status(&self, caller: &OrgCaller, origin: &str) -> Result<ScimStatus, AdminError> {
         caller.require_admin()?;
-        let (org, settings, history) = tokio::try_join!(
+        let (org, settings, history, client, families) = tokio::try_join!(
             self.organization_of(&caller.org),
             async { self.store.scim_settings(&caller.org).await.map_err(AdminError::from) },
             self.latest_history(&caller.org),
+            async { self.store.oauth_client(&caller.org).await.map_err(AdminError::from) },
+            async { self.store.oauth_families(&caller.org).await.map_err(AdminError::from) },
         )?;
         let url = connector_url(origin, &caller.org);
-        Ok(build_status(&org, settings.as_ref(), true, url, history, self.now))
+        let mut status = build_status(&org, settings.as_ref(), true, url, history, self.now);
+        // A client of an earlier grant epoch (before a revoke or disable) no longer works: not shown.
+        let live = |c: &OAuthClient| settings.as_ref().is_some_and(|s| s.enabled && s.grant_epoch == c.epoch);
+        if let Some(client) = client.filter(live) {
+            status.warnings.extend(oauth_warnings(&client, &families, self.now));
+            status.oauth_client = Some(OAuthClientView::new(&client, origin));
+        }
+        Ok(status)
     }
 
     /// Enables SCIM with a new token. Refused, naming every unmet requirement at once, unless the
@@ -183,20 +246,16 @@ impl Console {
         })
     }
 
-    /// Issues a new token after checking the caller's passphrase (a wrong one changes nothing).
-    /// The old token stops working at once; the connector URL stays.
-    pub async fn refresh_scim_token(
+    /// Checks the caller's passphrase (counted like a sign-in; a wrong one changes nothing).
+    pub(super) async fn confirm_passphrase(
         &self,
         caller: &OrgCaller,
         passphrase: &str,
-        window: Option<&str>,
-        origin: &str,
+        what: &str,
         source: &str,
-    ) -> Result<IssuedTokenView, AdminError> {
-        let admin = caller.require_admin()?;
-        let window = window.map(parse_window).transpose()?;
+    ) -> Result<(), AdminError> {
         if passphrase.is_empty() {
-            return Err(AdminError::InvalidRequest("`passphrase` is required to refresh the token.".into()));
+            return Err(AdminError::InvalidRequest(format!("`passphrase` is required to {what}.")));
         }
         bounded(passphrase, "passphrase")?;
         let email = &caller.session.record.account_email;
@@ -207,6 +266,31 @@ impl Console {
             return Err(AdminError::WrongPassphrase);
         }
         self.give_back_attempt(&counters).await;
+        Ok(())
+    }
+
+    /// Issues a new token after checking the caller's passphrase (a wrong one changes nothing).
+    /// With `overlap_hours` (0–24, default 0) the token it replaces keeps working until the overlap
+    /// ends, so the IdP can be updated without a gap; with 0 it stops at once. At most two static
+    /// tokens are valid at once: a token still in an earlier overlap stops now. The connector URL stays.
+    pub async fn refresh_scim_token(
+        &self,
+        caller: &OrgCaller,
+        passphrase: &str,
+        window: Option<&str>,
+        overlap_hours: Option<u32>,
+        origin: &str,
+        source: &str,
+    ) -> Result<IssuedTokenView, AdminError> {
+        let admin = caller.require_admin()?;
+        let window = window.map(parse_window).transpose()?;
+        let overlap_hours = overlap_hours.unwrap_or(0);
+        if overlap_hours > MAX_OVERLAP_HOURS {
+            return Err(AdminError::InvalidRequest(format!(
+                "`overlapHours` must be 0 to {MAX_OVERLAP_HOURS} (hours the previous token keeps working)."
+            )));
+        }
+        self.confirm_passphrase(caller, passphrase, "refresh the token", source).await?;
 
         let (org, previous) = tokio::try_join!(self.organization_of(&caller.org), async {
             self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
@@ -219,23 +303,48 @@ impl Console {
         let window = window.unwrap_or(previous.token_window);
         let (token, token_hash) = self.key.issue();
         let expires_at = window.expiry_from(self.now);
+        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::TokenRefreshed, Some(admin.email.clone()), self.now);
+        entry.idp = Some(previous.idp);
+        entry.window = Some(window);
+        entry.token_expires_at = expires_at;
+        let mut entries = Vec::new();
+        // The token it replaces, kept for the overlap (only a token that still works now).
+        let replaced_works = previous.has_token() && !previous.is_expired(self.now);
+        let kept = (overlap_hours > 0 && replaced_works).then(|| {
+            let valid_until = self.now + Duration::hours(i64::from(overlap_hours));
+            let end = ScimHistoryEntry::new(ScimHistoryAction::OverlapEnded, None, valid_until);
+            entry.overlap_until = Some(valid_until);
+            let kept = PreviousToken {
+                hash: previous.token_hash.clone(),
+                created_at: previous.token_created_at,
+                valid_until,
+                expires_at: previous.token_expires_at,
+                last_used_at: previous.token_last_used_at,
+                end_entry: Some(end.id.clone()),
+            };
+            entries.push(end);
+            kept
+        });
+        entries.insert(0, entry);
         let next = ScimSettings {
             token_hash,
             token_window: window,
             token_created_at: self.now,
             token_expires_at: expires_at,
             version: previous.version + 1,
-            // A new token: no failure or notice is about it yet.
+            // A new token: no failure or notice is about it yet, no use.
             last_refresh_failure: None,
             notices_sent: Vec::new(),
+            token_last_used_at: None,
+            previous_token: kept,
+            revoked_at: None,
             ..previous.clone()
         };
-        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::TokenRefreshed, Some(admin.email.clone()), self.now);
-        entry.idp = Some(previous.idp);
-        entry.window = Some(window);
-        entry.token_expires_at = expires_at;
-        self.store.write_scim_settings_with_history(&caller.org, &next, Some(previous.version), &entry).await?;
-        tracing::info!(org = %caller.org, window = window.as_str(), "SCIM token refreshed from the console");
+        let moved = scheduled_end_moved(&previous, self.now);
+        self.store
+            .write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &entries, moved)
+            .await?;
+        tracing::info!(org = %caller.org, window = window.as_str(), overlap_hours, "SCIM token refreshed from the console");
         Ok(IssuedTokenView {
             org_id: caller.org.to_string(),
             connector_url: connector_url(origin, &caller.org),
@@ -249,6 +358,45 @@ impl Console {
         })
     }
 
+    /// Revokes every credential of the organization at once (after the caller's passphrase): the
+    /// current token, the previous one in its overlap, and every OAuth grant (the grant epoch moves
+    /// on). SCIM stays enabled with no valid token until a new one is generated (refresh).
+    pub async fn revoke_scim_tokens(
+        &self,
+        caller: &OrgCaller,
+        passphrase: &str,
+        origin: &str,
+        source: &str,
+    ) -> Result<ScimStatus, AdminError> {
+        let admin = caller.require_admin()?;
+        self.confirm_passphrase(caller, passphrase, "revoke the tokens", source).await?;
+        let (org, previous) = tokio::try_join!(self.organization_of(&caller.org), async {
+            self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
+        })?;
+        let previous = previous.filter(|s| s.enabled).ok_or(AdminError::NotEnabled)?;
+        let next = ScimSettings {
+            token_hash: String::new(),
+            previous_token: None,
+            revoked_at: Some(self.now),
+            // No token, nothing to expire: out of the scheduler's expiry index until a new one.
+            token_expires_at: None,
+            last_refresh_failure: None,
+            grant_epoch: previous.grant_epoch + 1,
+            version: previous.version + 1,
+            notices_sent: Vec::new(),
+            ..previous.clone()
+        };
+        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::TokensRevoked, Some(admin.email.clone()), self.now);
+        entry.idp = Some(previous.idp);
+        let moved = scheduled_end_moved(&previous, self.now);
+        self.store
+            .write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &[entry], moved)
+            .await?;
+        tracing::info!(org = %caller.org, "every SCIM token and OAuth grant revoked from the console");
+        let history = self.latest_history(&caller.org).await?;
+        Ok(build_status(&org, Some(&next), true, connector_url(origin, &caller.org), history, self.now))
+    }
+
     /// Turns SCIM off: every SCIM request of the organization is refused until it is enabled
     /// again, with a new token.
     pub async fn disable_scim(&self, caller: &OrgCaller, origin: &str) -> Result<ScimStatus, AdminError> {
@@ -257,10 +405,20 @@ impl Console {
             self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
         })?;
         let previous = previous.filter(|s| s.enabled).ok_or(AdminError::NotEnabled)?;
-        let next = ScimSettings { enabled: false, version: previous.version + 1, ..previous.clone() };
+        let next = ScimSettings {
+            enabled: false,
+            version: previous.version + 1,
+            // Every OAuth grant ends with the disable, and stays dead after an enable.
+            grant_epoch: previous.grant_epoch + 1,
+            previous_token: None,
+            ..previous.clone()
+        };
         let mut entry = ScimHistoryEntry::new(ScimHistoryAction::Disabled, Some(admin.email.clone()), self.now);
         entry.idp = Some(previous.idp);
-        self.store.write_scim_settings_with_history(&caller.org, &next, Some(previous.version), &entry).await?;
+        let moved = scheduled_end_moved(&previous, self.now);
+        self.store
+            .write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &[entry], moved)
+            .await?;
         tracing::info!(org = %caller.org, "SCIM disabled from the console");
         let history = self.latest_history(&caller.org).await?;
         Ok(build_status(&org, Some(&next), true, connector_url(origin, &caller.org), history, self.now))
@@ -276,7 +434,8 @@ impl Console {
         let after = cursor.map(Cursor::decode).transpose()?;
         let (entries, next) = self.store.scim_history_page(&caller.org, after, limit).await?;
         Ok(HistoryPage {
-            history: entries.into_iter().map(HistoryView::from).collect(),
+            // An overlap's end is recorded with its rotation and shown once it happened.
+            history: entries.into_iter().filter(|e| e.at <= self.now).map(HistoryView::from).collect(),
             next_cursor: next.as_deref().map(Cursor::encode),
         })
     }

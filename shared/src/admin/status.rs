@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use super::scim::HistoryView;
 use crate::domain::{
-    IdentityProvider, Organization, Plan, RefreshFailure, ScimRequirement, ScimSettings, TokenState, TokenWindow,
+    IdentityProvider, OAuthClient, Organization, Plan, RefreshFailure, ScimRequirement, ScimSettings, TokenState,
+    TokenWindow,
 };
 
 #[derive(Debug, Clone, Serialize)]
@@ -17,6 +18,49 @@ pub struct TokenView {
     pub window: Option<TokenWindow>,
     /// Whole days left, rounded up (None without an expiry).
     pub days_left: Option<i64>,
+    /// When the token was last presented (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// During a rotation's overlap: the token it replaced, and when it stops.
+    pub previous: Option<PreviousTokenView>,
+    /// When every token was revoked (none is valid until a new one is generated).
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The previous token while its overlap lasts.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviousTokenView {
+    pub created_at: DateTime<Utc>,
+    pub valid_until: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// The organization's OAuth client for SCIM (never its secret).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthClientView {
+    pub client_id: String,
+    pub redirect_uris: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub secret_expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub authorize_url: String,
+    pub token_url: String,
+}
+
+impl OAuthClientView {
+    pub fn new(client: &OAuthClient, origin: &str) -> Self {
+        let origin = origin.trim_end_matches('/');
+        Self {
+            client_id: client.client_id.as_str().to_owned(),
+            redirect_uris: client.redirect_uris.iter().map(|u| u.as_str().to_owned()).collect(),
+            created_at: client.created_at,
+            secret_expires_at: client.secret_expires_at,
+            last_used_at: client.last_used_at,
+            authorize_url: format!("{origin}/oauth/authorize"),
+            token_url: format!("{origin}/oauth/token"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,6 +101,8 @@ pub struct ScimStatus {
     pub unmet: Vec<ScimRequirement>,
     /// The latest changes, newest first (the history endpoint pages through all of them).
     pub history: Vec<HistoryView>,
+    /// The OAuth client for SCIM, if one was created.
+    pub oauth_client: Option<OAuthClientView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -127,6 +173,17 @@ fn warnings(org: &Organization, settings: Option<&ScimSettings>, now: DateTime<U
             message: "SCIM is disabled: every SCIM request of this organization is refused (401). Enabling it again \
                       issues a new token."
                 .into(),
+        });
+        return warnings;
+    }
+    if !settings.has_token() {
+        warnings.push(Warning {
+            level: "error",
+            code: "tokens_revoked",
+            message:
+                "Every SCIM token and OAuth grant was revoked: provisioning is refused (401) until you generate a \
+                      new token (or your identity provider authorizes its OAuth connection again)."
+                    .into(),
         });
         return warnings;
     }
@@ -202,17 +259,33 @@ pub fn build_status(
     now: DateTime<Utc>,
 ) -> ScimStatus {
     let live = settings.filter(|s| s.enabled);
+    let none = TokenView {
+        state: TokenState::None,
+        created_at: None,
+        expires_at: None,
+        window: None,
+        days_left: None,
+        last_used_at: None,
+        previous: None,
+        revoked_at: None,
+    };
     let token = match live {
+        Some(s) if !s.has_token() => TokenView { revoked_at: s.revoked_at, ..none },
         Some(s) => TokenView {
             state: s.token_state(now),
             created_at: Some(s.token_created_at),
             expires_at: s.token_expires_at,
             window: Some(s.token_window),
             days_left: s.token_expires_at.map(|at| days_left(at, now)),
+            last_used_at: s.token_last_used_at,
+            previous: s.previous_in_overlap(now).map(|p| PreviousTokenView {
+                created_at: p.created_at,
+                valid_until: p.valid_until,
+                last_used_at: p.last_used_at,
+            }),
+            revoked_at: None,
         },
-        None => {
-            TokenView { state: TokenState::None, created_at: None, expires_at: None, window: None, days_left: None }
-        }
+        None => none,
     };
     let requirements = requirements(org, settings, caller_is_admin);
     let unmet = requirements.iter().filter(|r| !r.met).map(|r| r.requirement).collect();
@@ -230,6 +303,7 @@ pub fn build_status(
         requirements,
         unmet,
         history,
+        oauth_client: None,
     }
 }
 

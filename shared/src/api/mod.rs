@@ -6,6 +6,7 @@ mod discovery;
 mod error;
 mod etag;
 mod groups;
+mod oauth;
 mod request;
 mod request_log;
 pub mod routes;

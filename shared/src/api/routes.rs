@@ -4,7 +4,7 @@
 //! the dev server serves all of them on one port.
 use axum::routing::{on, MethodFilter, MethodRouter, Router};
 
-use super::{admin, discovery, groups, users, AppState};
+use super::{admin, discovery, groups, oauth, users, AppState};
 
 /// A Lambda function of the service, by its crate (and SAM logical resource) name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -122,10 +122,16 @@ pub const ROUTES: &[Route] = &[
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/scim", |m| on(m, admin::scim::status)),
     route(ScimAdmin, Post, "/admin/orgs/{orgId}/scim/enable", |m| on(m, admin::scim::enable)),
     route(ScimAdmin, Post, "/admin/orgs/{orgId}/scim/token/refresh", |m| on(m, admin::scim::refresh)),
+    route(ScimAdmin, Post, "/admin/orgs/{orgId}/scim/token/revoke", |m| on(m, admin::scim::revoke)),
+    route(ScimAdmin, Post, "/admin/orgs/{orgId}/scim/oauth/client", |m| on(m, admin::scim::create_client)),
+    route(ScimAdmin, Delete, "/admin/orgs/{orgId}/scim/oauth/client", |m| on(m, admin::scim::delete_client)),
     route(ScimAdmin, Post, "/admin/orgs/{orgId}/scim/disable", |m| on(m, admin::scim::disable)),
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/scim/logs", |m| on(m, admin::scim::logs)),
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/scim/history", |m| on(m, admin::scim::history)),
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/members", |m| on(m, admin::members::members)),
+    route(ScimAdmin, Get, "/oauth/authorize", |m| on(m, oauth::authorize_page)),
+    route(ScimAdmin, Post, "/oauth/authorize", |m| on(m, oauth::authorize_approve)),
+    route(ScimAdmin, Post, "/oauth/token", |m| on(m, oauth::token)),
 ];
 
 /// The router of one function: its table entries folded in (axum merges the method routers of

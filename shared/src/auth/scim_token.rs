@@ -9,7 +9,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::AuthorizedOrg;
-use crate::domain::{OrgId, ScimSettings};
+use crate::domain::{AccessGrant, ClientId, OrgId, ScimSettings};
 
 /// Prefix of every SCIM token: lets secret scanners recognise a leaked token.
 const TOKEN_PREFIX: &str = "iscim_";
@@ -26,6 +26,8 @@ pub enum AuthError {
     /// One answer for all three, so the response does not tell which organizations exist.
     #[error("The bearer token is not valid for this organization's SCIM connector.")]
     InvalidToken,
+    #[error("The OAuth access token has expired: get a new one from the token endpoint (refresh token or client credentials).")]
+    ExpiredAccessToken,
     #[error(
         "The SCIM token has expired, so provisioning has stopped. An organization owner must refresh the token \
          in Enterprise Controls > SCIM (with their passphrase) and update it in the identity provider."
@@ -90,26 +92,60 @@ impl TokenKey {
     }
 
     /// Checks a presented token against `org`'s SCIM settings: on success, the organization's
-    /// data is the caller's to touch.
+    /// data is the caller's to touch. Accepted: the current static token, the previous one while
+    /// its overlap lasts, and an OAuth access token (`access`: the grant stored under the
+    /// presented token's keyed hash, read in the same BatchGetItem) of the current grant epoch
+    /// (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth").
     pub fn authorize(
         &self,
         org: &OrgId,
         settings: Option<&ScimSettings>,
+        access: Option<&AccessGrant>,
         presented: &PresentedToken,
         now: DateTime<Utc>,
-    ) -> Result<AuthorizedOrg, AuthError> {
+    ) -> Result<(AuthorizedOrg, Credential), AuthError> {
         let settings = settings.filter(|s| s.enabled).ok_or(AuthError::InvalidToken)?;
         let presented_hash = self.hash(&presented.0);
-        let matches: bool = presented_hash.as_bytes().ct_eq(settings.token_hash.as_bytes()).into();
-        if !matches {
-            return Err(AuthError::InvalidToken);
+        // Both static comparisons always run: the time taken does not tell which one matched.
+        let current: bool = presented_hash.as_bytes().ct_eq(settings.token_hash.as_bytes()).into();
+        let previous_hash = settings.previous_token.as_ref().map_or("", |p| p.hash.as_str());
+        let previous: bool = presented_hash.as_bytes().ct_eq(previous_hash.as_bytes()).into();
+        if current && settings.has_token() {
+            // Expiry is told only to a caller holding the right token.
+            if settings.is_expired(now) {
+                return Err(AuthError::ExpiredToken);
+            }
+            return Ok((AuthorizedOrg::checked(org.clone()), Credential::Current));
         }
-        // Expiry is told only to a caller holding the right token.
-        if settings.is_expired(now) {
-            return Err(AuthError::ExpiredToken);
+        if previous && settings.revoked_at.is_none() && settings.previous_in_overlap(now).is_some() {
+            return Ok((AuthorizedOrg::checked(org.clone()), Credential::Previous));
         }
-        Ok(AuthorizedOrg::checked(org.clone()))
+        // The grant was found under the presented token's keyed hash: its key is the comparison.
+        if let Some(grant) = access.filter(|g| g.epoch == settings.grant_epoch) {
+            if now >= grant.expires_at {
+                return Err(AuthError::ExpiredAccessToken);
+            }
+            return Ok((AuthorizedOrg::checked(org.clone()), Credential::Access(grant.client_id.clone())));
+        }
+        Err(AuthError::InvalidToken)
     }
+
+    /// The keyed hash of a presented token that has the shape of an OAuth access token (its grant
+    /// is read under that hash), else None.
+    pub fn access_token_hash(&self, presented: &PresentedToken) -> Option<String> {
+        self.oauth_hash(super::SecretKind::AccessToken, &presented.0)
+    }
+}
+
+/// Which credential passed the token check (for its last-use record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// The organization's current static token.
+    Current,
+    /// The token a rotation replaced, during its overlap.
+    Previous,
+    /// An OAuth access token of this client.
+    Access(ClientId),
 }
 
 /// A freshly issued token: shown to the admin exactly once, never logged (Debug is redacted).
@@ -177,6 +213,10 @@ mod tests {
             last_auto_refresh_at: None,
             last_refresh_failure: None,
             notices_sent: Vec::new(),
+            previous_token: None,
+            token_last_used_at: None,
+            revoked_at: None,
+            grant_epoch: 0,
         }
     }
 
@@ -192,16 +232,57 @@ mod tests {
         let now = Utc::now();
         let s = settings(hash_a, Some(now + Duration::days(1)));
         let presented = PresentedToken::from_authorization(Some(&format!("Bearer {}", a.reveal()))).unwrap();
-        assert_eq!(key.authorize(&org(), Some(&s), &presented, now).map(|_| ()), Ok(()));
+        assert_eq!(key.authorize(&org(), Some(&s), None, &presented, now).map(|_| ()), Ok(()));
         let other = PresentedToken::from_authorization(Some(&format!("bearer {}", b.reveal()))).unwrap();
-        assert_eq!(key.authorize(&org(), Some(&s), &other, now).map(|_| ()), Err(AuthError::InvalidToken));
-        assert_eq!(key.authorize(&org(), None, &presented, now).map(|_| ()), Err(AuthError::InvalidToken));
+        assert_eq!(key.authorize(&org(), Some(&s), None, &other, now).map(|_| ()), Err(AuthError::InvalidToken));
+        assert_eq!(key.authorize(&org(), None, None, &presented, now).map(|_| ()), Err(AuthError::InvalidToken));
         assert_eq!(
-            key.authorize(&org(), Some(&s), &presented, now + Duration::days(2)).map(|_| ()),
+            key.authorize(&org(), Some(&s), None, &presented, now + Duration::days(2)).map(|_| ()),
             Err(AuthError::ExpiredToken)
         );
         let disabled = ScimSettings { enabled: false, ..s };
-        assert_eq!(key.authorize(&org(), Some(&disabled), &presented, now).map(|_| ()), Err(AuthError::InvalidToken));
+        assert_eq!(
+            key.authorize(&org(), Some(&disabled), None, &presented, now).map(|_| ()),
+            Err(AuthError::InvalidToken)
+        );
+    }
+
+    #[test]
+    fn the_previous_token_works_during_its_overlap_and_access_grants_by_epoch() {
+        let key = key();
+        let now = Utc::now();
+        let (old, old_hash) = key.issue();
+        let (new, new_hash) = key.issue();
+        let mut s = settings(new_hash, Some(now + Duration::days(30)));
+        s.previous_token = Some(crate::domain::PreviousToken {
+            hash: old_hash,
+            created_at: now,
+            valid_until: now + Duration::hours(2),
+            expires_at: None,
+            last_used_at: None,
+            end_entry: None,
+        });
+        let bearer = |t: &str| PresentedToken::from_authorization(Some(&format!("Bearer {t}"))).unwrap();
+        let check = |s: &ScimSettings, t: &str, at| key.authorize(&org(), Some(s), None, &bearer(t), at).map(|r| r.1);
+        assert_eq!(check(&s, new.reveal(), now), Ok(Credential::Current));
+        assert_eq!(check(&s, old.reveal(), now), Ok(Credential::Previous));
+        assert_eq!(check(&s, old.reveal(), now + Duration::hours(2)), Err(AuthError::InvalidToken));
+        let revoked = ScimSettings { revoked_at: Some(now), ..s.clone() };
+        assert_eq!(check(&revoked, new.reveal(), now), Err(AuthError::InvalidToken));
+        assert_eq!(check(&revoked, old.reveal(), now), Err(AuthError::InvalidToken));
+
+        let client = ClientId::parse("acme.abcdefgh1234").unwrap().0;
+        let grant =
+            AccessGrant { client_id: client.clone(), epoch: 0, expires_at: now + Duration::hours(1), family: None };
+        let access = bearer("iscim_at_whatever");
+        let with =
+            |s: &ScimSettings, g: &AccessGrant, at| key.authorize(&org(), Some(s), Some(g), &access, at).map(|r| r.1);
+        assert_eq!(with(&s, &grant, now), Ok(Credential::Access(client)));
+        assert_eq!(with(&s, &grant, now + Duration::hours(1)), Err(AuthError::ExpiredAccessToken));
+        let moved_on = ScimSettings { grant_epoch: 1, ..s.clone() };
+        assert_eq!(with(&moved_on, &grant, now), Err(AuthError::InvalidToken));
+        let disabled = ScimSettings { enabled: false, ..s };
+        assert_eq!(with(&disabled, &grant, now), Err(AuthError::InvalidToken));
     }
 
     #[test]

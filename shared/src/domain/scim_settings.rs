@@ -100,7 +100,50 @@ pub struct ScimSettings {
     /// scheduler records a notice with a conditional `ADD`, at most once even across runs.
     #[serde(default, with = "serde_dynamo::string_set", skip_serializing_if = "Vec::is_empty")]
     pub notices_sent: Vec<String>,
+    /// The token the last rotation replaced, while its overlap lasts (docs/ARCHITECTURE.md,
+    /// "Tokens: rotation, revoke, OAuth"): at most two valid static tokens at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_token: Option<PreviousToken>,
+    /// When the current token was last presented (written at most once a minute, off the response path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_last_used_at: Option<DateTime<Utc>>,
+    /// Set by a revoke: no static token is valid until a new one is generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// The OAuth grant epoch: every OAuth grant (code, refresh token, access token) records the
+    /// epoch it was made in and is valid only while it is still the current one, so one write
+    /// (disable, revoke, a new OAuth client) ends every grant at once.
+    #[serde(default)]
+    pub grant_epoch: u64,
 }
+
+/// The static token a rotation replaced, valid until `valid_until`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousToken {
+    /// Hex HMAC-SHA256 of the token under the service's secret key.
+    pub hash: String,
+    pub created_at: DateTime<Utc>,
+    /// When the overlap ends: from then on the token is refused.
+    pub valid_until: DateTime<Utc>,
+    /// The previous token's own expiry (it is refused at the earlier of the two).
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The id of the history entry recorded for the overlap's end (at `valid_until`).
+    #[serde(default)]
+    pub end_entry: Option<String>,
+}
+
+impl PreviousToken {
+    /// Whether the previous token is still accepted at `now`.
+    pub fn is_valid(&self, now: DateTime<Utc>) -> bool {
+        now < self.valid_until && self.expires_at.is_none_or(|at| now < at)
+    }
+}
+
+/// The longest overlap a rotation may keep the previous token for.
+pub const MAX_OVERLAP_HOURS: u32 = 24;
 
 /// Why the automatic refresh of a token could not happen, and when the scheduler found out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +164,16 @@ impl ScimSettings {
 
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.token_state(now) == TokenState::Expired
+    }
+
+    /// Whether a static token exists (none after a revoke, until a new one is generated).
+    pub fn has_token(&self) -> bool {
+        self.revoked_at.is_none() && !self.token_hash.is_empty()
+    }
+
+    /// The previous token while its overlap lasts at `now`.
+    pub fn previous_in_overlap(&self, now: DateTime<Utc>) -> Option<&PreviousToken> {
+        self.previous_token.as_ref().filter(|p| p.is_valid(now))
     }
 
     /// The refresh failure the admin status warns about: only one found for the current token (a
@@ -146,6 +199,10 @@ mod tests {
             last_auto_refresh_at: None,
             last_refresh_failure: None,
             notices_sent: Vec::new(),
+            previous_token: None,
+            token_last_used_at: None,
+            revoked_at: None,
+            grant_epoch: 0,
         }
     }
 

@@ -6,8 +6,10 @@
 //! long run exactly the rate. The window's length comes from the budget this instance last read for
 //! the organization (the defaults before it read one), and is part of the counter's key, so
 //! instances that disagree for a moment count apart and each still holds its limit. Only a request
-//! presenting the token that last passed the check on this instance is counted: a wrong token
-//! writes nothing and spends nothing; the first request an instance sees of a token goes uncounted.
+//! presenting a token that passed the check on this instance is counted, all of an organization's
+//! valid tokens in one counter (two static tokens during a rotation's overlap, OAuth access tokens):
+//! a wrong token writes nothing and spends nothing; the first request an instance sees of a token
+//! goes uncounted.
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -22,36 +24,53 @@ pub const DEFAULT_BUDGET: RateBudget = RateBudget { per_second: 50, burst: 200 }
 /// Organizations whose budget an instance remembers; past it the memory starts over.
 const REMEMBERED: usize = 10_000;
 
-/// What this instance learned of an organization from its last token check.
+/// Valid tokens remembered per organization: the current and the previous static token during a
+/// rotation's overlap, and OAuth access tokens, each counted in the organization's one counter.
+const VALID_TOKENS: usize = 4;
+
+/// The bucket every valid token of an organization counts in: one budget, however many valid
+/// tokens the organization has at once.
+pub const VALID_BUCKET: &str = "valid";
+
+/// What this instance learned of an organization from its token checks.
 #[derive(Debug, Clone)]
 struct Known {
     budget: RateBudget,
-    /// The bucket of the token that last passed the check: only a request presenting it is
-    /// counted, so a refused request (a wrong token) writes nothing.
-    bucket: Option<String>,
+    /// Buckets of the tokens that last passed the check (newest last): only a request presenting
+    /// one of them is counted, so a refused request (a wrong token) writes nothing.
+    valid: Vec<String>,
 }
 
 static KNOWN: Mutex<Option<HashMap<OrgId, Known>>> = Mutex::new(None);
 
-/// The budget to count this request under before its read comes back, and the bucket of the
-/// organization's valid token, if this instance saw one pass.
-pub fn remembered(org: &OrgId) -> (RateBudget, Option<String>) {
+/// The budget to count this request under before its read comes back, and the buckets of the
+/// organization's valid tokens this instance saw pass.
+pub fn remembered(org: &OrgId) -> (RateBudget, Vec<String>) {
     KNOWN
         .lock()
         .ok()
         .and_then(|map| map.as_ref().and_then(|m| m.get(org).cloned()))
-        .map_or((DEFAULT_BUDGET, None), |known| (known.budget, known.bucket))
+        .map_or((DEFAULT_BUDGET, Vec::new()), |known| (known.budget, known.valid))
 }
 
-/// Remembers what a token check found: the budget read (the defaults when none is set) and the
-/// bucket of the token that passed (none: the presented token did not).
-pub fn remember(org: &OrgId, budget: RateBudget, bucket: Option<String>) {
+/// Remembers what a token check found: the budget read (the defaults when none is set), and
+/// whether the presented token's bucket passed (remembered) or failed (forgotten).
+pub fn remember(org: &OrgId, budget: RateBudget, bucket: Option<&str>, passed: bool) {
     if let Ok(mut map) = KNOWN.lock() {
         let map = map.get_or_insert_with(HashMap::new);
         if map.len() >= REMEMBERED && !map.contains_key(org) {
             map.clear();
         }
-        map.insert(org.clone(), Known { budget, bucket });
+        let known = map.entry(org.clone()).or_insert_with(|| Known { budget, valid: Vec::new() });
+        known.budget = budget;
+        if let Some(bucket) = bucket {
+            known.valid.retain(|b| b != bucket);
+            if passed {
+                known.valid.push(bucket.to_owned());
+                let excess = known.valid.len().saturating_sub(VALID_TOKENS);
+                known.valid.drain(..excess);
+            }
+        }
     }
 }
 
@@ -128,8 +147,27 @@ mod tests {
     #[test]
     fn a_budget_read_is_remembered_per_organization() {
         let org = OrgId::parse("fair-use-memory").unwrap();
-        assert_eq!(remembered(&org), (DEFAULT_BUDGET, None));
-        remember(&org, RateBudget { per_second: 1, burst: 2 }, Some("b".into()));
-        assert_eq!(remembered(&org), (RateBudget { per_second: 1, burst: 2 }, Some("b".into())));
+        assert_eq!(remembered(&org), (DEFAULT_BUDGET, Vec::new()));
+        remember(&org, RateBudget { per_second: 1, burst: 2 }, Some("b"), true);
+        assert_eq!(remembered(&org), (RateBudget { per_second: 1, burst: 2 }, vec!["b".to_owned()]));
+    }
+
+    #[test]
+    fn two_valid_tokens_are_both_remembered_without_ping_pong() {
+        let org = OrgId::parse("fair-use-two-tokens").unwrap();
+        for _ in 0..3 {
+            remember(&org, DEFAULT_BUDGET, Some("old"), true);
+            remember(&org, DEFAULT_BUDGET, Some("new"), true);
+        }
+        assert_eq!(remembered(&org).1, ["old", "new"]);
+        // A wrong token changes nothing; a remembered one that fails is forgotten.
+        remember(&org, DEFAULT_BUDGET, Some("wrong"), false);
+        assert_eq!(remembered(&org).1, ["old", "new"]);
+        remember(&org, DEFAULT_BUDGET, Some("old"), false);
+        assert_eq!(remembered(&org).1, ["new"]);
+        for bucket in ["a", "b", "c", "d", "e"] {
+            remember(&org, DEFAULT_BUDGET, Some(bucket), true);
+        }
+        assert_eq!(remembered(&org).1, ["b", "c", "d", "e"], "at most four, the newest");
     }
 }

@@ -6,6 +6,7 @@ mod access;
 mod deletes;
 mod error;
 pub mod fair_use;
+mod last_use;
 mod retry;
 mod teams;
 mod users;

@@ -152,6 +152,10 @@ mod tests {
             last_auto_refresh_at: None,
             last_refresh_failure: None,
             notices_sent: Vec::new(),
+            previous_token: None,
+            token_last_used_at: None,
+            revoked_at: None,
+            grant_epoch: 0,
         }
     }
 

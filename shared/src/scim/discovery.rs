@@ -19,6 +19,12 @@ pub fn service_provider_config(base_url: &str) -> Value {
             "name": "OAuth Bearer Token",
             "description": "The connector token generated in Insomnia (Enterprise Controls > SCIM), sent as 'Authorization: Bearer <token>'.",
             "primary": true
+        }, {
+            "type": "oauth2",
+            "name": "OAuth 2.0",
+            "description": "An access token from the service's OAuth 2.0 token endpoint (authorization code with PKCE, or client credentials, for the organization's OAuth client), sent as 'Authorization: Bearer <token>'.",
+            "specUri": "https://www.rfc-editor.org/rfc/rfc6749",
+            "primary": false
         }],
         "meta": {
             "resourceType": "ServiceProviderConfig",

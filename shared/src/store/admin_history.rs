@@ -23,6 +23,15 @@ pub enum ScimHistoryAction {
     /// By the token scheduler (no person acted).
     TokenAutoRefreshed,
     Disabled,
+    /// The previous token's overlap ended (recorded with the rotation, at the time it ends; shown
+    /// from then on).
+    OverlapEnded,
+    /// Every token of the organization and every OAuth grant stopped at once.
+    TokensRevoked,
+    OauthClientCreated,
+    OauthClientDeleted,
+    /// A reused refresh token or code revoked its refresh-token family (RFC 9700 §4.14.2).
+    OauthFamilyRevoked,
 }
 
 /// One change of an organization's SCIM settings. Never holds a token or its hash.
@@ -36,6 +45,12 @@ pub struct ScimHistoryEntry {
     pub idp: Option<IdentityProvider>,
     pub window: Option<TokenWindow>,
     pub token_expires_at: Option<DateTime<Utc>>,
+    /// Of a rotation: until when the previous token keeps working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap_until: Option<DateTime<Utc>>,
+    /// Of an OAuth change: the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 impl ScimHistoryEntry {
@@ -48,6 +63,8 @@ impl ScimHistoryEntry {
             idp: None,
             window: None,
             token_expires_at: None,
+            overlap_until: None,
+            client_id: None,
         }
     }
 }
@@ -115,6 +132,41 @@ impl Store {
         let settings_put = scim_settings_put(&self.table, org, settings, expected_version)?;
         let actions = vec![TransactWriteItem::builder().put(settings_put).build(), history_put_action(org, entry)?];
         let labels = ["settings".to_owned(), "history".to_owned()];
+        match self.transact(actions, &labels).await {
+            Err(StoreError::Conflict(label)) if label == "settings" => Err(StoreError::VersionMismatch),
+            other => other,
+        }
+    }
+
+    /// `write_scim_settings_with_history` with more entries, and the removal of an entry recorded
+    /// ahead of time (`(at, id)`: a scheduled overlap end that a revoke or a new rotation moved).
+    pub async fn write_scim_settings_with_entries(
+        &self,
+        org: &AuthorizedOrg,
+        settings: &ScimSettings,
+        expected_version: Option<u64>,
+        entries: &[ScimHistoryEntry],
+        remove: Option<(DateTime<Utc>, String)>,
+    ) -> Result<(), StoreError> {
+        let settings_put = scim_settings_put(&self.table, org, settings, expected_version)?;
+        let mut actions = vec![TransactWriteItem::builder().put(settings_put).build()];
+        let mut labels = vec!["settings".to_owned()];
+        for entry in entries {
+            actions.push(history_put_action(org, entry)?);
+            labels.push("history".to_owned());
+        }
+        if let Some((at, id)) = remove {
+            let key: Item =
+                [("PK".to_owned(), s(history_pk(org))), ("SK".to_owned(), s(format!("{}#{id}", sortable_time(at))))]
+                    .into();
+            let delete = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name("")
+                .set_key(Some(key))
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            actions.push(TransactWriteItem::builder().delete(delete).build());
+            labels.push("scheduled entry".to_owned());
+        }
         match self.transact(actions, &labels).await {
             Err(StoreError::Conflict(label)) if label == "settings" => Err(StoreError::VersionMismatch),
             other => other,

@@ -6,6 +6,7 @@ mod error;
 mod fixtures;
 pub(crate) mod keys;
 mod members;
+mod oauth;
 mod organizations;
 mod outbox;
 mod prefetch;
@@ -25,6 +26,7 @@ pub use crate::domain::{Account, ManagedBy, MemberRecord, Membership, TeamRecord
 pub use admin_history::{PageError, RequestLogFilter, ScimHistoryAction, ScimHistoryEntry};
 pub use error::StoreError;
 pub use members::{MemberConflict, MemberState, MemberWriteError, MemberWriteExtras, NewMember};
+pub use oauth::{Claim, OAuthRead};
 pub use organizations::LicenseCounts;
 pub(crate) use outbox::outbox_put_action;
 pub use outbox::{DueEmails, OutboxItem, OutboxKind, UnreadableEmail};

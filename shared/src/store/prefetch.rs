@@ -6,12 +6,15 @@ use super::keys::{
     SCIM_SK,
 };
 use super::members::{decode_account, decode_member_state, key_item, MemberState};
+use super::oauth::{access_sk, decode_access_grant};
 use super::organizations::{decode_organization, decode_scim_settings, LicenseCounts};
 use super::rate::{decode_budget, fair_use_key, RateBudget, RateWindow, FAIR_USE_SK};
 use super::teams::{decode_team_state, TeamState};
 use super::{Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{Account, EmailAddress, MemberRecord, Membership, OrgId, Organization, ScimSettings, TeamRecord};
+use crate::domain::{
+    AccessGrant, Account, EmailAddress, MemberRecord, Membership, OrgId, Organization, ScimSettings, TeamRecord,
+};
 
 /// Members whose items are read with the token check at most (a BatchGetItem takes 100 keys).
 const MAX_PREFETCHED_MEMBERS: usize = 90;
@@ -28,6 +31,9 @@ pub struct Prefetch {
     account: Option<EmailAddress>,
     /// A query run at the same time as the BatchGetItem.
     alongside: Option<Alongside>,
+    /// The keyed hash of a presented OAuth access token: its grant is read in the same
+    /// BatchGetItem (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth").
+    access_token: Option<String>,
 }
 
 /// A query that runs alongside the token check's read.
@@ -110,8 +116,15 @@ impl Prefetch {
         self
     }
 
+    /// Also the grant of the access token with this keyed hash (added by the token check only).
+    pub(crate) fn with_access_token(mut self, hash: String) -> Self {
+        self.access_token = Some(hash);
+        self
+    }
+
     fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.access_token.is_none()
+            && self.members.is_empty()
             && self.team.is_none()
             && self.user_name.is_none()
             && self.team_name.is_none()
@@ -133,6 +146,7 @@ impl Prefetch {
             keys.push(in_org(email_guard_sk(&email.normalized())));
             keys.push(key_item(account_pk(&email.normalized()), ACCOUNT_SK.into()));
         }
+        keys.extend(self.access_token.iter().map(|hash| in_org(access_sk(hash))));
         keys
     }
 }
@@ -158,6 +172,8 @@ pub struct Prefetched {
     pub rate_budget: Option<RateBudget>,
     /// The count of the request's fair-use window, this request included (none: not counted).
     pub rate_count: Option<Result<u64, StoreError>>,
+    /// The grant of the presented OAuth access token, when it exists.
+    pub access_grant: Option<AccessGrant>,
 }
 
 impl Prefetched {
@@ -274,6 +290,8 @@ impl Store {
             let owner = || item.get("member_id").and_then(|v| v.as_s().ok()).cloned();
             if sk == SCIM_SK && pk == org_pk(org) {
                 settings = Some(decode_scim_settings(item)?);
+            } else if sk.starts_with("OAUTH#AT#") {
+                found.access_grant = Some(decode_access_grant(item)?);
             } else if sk == FAIR_USE_SK {
                 found.rate_budget = decode_budget(&item);
             } else if sk == ORG_SK {

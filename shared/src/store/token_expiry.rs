@@ -202,6 +202,10 @@ mod tests {
             last_auto_refresh_at: None,
             last_refresh_failure: Some(RefreshFailure { reason: "plan".into(), at: created }),
             notices_sent: notices,
+            previous_token: None,
+            token_last_used_at: None,
+            revoked_at: None,
+            grant_epoch: 0,
         }
     }
 

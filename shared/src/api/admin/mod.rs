@@ -32,7 +32,7 @@ pub(super) async fn no_store(mut response: Response) -> Response {
 }
 
 /// The use cases with this request's time.
-fn console(app: &App) -> Console {
+pub(super) fn console(app: &App) -> Console {
     Console {
         store: app.store.clone(),
         key: app.token_key.clone(),
@@ -44,7 +44,7 @@ fn console(app: &App) -> Console {
 
 /// The caller's address for the per-source attempt counters: API Gateway's `sourceIp` (not a
 /// client-supplied header), else the socket's peer, else one shared bucket.
-fn source_of(parts: &Parts) -> String {
+pub(super) fn source_of(parts: &Parts) -> String {
     if let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>() {
         if let Some(ip) = context.http.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
             return ip.chars().take(64).collect();

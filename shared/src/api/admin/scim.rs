@@ -27,6 +27,26 @@ pub struct RefreshBody {
     passphrase: String,
     /// A new expiry window; the current one when absent.
     window: Option<String>,
+    /// Hours (0–24) the previous token keeps working; 0 (the default): it stops at once.
+    #[serde(rename = "overlapHours")]
+    overlap_hours: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    #[serde(default)]
+    passphrase: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientBody {
+    #[serde(default)]
+    passphrase: String,
+    /// Exact redirect URIs the authorization code grant may return to.
+    #[serde(rename = "redirectUris", default)]
+    redirect_uris: Vec<String>,
 }
 
 pub async fn status(request: AdminCaller) -> Result<Json<ScimStatus>, AdminError> {
@@ -46,9 +66,45 @@ pub async fn enable(request: AdminCaller, AdminJson(body): AdminJson<EnableBody>
 pub async fn refresh(request: AdminCaller, AdminJson(body): AdminJson<RefreshBody>) -> Result<Response, AdminError> {
     let issued = request
         .console
-        .refresh_scim_token(&request.caller, &body.passphrase, body.window.as_deref(), &request.origin, &request.source)
+        .refresh_scim_token(
+            &request.caller,
+            &body.passphrase,
+            body.window.as_deref(),
+            body.overlap_hours,
+            &request.origin,
+            &request.source,
+        )
         .await?;
     Ok(Json(issued).into_response())
+}
+
+/// `POST …/scim/token/revoke`: needs the caller's passphrase; every token and OAuth grant stops.
+pub async fn revoke(
+    request: AdminCaller,
+    AdminJson(body): AdminJson<RevokeBody>,
+) -> Result<Json<ScimStatus>, AdminError> {
+    let status =
+        request.console.revoke_scim_tokens(&request.caller, &body.passphrase, &request.origin, &request.source).await?;
+    Ok(Json(status))
+}
+
+/// `POST …/scim/oauth/client`: creates (or replaces) the OAuth client; the answer holds its secret,
+/// the only time it is shown.
+pub async fn create_client(
+    request: AdminCaller,
+    AdminJson(body): AdminJson<ClientBody>,
+) -> Result<Response, AdminError> {
+    let issued = request
+        .console
+        .create_oauth_client(&request.caller, &body.passphrase, &body.redirect_uris, &request.origin, &request.source)
+        .await?;
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
+}
+
+/// `DELETE …/scim/oauth/client`: its grants stop at once.
+pub async fn delete_client(request: AdminCaller) -> Result<StatusCode, AdminError> {
+    request.console.delete_oauth_client(&request.caller).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn disable(request: AdminCaller) -> Result<Json<ScimStatus>, AdminError> {

@@ -1,0 +1,429 @@
+//! The OAuth items of an organization's SCIM connector (docs/ARCHITECTURE.md, "Tokens: rotation,
+//! revoke, OAuth"): its client, access tokens, refresh tokens, authorization codes and
+//! refresh-token families, each secret under the key of its keyed hash (`OAUTH#AT#{hash}`, …), so
+//! a presented one is found by a direct read; and the last-use writes of every credential.
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
+use chrono::{DateTime, Duration, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::keys::{org_pk, SCIM_SK};
+use super::members::{build_err, key_item};
+use super::organizations::{decode_scim_settings, scim_settings_put};
+use super::{from_item, s, to_item, Item, ScimHistoryEntry, Store, StoreError};
+use crate::auth::AuthorizedOrg;
+use crate::domain::{AccessGrant, ClientId, CodeGrant, GrantFamily, OAuthClient, OrgId, RefreshGrant, ScimSettings};
+
+pub(crate) const CLIENT_SK: &str = "OAUTH#CLIENT";
+
+pub(crate) fn access_sk(hash: &str) -> String {
+    format!("OAUTH#AT#{hash}")
+}
+
+fn refresh_sk(hash: &str) -> String {
+    format!("OAUTH#RT#{hash}")
+}
+
+fn code_sk(hash: &str) -> String {
+    format!("OAUTH#CODE#{hash}")
+}
+
+fn family_sk(id: &str) -> String {
+    format!("OAUTH#FAMILY#{id}")
+}
+
+/// Items outlive their secret by a day (DynamoDB's TTL deletes only eventually; checks compare
+/// the expiry themselves).
+fn ttl(expires_at: DateTime<Utc>) -> AttributeValue {
+    AttributeValue::N((expires_at + Duration::days(1)).timestamp().to_string())
+}
+
+#[derive(Serialize, Deserialize)]
+struct Keyed<T> {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    value: T,
+}
+
+fn item_of<T: Serialize>(
+    org: &OrgId,
+    sk: String,
+    value: &T,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<Item, StoreError> {
+    let mut item = to_item(&Keyed { pk: org_pk(org), sk, value })?;
+    if let Some(at) = expires_at {
+        item.insert("ttl".into(), ttl(at));
+    }
+    Ok(item)
+}
+
+fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    from_item::<Keyed<T>>(item).map(|k| k.value)
+}
+
+fn put(item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+    let builder = Put::builder().table_name("").set_item(Some(item));
+    let builder = match condition {
+        Some(condition) => builder.condition_expression(condition),
+        None => builder,
+    };
+    Ok(TransactWriteItem::builder().put(builder.build().map_err(build_err)?).build())
+}
+
+/// What the token endpoint reads for a request, in one BatchGetItem.
+#[derive(Debug, Default)]
+pub struct OAuthRead {
+    pub settings: Option<ScimSettings>,
+    pub client: Option<OAuthClient>,
+    pub refresh: Option<RefreshGrant>,
+    pub family: Option<GrantFamily>,
+    pub code: Option<CodeGrant>,
+}
+
+/// What claiming a single-use secret found.
+#[derive(Debug)]
+pub enum Claim<T> {
+    /// It was unused: now it is used, and this is it.
+    Claimed(T),
+    /// It had been used already (a replay).
+    Reused(T),
+    Missing,
+}
+
+impl Store {
+    /// The organization's settings, its OAuth client, and, by keyed hash, a refresh token (with
+    /// its family when `family` is given) and a code: one BatchGetItem.
+    pub async fn oauth_read(
+        &self,
+        org: &OrgId,
+        refresh_hash: Option<&str>,
+        family: Option<&str>,
+        code_hash: Option<&str>,
+    ) -> Result<OAuthRead, StoreError> {
+        let in_org = |sk: String| key_item(org_pk(org), sk);
+        let mut keys = vec![in_org(SCIM_SK.into()), in_org(CLIENT_SK.into())];
+        keys.extend(refresh_hash.map(|h| in_org(refresh_sk(h))));
+        keys.extend(family.map(|f| in_org(family_sk(f))));
+        keys.extend(code_hash.map(|h| in_org(code_sk(h))));
+        let mut read = OAuthRead::default();
+        for item in self.batch_get(keys).await? {
+            let sk = item.get("SK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            if sk == SCIM_SK {
+                read.settings = Some(decode_scim_settings(item)?);
+            } else if sk == CLIENT_SK {
+                read.client = Some(decode(item)?);
+            } else if sk.starts_with("OAUTH#RT#") {
+                read.refresh = Some(decode(item)?);
+            } else if sk.starts_with("OAUTH#FAMILY#") {
+                read.family = Some(decode(item)?);
+            } else if sk.starts_with("OAUTH#CODE#") {
+                read.code = Some(decode(item)?);
+            }
+        }
+        Ok(read)
+    }
+
+    pub async fn oauth_client(&self, org: &AuthorizedOrg) -> Result<Option<OAuthClient>, StoreError> {
+        let output = self
+            .read_item()
+            .key("PK", s(org_pk(org)))
+            .key("SK", s(CLIENT_SK))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output.item.map(decode).transpose()
+    }
+
+    /// Writes the client (replacing any), the settings with the grant epoch it moved on to, and
+    /// the history entry, in one transaction (`VersionMismatch` when the settings changed).
+    pub async fn put_oauth_client(
+        &self,
+        org: &AuthorizedOrg,
+        client: &OAuthClient,
+        settings: &ScimSettings,
+        expected_version: u64,
+        entry: &ScimHistoryEntry,
+    ) -> Result<(), StoreError> {
+        let actions = vec![
+            TransactWriteItem::builder()
+                .put(scim_settings_put(&self.table, org, settings, Some(expected_version))?)
+                .build(),
+            put(item_of(org, CLIENT_SK.into(), client, None)?, None)?,
+            super::admin_history::history_put_action(org, entry)?,
+        ];
+        let labels = ["settings".to_owned(), "client".to_owned(), "history".to_owned()];
+        match self.transact(actions, &labels).await {
+            Err(StoreError::Conflict(label)) if label == "settings" => Err(StoreError::VersionMismatch),
+            other => other,
+        }
+    }
+
+    /// Removes the client, moving the grant epoch on in the same transaction.
+    pub async fn delete_oauth_client(
+        &self,
+        org: &AuthorizedOrg,
+        settings: &ScimSettings,
+        expected_version: u64,
+        entry: &ScimHistoryEntry,
+    ) -> Result<(), StoreError> {
+        let delete = Delete::builder()
+            .table_name("")
+            .set_key(Some(key_item(org_pk(org), CLIENT_SK.into())))
+            .build()
+            .map_err(build_err)?;
+        let actions = vec![
+            TransactWriteItem::builder()
+                .put(scim_settings_put(&self.table, org, settings, Some(expected_version))?)
+                .build(),
+            TransactWriteItem::builder().delete(delete).build(),
+            super::admin_history::history_put_action(org, entry)?,
+        ];
+        let labels = ["settings".to_owned(), "client".to_owned(), "history".to_owned()];
+        match self.transact(actions, &labels).await {
+            Err(StoreError::Conflict(label)) if label == "settings" => Err(StoreError::VersionMismatch),
+            other => other,
+        }
+    }
+
+    pub async fn put_code(&self, org: &OrgId, hash: &str, code: &CodeGrant) -> Result<(), StoreError> {
+        let item = item_of(org, code_sk(hash), code, Some(code.expires_at))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// Marks a code used (naming the family its exchange starts), if it was not: one conditional
+    /// update, so two concurrent exchanges cannot both succeed.
+    pub async fn claim_code(
+        &self,
+        org: &OrgId,
+        hash: &str,
+        family: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Claim<CodeGrant>, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(org_pk(org), code_sk(hash))))
+            .update_expression("SET used_at = :now, #family = :family")
+            .expression_attribute_names("#family", "family")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(used_at)")
+            .expression_attribute_values(":now", attribute(&now)?)
+            .expression_attribute_values(":family", s(family))
+            .return_values(ReturnValue::AllNew);
+        self.claim(update, org, code_sk(hash)).await
+    }
+
+    /// Marks a refresh token used, if it was not (see `claim_code`).
+    pub async fn claim_refresh(
+        &self,
+        org: &OrgId,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Claim<RefreshGrant>, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(org_pk(org), refresh_sk(hash))))
+            .update_expression("SET used_at = :now")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(used_at)")
+            .expression_attribute_values(":now", attribute(&now)?)
+            .return_values(ReturnValue::AllNew);
+        self.claim(update, org, refresh_sk(hash)).await
+    }
+
+    async fn claim<T: DeserializeOwned>(
+        &self,
+        update: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+        org: &OrgId,
+        sk: String,
+    ) -> Result<Claim<T>, StoreError> {
+        match update.send().await {
+            Ok(output) => match output.attributes {
+                Some(item) => Ok(Claim::Claimed(decode(item)?)),
+                None => Ok(Claim::Missing),
+            },
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                let output = self
+                    .read_item()
+                    .key("PK", s(org_pk(org)))
+                    .key("SK", s(sk))
+                    .send()
+                    .await
+                    .map_err(StoreError::from_sdk)?;
+                Ok(match output.item {
+                    Some(item) => Claim::Reused(decode(item)?),
+                    None => Claim::Missing,
+                })
+            }
+            Err(err) => Err(StoreError::from_sdk(err)),
+        }
+    }
+
+    /// Stores an access token's grant (client credentials: nothing else is written).
+    pub async fn put_access_grant(&self, org: &OrgId, hash: &str, grant: &AccessGrant) -> Result<(), StoreError> {
+        let item = item_of(org, access_sk(hash), grant, Some(grant.expires_at))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
+    }
+
+    /// Stores a new refresh token and its access token, and writes the family (new, or updated
+    /// with them: only while it is not revoked), in one transaction. `Conflict` when the family
+    /// was revoked meanwhile.
+    pub async fn put_refresh_grants(
+        &self,
+        org: &OrgId,
+        family: &GrantFamily,
+        new_family: bool,
+        refresh: (&str, &RefreshGrant),
+        access: (&str, &AccessGrant),
+    ) -> Result<(), StoreError> {
+        let condition = if new_family {
+            "attribute_not_exists(PK)"
+        } else {
+            "attribute_exists(PK) AND attribute_not_exists(revoked_at)"
+        };
+        let actions = vec![
+            put(item_of(org, family_sk(&family.id), family, Some(family.refresh_expires_at))?, Some(condition))?,
+            put(item_of(org, refresh_sk(refresh.0), refresh.1, Some(refresh.1.expires_at))?, None)?,
+            put(item_of(org, access_sk(access.0), access.1, Some(access.1.expires_at))?, None)?,
+        ];
+        let labels = ["family".to_owned(), "refresh".to_owned(), "access".to_owned()];
+        self.transact(actions, &labels).await
+    }
+
+    /// Revokes a refresh-token family: marks it revoked and deletes its access tokens, so neither
+    /// a refresh token nor an access token of it works any more.
+    pub async fn revoke_family(&self, org: &OrgId, family: &GrantFamily, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mark = Update::builder()
+            .table_name("")
+            .set_key(Some(key_item(org_pk(org), family_sk(&family.id))))
+            .update_expression("SET revoked_at = :now")
+            .expression_attribute_values(":now", attribute(&now)?)
+            .build()
+            .map_err(build_err)?;
+        let mut actions = vec![TransactWriteItem::builder().update(mark).build()];
+        for (hash, _) in family.access_tokens.iter().filter(|(_, expires)| *expires > now).take(90) {
+            let delete = Delete::builder()
+                .table_name("")
+                .set_key(Some(key_item(org_pk(org), access_sk(hash))))
+                .build()
+                .map_err(build_err)?;
+            actions.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        let labels: Vec<String> = (0..actions.len()).map(|i| format!("revoke {i}")).collect();
+        self.transact(actions, &labels).await
+    }
+
+    /// Every refresh-token family of the organization (revoked ones included), for the status.
+    pub async fn oauth_families(&self, org: &AuthorizedOrg) -> Result<Vec<GrantFamily>, StoreError> {
+        let query = self
+            .query_table()
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(org_pk(org)))
+            .expression_attribute_values(":prefix", s("OAUTH#FAMILY#"));
+        self.query_all_decoded(query, decode).await
+    }
+
+    pub async fn family(&self, org: &OrgId, id: &str) -> Result<Option<GrantFamily>, StoreError> {
+        let output = self
+            .read_item()
+            .key("PK", s(org_pk(org)))
+            .key("SK", s(family_sk(id)))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        output.item.map(decode).transpose()
+    }
+
+    /// Notes that the current static token (whose keyed hash is `hash`) was used at `at`; nothing
+    /// when the token was replaced meanwhile. Never bumps the version: bookkeeping only.
+    pub async fn record_token_use(&self, org: &OrgId, hash: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(org_pk(org), SCIM_SK.into())))
+            .update_expression("SET token_last_used_at = :at")
+            .condition_expression("token_hash = :hash")
+            .expression_attribute_values(":at", attribute(&at)?)
+            .expression_attribute_values(":hash", s(hash));
+        ignore_condition(update.send().await)
+    }
+
+    /// The same for the previous token during its overlap.
+    pub async fn record_previous_token_use(
+        &self,
+        org: &OrgId,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(org_pk(org), SCIM_SK.into())))
+            .update_expression("SET previous_token.last_used_at = :at")
+            .condition_expression("previous_token.#hash = :hash")
+            .expression_attribute_names("#hash", "hash")
+            .expression_attribute_values(":at", attribute(&at)?)
+            .expression_attribute_values(":hash", s(hash));
+        ignore_condition(update.send().await)
+    }
+
+    /// The same for the OAuth client whose access token was used.
+    pub async fn record_client_use(&self, org: &OrgId, client: &ClientId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(org_pk(org), CLIENT_SK.into())))
+            .update_expression("SET last_used_at = :at")
+            .condition_expression("client_id = :client")
+            .expression_attribute_values(":at", attribute(&at)?)
+            .expression_attribute_values(":client", s(client.as_str()));
+        ignore_condition(update.send().await)
+    }
+}
+
+type UpdateResult<R> = Result<
+    aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+    aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
+>;
+
+/// A last-use write whose condition failed (the credential was replaced meanwhile) did nothing.
+fn ignore_condition<R: std::fmt::Debug + Send + Sync + 'static>(result: UpdateResult<R>) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+        Err(err) => Err(StoreError::from_sdk(err)),
+    }
+}
+
+/// A value encoded exactly as the items' codec encodes it.
+fn attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Codec(e.to_string()))
+}
+
+/// The access-token grant among a prefetch's BatchGetItem results.
+pub(crate) fn decode_access_grant(item: Item) -> Result<AccessGrant, StoreError> {
+    decode(item)
+}
