@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -96,6 +96,8 @@ pub struct RoundTrips {
     spans: Arc<Mutex<Vec<CallSpan>>>,
     /// (operation, request body) of each call, request-log writes excluded.
     requests: Arc<Mutex<Vec<(String, String)>>>,
+    /// Items DynamoDB returned to the counted calls (GetItem, BatchGetItem, Query, Scan).
+    items: Arc<AtomicUsize>,
     enabled: Arc<AtomicBool>,
 }
 
@@ -104,12 +106,29 @@ impl RoundTrips {
         self.calls.lock().unwrap().clear();
         self.spans.lock().unwrap().clear();
         self.requests.lock().unwrap().clear();
+        self.items.store(0, Ordering::SeqCst);
         self.enabled.store(true, Ordering::SeqCst);
+    }
+
+    /// Items DynamoDB returned since `start`, over the wire (request-log writes excluded).
+    pub fn items_read(&self) -> usize {
+        self.items.load(Ordering::SeqCst)
+    }
+
+    /// Paging positions written since `start` (off the response path, like the request log).
+    pub fn walk_writes(&self) -> usize {
+        self.calls.lock().unwrap().iter().filter(|c| c.ends_with("(walk)")).count()
     }
 
     /// The operations seen since `start`, request-log writes excluded.
     pub fn calls(&self) -> Vec<String> {
-        self.calls.lock().unwrap().iter().filter(|c| !c.ends_with("(log)") && !c.ends_with("(rate)")).cloned().collect()
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| !c.ends_with("(log)") && !c.ends_with("(rate)") && !c.ends_with("(walk)"))
+            .cloned()
+            .collect()
     }
 
     /// Fair-use counts since `start` (one per request with a token).
@@ -169,7 +188,9 @@ impl Intercept for RoundTrips {
         // round trip of the request's chain. Left out of `sequential` and `calls`, and counted by
         // `rate_counts`, so that a loaded machine delaying its send cannot make it look sequential.
         let is_rate = operation == "UpdateItem" && body.contains("\"RATE#");
-        if !is_log && !is_rate {
+        // A paging position is written after the page was answered (docs/ARCHITECTURE.md, "Paging").
+        let is_walk = operation == "PutItem" && body.contains("\"WALK#");
+        if !is_log && !is_rate && !is_walk {
             self.spans.lock().unwrap().push((Instant::now(), None));
             cfg.interceptor_state().store_put(CallStarted(self.spans.lock().unwrap().len() - 1));
             self.requests.lock().unwrap().push((operation.clone(), body));
@@ -178,6 +199,8 @@ impl Intercept for RoundTrips {
             format!("{operation}(log)")
         } else if is_rate {
             format!("{operation}(rate)")
+        } else if is_walk {
+            format!("{operation}(walk)")
         } else {
             operation
         };
@@ -198,6 +221,34 @@ impl Intercept for RoundTrips {
                 span.1 = Some(Instant::now());
             }
         }
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef<
+            '_,
+        >,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<CallStarted>().is_none() {
+            return Ok(());
+        }
+        use aws_sdk_dynamodb::operation::{batch_get_item, get_item, query, scan};
+        let Ok(output) = context.output_or_error() else { return Ok(()) };
+        let items = if let Some(out) = output.downcast_ref::<query::QueryOutput>() {
+            out.items().len()
+        } else if let Some(out) = output.downcast_ref::<batch_get_item::BatchGetItemOutput>() {
+            out.responses().map_or(0, |r| r.values().map(Vec::len).sum())
+        } else if let Some(out) = output.downcast_ref::<get_item::GetItemOutput>() {
+            usize::from(out.item().is_some())
+        } else if let Some(out) = output.downcast_ref::<scan::ScanOutput>() {
+            out.items().len()
+        } else {
+            0
+        };
+        self.items.fetch_add(items, Ordering::SeqCst);
         Ok(())
     }
 }
