@@ -19,9 +19,12 @@ use crate::scim_client::{assert_scim_error, create_bare_group, encode, ok_body, 
 const WALK_ITEMS_PER_USER: f64 = 1.1;
 const PAGE: usize = 100;
 
-/// Users of the counting tests: `SCIM_PAGING_USERS`, else 3,000 (the 20,000 run is
-/// `SCIM_PAGING_USERS=20000 cargo test -p behaviour-tests --test behaviour -- users_paging::`).
-fn walk_size() -> usize {
+/// Users of the walks that only check their own kind of walk.
+const WALKED: usize = 1_000;
+
+/// Users of the scale run: `SCIM_PAGING_USERS`, else 3,000 (CI). The 20,000 run (README, "Budgets,
+/// measured") is `SCIM_PAGING_USERS=20000 cargo test -p behaviour-tests --test behaviour -- users_paging::scale`.
+fn scale_size() -> usize {
     std::env::var("SCIM_PAGING_USERS").ok().and_then(|n| n.parse().ok()).unwrap_or(3_000)
 }
 
@@ -141,6 +144,25 @@ async fn walk_by_cursor(app: &TestApp, org: &ScimOrg, path: &str, total: usize) 
     walk
 }
 
+/// A request's sequential round trips, and its answer.
+async fn measured(
+    app: &TestApp,
+    org: &ScimOrg,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (usize, StatusCode, Value) {
+    app.flush_logs().await;
+    app.round_trips.start();
+    let request = scim(app, org, method, path);
+    let request = match &body {
+        Some(body) => crate::scim_client::with_body(request, body),
+        None => request,
+    };
+    let (status, _, answer) = send(request).await;
+    (app.round_trips.sequential(), status, answer)
+}
+
 fn assert_every_user_once(walk: &Walk, expected: &[String]) {
     assert_eq!(walk.ids.len(), expected.len(), "users walked");
     assert_eq!(walk.ids, expected, "each user exactly once, in id order");
@@ -155,7 +177,7 @@ fn assert_items_within(walk: &Walk, per_user: f64, users: usize, what: &str) {
 async fn walking_every_user_by_start_index_reads_each_item_about_once() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let n = walk_size();
+    let n = WALKED;
     let ids = load_users(&app, &org, n).await;
     let walk = walk_by_index(&app, &org, "/Users?attributes=userName", n).await;
     assert_every_user_once(&walk, &ids);
@@ -175,20 +197,19 @@ async fn walking_every_user_by_start_index_reads_each_item_about_once() {
 async fn walking_every_user_by_cursor_reads_each_item_about_once_in_one_round_trip_a_page() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let n = walk_size();
+    let n = WALKED;
     let ids = load_users(&app, &org, n).await;
     let walk = walk_by_cursor(&app, &org, "/Users?attributes=userName", n).await;
     assert_every_user_once(&walk, &ids);
     assert_items_within(&walk, WALK_ITEMS_PER_USER, n, "cursor walk");
     assert_eq!(walk.most_round_trips, 1, "{:?}", walk.round_trips);
-    eprintln!("cursor walk of {n} users: {} pages, {} items read", walk.pages, walk.items);
 }
 
 #[tokio::test]
 async fn walking_a_teams_members_reads_one_membership_and_one_user_per_member() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let n = walk_size();
+    let n = WALKED;
     let mut ids = load_users(&app, &org, n + 10).await;
     let team = create_bare_group(&app, &org, "Everyone but ten").await;
     // Ten users stay outside the team.
@@ -396,4 +417,76 @@ async fn service_provider_config_announces_index_and_cursor_paging() {
     // Groups page by index only.
     let (status, _, body) = send(scim(&app, &org, Method::GET, "/Groups?cursor")).await;
     assert_scim_error(status, &body, StatusCode::BAD_REQUEST, Some("invalidValue"));
+}
+
+/// The scale run: an organization of `scale_size()` users (20,000 in the documented run) and a
+/// team holding all of them. Every page of each walk stays within its round trips and the whole
+/// walk within its items; one member added and removed, a user read and a lookup stay within
+/// theirs (docs/ARCHITECTURE.md, "Round trips per operation").
+#[tokio::test]
+async fn scale_every_walk_page_member_change_read_and_lookup_stays_within_its_budget() {
+    let started = std::time::Instant::now();
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let n = scale_size();
+    let ids = load_users(&app, &org, n).await;
+    let team = create_bare_group(&app, &org, "Everyone").await;
+    app.store.load_memberships_unchecked(&org.id.scope(), &team, &ids).await.unwrap();
+    let loaded = started.elapsed();
+
+    let users = walk_by_index(&app, &org, "/Users?attributes=userName", n).await;
+    assert_every_user_once(&users, &ids);
+    assert_items_within(&users, WALK_ITEMS_PER_USER, n, "index walk");
+    assert!(users.most_round_trips <= 2, "{:?}", users.round_trips);
+    let by_cursor = walk_by_cursor(&app, &org, "/Users?attributes=userName", n).await;
+    assert_every_user_once(&by_cursor, &ids);
+    assert_items_within(&by_cursor, WALK_ITEMS_PER_USER, n, "cursor walk");
+    assert_eq!(by_cursor.most_round_trips, 1, "{:?}", by_cursor.round_trips);
+    let team_path = format!("/Users?filter={}&attributes=userName", encode(&format!("groups.value eq \"{team}\"")));
+    let members = walk_by_index(&app, &org, &team_path, n).await;
+    assert_every_user_once(&members, &ids);
+    assert_items_within(&members, 2.0 * WALK_ITEMS_PER_USER, n, "team index walk");
+    assert!(members.most_round_trips <= 3, "{:?}", members.round_trips);
+    let walked = started.elapsed() - loaded;
+
+    // A user created through SCIM, read, looked up, added to the big team and removed again.
+    let email = crate::scim_client::unique_email("scale");
+    let (rounds, status, created) =
+        measured(&app, &org, Method::POST, "/Users", Some(crate::scim_client::user_with_work_email(&email))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(rounds <= 2, "POST: {rounds}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (rounds, status, _) = measured(&app, &org, Method::GET, &format!("/Users/{id}"), None).await;
+    assert_eq!((status, rounds), (StatusCode::OK, 1), "GET a user in no team");
+    let (rounds, status, _) = measured(&app, &org, Method::GET, &format!("/Users/{}", ids[n / 2]), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(rounds <= 2, "GET a member of the big team: {rounds}");
+    let lookup = format!("/Users?filter={}", encode(&format!("userName eq \"{email}\"")));
+    let (rounds, status, found) = measured(&app, &org, Method::GET, &lookup, None).await;
+    assert_eq!((status, found["totalResults"].as_u64()), (StatusCode::OK, Some(1)), "{found}");
+    assert!(rounds <= 2, "userName eq: {rounds}");
+    for operations in [
+        json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+        json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]),
+    ] {
+        let body = json!({"schemas": [crate::scim_client::PATCH_SCHEMA], "Operations": operations});
+        let (rounds, status, answer) =
+            measured(&app, &org, Method::PATCH, &format!("/Groups/{team}"), Some(body)).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+        assert!(rounds <= 3, "one member change of a {n}-member team: {rounds}");
+    }
+    eprintln!(
+        "scale run, {n} users: loaded in {:.0?}, walked in {:.0?}; index walk {} items over {} pages (≤ {} round trips), \
+         cursor walk {} items (≤ {}), team walk {} items (≤ {}); total {:.0?}",
+        loaded,
+        walked,
+        users.items,
+        users.pages,
+        users.most_round_trips,
+        by_cursor.items,
+        by_cursor.most_round_trips,
+        members.items,
+        members.most_round_trips,
+        started.elapsed()
+    );
 }
