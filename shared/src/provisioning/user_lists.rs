@@ -153,9 +153,9 @@ impl Provisioning<'_> {
         };
         let (org, mut page): (AuthorizedOrg, Listed) = match (lookup, scope) {
             (_, Some(scope)) => self.walk(caller, query, scope, &paging).await?,
-            (Some(Lookup::Team(team)), None) => self.sorted_team(caller, query, &team).await?,
-            (Some(lookup), None) => self.looked_up(caller, query, lookup, &paging).await?,
-            (None, None) => self.streamed(caller, query, &paging).await?,
+            (Some(Lookup::Team(team)), None) => self.sorted_team(caller, query, &team, base_url).await?,
+            (Some(lookup), None) => self.looked_up(caller, query, lookup, &paging, base_url).await?,
+            (None, None) => self.streamed(caller, query, &paging, base_url).await?,
         };
         let mut resources: Vec<Value> = page.items.iter().map(|m| user::render(m, base_url)).collect();
         if query.projection.attributes.iter().any(|p| p.name.eq_ignore_ascii_case("groups")) {
@@ -320,6 +320,7 @@ impl Provisioning<'_> {
         query: &ListQuery,
         lookup: Lookup,
         paging: &Paging,
+        base_url: &str,
     ) -> Result<(AuthorizedOrg, Listed), ProvisioningError> {
         let (org, candidates) = match lookup {
             Lookup::Id(id) => {
@@ -343,7 +344,7 @@ impl Provisioning<'_> {
             }
             Lookup::Team(_) => (self.authorize(caller).await?, Vec::new()),
         };
-        let mut sink = Sink::new(query, paging);
+        let mut sink = Sink::new(query, paging, base_url);
         sink.offer_all(candidates.clone());
         let listed = match sink.finish() {
             Finished::Page(listed) => listed,
@@ -361,13 +362,14 @@ impl Provisioning<'_> {
         caller: &Caller,
         query: &ListQuery,
         paging: &Paging,
+        base_url: &str,
     ) -> Result<(AuthorizedOrg, Listed), ProvisioningError> {
         let (org, found) = self.authorize_with(caller, &Prefetch::organization()).await?;
         let members = found.organization.as_ref().map_or(0, |(_, counts)| counts.members);
         if members > LIST_ITEM_BUDGET {
             return Err(too_many("this organization's users", members));
         }
-        let mut sink = Sink::new(query, paging);
+        let mut sink = Sink::new(query, paging, base_url);
         let mut read = 0u64;
         self.store
             .each_member_page(&org, |page| {
@@ -389,6 +391,7 @@ impl Provisioning<'_> {
         caller: &Caller,
         query: &ListQuery,
         team: &str,
+        base_url: &str,
     ) -> Result<(AuthorizedOrg, Listed), ProvisioningError> {
         let (org, found) = self.authorize_with(caller, &Prefetch::team(team)).await?;
         // Each member costs its membership item and its member item.
@@ -398,7 +401,7 @@ impl Provisioning<'_> {
         }
         let mut unfiltered = query.clone();
         unfiltered.filter = None;
-        let mut sink = Sink::new(&unfiltered, &Paging::Index(query.start_index));
+        let mut sink = Sink::new(&unfiltered, &Paging::Index(query.start_index), base_url);
         let mut after: Option<String> = None;
         let mut read = 0u64;
         loop {
@@ -446,6 +449,8 @@ struct Ranked {
 /// for a sort, at most twice `startIndex - 1 + count` sort keys.
 struct Sink<'q> {
     query: &'q ListQuery,
+    /// Resources are tested as they are answered (`meta.location` included).
+    base_url: &'q str,
     /// Matches before the page (index paging) to skip.
     skip: usize,
     /// Under cursor paging, the id the page continues after.
@@ -463,12 +468,12 @@ enum Finished {
 }
 
 impl<'q> Sink<'q> {
-    fn new(query: &'q ListQuery, paging: &Paging) -> Self {
+    fn new(query: &'q ListQuery, paging: &Paging, base_url: &'q str) -> Self {
         let (skip, after) = match paging {
             Paging::Index(start) => (start - 1, None),
             Paging::Cursor(position) => (0, position.as_ref().map(|p| p.after.clone())),
         };
-        Self { query, skip, after, matches: 0, page: Vec::new(), more: false, ranked: Vec::new() }
+        Self { query, base_url, skip, after, matches: 0, page: Vec::new(), more: false, ranked: Vec::new() }
     }
 
     fn keep(&self) -> usize {
@@ -478,7 +483,7 @@ impl<'q> Sink<'q> {
     fn offer_all(&mut self, members: Vec<MemberRecord>) {
         let rules = user::rules();
         for member in members {
-            let resource = user::render(&member, "");
+            let resource = user::render(&member, self.base_url);
             if let Some(filter) = &self.query.filter {
                 if !filter.matches(&resource, rules) {
                     continue;
