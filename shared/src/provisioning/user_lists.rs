@@ -536,3 +536,78 @@ impl<'q> Sink<'q> {
         Finished::Page(Listed { items: self.page, total: self.matches, next_after })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::EmailAddress;
+
+    fn members(n: usize) -> Vec<MemberRecord> {
+        let mut members: Vec<MemberRecord> = (0..n)
+            .map(|i| {
+                // User names in an order unrelated to the ids.
+                let email = format!("u{:04}@example.com", (i * 7919) % n);
+                let resource = json!({"userName": email, "emails": [{"value": email, "primary": true}],
+                                      "title": if i % 3 == 0 { "third" } else { "other" }});
+                MemberRecord::provisioned(EmailAddress::parse(&email).unwrap(), &resource, Utc::now())
+            })
+            .collect();
+        members.sort_by(|a, b| a.id.cmp(&b.id));
+        members
+    }
+
+    fn query(params: &[(&str, &str)]) -> ListQuery {
+        let params: HashMap<String, String> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        ListQuery::from_params(&params).unwrap()
+    }
+
+    /// Streams `all` in pages of 37, as the store hands them over; the most sort keys ever held.
+    fn stream(sink: &mut Sink<'_>, all: &[MemberRecord]) -> usize {
+        let mut most = 0;
+        for page in all.chunks(37) {
+            sink.offer_all(page.to_vec());
+            most = most.max(sink.ranked.len());
+        }
+        most
+    }
+
+    #[test]
+    fn a_sorted_page_keeps_at_most_twice_its_end_in_sort_keys_and_equals_a_full_sort() {
+        let all = members(1000);
+        let query =
+            query(&[("sortBy", "userName"), ("sortOrder", "descending"), ("startIndex", "41"), ("count", "10")]);
+        let mut sink = Sink::new(&query, &Paging::Index(41), "https://x");
+        let most = stream(&mut sink, &all);
+        assert!(most <= 2 * 50, "held {most} sort keys for a page ending at 50");
+        let Finished::Ids { ids, total } = sink.finish() else { panic!("a sort ends in ids") };
+        assert_eq!(total, 1000);
+        let mut names: Vec<&MemberRecord> = all.iter().collect();
+        names.sort_by(|a, b| b.user_name.cmp(&a.user_name));
+        let expected: Vec<String> = names[40..50].iter().map(|m| m.id.clone()).collect();
+        assert_eq!(ids, expected);
+    }
+
+    #[test]
+    fn a_filtered_page_keeps_only_its_own_matches_and_counts_the_rest() {
+        let all = members(300);
+        let query = query(&[("filter", "title eq \"third\""), ("startIndex", "11"), ("count", "5")]);
+        let mut sink = Sink::new(&query, &Paging::Index(11), "https://x");
+        for page in all.chunks(37) {
+            sink.offer_all(page.to_vec());
+            assert!(sink.page.len() <= 5);
+        }
+        let Finished::Page(listed) = sink.finish() else { panic!("no sort: a page") };
+        let title =
+            |m: &MemberRecord| user::render(m, "https://x").get("title").and_then(Value::as_str).map(str::to_owned);
+        let matches: Vec<String> =
+            all.iter().filter(|m| title(m).as_deref() == Some("third")).map(|m| m.id.clone()).collect();
+        assert_eq!(matches.len(), 100);
+        assert_eq!(listed.total, matches.len());
+        assert_eq!(listed.items.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), matches[10..15].to_vec());
+    }
+}
