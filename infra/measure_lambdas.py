@@ -92,6 +92,13 @@ def users_workload(org, token):
     by_user_name = "filter=" + quote('userName eq "%s"' % user_name)
     by_team = "filter=" + quote('groups.value eq "') + "${team}" + quote('"') + "&count=100"
     deactivate = {"schemas": [PATCH_SCHEMA], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    # Lists that read the whole large organization, each within the item budget and in bounded memory
+    # (docs/ARCHITECTURE.md, "Paging"): a page whose walk position is not remembered, a filter no key
+    # answers, a sort (it keeps only the top startIndex - 1 + count sort keys).
+    size = int(os.environ.get("BENCH_TEAM_SIZE", "20000"))
+    last_page = f"startIndex={max(size - 99, 1)}&count=100"
+    by_title = "filter=" + quote('title eq "nobody has this title"')
+    sorted_deep = "sortBy=userName&sortOrder=descending&startIndex=" + str(max(size - 99, 1)) + "&count=100"
     return [
         step("GET /ServiceProviderConfig", http_event("GET", f"{scim}/ServiceProviderConfig", token=token), 200),
         step("POST /Users", http_event("POST", f"{scim}/Users", body=user, token=token), 201, {"user": "id"}),
@@ -101,6 +108,9 @@ def users_workload(org, token):
         step("PUT /Users/{id}", http_event("PUT", f"{scim}/Users/${{user}}", body=user, token=token), 200),
         step("GET /Users?count=100 (large org)", http_event("GET", f"{scim}/Users", "startIndex=1&count=100", token=token), 200),
         step("GET /Users?filter=groups.value eq (large team)", http_event("GET", f"{scim}/Users", by_team, token=token), 200),
+        step("GET /Users last page, position not remembered (large org)", http_event("GET", f"{scim}/Users", last_page, token=token), 200),
+        step("GET /Users?filter=title eq (large org, streamed)", http_event("GET", f"{scim}/Users", by_title, token=token), 200),
+        step("GET /Users?sortBy=userName, last page (large org, streamed)", http_event("GET", f"{scim}/Users", sorted_deep, token=token), 200),
         step("DELETE /Users/{id}", http_event("DELETE", f"{scim}/Users/${{user}}", token=token), 204),
     ]
 

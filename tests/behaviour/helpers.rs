@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -96,6 +96,8 @@ pub struct RoundTrips {
     spans: Arc<Mutex<Vec<CallSpan>>>,
     /// (operation, request body) of each call, request-log writes excluded.
     requests: Arc<Mutex<Vec<(String, String)>>>,
+    /// Items DynamoDB returned to the counted calls (GetItem, BatchGetItem, Query, Scan).
+    items: Arc<AtomicUsize>,
     enabled: Arc<AtomicBool>,
 }
 
@@ -104,7 +106,18 @@ impl RoundTrips {
         self.calls.lock().unwrap().clear();
         self.spans.lock().unwrap().clear();
         self.requests.lock().unwrap().clear();
+        self.items.store(0, Ordering::SeqCst);
         self.enabled.store(true, Ordering::SeqCst);
+    }
+
+    /// Items DynamoDB returned since `start`, over the wire (request-log writes excluded).
+    pub fn items_read(&self) -> usize {
+        self.items.load(Ordering::SeqCst)
+    }
+
+    /// Paging positions written since `start` (off the response path, like the request log).
+    pub fn walk_writes(&self) -> usize {
+        self.calls.lock().unwrap().iter().filter(|c| c.ends_with("(walk)")).count()
     }
 
     /// The operations seen since `start`, request-log writes excluded.
@@ -113,7 +126,9 @@ impl RoundTrips {
             .lock()
             .unwrap()
             .iter()
-            .filter(|c| !c.ends_with("(log)") && !c.ends_with("(rate)") && !c.ends_with("(use)"))
+            .filter(|c| {
+                !c.ends_with("(log)") && !c.ends_with("(rate)") && !c.ends_with("(use)") && !c.ends_with("(walk)")
+            })
             .cloned()
             .collect()
     }
@@ -184,7 +199,9 @@ impl Intercept for RoundTrips {
         // A credential's last use is written after the response, like the request log
         // (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth"): counted by `use_writes`.
         let is_use = operation == "UpdateItem" && body.contains("last_used_at = :at");
-        if !is_log && !is_rate && !is_use {
+        // A paging position is written after the page was answered (docs/ARCHITECTURE.md, "Paging").
+        let is_walk = operation == "PutItem" && body.contains("\"WALK#");
+        if !is_log && !is_rate && !is_use && !is_walk {
             self.spans.lock().unwrap().push((Instant::now(), None));
             cfg.interceptor_state().store_put(CallStarted(self.spans.lock().unwrap().len() - 1));
             self.requests.lock().unwrap().push((operation.clone(), body));
@@ -195,6 +212,8 @@ impl Intercept for RoundTrips {
             format!("{operation}(use)")
         } else if is_rate {
             format!("{operation}(rate)")
+        } else if is_walk {
+            format!("{operation}(walk)")
         } else {
             operation
         };
@@ -215,6 +234,32 @@ impl Intercept for RoundTrips {
                 span.1 = Some(Instant::now());
             }
         }
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<CallStarted>().is_none() {
+            return Ok(());
+        }
+        use aws_sdk_dynamodb::operation::{batch_get_item, get_item, query, scan};
+        let Ok(output) = context.output_or_error() else { return Ok(()) };
+        let items = if let Some(out) = output.downcast_ref::<query::QueryOutput>() {
+            out.items().len()
+        } else if let Some(out) = output.downcast_ref::<batch_get_item::BatchGetItemOutput>() {
+            out.responses().map_or(0, |r| r.values().map(Vec::len).sum())
+        } else if let Some(out) = output.downcast_ref::<get_item::GetItemOutput>() {
+            usize::from(out.item().is_some())
+        } else if let Some(out) = output.downcast_ref::<scan::ScanOutput>() {
+            out.items().len()
+        } else {
+            0
+        };
+        self.items.fetch_add(items, Ordering::SeqCst);
         Ok(())
     }
 }

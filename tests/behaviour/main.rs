@@ -40,5 +40,6 @@ mod users_crud;
 mod users_entra;
 mod users_list;
 mod users_okta;
+mod users_paging;
 mod users_patch;
 mod users_rules;

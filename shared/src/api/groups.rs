@@ -12,7 +12,7 @@ use crate::provisioning::{GroupView, MembersWanted, TeamRead};
 use crate::scim::group::{self, split_patch, GroupDocument};
 use crate::scim::list::{ListQuery, Projection};
 use crate::scim::patch::parse_patch;
-use crate::scim::ScimError;
+use crate::scim::{ScimError, ScimType};
 
 fn group_response(status: StatusCode, view: &GroupView, base_url: &str, projection: &Projection) -> Response {
     let body = group::render_text(&view.team, view.members.as_deref(), base_url, projection);
@@ -119,6 +119,14 @@ pub(super) async fn search(
 }
 
 async fn run_list(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Result<Response, ScimError> {
+    if query.cursor.is_some() {
+        // docs/ARCHITECTURE.md, "Paging": a list page of teams is bounded by size, paged by index.
+        let refused = ScimError::bad_request(
+            ScimType::InvalidValue,
+            "Cursor paging is offered on /Users; page /Groups with startIndex.",
+        );
+        return checked(caller, app, Err(refused)).await;
+    }
     let page = app.provisioning().list_teams(caller, &query, &caller.base_url).await?;
     Ok(scim_text(StatusCode::OK, page.0))
 }

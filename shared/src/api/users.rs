@@ -11,7 +11,7 @@ use super::request::{checked, list_query, params, resource_response, search_quer
 use super::{scim_json, AppState, ScimCaller};
 use crate::domain::MemberRecord;
 use crate::provisioning::{groups_value, UserChange, UserView};
-use crate::scim::list::{list_response, ListQuery, Projection};
+use crate::scim::list::{cursor_list_response, list_response, ListQuery, Projection};
 use crate::scim::patch::parse_patch;
 use crate::scim::user::{self, UserDocument};
 use crate::scim::ScimError;
@@ -134,7 +134,11 @@ pub(super) async fn search(
 }
 
 async fn run_list(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Result<Response, ScimError> {
-    let (page, total) = app.provisioning().list_users(caller, &query, &caller.base_url).await?;
-    let projected: Vec<Value> = page.into_iter().map(|r| query.projection.apply(r, user::rules())).collect();
-    Ok(scim_json(StatusCode::OK, &list_response(projected, total, query.start_index)))
+    let page = app.provisioning().list_users(caller, &query, &caller.base_url).await?;
+    let projected: Vec<Value> = page.resources.into_iter().map(|r| query.projection.apply(r, user::rules())).collect();
+    let body = match query.cursor {
+        Some(_) => cursor_list_response(projected, page.total, page.next_cursor),
+        None => list_response(projected, page.total, query.start_index),
+    };
+    Ok(scim_json(StatusCode::OK, &body))
 }

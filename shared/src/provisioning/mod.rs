@@ -3,12 +3,14 @@
 //! parse, call one use case, render. Every use case checks the caller's token first, in the same
 //! read as its first data, and works on an [`AuthorizedOrg`](crate::auth::AuthorizedOrg).
 mod access;
+mod cursor;
 mod deletes;
 mod error;
 pub mod fair_use;
 mod last_use;
 mod retry;
 mod teams;
+mod user_lists;
 mod users;
 
 pub use access::Caller;
@@ -16,6 +18,7 @@ pub use deletes::{delete_team, delete_user};
 pub use error::ProvisioningError;
 pub use retry::{pause_after_conflict, WRITE_ATTEMPTS};
 pub use teams::{GroupPage, GroupView, MembersWanted, TeamRead};
+pub use user_lists::{UserPage, LIST_ITEM_BUDGET};
 pub use users::{groups_value, UserChange, UserView};
 
 use crate::auth::TokenKey;

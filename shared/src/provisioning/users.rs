@@ -8,9 +8,8 @@ use super::{deletes, Caller, Expected, Provisioning, ProvisioningError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{Account, ManagedBy, MemberRecord, MemberRole, TeamRecord};
 use crate::notify::deliver;
-use crate::scim::list::ListQuery;
 use crate::scim::patch::PatchRequest;
-use crate::scim::user::{self, UserDocument};
+use crate::scim::user::UserDocument;
 use crate::store::{outbox_put_action, MemberConflict, MemberWriteError, MemberWriteExtras, OutboxItem, Prefetch};
 
 const KIND: &str = "user";
@@ -204,101 +203,10 @@ impl Provisioning<'_> {
         deletes::delete_user(self.store, &org, id, first, team_ids, expected, self.clock.now()).await
     }
 
-    /// One page of a user list or search, rendered under `base_url` (before projection) with its
-    /// `totalResults`.
-    pub async fn list_users(
-        &self,
-        caller: &Caller,
-        query: &ListQuery,
-        base_url: &str,
-    ) -> Result<(Vec<Value>, usize), ProvisioningError> {
-        let rules = user::rules();
-        let render =
-            |members: Vec<MemberRecord>| -> Vec<Value> { members.iter().map(|m| user::render(m, base_url)).collect() };
-        let (org, (page, total)) = match lookup_for(query) {
-            Some(Lookup::Id(id)) => {
-                let (org, found) = self.authorize_with(caller, &Prefetch::member(&id)).await?;
-                (org, query.page_of(render(found.member(&id).cloned().into_iter().collect()), rules))
-            }
-            Some(Lookup::UserName(name)) => {
-                let (org, found) = self.authorize_with(caller, &Prefetch::user_name(&name)).await?;
-                let members = match &found.user_name_owner {
-                    Some(owner) => self.store.member(&org, owner).await?.into_iter().collect(),
-                    None => Vec::new(),
-                };
-                (org, query.page_of(render(members), rules))
-            }
-            Some(Lookup::Index(attribute, value)) => {
-                let (org, found) =
-                    self.authorize_with(caller, &Prefetch::default().with_lookup(attribute, &value)).await?;
-                let members =
-                    if found.ids.is_empty() { Vec::new() } else { self.store.members_by_ids(&org, &found.ids).await? };
-                let page = query.page_of(render(members), rules);
-                (org, page)
-            }
-            Some(Lookup::Team(team_id)) if query.sort_by.is_none() => {
-                // A team's members, paged by key: the total is the team's exact counter, and only the
-                // user ids up to this page's end and this page's users are read.
-                let prefetch =
-                    Prefetch::team(&team_id).with_team_member_ids(&team_id, query.start_index - 1, query.count);
-                let (org, found) = self.authorize_with(caller, &prefetch).await?;
-                let total = found.team().map_or(0, |team| team.member_count);
-                let members =
-                    if found.ids.is_empty() { Vec::new() } else { self.store.members_by_ids(&org, &found.ids).await? };
-                (org, (render(members), usize::try_from(total).unwrap_or(usize::MAX)))
-            }
-            Some(Lookup::Team(team_id)) => {
-                let (org, found) =
-                    self.authorize_with(caller, &Prefetch::default().with_team_members(&team_id)).await?;
-                let ids: Vec<String> = found.memberships.into_iter().map(|m| m.user_id).collect();
-                let members = if ids.is_empty() { Vec::new() } else { self.store.members_by_ids(&org, &ids).await? };
-                let resources = render(members);
-                let total = resources.len();
-                let mut unfiltered = query.clone();
-                unfiltered.filter = None;
-                let (page, _) = unfiltered.page_of(resources, rules);
-                (org, (page, total))
-            }
-            None if query.filter.is_none() && query.sort_by.is_none() => {
-                // Members come in key order: the same order on every page. The total is the
-                // organization's member counter, so only the pages up to this one are read.
-                let (org, found) = self.authorize_with(caller, &Prefetch::organization()).await?;
-                let total = found.organization.as_ref().map_or(0, |(_, counts)| counts.members);
-                let wanted = query.start_index - 1 + query.count;
-                let mut members = Vec::new();
-                let mut after = None;
-                while members.len() < wanted {
-                    let limit = i32::try_from(wanted - members.len()).unwrap_or(i32::MAX).max(1);
-                    let (page, next) = self.store.members_page(&org, after.as_deref(), Some(limit)).await?;
-                    members.extend(page);
-                    after = next;
-                    if after.is_none() {
-                        break;
-                    }
-                }
-                let page: Vec<MemberRecord> =
-                    members.into_iter().skip(query.start_index - 1).take(query.count).collect();
-                (org, (render(page), usize::try_from(total).unwrap_or(usize::MAX)))
-            }
-            None => {
-                let org = self.authorize(caller).await?;
-                let members = self.store.members(&org).await?;
-                let page = query.page_of(render(members), rules);
-                (org, page)
-            }
-        };
-        let wants_groups = query.projection.attributes.iter().any(|p| p.name.eq_ignore_ascii_case("groups"));
-        let mut page = page;
-        if wants_groups {
-            self.add_groups(&org, &mut page, base_url).await?;
-        }
-        Ok((page, total))
-    }
-
     /// Adds the read-only `groups` attribute to a page of rendered users (lists do this only on
     /// request): each user's teams are queried at the same time, then every team named in one
     /// BatchGetItem, so the page costs two round trips whatever its size.
-    async fn add_groups(
+    pub(super) async fn add_groups(
         &self,
         org: &AuthorizedOrg,
         page: &mut [Value],
@@ -340,38 +248,4 @@ pub fn groups_value(teams: &[TeamRecord], base_url: &str) -> Value {
             .map(|t| json!({"value": t.id, "$ref": format!("{base_url}/Groups/{}", t.id), "display": t.display_name, "type": "direct"}))
             .collect(),
     )
-}
-
-/// How a filter can be answered by key lookups instead of reading the organization's members.
-enum Lookup {
-    Id(String),
-    UserName(String),
-    Index(&'static str, String),
-    Team(String),
-}
-
-fn lookup_for(query: &ListQuery) -> Option<Lookup> {
-    let rules = user::rules();
-    let filter = query.filter.as_ref()?;
-    // A team's members are paged by key without re-checking the filter: only for exactly `groups.value eq`.
-    if let Some((path, value)) = filter.as_string_equality() {
-        if path.is(rules, "groups", Some("value")) || path.is(rules, "groups", None) {
-            return Some(Lookup::Team(value.to_owned()));
-        }
-    }
-    // The other lookups give candidates that `page_of` re-checks against the whole filter, so any equality the
-    // filter requires will do (`emails[type eq "work"].value eq "x"` requires `emails.value eq "x"`).
-    filter.required_string_equalities().into_iter().find_map(|(path, value)| {
-        if path.is(rules, "id", None) {
-            Some(Lookup::Id(value.to_owned()))
-        } else if path.is(rules, "userName", None) {
-            Some(Lookup::UserName(value.to_owned()))
-        } else if path.is(rules, "externalId", None) {
-            Some(Lookup::Index("externalId", value.to_owned()))
-        } else if path.is(rules, "emails", None) || path.is(rules, "emails", Some("value")) {
-            Some(Lookup::Index("email", value.to_lowercase()))
-        } else {
-            None
-        }
-    })
 }

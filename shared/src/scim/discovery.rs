@@ -2,13 +2,22 @@
 use serde_json::{json, Value};
 
 use super::schema::{SchemaDef, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, SCHEMAS, USER_SCHEMA};
-use super::{LIST_RESPONSE_SCHEMA, MAX_PAYLOAD_BYTES, MAX_RESULTS};
+use super::{CURSOR_TIMEOUT_SECS, DEFAULT_PAGE_SIZE, LIST_RESPONSE_SCHEMA, MAX_PAYLOAD_BYTES, MAX_RESULTS};
 
 pub fn service_provider_config(base_url: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://developer.konghq.com/insomnia/scim/",
         "patch": { "supported": true },
+        // RFC 9865: `startIndex` and `cursor` paging of /Users (docs/ARCHITECTURE.md, "Paging").
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": DEFAULT_PAGE_SIZE,
+            "maxPageSize": MAX_RESULTS,
+            "cursorTimeout": CURSOR_TIMEOUT_SECS
+        },
         "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": MAX_PAYLOAD_BYTES },
         "filter": { "supported": true, "maxResults": MAX_RESULTS },
         "changePassword": { "supported": false },

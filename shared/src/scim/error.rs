@@ -22,6 +22,10 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865 §4: a cursor this service did not issue, or issued for another query.
+    InvalidCursor,
+    /// RFC 9865 §4: a cursor older than `cursorTimeout`.
+    ExpiredCursor,
 }
 
 impl ScimType {
@@ -37,6 +41,8 @@ impl ScimType {
             Self::InvalidValue => "invalidValue",
             Self::InvalidVers => "invalidVers",
             Self::Sensitive => "sensitive",
+            Self::InvalidCursor => "invalidCursor",
+            Self::ExpiredCursor => "expiredCursor",
         }
     }
 }

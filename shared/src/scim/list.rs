@@ -23,6 +23,9 @@ pub struct ListQuery {
     pub sort_by: Option<AttrPath>,
     pub descending: bool,
     pub projection: Projection,
+    /// RFC 9865 cursor paging: `Some("")` asks for the first page, `Some(cursor)` for the page a
+    /// `nextCursor` named; none is index paging (`startIndex`).
+    pub cursor: Option<String>,
 }
 
 fn invalid_value(detail: String) -> ScimError {
@@ -93,6 +96,7 @@ impl ListQuery {
             param(params, "sortBy"),
             param(params, "sortOrder"),
             Projection::parse(param(params, "attributes"), param(params, "excludedAttributes"))?,
+            param(params, "cursor"),
         )
     }
 
@@ -150,6 +154,7 @@ impl ListQuery {
             text("sortBy")?,
             text("sortOrder")?,
             Projection::parse(attributes.as_deref(), excluded.as_deref())?,
+            text("cursor")?,
         )
     }
 
@@ -160,7 +165,13 @@ impl ListQuery {
         sort_by: Option<&str>,
         sort_order: Option<&str>,
         projection: Projection,
+        cursor: Option<&str>,
     ) -> Result<Self, ScimError> {
+        // RFC 9865 §3: a request pages by index or by cursor, not both.
+        if cursor.is_some() && start_index.is_some() {
+            return Err(invalid_value("Use either 'startIndex' or 'cursor', not both.".into()));
+        }
+        let cursor = cursor.map(|c| c.trim().to_owned());
         let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
             None => None,
             Some(text) => Some(parse_filter(text)?),
@@ -183,7 +194,7 @@ impl ListQuery {
         // RFC 7644 §3.4.2.4: a startIndex below 1 is 1, a negative count is 0.
         let start_index = usize::try_from(start_index.unwrap_or(1).max(1)).unwrap_or(1);
         let count = usize::try_from(count.unwrap_or(DEFAULT_PAGE_SIZE as i64).max(0)).unwrap_or(0).min(MAX_RESULTS);
-        Ok(Self { filter, start_index, count, sort_by, descending, projection })
+        Ok(Self { filter, start_index, count, sort_by, descending, projection, cursor })
     }
 
     /// Filters, sorts and pages resources held in memory; returns the page and the total.
@@ -203,26 +214,31 @@ impl ListQuery {
 /// Sorts by `path` as RFC 7644 §3.4.2.3 says: a multi-valued attribute sorts by its primary
 /// value (else its first); resources without a value come last ascending and first descending.
 pub fn sort_resources(resources: &mut [Value], path: &AttrPath, descending: bool, rules: &dyn AttributeRules) {
+    resources.sort_by(|a, b| compare_sort_keys(&sort_key(a, path, rules), &sort_key(b, path, rules), descending));
+}
+
+/// What `resource` sorts by under `path` (case-folded unless the attribute is caseExact).
+pub fn sort_key(resource: &Value, path: &AttrPath, rules: &dyn AttributeRules) -> Option<Value> {
     let case_exact = path.info(rules).is_some_and(|i| i.case_exact);
-    let key = |r: &Value| -> Option<Value> {
-        sort_value(r, path, rules).map(|v| match v {
-            Value::String(s) if !case_exact => Value::String(s.to_lowercase()),
-            other => other,
-        })
+    sort_value(resource, path, rules).map(|v| match v {
+        Value::String(s) if !case_exact => Value::String(s.to_lowercase()),
+        other => other,
+    })
+}
+
+/// The order of two sort keys (from [`sort_key`]): no value last ascending, first descending.
+pub fn compare_sort_keys(a: &Option<Value>, b: &Option<Value>, descending: bool) -> Ordering {
+    let ordering = match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(x), Some(y)) => compare_values(x, y),
     };
-    resources.sort_by(|a, b| {
-        let ordering = match (key(a), key(b)) {
-            (None, None) => Ordering::Equal,
-            (None, Some(_)) => Ordering::Greater,
-            (Some(_), None) => Ordering::Less,
-            (Some(x), Some(y)) => compare_values(&x, &y),
-        };
-        if descending {
-            ordering.reverse()
-        } else {
-            ordering
-        }
-    });
+    if descending {
+        ordering.reverse()
+    } else {
+        ordering
+    }
 }
 
 /// The value a resource sorts by: for a multi-valued attribute, the primary element's (else the
@@ -265,6 +281,20 @@ pub fn list_response(resources: Vec<Value>, total: usize, start_index: usize) ->
         "startIndex": start_index,
         "Resources": resources,
     })
+}
+
+/// A page of a cursor walk (RFC 9865 §3): no `startIndex`, and `nextCursor` while more follow.
+pub fn cursor_list_response(resources: Vec<Value>, total: usize, next_cursor: Option<String>) -> Value {
+    let mut body = json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    if let (Some(next), Value::Object(map)) = (next_cursor, &mut body) {
+        map.insert("nextCursor".into(), Value::String(next));
+    }
+    body
 }
 
 fn find_key(map: &Map<String, Value>, name: &str) -> Option<String> {

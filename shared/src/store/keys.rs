@@ -54,6 +54,11 @@ pub fn team_members_pk(org: &OrgId, team_id: &str) -> String {
     format!("ORG#{org}#GROUP#{team_id}")
 }
 
+/// A remembered paging position: page `start_index` of `scope` (docs/ARCHITECTURE.md, "Paging").
+pub fn walk_sk(scope: &str, start_index: usize) -> String {
+    format!("WALK#{scope}#{start_index}")
+}
+
 pub fn membership_sk(user_id: &str) -> String {
     format!("MEMBER#{user_id}")
 }

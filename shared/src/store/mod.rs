@@ -17,6 +17,7 @@ pub mod table;
 mod teams;
 mod token_expiry;
 mod transact;
+mod walks;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
@@ -36,6 +37,7 @@ pub use request_log::RequestLogRecord;
 pub use sessions::{ResetCodeRecord, SessionRecord};
 pub use teams::{TeamState, TeamWriteError, TEAM_EXTERNAL_ID};
 pub use token_expiry::{ExpiryIndexEntry, TOKEN_EXPIRY_GSI_PK};
+pub use walks::{WalkPage, WalkPosition, WalkScope};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 

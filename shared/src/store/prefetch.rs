@@ -10,6 +10,7 @@ use super::oauth::{access_sk, decode_access_grant};
 use super::organizations::{decode_organization, decode_scim_settings, LicenseCounts};
 use super::rate::{decode_budget, fair_use_key, RateBudget, RateWindow, FAIR_USE_SK};
 use super::teams::{decode_team_state, TeamState};
+use super::walks::{decode_walk, walk_key, WalkPage, WalkPosition, WalkScope};
 use super::{Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{
@@ -29,6 +30,8 @@ pub struct Prefetch {
     organization: bool,
     /// The account of this email and the organization's email guard.
     account: Option<EmailAddress>,
+    /// A remembered paging position (docs/ARCHITECTURE.md, "Paging").
+    walk: Option<(WalkScope, usize)>,
     /// A query run at the same time as the BatchGetItem.
     alongside: Option<Alongside>,
     /// The keyed hash of a presented OAuth access token: its grant is read in the same
@@ -47,6 +50,10 @@ enum Alongside {
     TeamMembers(String),
     /// Ids whose lookup value `(attribute, normalized value)` matches.
     Lookup { attribute: &'static str, value: String },
+    /// Up to `take` members after the member `after` (from the first without).
+    MembersAfter { after: Option<String>, take: usize },
+    /// Up to `take` member ids of this team after the user `after` (from the first without).
+    TeamMemberIdsAfter { team: String, after: Option<String>, take: usize },
 }
 
 impl Prefetch {
@@ -122,6 +129,25 @@ impl Prefetch {
         self
     }
 
+    /// Also the remembered position of page `start_index` of `scope`, in the same BatchGetItem.
+    pub fn with_walk(mut self, scope: WalkScope, start_index: usize) -> Self {
+        self.walk = Some((scope, start_index));
+        self
+    }
+
+    /// Also up to `take` members after `after`, queried at the same time.
+    pub fn with_members_after(mut self, after: Option<&str>, take: usize) -> Self {
+        self.alongside = Some(Alongside::MembersAfter { after: after.map(str::to_owned), take });
+        self
+    }
+
+    /// Also up to `take` member ids of a team after the user `after`, queried at the same time.
+    pub fn with_team_member_ids_after(mut self, team: &str, after: Option<&str>, take: usize) -> Self {
+        self.alongside =
+            Some(Alongside::TeamMemberIdsAfter { team: team.to_owned(), after: after.map(str::to_owned), take });
+        self
+    }
+
     fn is_empty(&self) -> bool {
         self.access_token.is_none()
             && self.members.is_empty()
@@ -130,6 +156,7 @@ impl Prefetch {
             && self.team_name.is_none()
             && !self.organization
             && self.account.is_none()
+            && self.walk.is_none()
     }
 
     fn keys(&self, org: &OrgId) -> Vec<Item> {
@@ -147,6 +174,9 @@ impl Prefetch {
             keys.push(key_item(account_pk(&email.normalized()), ACCOUNT_SK.into()));
         }
         keys.extend(self.access_token.iter().map(|hash| in_org(access_sk(hash))));
+        if let Some((scope, start_index)) = &self.walk {
+            keys.push(walk_key(org, scope, *start_index));
+        }
         keys
     }
 }
@@ -168,6 +198,12 @@ pub struct Prefetched {
     pub ids: Vec<String>,
     /// The memberships `with_team_members` asked for.
     pub memberships: Vec<Membership>,
+    /// The members `with_members_after` asked for, and for `with_team_member_ids_after` (whose
+    /// ids are in `ids`) where the team's next page continues.
+    pub page: WalkPage<MemberRecord>,
+    /// The position `with_walk` asked for, if one is remembered (expired ones too: the caller
+    /// knows the time).
+    pub walk: Option<WalkPosition>,
     /// The organization's fair-use budget, when one is set (read only by a counted check).
     pub rate_budget: Option<RateBudget>,
     /// The count of the request's fair-use window, this request included (none: not counted).
@@ -247,6 +283,11 @@ impl Store {
                 found.memberships = memberships
             }
             (_, AlongsideResult::Ids(ids)) => found.ids = ids,
+            (_, AlongsideResult::Members(page)) => found.page = page,
+            (_, AlongsideResult::IdsPage(page)) => {
+                found.ids = page.items;
+                found.page.next_after = page.next_after;
+            }
             _ => {}
         }
     }
@@ -264,6 +305,12 @@ impl Store {
             Some(Alongside::TeamMembers(team)) => AlongsideResult::Memberships(self.team_members(org, team).await?),
             Some(Alongside::Lookup { attribute, value }) => {
                 AlongsideResult::Ids(self.member_ids_by_lookup(org, attribute, value).await?)
+            }
+            Some(Alongside::MembersAfter { after, take }) => {
+                AlongsideResult::Members(self.members_after(org, after.as_deref(), *take).await?)
+            }
+            Some(Alongside::TeamMemberIdsAfter { team, after, take }) => {
+                AlongsideResult::IdsPage(self.team_member_ids_after(org, team, after.as_deref(), *take).await?)
             }
         })
     }
@@ -308,6 +355,8 @@ impl Store {
                 found.email_owner = owner();
             } else if sk.starts_with("TEAMNAME#") {
                 found.team_name_owner = owner();
+            } else if sk.starts_with("WALK#") {
+                found.walk = decode_walk(&item);
             }
         }
         Ok((settings, found))
@@ -317,4 +366,6 @@ impl Store {
 enum AlongsideResult {
     Ids(Vec<String>),
     Memberships(Vec<Membership>),
+    Members(WalkPage<MemberRecord>),
+    IdsPage(WalkPage<String>),
 }

@@ -1,0 +1,613 @@
+//! `GET /Users` and `POST /Users/.search`: pages that cost about one page of reads, and filters
+//! and sorts in bounded memory (docs/ARCHITECTURE.md, "Paging").
+//!
+//! - Key lookups (`id`, `userName`, `externalId`, `emails` eq) read only what the key names.
+//! - No filter and no `sortBy`, or exactly `groups.value eq "<team>"`: an in-order walk of the
+//!   organization's members (or the team's membership items). Page 1 and every cursor page start
+//!   from a known position; page `startIndex` of an index walk starts where the previous page of
+//!   the walk ended, remembered in a `WALK` position item (`store::WalkScope`), else it is read
+//!   from the start. `totalResults` is the organization's (the team's) member counter.
+//! - Any other filter, or a `sortBy`: the members are streamed page by page and only what the page
+//!   needs is kept (the matches up to its end, or the top `startIndex - 1 + count` sort keys); an
+//!   organization over [`LIST_ITEM_BUDGET`] items is `400 tooMany`, never a timeout.
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::cursor::{self, CursorPosition};
+use super::{Caller, Provisioning, ProvisioningError};
+use crate::auth::AuthorizedOrg;
+use crate::domain::MemberRecord;
+use crate::scim::list::{compare_sort_keys, sort_key, ListQuery};
+use crate::scim::user;
+use crate::scim::{ScimError, ScimType};
+use crate::store::{Prefetch, Prefetched, WalkPage, WalkScope};
+
+/// Items one list request may read at most (about 50 MB of member items: well inside the
+/// function's timeout and memory). A list that would read more is `400 tooMany`.
+pub const LIST_ITEM_BUDGET: u64 = 50_000;
+/// How long a remembered walk position is used (seconds): an IdP asks for the next page soon.
+const WALK_TTL_SECS: i64 = 15 * 60;
+/// Member ids read per step when a team is streamed for a sort.
+const TEAM_STREAM_STEP: usize = 500;
+
+/// One page of a user list.
+pub struct UserPage {
+    /// The users, rendered (before projection).
+    pub resources: Vec<Value>,
+    pub total: usize,
+    /// Under cursor paging, the cursor of the next page while more follow.
+    pub next_cursor: Option<String>,
+}
+
+/// How a filter can be answered by key lookups instead of reading the organization's members.
+enum Lookup {
+    Id(String),
+    UserName(String),
+    Index(&'static str, String),
+    Team(String),
+}
+
+fn lookup_for(query: &ListQuery) -> Option<Lookup> {
+    let rules = user::rules();
+    let filter = query.filter.as_ref()?;
+    // A team's members are paged by key without re-checking the filter: only for exactly `groups.value eq`.
+    if let Some((path, value)) = filter.as_string_equality() {
+        if path.is(rules, "groups", Some("value")) || path.is(rules, "groups", None) {
+            return Some(Lookup::Team(value.to_owned()));
+        }
+    }
+    // The other lookups give candidates that `page_of` re-checks against the whole filter, so any equality the
+    // filter requires will do (`emails[type eq "work"].value eq "x"` requires `emails.value eq "x"`).
+    filter.required_string_equalities().into_iter().find_map(|(path, value)| {
+        if path.is(rules, "id", None) {
+            Some(Lookup::Id(value.to_owned()))
+        } else if path.is(rules, "userName", None) {
+            Some(Lookup::UserName(value.to_owned()))
+        } else if path.is(rules, "externalId", None) {
+            Some(Lookup::Index("externalId", value.to_owned()))
+        } else if path.is(rules, "emails", None) || path.is(rules, "emails", Some("value")) {
+            Some(Lookup::Index("email", value.to_lowercase()))
+        } else {
+            None
+        }
+    })
+}
+
+/// Where the page starts: an index, or a cursor's position (none: the first cursor page).
+enum Paging {
+    Index(usize),
+    Cursor(Option<CursorPosition>),
+}
+
+impl Paging {
+    /// The id the page continues after, when it is known without a read.
+    fn known_after(&self) -> Option<Option<&str>> {
+        match self {
+            Self::Index(1) | Self::Cursor(None) => Some(None),
+            Self::Cursor(Some(position)) => Some(Some(position.after.as_str())),
+            Self::Index(_) => None,
+        }
+    }
+
+    /// The 1-based index of the page's first resource.
+    fn index(&self) -> usize {
+        match self {
+            Self::Index(start) => *start,
+            Self::Cursor(None) => 1,
+            Self::Cursor(Some(position)) => position.index,
+        }
+    }
+}
+
+/// The fingerprint a cursor is bound to: the sequence it walks and the filter it applies.
+fn fingerprint(query: &ListQuery, scope: Option<&WalkScope>) -> String {
+    match (scope, &query.filter) {
+        (Some(scope), _) => scope.segment(),
+        (None, None) => WalkScope::Members.segment(),
+        (None, Some(filter)) => {
+            let digest = Sha256::digest(format!("{filter:?}").as_bytes());
+            let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+            format!("FILTER#{hex}")
+        }
+    }
+}
+
+fn too_many(what: &str, items: u64) -> ProvisioningError {
+    ProvisioningError::Invalid(ScimError::bad_request(
+        ScimType::TooMany,
+        format!(
+            "Answering this would read {items} items of {what}, more than one request may read ({LIST_ITEM_BUDGET}). \
+             Filter by userName, externalId or emails (eq, answered by key), or page without filter and sortBy \
+             (startIndex in order, or cursor)."
+        ),
+    ))
+}
+
+fn counter(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
+}
+
+impl Provisioning<'_> {
+    /// One page of a user list or search, rendered under `base_url` (before projection).
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+        base_url: &str,
+    ) -> Result<UserPage, ProvisioningError> {
+        let lookup = lookup_for(query);
+        let scope = match (&lookup, &query.filter, &query.sort_by) {
+            (_, _, Some(_)) => None,
+            (None, None, None) => Some(WalkScope::Members),
+            (Some(Lookup::Team(team)), _, None) => Some(WalkScope::Team(team.clone())),
+            _ => None,
+        };
+        let fingerprint = fingerprint(query, scope.as_ref());
+        let paging = match self.paging(caller, query, &fingerprint) {
+            Ok(paging) => paging,
+            Err(err) => {
+                // Bad input is answered after the token check, as every other (api/request.rs).
+                self.authorize(caller).await?;
+                return Err(err.into());
+            }
+        };
+        let (org, mut page): (AuthorizedOrg, Listed) = match (lookup, scope) {
+            (_, Some(scope)) => self.walk(caller, query, scope, &paging).await?,
+            (Some(Lookup::Team(team)), None) => self.sorted_team(caller, query, &team, base_url).await?,
+            (Some(lookup), None) => self.looked_up(caller, query, lookup, &paging, base_url).await?,
+            (None, None) => self.streamed(caller, query, &paging, base_url).await?,
+        };
+        let mut resources: Vec<Value> = page.items.iter().map(|m| user::render(m, base_url)).collect();
+        if query.projection.attributes.iter().any(|p| p.name.eq_ignore_ascii_case("groups")) {
+            self.add_groups(&org, &mut resources, base_url).await?;
+        }
+        let next_cursor = match (&paging, page.next_after.take()) {
+            (Paging::Cursor(_), Some(after)) => {
+                let position = CursorPosition { after, index: paging.index() + page.items.len() };
+                Some(cursor::encode(self.token_key, &org, &fingerprint, &position, self.clock.now()))
+            }
+            _ => None,
+        };
+        Ok(UserPage { resources, total: page.total, next_cursor })
+    }
+
+    fn paging(&self, caller: &Caller, query: &ListQuery, fingerprint: &str) -> Result<Paging, ScimError> {
+        match query.cursor.as_deref() {
+            None => Ok(Paging::Index(query.start_index)),
+            Some(_) if query.sort_by.is_some() => Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                "Cursor paging goes in id order: 'sortBy' pages by 'startIndex' only.",
+            )),
+            Some("") => Ok(Paging::Cursor(None)),
+            Some(text) => cursor::decode(self.token_key, &caller.org, fingerprint, text, self.clock.now())
+                .map(|p| Paging::Cursor(Some(p))),
+        }
+    }
+
+    /// An in-order walk of the organization's members or of a team's: about one page of reads.
+    async fn walk(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+        scope: WalkScope,
+        paging: &Paging,
+    ) -> Result<(AuthorizedOrg, Listed), ProvisioningError> {
+        let count = query.count;
+        let base = match &scope {
+            WalkScope::Members => Prefetch::organization(),
+            WalkScope::Team(team) => Prefetch::team(team),
+        };
+        let total = |found: &Prefetched| match &scope {
+            WalkScope::Members => found.organization.as_ref().map_or(0, |(_, counts)| counter(counts.members)),
+            WalkScope::Team(_) => found.team().map_or(0, |team| counter(team.member_count)),
+        };
+        let (org, total, mut page) = match (paging.known_after(), &scope) {
+            // The position is known: the page is read beside the token check.
+            (Some(after), WalkScope::Members) => {
+                let (org, mut found) = self.authorize_with(caller, &base.with_members_after(after, count)).await?;
+                (org, total(&found), std::mem::take(&mut found.page))
+            }
+            (Some(after), WalkScope::Team(team)) => {
+                let prefetch = base.clone().with_team_member_ids_after(team, after, count);
+                let (org, mut found) = self.authorize_with(caller, &prefetch).await?;
+                let ids = std::mem::take(&mut found.ids);
+                let next_after = found.page.next_after.take();
+                let items = self.members_in_order(&org, &ids).await?;
+                (org, total(&found), WalkPage { items, next_after })
+            }
+            // Page `startIndex` of an index walk: where the walk's previous page ended, if remembered.
+            (None, _) => {
+                let start = paging.index();
+                let (org, found) = self.authorize_with(caller, &base.with_walk(scope.clone(), start)).await?;
+                let total = total(&found);
+                let now = self.clock.now().timestamp();
+                let remembered = found.walk.filter(|walk| walk.expires_at >= now).map(|walk| walk.after);
+                let page = match (&remembered, &scope) {
+                    (Some(after), WalkScope::Members) => self.store.members_after(&org, Some(after), count).await?,
+                    (Some(after), WalkScope::Team(team)) => {
+                        let ids = self.store.team_member_ids_after(&org, team, Some(after), count).await?;
+                        WalkPage { items: self.members_in_order(&org, &ids.items).await?, next_after: ids.next_after }
+                    }
+                    (None, _) => self.walk_from_start(&org, &scope, start, count).await?,
+                };
+                (org, total, page)
+            }
+        };
+        // Another page may follow only while the counter says so (a query stopped at its limit
+        // also answers a key when nothing follows).
+        if paging.index() - 1 + page.items.len() >= total || page.items.is_empty() {
+            page.next_after = None;
+        }
+        if let (Paging::Index(start), Some(after)) = (paging, &page.next_after) {
+            self.remember_walk(&org, scope, start + page.items.len(), after.clone());
+        }
+        Ok((org, Listed { items: page.items, total, next_after: page.next_after }))
+    }
+
+    /// Page `start` of a walk whose position is not remembered: read from the start, keeping
+    /// only the page (bounded by the item budget).
+    async fn walk_from_start(
+        &self,
+        org: &AuthorizedOrg,
+        scope: &WalkScope,
+        start: usize,
+        count: usize,
+    ) -> Result<WalkPage<MemberRecord>, ProvisioningError> {
+        let end = start - 1 + count;
+        if u64::try_from(end).unwrap_or(u64::MAX) > LIST_ITEM_BUDGET {
+            return Err(too_many("a walk not started at startIndex=1 (page from 1, or use cursor)", end as u64));
+        }
+        match scope {
+            WalkScope::Team(team) => {
+                let ids = self.store.team_member_ids(org, team, start - 1, count).await?;
+                let next_after = ids.last().cloned();
+                Ok(WalkPage { items: self.members_in_order(org, &ids).await?, next_after })
+            }
+            WalkScope::Members => {
+                let mut seen = 0usize;
+                let mut items = Vec::new();
+                self.store
+                    .each_member_page(org, |members| {
+                        for member in members {
+                            seen += 1;
+                            if seen >= start && items.len() < count {
+                                items.push(member);
+                            }
+                        }
+                        Ok(items.len() < count)
+                    })
+                    .await?;
+                let next_after = items.last().map(|m: &MemberRecord| m.id.clone());
+                Ok(WalkPage { items, next_after })
+            }
+        }
+    }
+
+    /// Remembers where the walk's page `start_index` starts, off the response path.
+    fn remember_walk(&self, org: &AuthorizedOrg, scope: WalkScope, start_index: usize, after: String) {
+        let (store, org) = (self.store.clone(), org.clone());
+        let expires = self.clock.now() + chrono::Duration::seconds(WALK_TTL_SECS);
+        self.background.spawn_after_response(async move {
+            if let Err(err) = store.remember_walk(&org, &scope, start_index, &after, expires).await {
+                tracing::warn!(error = %err, "paging position not remembered; the next page reads from the start");
+            }
+        });
+    }
+
+    /// Members by id, in the order of `ids` (members being deleted left out).
+    async fn members_in_order(
+        &self,
+        org: &AuthorizedOrg,
+        ids: &[String],
+    ) -> Result<Vec<MemberRecord>, ProvisioningError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found = self.store.members_by_ids(org, ids).await?;
+        let mut ordered = Vec::with_capacity(found.len());
+        for id in ids {
+            if let Some(index) = found.iter().position(|m| &m.id == id) {
+                ordered.push(found.swap_remove(index));
+            }
+        }
+        Ok(ordered)
+    }
+
+    /// A filter answered by a key: a handful of candidates, re-checked against the whole filter.
+    async fn looked_up(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+        lookup: Lookup,
+        paging: &Paging,
+        base_url: &str,
+    ) -> Result<(AuthorizedOrg, Listed), ProvisioningError> {
+        let (org, candidates) = match lookup {
+            Lookup::Id(id) => {
+                let (org, found) = self.authorize_with(caller, &Prefetch::member(&id)).await?;
+                (org, found.member(&id).cloned().into_iter().collect())
+            }
+            Lookup::UserName(name) => {
+                let (org, found) = self.authorize_with(caller, &Prefetch::user_name(&name)).await?;
+                let members = match &found.user_name_owner {
+                    Some(owner) => self.store.member(&org, owner).await?.into_iter().collect(),
+                    None => Vec::new(),
+                };
+                (org, members)
+            }
+            Lookup::Index(attribute, value) => {
+                let (org, found) =
+                    self.authorize_with(caller, &Prefetch::default().with_lookup(attribute, &value)).await?;
+                let members =
+                    if found.ids.is_empty() { Vec::new() } else { self.store.members_by_ids(&org, &found.ids).await? };
+                (org, members)
+            }
+            Lookup::Team(_) => (self.authorize(caller).await?, Vec::new()),
+        };
+        let mut sink = Sink::new(query, paging, base_url);
+        sink.offer_all(candidates.clone());
+        let listed = match sink.finish() {
+            Finished::Page(listed) => listed,
+            Finished::Ids { ids, total } => {
+                let items = ids.iter().filter_map(|id| candidates.iter().find(|m| &m.id == id).cloned()).collect();
+                Listed { items, total, next_after: None }
+            }
+        };
+        Ok((org, listed))
+    }
+
+    /// Any other filter, or a sort: the members streamed page by page, within the item budget.
+    async fn streamed(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+        paging: &Paging,
+        base_url: &str,
+    ) -> Result<(AuthorizedOrg, Listed), ProvisioningError> {
+        let (org, found) = self.authorize_with(caller, &Prefetch::organization()).await?;
+        let members = found.organization.as_ref().map_or(0, |(_, counts)| counts.members);
+        if members > LIST_ITEM_BUDGET {
+            return Err(too_many("this organization's users", members));
+        }
+        let mut sink = Sink::new(query, paging, base_url);
+        let mut read = 0u64;
+        self.store
+            .each_member_page(&org, |page| {
+                read += page.len() as u64;
+                sink.offer_all(page);
+                Ok(read <= LIST_ITEM_BUDGET)
+            })
+            .await?;
+        if read > LIST_ITEM_BUDGET {
+            return Err(too_many("this organization's users", read));
+        }
+        let listed = self.finish(&org, sink).await?;
+        Ok((org, listed))
+    }
+
+    /// `groups.value eq "<team>"` with a `sortBy`: the team's members streamed in steps.
+    async fn sorted_team(
+        &self,
+        caller: &Caller,
+        query: &ListQuery,
+        team: &str,
+        base_url: &str,
+    ) -> Result<(AuthorizedOrg, Listed), ProvisioningError> {
+        let (org, found) = self.authorize_with(caller, &Prefetch::team(team)).await?;
+        // Each member costs its membership item and its member item.
+        let items = found.team().map_or(0, |t| t.member_count).saturating_mul(2);
+        if items > LIST_ITEM_BUDGET {
+            return Err(too_many("this group's members", items));
+        }
+        let mut unfiltered = query.clone();
+        unfiltered.filter = None;
+        let mut sink = Sink::new(&unfiltered, &Paging::Index(query.start_index), base_url);
+        let mut after: Option<String> = None;
+        let mut read = 0u64;
+        loop {
+            let ids = self.store.team_member_ids_after(&org, team, after.as_deref(), TEAM_STREAM_STEP).await?;
+            read += 2 * ids.items.len() as u64;
+            if read > LIST_ITEM_BUDGET {
+                return Err(too_many("this group's members", read));
+            }
+            sink.offer_all(self.members_in_order(&org, &ids.items).await?);
+            match ids.next_after {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let listed = self.finish(&org, sink).await?;
+        Ok((org, listed))
+    }
+
+    /// The page a sink kept: a sorted page's members are read again by id.
+    async fn finish(&self, org: &AuthorizedOrg, sink: Sink<'_>) -> Result<Listed, ProvisioningError> {
+        match sink.finish() {
+            Finished::Page(listed) => Ok(listed),
+            Finished::Ids { ids, total } => {
+                Ok(Listed { items: self.members_in_order(org, &ids).await?, total, next_after: None })
+            }
+        }
+    }
+}
+
+/// A page of members with its total and, for a cursor walk, where the next page continues.
+pub(super) struct Listed {
+    items: Vec<MemberRecord>,
+    total: usize,
+    next_after: Option<String>,
+}
+
+/// A sort key with its stream position (ties keep the id order, as a stable sort does) and id.
+struct Ranked {
+    key: Option<Value>,
+    seq: usize,
+    id: String,
+}
+
+/// What a filtered or sorted list keeps while members stream past: never more than the page, or
+/// for a sort, at most twice `startIndex - 1 + count` sort keys.
+struct Sink<'q> {
+    query: &'q ListQuery,
+    /// Resources are tested as they are answered (`meta.location` included).
+    base_url: &'q str,
+    /// Matches before the page (index paging) to skip.
+    skip: usize,
+    /// Under cursor paging, the id the page continues after.
+    after: Option<String>,
+    matches: usize,
+    page: Vec<MemberRecord>,
+    /// Under cursor paging, matches after the page (only whether there are any matters).
+    more: bool,
+    ranked: Vec<Ranked>,
+}
+
+enum Finished {
+    Page(Listed),
+    Ids { ids: Vec<String>, total: usize },
+}
+
+impl<'q> Sink<'q> {
+    fn new(query: &'q ListQuery, paging: &Paging, base_url: &'q str) -> Self {
+        let (skip, after) = match paging {
+            Paging::Index(start) => (start - 1, None),
+            Paging::Cursor(position) => (0, position.as_ref().map(|p| p.after.clone())),
+        };
+        Self { query, base_url, skip, after, matches: 0, page: Vec::new(), more: false, ranked: Vec::new() }
+    }
+
+    fn keep(&self) -> usize {
+        self.skip + self.query.count
+    }
+
+    fn offer_all(&mut self, members: Vec<MemberRecord>) {
+        let rules = user::rules();
+        for member in members {
+            let resource = user::render(&member, self.base_url);
+            if let Some(filter) = &self.query.filter {
+                if !filter.matches(&resource, rules) {
+                    continue;
+                }
+            }
+            self.matches += 1;
+            if let Some(path) = &self.query.sort_by {
+                let key = sort_key(&resource, path, rules);
+                self.ranked.push(Ranked { key, seq: self.matches, id: member.id });
+                if self.ranked.len() >= 2 * self.keep().max(1) {
+                    self.prune();
+                }
+                continue;
+            }
+            let past_cursor = self.after.as_deref().is_none_or(|after| member.id.as_str() > after);
+            if self.after.is_some() && !past_cursor {
+                continue;
+            }
+            if self.after.is_some() || self.matches > self.skip {
+                if self.page.len() < self.query.count {
+                    self.page.push(member);
+                } else {
+                    self.more = true;
+                }
+            }
+        }
+    }
+
+    fn order(&self, a: &Ranked, b: &Ranked) -> std::cmp::Ordering {
+        compare_sort_keys(&a.key, &b.key, self.query.descending).then(a.seq.cmp(&b.seq))
+    }
+
+    fn prune(&mut self) {
+        let mut ranked = std::mem::take(&mut self.ranked);
+        ranked.sort_by(|a, b| self.order(a, b));
+        ranked.truncate(self.keep());
+        self.ranked = ranked;
+    }
+
+    fn finish(mut self) -> Finished {
+        if self.query.sort_by.is_some() {
+            self.prune();
+            let ids = self.ranked.into_iter().skip(self.skip).map(|r| r.id).collect();
+            return Finished::Ids { ids, total: self.matches };
+        }
+        let next_after = match self.query.cursor {
+            Some(_) if self.more => self.page.last().map(|m| m.id.clone()),
+            _ => None,
+        };
+        Finished::Page(Listed { items: self.page, total: self.matches, next_after })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::EmailAddress;
+
+    fn members(n: usize) -> Vec<MemberRecord> {
+        let mut members: Vec<MemberRecord> = (0..n)
+            .map(|i| {
+                // User names in an order unrelated to the ids.
+                let email = format!("u{:04}@example.com", (i * 7919) % n);
+                let resource = json!({"userName": email, "emails": [{"value": email, "primary": true}],
+                                      "title": if i % 3 == 0 { "third" } else { "other" }});
+                MemberRecord::provisioned(EmailAddress::parse(&email).unwrap(), &resource, Utc::now())
+            })
+            .collect();
+        members.sort_by(|a, b| a.id.cmp(&b.id));
+        members
+    }
+
+    fn query(params: &[(&str, &str)]) -> ListQuery {
+        let params: HashMap<String, String> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        ListQuery::from_params(&params).unwrap()
+    }
+
+    /// Streams `all` in pages of 37, as the store hands them over; the most sort keys ever held.
+    fn stream(sink: &mut Sink<'_>, all: &[MemberRecord]) -> usize {
+        let mut most = 0;
+        for page in all.chunks(37) {
+            sink.offer_all(page.to_vec());
+            most = most.max(sink.ranked.len());
+        }
+        most
+    }
+
+    #[test]
+    fn a_sorted_page_keeps_at_most_twice_its_end_in_sort_keys_and_equals_a_full_sort() {
+        let all = members(1000);
+        let query =
+            query(&[("sortBy", "userName"), ("sortOrder", "descending"), ("startIndex", "41"), ("count", "10")]);
+        let mut sink = Sink::new(&query, &Paging::Index(41), "https://x");
+        let most = stream(&mut sink, &all);
+        assert!(most <= 2 * 50, "held {most} sort keys for a page ending at 50");
+        let Finished::Ids { ids, total } = sink.finish() else { panic!("a sort ends in ids") };
+        assert_eq!(total, 1000);
+        let mut names: Vec<&MemberRecord> = all.iter().collect();
+        names.sort_by(|a, b| b.user_name.cmp(&a.user_name));
+        let expected: Vec<String> = names[40..50].iter().map(|m| m.id.clone()).collect();
+        assert_eq!(ids, expected);
+    }
+
+    #[test]
+    fn a_filtered_page_keeps_only_its_own_matches_and_counts_the_rest() {
+        let all = members(300);
+        let query = query(&[("filter", "title eq \"third\""), ("startIndex", "11"), ("count", "5")]);
+        let mut sink = Sink::new(&query, &Paging::Index(11), "https://x");
+        for page in all.chunks(37) {
+            sink.offer_all(page.to_vec());
+            assert!(sink.page.len() <= 5);
+        }
+        let Finished::Page(listed) = sink.finish() else { panic!("no sort: a page") };
+        let title =
+            |m: &MemberRecord| user::render(m, "https://x").get("title").and_then(Value::as_str).map(str::to_owned);
+        let matches: Vec<String> =
+            all.iter().filter(|m| title(m).as_deref() == Some("third")).map(|m| m.id.clone()).collect();
+        assert_eq!(matches.len(), 100);
+        assert_eq!(listed.total, matches.len());
+        assert_eq!(listed.items.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), matches[10..15].to_vec());
+    }
+}
