@@ -4,7 +4,7 @@
 //! the dev server serves all of them on one port.
 use axum::routing::{on, MethodFilter, MethodRouter, Router};
 
-use super::{admin, discovery, groups, users, AppState};
+use super::{admin, console_web, discovery, groups, users, AppState};
 
 /// A Lambda function of the service, by its crate (and SAM logical resource) name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -115,6 +115,7 @@ pub const ROUTES: &[Route] = &[
     route(ScimGroups, Patch, "/scim/v2/orgs/{orgId}/Groups/{id}", |m| on(m, groups::patch)),
     route(ScimGroups, Delete, "/scim/v2/orgs/{orgId}/Groups/{id}", |m| on(m, groups::remove)),
     route(ScimAdmin, Post, "/auth/sessions", |m| on(m, admin::auth::sign_in)),
+    route(ScimAdmin, Get, "/auth/sessions/current", |m| on(m, admin::auth::current)),
     route(ScimAdmin, Delete, "/auth/sessions/current", |m| on(m, admin::auth::sign_out)),
     route(ScimAdmin, Post, "/auth/passphrase", |m| on(m, admin::auth::change_passphrase)),
     route(ScimAdmin, Post, "/auth/passphrase-resets", |m| on(m, admin::auth::request_reset)),
@@ -126,6 +127,8 @@ pub const ROUTES: &[Route] = &[
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/scim/logs", |m| on(m, admin::scim::logs)),
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/scim/history", |m| on(m, admin::scim::history)),
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/members", |m| on(m, admin::members::members)),
+    route(ScimAdmin, Get, "/console", |m| on(m, console_web::page)),
+    route(ScimAdmin, Get, "/console/assets/{file}", |m| on(m, console_web::asset)),
 ];
 
 /// The router of one function: its table entries folded in (axum merges the method routers of
