@@ -9,6 +9,8 @@ mod admin_members;
 mod admin_scim;
 mod admin_support;
 mod auth;
+mod browser;
+mod console_browser;
 mod discovery;
 mod errors;
 mod fair_use;

@@ -360,8 +360,8 @@
       const met = r.met || (r.requirement === 'idp_confirmed' && Boolean(state.idp));
       const [label, todo] = REQUIREMENTS[r.requirement] || [r.requirement, r.message];
       const item = el('li', { class: met ? 'req-met' : 'req-unmet', 'data-requirement': r.requirement },
-        el('span', { class: 'req-state', text: met ? '✓ Met' : '✗ Not met' }), label);
-      if (!met) item.append(el('span', { class: 'req-todo', text: `${todo} (${r.message})` }));
+        el('span', { class: 'req-state', text: met ? '✓ Met' : '✗ Not met' }), ' ', label);
+      if (!met) item.append(el('span', { class: 'req-todo', text: todo }));
       return item;
     }));
   }
@@ -459,11 +459,16 @@
     $('token-value').select();
   }
 
-  function forgetToken() {
+  function clearToken() {
     shownToken = null;
     $('token-value').value = '';
     $('token-url').value = '';
     $('copy-status').textContent = '';
+  }
+
+  // The dialog closed (its button, or Escape): the token is gone from the page.
+  function forgetToken() {
+    clearToken();
     flash('The token is no longer shown. Refresh it if you need a new one.');
     reloadStatus();
     $('scim-toggle').focus();
@@ -621,7 +626,10 @@
     $('refresh-open').addEventListener('click', openRefresh);
     $('refresh-form').addEventListener('submit', onRefresh);
     $('disable-form').addEventListener('submit', onDisable);
-    $('token-done').addEventListener('click', () => $('token-dialog').close());
+    $('token-done').addEventListener('click', () => {
+      clearToken();
+      $('token-dialog').close();
+    });
     $('token-dialog').addEventListener('close', forgetToken);
     document.querySelectorAll('dialog .cancel').forEach((button) => {
       button.addEventListener('click', () => button.closest('dialog').close());
