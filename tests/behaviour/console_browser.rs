@@ -1,13 +1,15 @@
 //! The console page in a real browser (headless Chromium over WebDriver) against the local stack:
 //! what an admin does, screen by screen, with a screenshot of each at desktop and phone width.
-use insomnia_scim::domain::{EmailAddress, MemberRole};
+use chrono::{Duration, Utc};
 use insomnia_scim::auth::hash_passphrase;
+use insomnia_scim::clock::Clock;
+use insomnia_scim::domain::{EmailAddress, MemberRole, RefreshFailure};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::admin_support::{console_org, person, scim_status, sent_emails, unique_email, ConsoleOrg};
+use crate::admin_support::{console_org, enable, person, scim_status, sent_emails, unique_email, ConsoleOrg};
 use crate::browser::Browser;
-use crate::helpers::{create_pending_account, spawn_app, TestApp};
+use crate::helpers::{create_pending_account, spawn_app, spawn_app_on_table, OperatorScope, TestApp};
 
 const TAB: &str = "\u{E004}";
 const ENTER: &str = "\u{E007}";
@@ -130,6 +132,7 @@ async fn an_owner_enables_refreshes_reads_logs_and_disables_scim_in_a_browser() 
         assert!(!seen.contains(&token), "the token is still on the page {moment}");
         assert!(!seen.contains("isess_"), "the session token is readable by the page {moment}");
         assert!(!browser.source().await.contains(&token));
+        assert!(!browser.url().await.contains("iscim_"), "{moment}");
         if moment == "after closing" {
             browser.reload().await;
             browser.wait_text("#status-facts", "Enabled").await;
@@ -341,4 +344,51 @@ async fn a_member_who_is_not_an_owner_gets_no_access_in_a_browser() {
     browser.goto(&format!("{}/console#org={}&tab=logs", app.address, org.id)).await;
     browser.wait_text("#org-error", "You are not an Owner or Co-Owner").await;
     assert!(!browser.visible("#logs-body").await);
+}
+
+#[tokio::test]
+async fn the_page_warns_before_the_token_expires_and_says_when_provisioning_has_stopped() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let token = enable(&app, &org, "30d").await;
+    // The scheduler could not extend it (as it records a failure).
+    let now = Utc::now();
+    let mut settings = app.store.scim_settings(&org.id).await.unwrap().unwrap();
+    settings.last_refresh_failure =
+        Some(RefreshFailure { reason: "the plan is not Enterprise".into(), at: now + Duration::days(14) });
+    settings.version += 1;
+    app.store.put_scim_settings(&org.id.scope(), &settings, Some(settings.version - 1)).await.unwrap();
+    let mut browser = Browser::start().await;
+
+    // 15 days later: a warning banner with the Refresh Token action.
+    let soon = spawn_app_on_table(&app.table, Clock::Fixed(now + Duration::days(15))).await;
+    open_console(&browser, &soon).await;
+    sign_in(&browser, &org.owner.email, &org.owner.passphrase).await;
+    open_org(&browser, org.id.as_str()).await;
+    let banner = browser.wait_text(".banner-warning[data-code=token_expiring_soon]", "expires in 15 days").await;
+    assert!(banner.contains("could not be refreshed automatically") && banner.contains("Refresh token"), "{banner}");
+    let facts = browser.text("#status-facts").await;
+    assert!(facts.contains("Expiring soon") && facts.contains("15 days left"), "{facts}");
+    assert!(facts.contains("Automatic refresh failed") && facts.contains("the plan is not Enterprise"), "{facts}");
+    assert_clean(&browser, "expiring").await;
+    browser.screens("banner-expiring-soon").await;
+
+    // 31 days later: an error banner, provisioning has stopped; refreshed from the banner.
+    let expired = spawn_app_on_table(&app.table, Clock::Fixed(now + Duration::days(31))).await;
+    open_console(&browser, &expired).await;
+    sign_in(&browser, &org.owner.email, &org.owner.passphrase).await;
+    open_org(&browser, org.id.as_str()).await;
+    browser.wait_text(".banner-error[data-code=token_expired]", "provisioning has stopped").await;
+    browser.wait_text("#token-state", "Expired").await;
+    assert_clean(&browser, "expired").await;
+    browser.screens("banner-expired").await;
+    browser.click(".banner-error button").await;
+    browser.type_into("#refresh-passphrase", &org.owner.passphrase).await;
+    browser.keys(ENTER).await;
+    browser.wait_until("a new token", "document.getElementById('token-value').value.startsWith('iscim_')").await;
+    let new_token = browser.property("#token-value", "value").await.as_str().unwrap().to_owned();
+    assert_ne!(new_token, token);
+    browser.click("#token-done").await;
+    browser.wait_text("#token-state", "Valid").await;
+    assert!(!browser.visible(".banner-error").await, "the error banner is gone");
 }

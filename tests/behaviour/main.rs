@@ -11,6 +11,7 @@ mod admin_support;
 mod auth;
 mod browser;
 mod console_browser;
+mod console_web;
 mod discovery;
 mod errors;
 mod fair_use;
