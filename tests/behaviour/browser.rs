@@ -23,36 +23,38 @@ fn binary(var: &str, default: &str) -> String {
 
 /// The chromedriver of this test run; it exits with this process (a shell watches our pid).
 fn driver_port() -> u16 {
-    static PORT: OnceLock<u16> = OnceLock::new();
-    *PORT.get_or_init(|| {
-        let chromedriver = binary("CHROMEDRIVER", "/usr/bin/chromedriver");
-        assert!(
-            std::path::Path::new(&chromedriver).exists(),
-            "{chromedriver} is missing: `apt-get install -y chromium chromium-driver` (infra/test.sh does it)"
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        Command::new("sh")
-            .args([
-                "-c",
-                r#""$0" --port="$1" --log-level=SEVERE & driver=$!
+    static DRIVER: OnceLock<(u16, std::process::Child)> = OnceLock::new();
+    DRIVER
+        .get_or_init(|| {
+            let chromedriver = binary("CHROMEDRIVER", "/usr/bin/chromedriver");
+            assert!(
+                std::path::Path::new(&chromedriver).exists(),
+                "{chromedriver} is missing: `apt-get install -y chromium chromium-driver` (infra/test.sh does it)"
+            );
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let watcher = Command::new("sh")
+                .args([
+                    "-c",
+                    r#""$0" --port="$1" --log-level=SEVERE & driver=$!
                    while kill -0 "$2" 2>/dev/null && kill -0 "$driver" 2>/dev/null; do sleep 0.5; done
                    kill "$driver" 2>/dev/null; pkill -P "$driver" 2>/dev/null; exit 0"#,
-                &chromedriver,
-                &port.to_string(),
-                &std::process::id().to_string(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        port
-    })
+                    &chromedriver,
+                    &port.to_string(),
+                    &std::process::id().to_string(),
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "chromedriver did not start");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            (port, watcher)
+        })
+        .0
 }
 
 /// Where the screenshots go: `target/console-screenshots/<screen>-<desktop|phone>.png`.
@@ -175,7 +177,9 @@ impl Browser {
     pub async fn wait_text(&self, css: &str, wanted: &str) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let text = self.script("const e = document.querySelector(arguments[0]); return e ? e.innerText : null;", json!([css])).await;
+            let text = self
+                .script("const e = document.querySelector(arguments[0]); return e ? e.innerText : null;", json!([css]))
+                .await;
             if let Some(text) = text.as_str().filter(|t| t.contains(wanted)) {
                 return text.to_owned();
             }
@@ -237,7 +241,11 @@ impl Browser {
 
     /// The id of the focused element.
     pub async fn focused_id(&self) -> String {
-        self.script("return document.activeElement ? document.activeElement.id : '';", json!([])).await.as_str().unwrap_or_default().to_owned()
+        self.script("return document.activeElement ? document.activeElement.id : '';", json!([]))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub async fn resize(&mut self, (width, height): (u32, u32)) {
@@ -267,7 +275,10 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(150)).await;
             if label == "phone" {
                 let overflow = self
-                    .script("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", json!([]))
+                    .script(
+                        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                        json!([]),
+                    )
                     .await;
                 if overflow != json!(0) {
                     let wide = self

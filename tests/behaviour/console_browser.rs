@@ -91,8 +91,11 @@ async fn an_owner_enables_refreshes_reads_logs_and_disables_scim_in_a_browser() 
     browser.wait_text("#requirements", "Identity provider confirmed").await;
     assert_eq!(browser.property("#scim-toggle", "disabled").await, json!(true), "off until the IdP is confirmed");
     let requirements = browser.text("#requirements").await;
-    assert!(requirements.contains("✓ Met Enterprise plan")
-            && requirements.contains("✗ Not met Identity provider confirmed\nConfirm below"), "{requirements}");
+    assert!(
+        requirements.contains("✓ Met Enterprise plan")
+            && requirements.contains("✗ Not met Identity provider confirmed\nConfirm below"),
+        "{requirements}"
+    );
     assert_clean(&browser, "requirements").await;
     browser.screens("scim-requirements").await;
 
@@ -139,7 +142,8 @@ async fn an_owner_enables_refreshes_reads_logs_and_disables_scim_in_a_browser() 
         }
     }
     let facts = browser.text("#status-facts").await;
-    for part in ["Enabled", "Okta", &org.connector_url(&app), "Valid", "days left", "1 year", "Last automatic refresh"] {
+    for part in ["Enabled", "Okta", &org.connector_url(&app), "Valid", "days left", "1 year", "Last automatic refresh"]
+    {
         assert!(facts.contains(part), "{part}: {facts}");
     }
     assert_clean(&browser, "status").await;
@@ -156,12 +160,19 @@ async fn an_owner_enables_refreshes_reads_logs_and_disables_scim_in_a_browser() 
     sent += 1;
     browser.type_into("#refresh-passphrase", &org.owner.passphrase).await;
     browser.click("#refresh-submit").await;
-    browser.wait_until("a new token is shown", "document.getElementById('token-value').value.startsWith('iscim_')").await;
+    browser
+        .wait_until("a new token is shown", "document.getElementById('token-value').value.startsWith('iscim_')")
+        .await;
     let new_token = browser.property("#token-value", "value").await.as_str().unwrap().to_owned();
     assert_ne!(new_token, token);
     browser.keys(ESCAPE).await;
-    browser.wait_until("the dialog is closed and emptied", "!document.getElementById('token-dialog').open \
-        && document.getElementById('token-value').value === ''").await;
+    browser
+        .wait_until(
+            "the dialog is closed and emptied",
+            "!document.getElementById('token-dialog').open \
+        && document.getElementById('token-value').value === ''",
+        )
+        .await;
     let seen = browser.script(leaks, json!([])).await.as_str().unwrap().to_owned();
     assert!(!seen.contains(&new_token), "the new token is still on the page after Escape");
     assert_eq!(scim_status(&app, &org.id, &token).await, StatusCode::UNAUTHORIZED, "the old token is dead");
@@ -179,27 +190,41 @@ async fn an_owner_enables_refreshes_reads_logs_and_disables_scim_in_a_browser() 
     browser.wait_until("a full first page", "document.querySelectorAll('#logs-body tr').length === 25").await;
     assert!(browser.visible("#logs-more").await);
     browser.click("#logs-more").await;
-    browser.wait_until("the second page", &format!("document.querySelectorAll('#logs-body tr').length === {sent}")).await;
+    browser
+        .wait_until("the second page", &format!("document.querySelectorAll('#logs-body tr').length === {sent}"))
+        .await;
     assert!(!browser.visible("#logs-more").await);
     assert_clean(&browser, "logs").await;
     browser.screens("logs").await;
     browser.choose("#f-status", "4xx").await;
     browser.click("#f-apply").await;
     browser.wait_until("4xx only", "document.querySelectorAll('#logs-body tr').length === 2").await;
-    let statuses = browser.script("return Array.from(document.querySelectorAll('#logs-body tr')).map(r => r.dataset.status);", json!([])).await;
+    let statuses = browser
+        .script("return Array.from(document.querySelectorAll('#logs-body tr')).map(r => r.dataset.status);", json!([]))
+        .await;
     assert_eq!(statuses, json!(["401", "404"]), "newest first");
     browser.choose("#f-status", "").await;
     browser.choose("#f-method", "POST").await;
     browser.choose("#f-resource", "Users").await;
     browser.click("#f-apply").await;
-    browser.wait_until("the one POST", "document.querySelectorAll('#logs-body tr').length === 1 \
-        && document.querySelector('#logs-body tr').dataset.status === '201'").await;
+    browser
+        .wait_until(
+            "the one POST",
+            "document.querySelectorAll('#logs-body tr').length === 1 \
+        && document.querySelector('#logs-body tr').dataset.status === '201'",
+        )
+        .await;
     browser.choose("#f-method", "").await;
     browser.choose("#f-status", "code").await;
     browser.type_into("#f-code", "404").await;
     browser.click("#f-apply").await;
-    browser.wait_until("the 404 only", "document.querySelectorAll('#logs-body tr').length === 1 \
-        && document.querySelector('#logs-body tr').dataset.status === '404'").await;
+    browser
+        .wait_until(
+            "the 404 only",
+            "document.querySelectorAll('#logs-body tr').length === 1 \
+        && document.querySelector('#logs-body tr').dataset.status === '404'",
+        )
+        .await;
     // The date pickers' typing order depends on the locale: set them as the picker would.
     let set = "document.getElementById(arguments[0]).value = arguments[1];";
     browser.script(set, json!(["f-from", "2020-01-01T00:00"])).await;
@@ -233,7 +258,10 @@ async fn an_owner_enables_refreshes_reads_logs_and_disables_scim_in_a_browser() 
     let licenses = browser.wait_text("#licenses", "SCIM-provisioned").await;
     assert!(licenses.contains("SCIM-provisioned\n1") && licenses.contains("Added by hand\n1"), "{licenses}");
     let members = browser.wait_text("#members-body", "SCIM").await;
-    assert!(members.contains(&org.owner.email) && members.contains("Manual") && members.contains("Active"), "{members}");
+    assert!(
+        members.contains(&org.owner.email) && members.contains("Manual") && members.contains("Active"),
+        "{members}"
+    );
     assert_clean(&browser, "members").await;
     browser.screens("members").await;
     browser.click("#tab-guide").await;
@@ -269,7 +297,11 @@ async fn a_first_sign_in_changes_the_initial_passphrase_and_a_forgotten_one_is_r
     let address = EmailAddress::parse(&email).unwrap();
     create_pending_account(&app, &address).await;
     app.try_add_manual_member(&org.id, &email, MemberRole::CoOwner).await.unwrap();
-    assert!(app.store.set_initial_passphrase(&address, &hash_passphrase("initial passphrase 42").unwrap()).await.unwrap());
+    assert!(app
+        .store
+        .set_initial_passphrase(&address, &hash_passphrase("initial passphrase 42").unwrap())
+        .await
+        .unwrap());
     let mut browser = Browser::start().await;
 
     open_console(&browser, &app).await;
@@ -278,7 +310,9 @@ async fn a_first_sign_in_changes_the_initial_passphrase_and_a_forgotten_one_is_r
     assert_eq!(browser.focused_id().await, "change-current");
     assert_clean(&browser, "change passphrase").await;
     browser.screens("change-passphrase").await;
-    browser.keys(&format!("initial passphrase 42{TAB}my own long passphrase{TAB}my own long passphrase typo{ENTER}")).await;
+    browser
+        .keys(&format!("initial passphrase 42{TAB}my own long passphrase{TAB}my own long passphrase typo{ENTER}"))
+        .await;
     browser.wait_text("#change-error", "The two new passphrases differ.").await;
     browser.type_into("#change-repeat", "my own long passphrase").await;
     browser.click("#change-form button[type=submit]").await;

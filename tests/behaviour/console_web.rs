@@ -196,7 +196,6 @@ async fn bearer_clients_keep_working_without_csrf_tokens_and_a_bearer_header_win
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(scim_status(&app, &org.id, &token).await, StatusCode::UNAUTHORIZED);
     // A malformed cookie is an invalid session, not a server error.
-    let response =
-        app.http.get(org.url(&app, "/scim")).header("cookie", "isess=not-a-session").send().await.unwrap();
+    let response = app.http.get(org.url(&app, "/scim")).header("cookie", "isess=not-a-session").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }

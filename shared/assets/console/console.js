@@ -516,11 +516,11 @@
     }
     $('logs-error').textContent = '';
     const rows = result.data.logs.map((log) => el('tr', { 'data-status': String(log.status), 'data-method': log.method },
-      el('td', { text: when(log.at) }),
-      el('td', { text: log.method }),
-      el('td', { class: 'path', text: log.path + (log.query ? `?${log.query}` : '') }),
-      el('td', {}, el('span', { class: `pill ${log.status < 300 ? 'pill-ok' : log.status < 500 ? 'pill-warn' : 'pill-bad'}`, text: String(log.status) })),
-      el('td', { text: log.idp }),
+      el('td', { text: when(log.at), 'data-label': 'Time' }),
+      el('td', { text: log.method, 'data-label': 'Method' }),
+      el('td', { class: 'path', text: log.path + (log.query ? `?${log.query}` : ''), 'data-label': 'Path' }),
+      el('td', { 'data-label': 'Status' }, el('span', { class: `pill ${log.status < 300 ? 'pill-ok' : log.status < 500 ? 'pill-warn' : 'pill-bad'}`, text: String(log.status) })),
+      el('td', { text: log.idp, 'data-label': 'IdP' }),
       el('td', {}, el('button', { type: 'button', class: 'link', text: 'Details', 'aria-label': `Details of ${log.method} ${log.path} at ${when(log.at)}`, onclick: () => showLog(log) }))));
     if (fresh) $('logs-body').replaceChildren(...rows);
     else $('logs-body').append(...rows);
@@ -549,9 +549,11 @@
     const result = await api('GET', `/admin/orgs/${encodeURIComponent(state.org)}/scim/history?${params}`);
     if (sessionEnded(result) || result.status !== 200) return;
     const rows = result.data.history.map((h) => el('tr', {},
-      el('td', { text: when(h.at) }), el('td', { text: ACTIONS[h.action] || h.action }),
-      el('td', { text: h.actor || 'Token scheduler' }), el('td', { text: h.idp ? IDPS[h.idp] || h.idp : '—' }),
-      el('td', { text: h.tokenExpiresAt ? day(h.tokenExpiresAt) : (h.action === 'disabled' ? '—' : 'Never') })));
+      el('td', { text: when(h.at), 'data-label': 'When' }),
+      el('td', { text: ACTIONS[h.action] || h.action, 'data-label': 'What' }),
+      el('td', { text: h.actor || 'Token scheduler', 'data-label': 'Who' }),
+      el('td', { text: h.idp ? IDPS[h.idp] || h.idp : '—', 'data-label': 'IdP' }),
+      el('td', { text: h.tokenExpiresAt ? day(h.tokenExpiresAt) : (h.action === 'disabled' ? '—' : 'Never'), 'data-label': 'Token expiry' })));
     if (fresh) $('history-body').replaceChildren(...rows);
     else $('history-body').append(...rows);
     cursors.history = result.data.nextCursor || null;
@@ -573,11 +575,11 @@
     ];
     $('licenses').replaceChildren(...licenses.flatMap(([t, v]) => [el('dt', { text: t }), el('dd', { text: String(v) })]));
     const rows = result.data.members.map((m) => el('tr', {},
-      el('td', {}, m.email, m.userName && m.userName !== m.email ? el('span', { class: 'hint', text: ` (${m.userName})` }) : ''),
-      el('td', { text: m.managedBy === 'scim' ? 'SCIM' : 'Manual' }),
-      el('td', { text: m.active ? 'Active' : 'Deactivated' }),
-      el('td', { text: m.role }),
-      el('td', { text: m.teams.length ? m.teams.map((t) => t.displayName).join(', ') : '—' })));
+      el('td', { 'data-label': 'Member' }, m.email, m.userName && m.userName !== m.email ? el('span', { class: 'hint', text: ` (${m.userName})` }) : ''),
+      el('td', { text: m.managedBy === 'scim' ? 'SCIM' : 'Manual', 'data-label': 'Source' }),
+      el('td', { text: m.active ? 'Active' : 'Deactivated', 'data-label': 'State' }),
+      el('td', { text: m.role, 'data-label': 'Role' }),
+      el('td', { text: m.teams.length ? m.teams.map((t) => t.displayName).join(', ') : '—', 'data-label': 'Teams' })));
     if (fresh) $('members-body').replaceChildren(...rows);
     else $('members-body').append(...rows);
     cursors.members = result.data.nextCursor || null;

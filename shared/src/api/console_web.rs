@@ -69,7 +69,8 @@ mod tests {
         assert!(PAGE.contains(r#"<link rel="stylesheet" href="/console/assets/console.css">"#));
         assert_eq!(PAGE.matches("<script").count(), 1, "one script element, the external one");
         assert!(!PAGE.contains("<style") && !PAGE.contains(" style="), "inline style");
-        let handler = PAGE.split(|c: char| c.is_whitespace() || c == '<').any(|w| w.starts_with("on") && w.contains('='));
+        let handler =
+            PAGE.split(|c: char| c.is_whitespace() || c == '<').any(|w| w.starts_with("on") && w.contains('='));
         assert!(!handler, "an inline event handler");
         assert!(!SCRIPT.contains("localStorage") && !SCRIPT.contains("sessionStorage"), "no web storage");
         assert!(!SCRIPT.contains("innerHTML") && !SCRIPT.contains("eval("), "DOM built from text nodes only");

@@ -21,8 +21,8 @@ use lambda_http::request::RequestContext;
 use serde::de::DeserializeOwned;
 
 use super::{App, AppState};
-use cookie::{session_of, Transport};
 use crate::admin::{AdminError, Console, OrgCaller, Session};
+use cookie::{session_of, Transport};
 
 /// Console bodies are small; anything larger is refused before it is parsed.
 const MAX_BODY_BYTES: usize = 64 * 1024;
