@@ -378,6 +378,12 @@ async fn a_member_who_is_not_an_owner_gets_no_access_in_a_browser() {
     browser.goto(&format!("{}/console#org={}&tab=logs", app.address, org.id)).await;
     browser.wait_text("#org-error", "You are not an Owner or Co-Owner").await;
     assert!(!browser.visible("#logs-body").await);
+
+    // The error check can fail: it sees an uncaught error of the page.
+    browser.script("setTimeout(() => { throw new Error('probe error'); }, 0);", json!([])).await;
+    browser.wait_until("the probe ran", "document.documentElement.dataset.jsErrors === '1'").await;
+    let errors = browser.script_errors().await;
+    assert!(errors.iter().any(|e| e.contains("probe error")), "{errors:?}");
 }
 
 #[tokio::test]
@@ -425,4 +431,14 @@ async fn the_page_warns_before_the_token_expires_and_says_when_provisioning_has_
     browser.click("#token-done").await;
     browser.wait_text("#token-state", "Valid").await;
     assert!(!browser.visible(".banner-error").await, "the error banner is gone");
+
+    // The tabs with the arrow keys.
+    browser.script("document.getElementById('tab-overview').focus();", json!([])).await;
+    browser.keys("\u{E014}").await; // ArrowRight
+    assert_eq!(browser.focused_id().await, "tab-logs");
+    browser.find("#log-filters").await;
+    browser.keys("\u{E012}\u{E012}").await; // ArrowLeft twice: wraps to the guide
+    assert_eq!(browser.focused_id().await, "tab-guide");
+    browser.wait_text("#panel-guide", &format!("{}/scim/v2/orgs/{}", expired.address, org.id)).await;
+    assert_clean(&browser, "tabs by keyboard").await;
 }
