@@ -7,7 +7,7 @@ use insomnia_scim::domain::{EmailAddress, MemberRole, RefreshFailure};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::admin_support::{console_org, enable, person, scim_status, sent_emails, unique_email, ConsoleOrg};
+use crate::admin_support::{bare_org, console_org, enable, person, scim_status, sent_emails, unique_email, ConsoleOrg};
 use crate::browser::Browser;
 use crate::helpers::{create_pending_account, spawn_app, spawn_app_on_table, OperatorScope, TestApp};
 
@@ -378,6 +378,24 @@ async fn a_member_who_is_not_an_owner_gets_no_access_in_a_browser() {
     browser.goto(&format!("{}/console#org={}&tab=logs", app.address, org.id)).await;
     browser.wait_text("#org-error", "You are not an Owner or Co-Owner").await;
     assert!(!browser.visible("#logs-body").await);
+
+    // An owner of an organization that meets none of the requirements: each says what to do, and
+    // the switch stays off.
+    let bare = bare_org(&app).await;
+    let owner = person(&app, &bare, MemberRole::Owner, "bare-owner").await;
+    browser.goto(&format!("{}/console", app.address)).await;
+    browser.click("#sign-out").await;
+    sign_in(&browser, &owner.email, &owner.passphrase).await;
+    open_org(&browser, bare.as_str()).await;
+    let requirements = browser.wait_text("#requirements", "Enterprise plan").await;
+    for todo in ["Upgrade the organization to the Enterprise plan", "Verify a domain", "Configure SSO with Okta"] {
+        assert!(requirements.contains(todo), "{todo}: {requirements}");
+    }
+    assert_eq!(requirements.matches("✗ Not met").count(), 4, "{requirements}");
+    assert_eq!(browser.property("#scim-toggle", "disabled").await, json!(true));
+    assert!(!browser.visible("#idp-confirm").await, "the IdP is confirmed once the rest is met");
+    assert_clean(&browser, "requirements unmet").await;
+    browser.screens("scim-requirements-unmet").await;
 
     // The error check can fail: it sees an uncaught error of the page.
     browser.script("setTimeout(() => { throw new Error('probe error'); }, 0);", json!([])).await;

@@ -358,7 +358,10 @@
     // Requirements, with what to do for an unmet one.
     $('requirements').replaceChildren(...status.requirements.map((r) => {
       const met = r.met || (r.requirement === 'idp_confirmed' && Boolean(state.idp));
-      const [label, todo] = REQUIREMENTS[r.requirement] || [r.requirement, r.message];
+      let [label, todo] = REQUIREMENTS[r.requirement] || [r.requirement, r.message];
+      if (r.requirement === 'idp_confirmed' && blocking.length > 0) {
+        todo = 'Once the other requirements are met, confirm here which identity provider SSO uses.';
+      }
       const item = el('li', { class: met ? 'req-met' : 'req-unmet', 'data-requirement': r.requirement },
         el('span', { class: 'req-state', text: met ? '✓ Met' : '✗ Not met' }), ' ', label);
       if (!met) item.append(el('span', { class: 'req-todo', text: todo }));
