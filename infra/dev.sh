@@ -22,6 +22,7 @@ ENV
 cargo build --quiet -p scimctl -p dev-server
 "$ROOT/target/debug/scimctl" bootstrap
 "$ROOT/target/debug/scimctl" seed-demo | tee "$ROOT/target/demo.txt"
+echo "console (web page): $PUBLIC_BASE_URL/console  (sign in with the admin login above)"
 echo "local AWS endpoint: $AWS_ENDPOINT_URL (moto); serving every function on $PUBLIC_BASE_URL (Ctrl-C stops)"
 echo "operator CLI in another shell: source target/dev.env && target/debug/scimctl show-org --org demo"
 "$ROOT/target/debug/dev-server" --port "$PORT"

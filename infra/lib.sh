@@ -24,6 +24,20 @@ ensure_tools() {
     "cargo-lambda==1.9.2" "ziglang==0.17.1" "cfn-lint==1.58.0" "aws-sam-translator==1.115.0"
 }
 
+# The browser of the console's browser tests: Debian's Chromium and its chromedriver (apt), or the
+# binaries named by CHROMIUM / CHROMEDRIVER.
+ensure_chromium() {
+  local driver="${CHROMEDRIVER:-/usr/bin/chromedriver}" browser="${CHROMIUM:-/usr/bin/chromium}"
+  if [ -x "$driver" ] && [ -x "$browser" ]; then
+    return 0
+  fi
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  echo "installing chromium and chromium-driver (apt) for the console's browser tests" >&2
+  $sudo apt-get install -y chromium chromium-driver >/dev/null 2>&1 \
+    || { $sudo apt-get update >/dev/null && $sudo apt-get install -y chromium chromium-driver >/dev/null; }
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }

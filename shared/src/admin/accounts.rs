@@ -155,8 +155,11 @@ impl Console {
     /// The session of an `Authorization` header; expiry is checked here, since DynamoDB removes
     /// expired items only eventually (and moto never).
     pub async fn authenticate(&self, header: Option<&str>) -> Result<Session, AdminError> {
-        let token = SessionToken::from_authorization(header)?;
-        let token_hash = token.hash(&self.key);
+        self.authenticate_hash(SessionToken::from_authorization(header)?.hash(&self.key)).await
+    }
+
+    /// The session whose token hashes to `token_hash` (see `authenticate`).
+    pub async fn authenticate_hash(&self, token_hash: String) -> Result<Session, AdminError> {
         let record = self.store.session(&token_hash).await?.ok_or(AdminError::SessionInvalid)?;
         if record.is_expired(self.now) {
             if let Err(err) = self.store.delete_session(&token_hash).await {

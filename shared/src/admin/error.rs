@@ -23,6 +23,11 @@ pub enum AdminError {
     SessionMissing,
     #[error("The session is unknown, signed out or expired; sign in again.")]
     SessionInvalid,
+    #[error(
+        "This change was made with the console's session cookie but without its CSRF token \
+         (X-CSRF-Token); nothing was changed. Reload the console page."
+    )]
+    CsrfRejected,
     #[error("The email or passphrase is incorrect.")]
     InvalidCredentials,
     /// The welcome email's initial passphrase, right but spent: the person who holds it needs a reset.

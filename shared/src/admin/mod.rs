@@ -28,7 +28,7 @@ pub use logs::{parse_limit, LogPage, LogQuery, LogView};
 pub use members::{LicenseView, MemberView, MembersPage, TeamRef, DEFAULT_MEMBERS_PAGE, MAX_MEMBERS_PAGE};
 pub use oauth_client::IssuedClientView;
 pub use scim::{connector_url, HistoryPage, HistoryView, IssuedTokenView};
-pub use session::{Session, SessionToken, SESSION_LIFETIME};
+pub use session::{csrf_matches, csrf_token, Session, SessionToken, SESSION_LIFETIME};
 pub use status::{FailureView, OAuthClientView, PreviousTokenView, RequirementView, ScimStatus, TokenView, Warning};
 pub use throttle::{window_start, Counter, ACCOUNT_FAILURES, SOURCE_FAILURES, WINDOW};
 

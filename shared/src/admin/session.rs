@@ -37,9 +37,15 @@ impl SessionToken {
     pub fn from_authorization(header: Option<&str>) -> Result<Self, AdminError> {
         let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(AdminError::SessionMissing)?;
         let (scheme, token) = header.split_once(' ').ok_or(AdminError::SessionInvalid)?;
-        let token = token.trim();
-        let well_formed = scheme.eq_ignore_ascii_case("bearer")
-            && token.starts_with(SESSION_PREFIX)
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(AdminError::SessionInvalid);
+        }
+        Self::parse(token.trim())
+    }
+
+    /// A token as presented bare (the console's session cookie holds one).
+    pub fn parse(token: &str) -> Result<Self, AdminError> {
+        let well_formed = token.starts_with(SESSION_PREFIX)
             && token.len() <= 128
             && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         if !well_formed {
@@ -56,6 +62,20 @@ impl SessionToken {
     pub fn hash(&self, key: &TokenKey) -> String {
         key.hash(&self.0)
     }
+}
+
+/// The CSRF secret of a session, derived from its stored hash under the token key: the console
+/// page must send it (`X-CSRF-Token`) with every state change made with the session cookie. A page
+/// of another site can neither read it nor compute it (docs/ARCHITECTURE.md, "Console (web page)").
+pub fn csrf_token(key: &TokenKey, token_hash: &str) -> String {
+    key.hash(&format!("csrf:{token_hash}"))
+}
+
+/// Whether `presented` is the session's CSRF secret, compared in constant time.
+pub fn csrf_matches(key: &TokenKey, token_hash: &str, presented: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let expected = csrf_token(key, token_hash);
+    expected.len() == presented.len() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
 }
 
 /// An authenticated console caller.
@@ -78,6 +98,22 @@ mod tests {
         let key = TokenKey::new(&[3u8; 32]).unwrap();
         assert_eq!(a.hash(&key).len(), 64);
         assert!(!a.hash(&key).contains(a.reveal()));
+    }
+
+    #[test]
+    fn csrf_secrets_are_per_session_and_checked_exactly() {
+        let key = TokenKey::new(&[3u8; 32]).unwrap();
+        let a = SessionToken::generate().hash(&key);
+        let b = SessionToken::generate().hash(&key);
+        let secret = csrf_token(&key, &a);
+        assert_eq!(secret.len(), 64);
+        assert_ne!(secret, csrf_token(&key, &b));
+        assert!(csrf_matches(&key, &a, &secret));
+        assert!(!csrf_matches(&key, &b, &secret));
+        assert!(!csrf_matches(&key, &a, &secret[..63]));
+        assert!(!csrf_matches(&key, &a, ""));
+        let other_key = TokenKey::new(&[4u8; 32]).unwrap();
+        assert!(!csrf_matches(&other_key, &a, &secret));
     }
 
     #[test]

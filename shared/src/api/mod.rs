@@ -2,6 +2,7 @@
 //! the dev server mounts together on one port.
 mod admin;
 mod body;
+mod console_web;
 mod discovery;
 mod error;
 mod etag;
@@ -39,7 +40,10 @@ pub fn scim_groups_routes(app: AppState) -> Router {
 
 /// The routes served by the `scim-admin` function.
 pub fn admin_routes(app: AppState) -> Router {
-    routes::router_of(Function::ScimAdmin).layer(axum::middleware::map_response(admin::no_store)).with_state(app)
+    routes::router_of(Function::ScimAdmin)
+        .layer(axum::middleware::map_response(admin::no_store))
+        .layer(axum::middleware::map_response(console_web::security_headers))
+        .with_state(app)
 }
 
 /// Answers unknown paths and methods with SCIM errors. Added once on top of whatever routes a

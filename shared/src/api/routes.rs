@@ -4,7 +4,7 @@
 //! the dev server serves all of them on one port.
 use axum::routing::{on, MethodFilter, MethodRouter, Router};
 
-use super::{admin, discovery, groups, oauth, users, AppState};
+use super::{admin, console_web, discovery, groups, oauth, users, AppState};
 
 /// A Lambda function of the service, by its crate (and SAM logical resource) name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -115,6 +115,7 @@ pub const ROUTES: &[Route] = &[
     route(ScimGroups, Patch, "/scim/v2/orgs/{orgId}/Groups/{id}", |m| on(m, groups::patch)),
     route(ScimGroups, Delete, "/scim/v2/orgs/{orgId}/Groups/{id}", |m| on(m, groups::remove)),
     route(ScimAdmin, Post, "/auth/sessions", |m| on(m, admin::auth::sign_in)),
+    route(ScimAdmin, Get, "/auth/sessions/current", |m| on(m, admin::auth::current)),
     route(ScimAdmin, Delete, "/auth/sessions/current", |m| on(m, admin::auth::sign_out)),
     route(ScimAdmin, Post, "/auth/passphrase", |m| on(m, admin::auth::change_passphrase)),
     route(ScimAdmin, Post, "/auth/passphrase-resets", |m| on(m, admin::auth::request_reset)),
@@ -132,6 +133,8 @@ pub const ROUTES: &[Route] = &[
     route(ScimAdmin, Get, "/oauth/authorize", |m| on(m, oauth::authorize_page)),
     route(ScimAdmin, Post, "/oauth/authorize", |m| on(m, oauth::authorize_approve)),
     route(ScimAdmin, Post, "/oauth/token", |m| on(m, oauth::token)),
+    route(ScimAdmin, Get, "/console", |m| on(m, console_web::page)),
+    route(ScimAdmin, Get, "/console/assets/{file}", |m| on(m, console_web::asset)),
 ];
 
 /// The router of one function: its table entries folded in (axum merges the method routers of

@@ -1,12 +1,14 @@
 //! `/auth/…`: sign-in and sign-out, passphrase change and reset.
+use axum::http::header::SET_COOKIE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::cookie::{cleared_cookie, session_cookie, wants_cookie, Transport};
 use super::{AdminJson, Anonymous, SignedIn};
-use crate::admin::{AdminError, RESET_CODE_LIFETIME};
+use crate::admin::{csrf_token, AdminError, RESET_CODE_LIFETIME};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,9 +38,26 @@ pub struct ResetConfirmBody {
     new_passphrase: String,
 }
 
-/// `POST /auth/sessions`: the session token is in this answer only.
+/// `POST /auth/sessions`: the session token is in this answer only, or, when the console page asks
+/// for it (`X-Session-Cookie: 1`), in an HttpOnly cookie only, with the session's CSRF secret in
+/// the body instead.
 pub async fn sign_in(request: Anonymous, AdminJson(body): AdminJson<SignInBody>) -> Result<Response, AdminError> {
     let signed_in = request.console.sign_in(&body.email, &body.passphrase, &request.source).await?;
+    if wants_cookie(&request.headers) {
+        let token_hash = signed_in.token.hash(&request.console.key);
+        let body = json!({
+            "tokenType": "Cookie",
+            "csrfToken": csrf_token(&request.console.key, &token_hash),
+            "email": signed_in.email.as_str(),
+            "expiresAt": signed_in.expires_at,
+            "mustChangePassphrase": signed_in.must_change_passphrase,
+        });
+        let mut response = (StatusCode::CREATED, Json(body)).into_response();
+        let cookie = session_cookie(&request.headers, signed_in.token.reveal())
+            .ok_or_else(|| AdminError::Internal("the session cookie is not a header value".into()))?;
+        response.headers_mut().insert(SET_COOKIE, cookie);
+        return Ok(response);
+    }
     let message = if signed_in.must_change_passphrase {
         "Signed in. Change your initial passphrase now (POST /auth/passphrase): until then this session can do \
          nothing else."
@@ -56,10 +75,32 @@ pub async fn sign_in(request: Anonymous, AdminJson(body): AdminJson<SignInBody>)
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// `DELETE /auth/sessions/current`: the token stops working at once.
-pub async fn sign_out(request: SignedIn) -> Result<StatusCode, AdminError> {
+/// `GET /auth/sessions/current`: who is signed in; for a cookie session also its CSRF secret (a
+/// reloaded console page has only the cookie, which its script cannot read).
+pub async fn current(request: SignedIn) -> Json<serde_json::Value> {
+    let record = &request.session.record;
+    let mut body = json!({
+        "tokenType": match request.transport { Transport::Bearer => "Bearer", Transport::Cookie => "Cookie" },
+        "email": record.account_email.as_str(),
+        "expiresAt": record.expires_at,
+        "mustChangePassphrase": record.must_change_passphrase,
+    });
+    if request.transport == Transport::Cookie {
+        body["csrfToken"] = json!(csrf_token(&request.console.key, &request.session.token_hash));
+    }
+    Json(body)
+}
+
+/// `DELETE /auth/sessions/current`: the token stops working at once (and a cookie is removed).
+pub async fn sign_out(request: SignedIn) -> Result<Response, AdminError> {
     request.console.sign_out(&request.session).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if request.transport == Transport::Cookie {
+        if let Some(cleared) = cleared_cookie(&request.headers) {
+            response.headers_mut().insert(SET_COOKIE, cleared);
+        }
+    }
+    Ok(response)
 }
 
 /// `POST /auth/passphrase`: needs the current passphrase; the caller's other sessions end.

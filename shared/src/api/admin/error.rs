@@ -32,6 +32,7 @@ pub fn status_and_code(err: &AdminError) -> (StatusCode, &'static str) {
         AdminError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
         AdminError::PassphraseChangeRequired => (StatusCode::FORBIDDEN, "passphrase_change_required"),
         AdminError::NotOrgAdmin(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        AdminError::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
         AdminError::RequirementsUnmet(_) => (StatusCode::FORBIDDEN, "requirements_unmet"),
         AdminError::WrongPassphrase => (StatusCode::FORBIDDEN, "wrong_passphrase"),
         AdminError::AlreadyEnabled => (StatusCode::CONFLICT, "already_enabled"),

@@ -2,6 +2,7 @@
 //! `/admin/orgs/{orgId}/…` for an organization's Owners and Co-Owners. JSON in and out; every
 //! refusal is an `AdminError`, put on the wire by `error`.
 pub(super) mod auth;
+pub(super) mod cookie;
 mod error;
 pub(super) mod members;
 pub(super) mod scim;
@@ -12,7 +13,7 @@ use std::net::SocketAddr;
 use axum::body::to_bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, RawPathParams, Request};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::HeaderValue;
 use axum::response::Response;
@@ -21,13 +22,17 @@ use serde::de::DeserializeOwned;
 
 use super::{App, AppState};
 use crate::admin::{AdminError, Console, OrgCaller, Session};
+use cookie::{session_of, Transport};
 
 /// Console bodies are small; anything larger is refused before it is parsed.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Answers may hold a token or a session: never cached.
+/// Answers may hold a token or a session: never cached (the console's static assets, which hold
+/// neither, say otherwise themselves).
 pub(super) async fn no_store(mut response: Response) -> Response {
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !response.headers().contains_key(CACHE_CONTROL) {
+        response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
 }
 
@@ -56,22 +61,19 @@ pub(super) fn source_of(parts: &Parts) -> String {
     "unknown".to_owned()
 }
 
-fn authorization(parts: &Parts) -> Option<&str> {
-    // A header that is not text cannot hold a session token: invalid rather than missing.
-    parts.headers.get(AUTHORIZATION).map(|value| value.to_str().unwrap_or("\u{0}"))
-}
-
 /// A request that needs no session.
 pub struct Anonymous {
     pub console: Console,
     pub source: String,
+    /// The request's headers (a sign-in reads whether it asked for a cookie and the host).
+    pub headers: axum::http::HeaderMap,
 }
 
 impl FromRequestParts<AppState> for Anonymous {
     type Rejection = AdminError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Self { console: console(app), source: source_of(parts) })
+        Ok(Self { console: console(app), source: source_of(parts), headers: parts.headers.clone() })
     }
 }
 
@@ -79,7 +81,9 @@ impl FromRequestParts<AppState> for Anonymous {
 pub struct SignedIn {
     pub console: Console,
     pub session: Session,
+    pub transport: Transport,
     pub source: String,
+    pub headers: axum::http::HeaderMap,
 }
 
 impl FromRequestParts<AppState> for SignedIn {
@@ -87,8 +91,8 @@ impl FromRequestParts<AppState> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
         let console = console(app);
-        let session = console.authenticate(authorization(parts)).await?;
-        Ok(Self { console, session, source: source_of(parts) })
+        let (session, transport) = session_of(parts, &console).await?;
+        Ok(Self { console, session, transport, source: source_of(parts), headers: parts.headers.clone() })
     }
 }
 
@@ -106,7 +110,7 @@ impl FromRequestParts<AppState> for AdminCaller {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
         let console = console(app);
-        let session = console.authenticate(authorization(parts)).await?;
+        let (session, _) = session_of(parts, &console).await?;
         let params =
             RawPathParams::from_request_parts(parts, app).await.map_err(|_| AdminError::NotOrgAdmin(String::new()))?;
         let raw_org = params.iter().find(|(name, _)| *name == "orgId").map(|(_, value)| value).unwrap_or_default();

@@ -1,0 +1,667 @@
+// The console page: a small client of the console's JSON endpoints (docs/ARCHITECTURE.md,
+// "Console (web page)"). The session is an HttpOnly cookie this script cannot read; state changes
+// carry the session's CSRF secret, held in a variable only. A SCIM token is held only while the
+// once-only dialog is open, and never written to storage, the URL or the history.
+'use strict';
+
+(function () {
+  // Errors of this page, for the browser tests ("no JavaScript error on any screen").
+  let pageErrors = 0;
+  const countError = () => {
+    pageErrors += 1;
+    document.documentElement.dataset.jsErrors = String(pageErrors);
+  };
+  window.addEventListener('error', countError);
+  window.addEventListener('unhandledrejection', countError);
+
+  const WINDOWS = [
+    ['30d', '30 days'], ['90d', '90 days'], ['180d', '180 days'], ['1y', '1 year'], ['2y', '2 years'], ['none', 'No expiry'],
+  ];
+  const IDPS = { okta: 'Okta', azure: 'Microsoft Entra ID' };
+  const REQUIREMENTS = {
+    enterprise_plan: ['Enterprise plan', 'Upgrade the organization to the Enterprise plan (Billing → Plan).'],
+    owner_or_co_owner: ['You are an Owner or Co-Owner', 'Ask an Owner of the organization to make you an Owner or Co-Owner.'],
+    verified_domain: ['A verified domain', 'Verify a domain your members use (Enterprise Controls → Domains).'],
+    sso_configured: ['SSO configured', 'Configure SSO with Okta or Microsoft Entra ID (Enterprise Controls → SSO).'],
+    idp_confirmed: ['Identity provider confirmed', 'Confirm below which identity provider SSO uses.'],
+  };
+  const TOKEN_STATES = {
+    valid: ['Valid', 'pill-ok'], expiring_soon: ['Expiring soon', 'pill-warn'], expired: ['Expired', 'pill-bad'],
+    no_expiry: ['No expiry', 'pill-ok'], none: ['No token', ''],
+  };
+  const ACTIONS = {
+    enabled: 'Enabled', token_refreshed: 'Token refreshed', token_auto_refreshed: 'Token refreshed automatically',
+    disabled: 'Disabled',
+  };
+
+  const state = { csrf: null, email: null, org: null, status: null, idp: null, recent: [], tab: 'overview' };
+  // The SCIM token on display: set when the dialog opens, cleared when it closes.
+  let shownToken = null;
+  const cursors = { logs: null, history: null, members: null };
+
+  const $ = (id) => document.getElementById(id);
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    Object.entries(props || {}).forEach(([key, value]) => {
+      if (key === 'class') node.className = value;
+      else if (key === 'text') node.textContent = value;
+      else if (key.startsWith('data-') || key.startsWith('aria-')) node.setAttribute(key, value);
+      else node[key] = value;
+    });
+    children.forEach((child) => node.append(child instanceof Node ? child : document.createTextNode(String(child))));
+    return node;
+  }
+  const when = (iso) => (iso ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : '—');
+  const day = (iso) => (iso ? iso.slice(0, 10) : '—');
+  const windowLabel = (w) => (WINDOWS.find(([v]) => v === w) || [w, w || '—'])[1];
+
+  async function api(method, path, body, extraHeaders) {
+    const headers = Object.assign({ Accept: 'application/json' }, extraHeaders || {});
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (method !== 'GET' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
+    let response;
+    try {
+      response = await fetch(path, {
+        method, headers, credentials: 'same-origin', cache: 'no-store',
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      return { status: 0, data: { message: 'The service cannot be reached; check your connection and try again.' } };
+    }
+    const text = await response.text();
+    let data = {};
+    if (text) {
+      try { data = JSON.parse(text); } catch (err) { data = { message: text }; }
+    }
+    return { status: response.status, data, retryAfter: response.headers.get('Retry-After') };
+  }
+
+  function message(result) {
+    if (result.status === 429) {
+      const secs = Number(result.retryAfter || 0);
+      const wait = secs >= 120 ? `${Math.ceil(secs / 60)} minutes` : `${secs} seconds`;
+      return `Too many failed attempts. Wait ${wait} before you try again.`;
+    }
+    return (result.data && result.data.message) || `The request failed (${result.status}).`;
+  }
+
+  // A session that ended (signed out elsewhere, expired) sends the page back to sign-in.
+  function sessionEnded(result) {
+    if (result.status !== 401 || result.data.error !== 'unauthenticated') return false;
+    state.csrf = null;
+    showSignIn('Your session ended; sign in again.');
+    return true;
+  }
+
+  function flash(text) { $('flash').textContent = text || ''; }
+
+  function show(screen) {
+    document.querySelectorAll('.screen').forEach((s) => { s.hidden = s.id !== `screen-${screen}`; });
+    const heading = document.querySelector(`#screen-${screen} h1`);
+    if (heading) heading.focus();
+    const signedIn = state.csrf !== null;
+    $('sign-out').hidden = !signedIn;
+    $('who').textContent = signedIn ? state.email : '';
+  }
+
+  function fillWindows() {
+    document.querySelectorAll('.window-select').forEach((select) => {
+      WINDOWS.forEach(([value, label]) => select.append(el('option', { value, text: label })));
+    });
+    $('enable-window').value = '90d';
+  }
+
+  // ---- Sign-in, passphrase change and reset, sign-out ----
+  function showSignIn(note) {
+    state.csrf = null;
+    state.email = null;
+    flash(note || '');
+    $('sign-in-error').textContent = '';
+    $('sign-in-passphrase').value = '';
+    show('sign-in');
+  }
+
+  function signedIn(data) {
+    state.csrf = data.csrfToken;
+    state.email = data.email;
+    if (data.mustChangePassphrase) {
+      flash('');
+      show('change');
+      $('change-current').focus();
+      return;
+    }
+    route();
+  }
+
+  async function onSignIn(event) {
+    event.preventDefault();
+    const email = $('sign-in-email').value.trim();
+    const passphrase = $('sign-in-passphrase').value;
+    if (!email || !passphrase) {
+      $('sign-in-error').textContent = 'Enter your email and your passphrase.';
+      return;
+    }
+    $('sign-in-submit').disabled = true;
+    const result = await api('POST', '/auth/sessions', { email, passphrase }, { 'X-Session-Cookie': '1' });
+    $('sign-in-submit').disabled = false;
+    $('sign-in-passphrase').value = '';
+    if (result.status === 201) {
+      $('sign-in-error').textContent = '';
+      flash('');
+      signedIn(result.data);
+    } else {
+      $('sign-in-error').textContent = result.status === 401
+        ? 'The email or passphrase is incorrect.' : message(result);
+      $('sign-in-passphrase').focus();
+    }
+  }
+
+  async function onChange(event) {
+    event.preventDefault();
+    const current = $('change-current').value;
+    const next = $('change-new').value;
+    if (next !== $('change-repeat').value) {
+      $('change-error').textContent = 'The two new passphrases differ.';
+      return;
+    }
+    const result = await api('POST', '/auth/passphrase', { currentPassphrase: current, newPassphrase: next });
+    if (sessionEnded(result)) return;
+    if (result.status === 200) {
+      ['change-current', 'change-new', 'change-repeat'].forEach((id) => { $(id).value = ''; });
+      $('change-error').textContent = '';
+      flash('Passphrase changed.');
+      route();
+    } else {
+      $('change-error').textContent = message(result);
+    }
+  }
+
+  async function onResetRequest(event) {
+    event.preventDefault();
+    const email = $('reset-email').value.trim();
+    const result = await api('POST', '/auth/passphrase-resets', { email });
+    if (result.status === 202) {
+      $('reset-request-error').textContent = '';
+      $('reset-sent').textContent = `If an account uses ${email}, a code is on its way to it.`;
+      $('reset-request-form').hidden = true;
+      $('reset-confirm-form').hidden = false;
+      $('reset-code').focus();
+    } else {
+      $('reset-request-error').textContent = message(result);
+    }
+  }
+
+  async function onResetConfirm(event) {
+    event.preventDefault();
+    const body = { email: $('reset-email').value.trim(), code: $('reset-code').value.trim(), newPassphrase: $('reset-new').value };
+    const result = await api('POST', '/auth/passphrase-resets/confirm', body);
+    if (result.status === 200) {
+      $('reset-code').value = '';
+      $('reset-new').value = '';
+      $('sign-in-email').value = body.email;
+      showSignIn('Passphrase changed. Sign in with the new passphrase.');
+    } else {
+      $('reset-confirm-error').textContent = message(result);
+    }
+  }
+
+  async function onSignOut() {
+    await api('DELETE', '/auth/sessions/current');
+    state.org = null;
+    state.status = null;
+    history.replaceState(null, '', '/console');
+    showSignIn('Signed out.');
+  }
+
+  // ---- Organization choice ----
+  function orgFromHash() {
+    const params = new URLSearchParams(location.hash.slice(1));
+    return { org: params.get('org'), tab: params.get('tab') || 'overview' };
+  }
+
+  function route() {
+    const { org, tab } = orgFromHash();
+    if (org) openOrg(org, tab);
+    else showOrgs();
+  }
+
+  function showOrgs() {
+    $('org-error').textContent = '';
+    const list = $('recent-orgs');
+    list.replaceChildren(...state.recent.map((id) => el('li', {}, el('button', {
+      type: 'button', class: 'link', text: id, onclick: () => { location.hash = `org=${encodeURIComponent(id)}`; },
+    }))));
+    $('recent-orgs-box').hidden = state.recent.length === 0;
+    show('orgs');
+  }
+
+  async function openOrg(org, tab) {
+    const result = await api('GET', `/admin/orgs/${encodeURIComponent(org)}/scim`);
+    if (sessionEnded(result)) return;
+    if (result.status !== 200) {
+      showOrgs();
+      $('org-id').value = org;
+      $('org-error').textContent = result.status === 403 && result.data.error === 'forbidden'
+        ? `You are not an Owner or Co-Owner of “${org}”, so you cannot manage its SCIM settings.` : message(result);
+      return;
+    }
+    if (!state.recent.includes(org)) state.recent.push(org);
+    state.org = org;
+    state.idp = null;
+    renderStatus(result.data);
+    show('scim');
+    selectTab(tab, false);
+  }
+
+  // ---- The SCIM page ----
+  function selectTab(tab, focus) {
+    const tabs = ['overview', 'logs', 'history', 'members', 'guide'];
+    const chosen = tabs.includes(tab) ? tab : 'overview';
+    state.tab = chosen;
+    tabs.forEach((name) => {
+      const button = $(`tab-${name}`);
+      button.setAttribute('aria-selected', String(name === chosen));
+      button.tabIndex = name === chosen ? 0 : -1;
+      $(`panel-${name}`).hidden = name !== chosen;
+    });
+    if (focus) $(`tab-${chosen}`).focus();
+    const hash = `org=${encodeURIComponent(state.org)}${chosen === 'overview' ? '' : `&tab=${chosen}`}`;
+    if (location.hash.slice(1) !== hash) history.replaceState(null, '', `#${hash}`);
+    if (chosen === 'logs') loadLogs(true);
+    if (chosen === 'history') loadHistory(true);
+    if (chosen === 'members') loadMembers(true);
+  }
+
+  function onTabKey(event) {
+    const tabs = Array.from(document.querySelectorAll('[role=tab]'));
+    const index = tabs.indexOf(document.activeElement);
+    if (index < 0) return;
+    let next = null;
+    if (event.key === 'ArrowRight') next = (index + 1) % tabs.length;
+    if (event.key === 'ArrowLeft') next = (index - 1 + tabs.length) % tabs.length;
+    if (event.key === 'Home') next = 0;
+    if (event.key === 'End') next = tabs.length - 1;
+    if (next !== null) {
+      event.preventDefault();
+      selectTab(tabs[next].id.slice(4), true);
+    }
+  }
+
+  async function reloadStatus() {
+    const result = await api('GET', `/admin/orgs/${encodeURIComponent(state.org)}/scim`);
+    if (sessionEnded(result)) return;
+    if (result.status === 200) renderStatus(result.data);
+  }
+
+  function blockingUnmet(status) {
+    return status.requirements.filter((r) => !r.met && r.requirement !== 'idp_confirmed');
+  }
+
+  function renderStatus(status) {
+    state.status = status;
+    $('org-name').textContent = `· ${status.organizationName}`;
+    document.querySelectorAll('.connector-url').forEach((node) => { node.textContent = status.connectorUrl; });
+
+    // Banners: an expired token stops provisioning; one expiring that cannot be refreshed
+    // automatically needs action.
+    const cannotAuto = Boolean(status.lastRefreshFailure)
+      || status.warnings.some((w) => w.code === 'requirements_unmet');
+    const banners = status.warnings.map((w) => {
+      let level = w.level;
+      if (w.code === 'token_expiring_soon' && !cannotAuto) level = 'info';
+      const box = el('div', { class: `banner banner-${level}`, role: level === 'error' ? 'alert' : 'status', 'data-code': w.code },
+        el('p', { text: w.message }));
+      if (status.enabled && (w.code === 'token_expired' || (w.code === 'token_expiring_soon' && cannotAuto))) {
+        box.append(el('button', { type: 'button', class: 'primary', text: 'Refresh token', onclick: openRefresh }));
+      }
+      return box;
+    });
+    $('banners').replaceChildren(...banners);
+
+    // The toggle: on when enabled; off and unusable until every requirement is met.
+    const toggle = $('scim-toggle');
+    toggle.setAttribute('aria-checked', String(status.enabled));
+    $('toggle-text').textContent = status.enabled ? 'On' : 'Off';
+    const blocking = blockingUnmet(status);
+    const needsIdp = !status.enabled && !state.idp;
+    toggle.disabled = !status.enabled && (blocking.length > 0 || needsIdp);
+    $('toggle-hint').textContent = status.enabled
+      ? `Your identity provider (${IDPS[status.idp] || status.idp}) provisions members and teams.`
+      : blocking.length > 0 ? 'Meet every requirement below to enable SCIM.'
+        : needsIdp ? 'Confirm your identity provider to enable SCIM.' : 'Ready: turn it on to generate a token.';
+    $('idp-confirm').hidden = status.enabled || blocking.length > 0;
+    $('idp-sso').textContent = status.ssoIdp ? `SSO is configured with ${IDPS[status.ssoIdp] || status.ssoIdp}.` : '';
+
+    // Status facts.
+    const token = status.token;
+    const [stateLabel, stateClass] = TOKEN_STATES[token.state] || [token.state, ''];
+    const facts = [
+      ['SCIM', status.enabled ? 'Enabled' : 'Disabled'],
+      ['Identity provider', status.idp ? IDPS[status.idp] || status.idp : '—'],
+      ['Connector URL', el('span', { class: 'copy-row' }, el('code', { id: 'status-url', text: status.connectorUrl }),
+        el('button', { type: 'button', class: 'copy', 'data-copy-from': 'status-url', text: 'Copy URL' }))],
+      ['Token', el('span', { class: `pill ${stateClass}`, id: 'token-state', text: stateLabel })],
+    ];
+    if (token.state !== 'none') {
+      facts.push(['Expires', token.expiresAt
+        ? `${day(token.expiresAt)} (${token.daysLeft} day${token.daysLeft === 1 ? '' : 's'} left)` : 'Never']);
+      facts.push(['Expiry window', windowLabel(token.window)]);
+      facts.push(['Issued', when(token.createdAt)]);
+    }
+    facts.push(['Last automatic refresh', status.lastAutoRefreshAt ? when(status.lastAutoRefreshAt) : 'None yet']);
+    if (status.lastRefreshFailure) {
+      facts.push(['Automatic refresh failed', `${when(status.lastRefreshFailure.at)}: ${status.lastRefreshFailure.reason}`]);
+    }
+    $('status-facts').replaceChildren(...facts.flatMap(([term, value]) => [el('dt', { text: term }), el('dd', {}, value)]));
+    $('refresh-open').hidden = !status.enabled;
+
+    // Requirements, with what to do for an unmet one.
+    $('requirements').replaceChildren(...status.requirements.map((r) => {
+      const met = r.met || (r.requirement === 'idp_confirmed' && Boolean(state.idp));
+      let [label, todo] = REQUIREMENTS[r.requirement] || [r.requirement, r.message];
+      if (r.requirement === 'idp_confirmed' && blocking.length > 0) {
+        todo = 'Once the other requirements are met, confirm here which identity provider SSO uses.';
+      }
+      const item = el('li', { class: met ? 'req-met' : 'req-unmet', 'data-requirement': r.requirement },
+        el('span', { class: 'req-state', text: met ? '✓ Met' : '✗ Not met' }), ' ', label);
+      if (!met) item.append(el('span', { class: 'req-todo', text: todo }));
+      return item;
+    }));
+  }
+
+  function onIdpChosen(event) {
+    state.idp = event.target.value;
+    if (state.status) renderStatus(state.status);
+  }
+
+  function onToggle() {
+    if (!state.status) return;
+    if (state.status.enabled) {
+      $('disable-error').textContent = '';
+      $('disable-dialog').showModal();
+    } else {
+      $('enable-error').textContent = '';
+      $('enable-idp').textContent = IDPS[state.idp] || state.idp;
+      $('enable-dialog').showModal();
+      $('enable-window').focus();
+    }
+  }
+
+  async function onEnable(event) {
+    event.preventDefault();
+    $('enable-generate').disabled = true;
+    const result = await api('POST', `/admin/orgs/${encodeURIComponent(state.org)}/scim/enable`,
+      { idp: state.idp, window: $('enable-window').value });
+    $('enable-generate').disabled = false;
+    if (sessionEnded(result)) return;
+    if (result.status === 201) {
+      $('enable-dialog').close();
+      showToken(result.data);
+    } else {
+      const unmet = (result.data.unmet || []).map((u) => u.message).join('; ');
+      $('enable-error').textContent = unmet ? `${message(result)}` : message(result);
+    }
+  }
+
+  function openRefresh() {
+    $('refresh-error').textContent = '';
+    $('refresh-passphrase').value = '';
+    const current = state.status && state.status.token.window;
+    $('refresh-window').value = current || '90d';
+    $('refresh-dialog').showModal();
+    $('refresh-passphrase').focus();
+  }
+
+  async function onRefresh(event) {
+    event.preventDefault();
+    const passphrase = $('refresh-passphrase').value;
+    if (!passphrase) {
+      $('refresh-error').textContent = 'Enter your passphrase.';
+      return;
+    }
+    $('refresh-submit').disabled = true;
+    const result = await api('POST', `/admin/orgs/${encodeURIComponent(state.org)}/scim/token/refresh`,
+      { passphrase, window: $('refresh-window').value });
+    $('refresh-submit').disabled = false;
+    $('refresh-passphrase').value = '';
+    if (sessionEnded(result)) return;
+    if (result.status === 200) {
+      $('refresh-dialog').close();
+      showToken(result.data);
+    } else {
+      $('refresh-error').textContent = result.data.error === 'wrong_passphrase'
+        ? 'The passphrase is incorrect. Nothing was changed: the current token still works.' : message(result);
+      $('refresh-passphrase').focus();
+    }
+  }
+
+  async function onDisable(event) {
+    event.preventDefault();
+    const result = await api('POST', `/admin/orgs/${encodeURIComponent(state.org)}/scim/disable`);
+    if (sessionEnded(result)) return;
+    if (result.status === 200) {
+      $('disable-dialog').close();
+      flash('SCIM is disabled. Your identity provider\'s requests are refused from now on.');
+      renderStatus(result.data);
+      $('scim-toggle').focus();
+    } else {
+      $('disable-error').textContent = message(result);
+    }
+  }
+
+  // ---- The once-only token dialog ----
+  function showToken(issued) {
+    shownToken = issued.token;
+    $('token-url').value = issued.connectorUrl;
+    $('token-value').value = shownToken;
+    $('token-expiry').textContent = issued.expiresAt
+      ? `It expires on ${day(issued.expiresAt)} (${windowLabel(issued.window)}).` : 'It does not expire.';
+    $('copy-status').textContent = '';
+    $('token-dialog').showModal();
+    $('token-value').focus();
+    $('token-value').select();
+  }
+
+  function clearToken() {
+    shownToken = null;
+    $('token-value').value = '';
+    $('token-url').value = '';
+    $('copy-status').textContent = '';
+  }
+
+  // The dialog closed (its button, or Escape): the token is gone from the page.
+  function forgetToken() {
+    clearToken();
+    flash('The token is no longer shown. Refresh it if you need a new one.');
+    reloadStatus();
+    $('scim-toggle').focus();
+  }
+
+  async function copyFrom(id) {
+    const source = $(id);
+    const text = id === 'token-value' ? shownToken : (source.value !== undefined ? source.value : source.textContent);
+    const status = $('copy-status');
+    try {
+      await navigator.clipboard.writeText(text || '');
+      if (status) status.textContent = 'Copied.';
+      flash(id === 'token-value' ? '' : 'Copied.');
+    } catch (err) {
+      // No clipboard permission: select the text so Ctrl+C / ⌘C copies it.
+      if (source.select) source.select();
+      if (status) status.textContent = 'Press Ctrl+C (⌘C) to copy the selected text.';
+    }
+  }
+
+  // ---- Request logs ----
+  function logQuery() {
+    const params = new URLSearchParams();
+    const statusChoice = $('f-status').value;
+    if (statusChoice === 'code') {
+      if ($('f-code').value.trim()) params.set('status', $('f-code').value.trim());
+    } else if (statusChoice) params.set('status', statusChoice);
+    if ($('f-method').value) params.set('method', $('f-method').value);
+    if ($('f-resource').value) params.set('resourceType', $('f-resource').value);
+    if ($('f-from').value) params.set('from', new Date($('f-from').value).toISOString());
+    if ($('f-to').value) params.set('to', new Date($('f-to').value).toISOString());
+    params.set('limit', '25');
+    return params;
+  }
+
+  async function loadLogs(fresh) {
+    if (fresh) cursors.logs = null;
+    const params = logQuery();
+    if (cursors.logs) params.set('cursor', cursors.logs);
+    const result = await api('GET', `/admin/orgs/${encodeURIComponent(state.org)}/scim/logs?${params}`);
+    if (sessionEnded(result)) return;
+    if (result.status !== 200) {
+      $('logs-error').textContent = message(result);
+      return;
+    }
+    $('logs-error').textContent = '';
+    const rows = result.data.logs.map((log) => el('tr', { 'data-status': String(log.status), 'data-method': log.method },
+      el('td', { text: when(log.at), 'data-label': 'Time' }),
+      el('td', { text: log.method, 'data-label': 'Method' }),
+      el('td', { class: 'path', text: log.path + (log.query ? `?${log.query}` : ''), 'data-label': 'Path' }),
+      el('td', { 'data-label': 'Status' }, el('span', { class: `pill ${log.status < 300 ? 'pill-ok' : log.status < 500 ? 'pill-warn' : 'pill-bad'}`, text: String(log.status) })),
+      el('td', { text: log.idp, 'data-label': 'IdP' }),
+      el('td', {}, el('button', { type: 'button', class: 'link', text: 'Details', 'aria-label': `Details of ${log.method} ${log.path} at ${when(log.at)}`, onclick: () => showLog(log) }))));
+    if (fresh) $('logs-body').replaceChildren(...rows);
+    else $('logs-body').append(...rows);
+    cursors.logs = result.data.nextCursor || null;
+    $('logs-more').hidden = !cursors.logs;
+    $('logs-empty').hidden = $('logs-body').children.length > 0;
+  }
+
+  function showLog(log) {
+    const facts = [
+      ['Time (UTC)', when(log.at)], ['Method', log.method], ['Path', log.path], ['Query', log.query || '—'],
+      ['Status', String(log.status)], ['scimType', log.scimType || '—'], ['Detail', log.detail || '—'],
+      ['IdP', log.idp], ['User-Agent', log.userAgent || '—'], ['Resource type', log.resourceType || '—'],
+      ['Tolerances applied', log.tolerances.length ? log.tolerances.join(', ') : 'None'],
+      ['Latency', `${log.latencyMs} ms`], ['Request ID', log.requestId],
+    ];
+    $('log-facts').replaceChildren(...facts.flatMap(([t, v]) => [el('dt', { text: t }), el('dd', { text: v })]));
+    $('log-dialog').showModal();
+  }
+
+  // ---- History, members ----
+  async function loadHistory(fresh) {
+    if (fresh) cursors.history = null;
+    const params = new URLSearchParams({ limit: '25' });
+    if (cursors.history) params.set('cursor', cursors.history);
+    const result = await api('GET', `/admin/orgs/${encodeURIComponent(state.org)}/scim/history?${params}`);
+    if (sessionEnded(result) || result.status !== 200) return;
+    const rows = result.data.history.map((h) => el('tr', {},
+      el('td', { text: when(h.at), 'data-label': 'When' }),
+      el('td', { text: ACTIONS[h.action] || h.action, 'data-label': 'What' }),
+      el('td', { text: h.actor || 'Token scheduler', 'data-label': 'Who' }),
+      el('td', { text: h.idp ? IDPS[h.idp] || h.idp : '—', 'data-label': 'IdP' }),
+      el('td', { text: h.tokenExpiresAt ? day(h.tokenExpiresAt) : (h.action === 'disabled' ? '—' : 'Never'), 'data-label': 'Token expiry' })));
+    if (fresh) $('history-body').replaceChildren(...rows);
+    else $('history-body').append(...rows);
+    cursors.history = result.data.nextCursor || null;
+    $('history-more').hidden = !cursors.history;
+    $('history-empty').hidden = $('history-body').children.length > 0;
+  }
+
+  async function loadMembers(fresh) {
+    if (fresh) cursors.members = null;
+    const params = new URLSearchParams({ limit: '25' });
+    if (cursors.members) params.set('cursor', cursors.members);
+    const result = await api('GET', `/admin/orgs/${encodeURIComponent(state.org)}/members?${params}`);
+    if (sessionEnded(result) || result.status !== 200) return;
+    const l = result.data.licenses;
+    const licenses = [
+      ['SCIM-provisioned', l.scimProvisioned], ['Added by hand', l.manual], ['Total using a license', l.totalConsuming],
+      ['Seat limit', l.seatLimit === null || l.seatLimit === undefined ? 'None' : l.seatLimit],
+      ['Available', l.available === null || l.available === undefined ? 'Unlimited' : l.available],
+    ];
+    $('licenses').replaceChildren(...licenses.flatMap(([t, v]) => [el('dt', { text: t }), el('dd', { text: String(v) })]));
+    const rows = result.data.members.map((m) => el('tr', {},
+      el('td', { 'data-label': 'Member' }, m.email, m.userName && m.userName !== m.email ? el('span', { class: 'hint', text: ` (${m.userName})` }) : ''),
+      el('td', { text: m.managedBy === 'scim' ? 'SCIM' : 'Manual', 'data-label': 'Source' }),
+      el('td', { text: m.active ? 'Active' : 'Deactivated', 'data-label': 'State' }),
+      el('td', { text: m.role, 'data-label': 'Role' }),
+      el('td', { text: m.teams.length ? m.teams.map((t) => t.displayName).join(', ') : '—', 'data-label': 'Teams' })));
+    if (fresh) $('members-body').replaceChildren(...rows);
+    else $('members-body').append(...rows);
+    cursors.members = result.data.nextCursor || null;
+    $('members-more').hidden = !cursors.members;
+  }
+
+  // ---- Wiring ----
+  function wire() {
+    fillWindows();
+    $('sign-in-form').addEventListener('submit', onSignIn);
+    $('forgot').addEventListener('click', () => {
+      $('reset-email').value = $('sign-in-email').value;
+      $('reset-request-form').hidden = false;
+      $('reset-confirm-form').hidden = true;
+      flash('');
+      show('reset');
+    });
+    $('reset-back').addEventListener('click', () => showSignIn(''));
+    $('reset-request-form').addEventListener('submit', onResetRequest);
+    $('reset-confirm-form').addEventListener('submit', onResetConfirm);
+    $('change-form').addEventListener('submit', onChange);
+    $('sign-out').addEventListener('click', onSignOut);
+    $('org-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const id = $('org-id').value.trim();
+      if (!id) {
+        $('org-error').textContent = 'Enter the organization ID.';
+        return;
+      }
+      if (orgFromHash().org === id) route();
+      else location.hash = `org=${encodeURIComponent(id)}`;
+    });
+    $('change-org').addEventListener('click', () => {
+      state.org = null;
+      history.replaceState(null, '', '/console');
+      flash('');
+      showOrgs();
+    });
+    ['overview', 'logs', 'history', 'members', 'guide'].forEach((tab) => {
+      $(`tab-${tab}`).addEventListener('click', () => selectTab(tab, false));
+    });
+    $('tabs').addEventListener('keydown', onTabKey);
+    document.querySelectorAll('input[name=idp]').forEach((radio) => radio.addEventListener('change', onIdpChosen));
+    $('scim-toggle').addEventListener('click', onToggle);
+    $('enable-form').addEventListener('submit', onEnable);
+    $('refresh-open').addEventListener('click', openRefresh);
+    $('refresh-form').addEventListener('submit', onRefresh);
+    $('disable-form').addEventListener('submit', onDisable);
+    $('token-done').addEventListener('click', () => {
+      clearToken();
+      $('token-dialog').close();
+    });
+    $('token-dialog').addEventListener('close', forgetToken);
+    document.querySelectorAll('dialog .cancel').forEach((button) => {
+      button.addEventListener('click', () => button.closest('dialog').close());
+    });
+    document.addEventListener('click', (event) => {
+      const button = event.target.closest('button.copy');
+      if (button) copyFrom(button.dataset.copyFrom);
+    });
+    $('f-status').addEventListener('change', () => { $('f-code-box').hidden = $('f-status').value !== 'code'; });
+    $('log-filters').addEventListener('submit', (event) => { event.preventDefault(); loadLogs(true); });
+    $('f-clear').addEventListener('click', () => {
+      $('log-filters').reset();
+      $('f-code-box').hidden = true;
+      loadLogs(true);
+    });
+    $('logs-more').addEventListener('click', () => loadLogs(false));
+    $('history-more').addEventListener('click', () => loadHistory(false));
+    $('members-more').addEventListener('click', () => loadMembers(false));
+    window.addEventListener('hashchange', () => { if (state.csrf) route(); });
+  }
+
+  async function boot() {
+    wire();
+    const result = await api('GET', '/auth/sessions/current');
+    if (result.status === 200 && result.data.tokenType === 'Cookie') signedIn(result.data);
+    else showSignIn('');
+  }
+
+  boot();
+}());

@@ -1,0 +1,462 @@
+//! The console page in a real browser (headless Chromium over WebDriver) against the local stack:
+//! what an admin does, screen by screen, with a screenshot of each at desktop and phone width.
+use chrono::{Duration, Utc};
+use insomnia_scim::auth::{InitialCredential, INITIAL_CREDENTIAL_LIFETIME};
+use insomnia_scim::clock::Clock;
+use insomnia_scim::domain::{EmailAddress, MemberRole, RefreshFailure};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::admin_support::{bare_org, console_org, enable, person, scim_status, sent_emails, unique_email, ConsoleOrg};
+use crate::browser::Browser;
+use crate::helpers::{create_pending_account, spawn_app, spawn_app_on_table, OperatorScope, TestApp};
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+const SPACE: &str = "\u{E00D}";
+const ESCAPE: &str = "\u{E00C}";
+
+async fn assert_clean(browser: &Browser, screen: &str) {
+    let unlabelled = browser.unlabelled_controls().await;
+    assert!(unlabelled.is_empty(), "{screen}: controls without a label: {unlabelled:?}");
+    let errors = browser.script_errors().await;
+    assert!(errors.is_empty(), "{screen}: JavaScript errors: {errors:?}");
+}
+
+async fn open_console(browser: &Browser, app: &TestApp) {
+    browser.goto(&format!("{}/console", app.address)).await;
+    browser.find("#sign-in-email").await;
+}
+
+async fn sign_in(browser: &Browser, email: &str, passphrase: &str) {
+    browser.type_into("#sign-in-email", email).await;
+    browser.type_into("#sign-in-passphrase", passphrase).await;
+    browser.click("#sign-in-submit").await;
+}
+
+async fn open_org(browser: &Browser, org: &str) {
+    browser.find("#org-id").await;
+    browser.type_into("#org-id", org).await;
+    browser.keys(ENTER).await;
+}
+
+/// A few SCIM requests of the IdP, with `token`: answers how many were sent.
+async fn provision(app: &TestApp, org: &ConsoleOrg, token: &str) -> usize {
+    let base = org.connector_url(app);
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": unique_email("idp-user"),
+        "name": { "givenName": "Ida", "familyName": "Pe" },
+    });
+    let created = app
+        .http
+        .post(format!("{base}/Users"))
+        .bearer_auth(token)
+        .header("user-agent", "Okta SCIM Client 1.0.0")
+        .json(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let missing = app.get(&format!("{base}/Users/no-such-user"), token).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    2
+}
+
+#[tokio::test]
+async fn an_owner_enables_refreshes_reads_logs_and_disables_scim_in_a_browser() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let mut browser = Browser::start().await;
+
+    // Sign in with the keyboard alone; a wrong passphrase first.
+    open_console(&browser, &app).await;
+    assert_clean(&browser, "sign-in").await;
+    browser.screens("sign-in").await;
+    browser.click("#sign-in-email").await;
+    browser.keys(&format!("{}{TAB}wrong passphrase{ENTER}", org.owner.email)).await;
+    browser.wait_text("#sign-in-error", "The email or passphrase is incorrect.").await;
+    browser.screens("sign-in-wrong-passphrase").await;
+    assert_eq!(browser.focused_id().await, "sign-in-passphrase");
+    browser.keys(&format!("{}{ENTER}", org.owner.passphrase)).await;
+    browser.find("#org-id").await;
+    assert_clean(&browser, "organizations").await;
+    browser.screens("choose-organization").await;
+
+    // Someone else's organization: refused with a message; then the owner's.
+    open_org(&browser, "not-mine").await;
+    browser.wait_text("#org-error", "You are not an Owner or Co-Owner of “not-mine”").await;
+    open_org(&browser, org.id.as_str()).await;
+    browser.wait_text("#scim-title", "SCIM").await;
+    browser.wait_text("#requirements", "Identity provider confirmed").await;
+    assert_eq!(browser.property("#scim-toggle", "disabled").await, json!(true), "off until the IdP is confirmed");
+    let requirements = browser.text("#requirements").await;
+    assert!(
+        requirements.contains("✓ Met Enterprise plan")
+            && requirements.contains("✗ Not met Identity provider confirmed\nConfirm below"),
+        "{requirements}"
+    );
+    assert_clean(&browser, "requirements").await;
+    browser.screens("scim-requirements").await;
+
+    // Confirm the IdP, enable with the keyboard: the modal shows the connector URL and the token once.
+    browser.click("#idp-okta").await;
+    browser.wait_until("the toggle is usable", "!document.getElementById('scim-toggle').disabled").await;
+    browser.script("document.getElementById('scim-toggle').focus();", json!([])).await;
+    browser.keys(SPACE).await;
+    browser.find("#enable-window").await;
+    assert_eq!(browser.focused_id().await, "enable-window");
+    assert_clean(&browser, "enable dialog").await;
+    browser.screens("enable-dialog").await;
+    browser.choose("#enable-window", "1y").await;
+    browser.click("#enable-generate").await;
+    browser.find("#token-value").await;
+    let token = browser.property("#token-value", "value").await.as_str().unwrap().to_owned();
+    assert!(token.starts_with("iscim_"), "{token}");
+    assert_eq!(browser.property("#token-url", "value").await, json!(org.connector_url(&app)));
+    browser.wait_text("#token-warning", "shown only once").await;
+    assert_clean(&browser, "token dialog").await;
+    browser.screens("token-dialog").await;
+
+    // The IdP works with it.
+    assert_eq!(scim_status(&app, &org.id, &token).await, StatusCode::OK);
+    let mut sent = 1 + provision(&app, &org, &token).await;
+
+    // Closed, the token is nowhere: not in the page, the URL, storage or history; nor after a reload.
+    browser.click("#token-done").await;
+    browser.wait_until("the dialog is closed", "!document.getElementById('token-dialog').open").await;
+    browser.wait_text("#flash", "The token is no longer shown").await;
+    assert_eq!(browser.focused_id().await, "scim-toggle");
+    let leaks = "return [document.documentElement.outerHTML, document.body.innerText, location.href, \
+                 JSON.stringify(history.state), String(localStorage.length), String(sessionStorage.length), \
+                 document.cookie, document.getElementById('token-value').value].join('\\n');";
+    for moment in ["after closing", "after a reload"] {
+        let seen = browser.script(leaks, json!([])).await.as_str().unwrap().to_owned();
+        assert!(!seen.contains(&token), "the token is still on the page {moment}");
+        assert!(!seen.contains("isess_"), "the session token is readable by the page {moment}");
+        assert!(!browser.source().await.contains(&token));
+        assert!(!browser.url().await.contains("iscim_"), "{moment}");
+        if moment == "after closing" {
+            browser.reload().await;
+            browser.wait_text("#status-facts", "Enabled").await;
+        }
+    }
+    let facts = browser.text("#status-facts").await;
+    for part in ["Enabled", "Okta", &org.connector_url(&app), "Valid", "days left", "1 year", "Last automatic refresh"]
+    {
+        assert!(facts.contains(part), "{part}: {facts}");
+    }
+    assert_clean(&browser, "status").await;
+    browser.screens("scim-status").await;
+
+    // Refresh: a wrong passphrase changes nothing; the right one shows a new token once.
+    browser.click("#refresh-open").await;
+    browser.type_into("#refresh-passphrase", "not my passphrase").await;
+    browser.click("#refresh-submit").await;
+    browser.wait_text("#refresh-error", "The passphrase is incorrect. Nothing was changed").await;
+    assert_clean(&browser, "refresh dialog").await;
+    browser.screens("refresh-wrong-passphrase").await;
+    assert_eq!(scim_status(&app, &org.id, &token).await, StatusCode::OK, "the old token still works");
+    sent += 1;
+    browser.type_into("#refresh-passphrase", &org.owner.passphrase).await;
+    browser.click("#refresh-submit").await;
+    browser
+        .wait_until("a new token is shown", "document.getElementById('token-value').value.startsWith('iscim_')")
+        .await;
+    let new_token = browser.property("#token-value", "value").await.as_str().unwrap().to_owned();
+    assert_ne!(new_token, token);
+    browser.keys(ESCAPE).await;
+    browser
+        .wait_until(
+            "the dialog is closed and emptied",
+            "!document.getElementById('token-dialog').open \
+        && document.getElementById('token-value').value === ''",
+        )
+        .await;
+    let seen = browser.script(leaks, json!([])).await.as_str().unwrap().to_owned();
+    assert!(!seen.contains(&new_token), "the new token is still on the page after Escape");
+    assert_eq!(scim_status(&app, &org.id, &token).await, StatusCode::UNAUTHORIZED, "the old token is dead");
+    assert_eq!(scim_status(&app, &org.id, &new_token).await, StatusCode::OK);
+    sent += 2;
+    // Enough requests for a second page of the log (25 a page).
+    for _ in 0..24 {
+        assert_eq!(scim_status(&app, &org.id, &new_token).await, StatusCode::OK);
+        sent += 1;
+    }
+    app.flush_logs().await;
+
+    // The log shows those requests, newest first; filters narrow them; more on demand; a row's detail.
+    browser.click("#tab-logs").await;
+    browser.wait_until("a full first page", "document.querySelectorAll('#logs-body tr').length === 25").await;
+    assert!(browser.visible("#logs-more").await);
+    browser.click("#logs-more").await;
+    browser
+        .wait_until("the second page", &format!("document.querySelectorAll('#logs-body tr').length === {sent}"))
+        .await;
+    assert!(!browser.visible("#logs-more").await);
+    assert_clean(&browser, "logs").await;
+    browser.screens("logs").await;
+    browser.choose("#f-status", "4xx").await;
+    browser.click("#f-apply").await;
+    browser.wait_until("4xx only", "document.querySelectorAll('#logs-body tr').length === 2").await;
+    let statuses = browser
+        .script("return Array.from(document.querySelectorAll('#logs-body tr')).map(r => r.dataset.status);", json!([]))
+        .await;
+    assert_eq!(statuses, json!(["401", "404"]), "newest first");
+    browser.choose("#f-status", "").await;
+    browser.choose("#f-method", "POST").await;
+    browser.choose("#f-resource", "Users").await;
+    browser.click("#f-apply").await;
+    browser
+        .wait_until(
+            "the one POST",
+            "document.querySelectorAll('#logs-body tr').length === 1 \
+        && document.querySelector('#logs-body tr').dataset.status === '201'",
+        )
+        .await;
+    browser.choose("#f-method", "").await;
+    browser.choose("#f-status", "code").await;
+    browser.type_into("#f-code", "404").await;
+    browser.click("#f-apply").await;
+    browser
+        .wait_until(
+            "the 404 only",
+            "document.querySelectorAll('#logs-body tr').length === 1 \
+        && document.querySelector('#logs-body tr').dataset.status === '404'",
+        )
+        .await;
+    // The date pickers' typing order depends on the locale: set them as the picker would.
+    let set = "document.getElementById(arguments[0]).value = arguments[1];";
+    browser.script(set, json!(["f-from", "2020-01-01T00:00"])).await;
+    browser.click("#f-apply").await;
+    browser.wait_until("still the 404 since 2020", "document.querySelectorAll('#logs-body tr').length === 1").await;
+    browser.script(set, json!(["f-to", "2021-01-01T00:00"])).await;
+    browser.click("#f-apply").await;
+    browser.wait_until("nothing in 2020", "document.querySelectorAll('#logs-body tr').length === 0").await;
+    assert!(browser.visible("#logs-empty").await);
+    browser.script(set, json!(["f-to", ""])).await;
+    browser.click("#f-apply").await;
+    browser.wait_until("the 404 again", "document.querySelectorAll('#logs-body tr').length === 1").await;
+    browser.screens("logs-filtered").await;
+    browser.click("#logs-body tr button").await;
+    let detail = browser.wait_text("#log-facts", "/Users/no-such-user").await;
+    for part in ["Status\n404", "Resource type\nUsers", "Tolerances applied\nNone"] {
+        assert!(detail.contains(part), "{part}: {detail}");
+    }
+    assert_clean(&browser, "log detail").await;
+    browser.screens("log-detail").await;
+    browser.keys(ESCAPE).await;
+    browser.click("#f-clear").await;
+    browser.wait_until("all again", "document.querySelectorAll('#logs-body tr').length === 25").await;
+
+    // History, members and licenses, the set-up guide.
+    browser.click("#tab-history").await;
+    let history = browser.wait_text("#history-body", "Token refreshed").await;
+    assert!(history.contains("Enabled") && history.contains(&org.owner.email), "{history}");
+    browser.screens("history").await;
+    browser.click("#tab-members").await;
+    let licenses = browser.wait_text("#licenses", "SCIM-provisioned").await;
+    assert!(licenses.contains("SCIM-provisioned\n1") && licenses.contains("Added by hand\n1"), "{licenses}");
+    let members = browser.wait_text("#members-body", "SCIM").await;
+    assert!(
+        members.contains(&org.owner.email) && members.contains("Manual") && members.contains("Active"),
+        "{members}"
+    );
+    assert_clean(&browser, "members").await;
+    browser.screens("members").await;
+    browser.click("#tab-guide").await;
+    let guide = browser.wait_text("#panel-guide", "Okta").await;
+    assert!(guide.contains("Microsoft Entra ID") && guide.matches(&org.connector_url(&app)).count() >= 3, "{guide}");
+    browser.screens("setup-guide").await;
+
+    // Disable: the confirmation says what stops; then SCIM is refused.
+    browser.click("#tab-overview").await;
+    browser.click("#scim-toggle").await;
+    browser.wait_text("#disable-what", "refused (401)").await;
+    assert_clean(&browser, "disable dialog").await;
+    browser.screens("disable-dialog").await;
+    browser.click("#disable-confirm").await;
+    browser.wait_text("#toggle-text", "Off").await;
+    assert_eq!(scim_status(&app, &org.id, &new_token).await, StatusCode::UNAUTHORIZED);
+    browser.wait_text("#banners", "SCIM is disabled").await;
+    browser.screens("scim-disabled").await;
+
+    // Sign out: the session cookie is gone and the page is back at sign-in.
+    browser.click("#sign-out").await;
+    browser.find("#sign-in-email").await;
+    browser.reload().await;
+    browser.find("#sign-in-email").await;
+    assert_clean(&browser, "signed out").await;
+}
+
+#[tokio::test]
+async fn a_first_sign_in_changes_the_initial_passphrase_and_a_forgotten_one_is_reset_by_email_code() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let email = unique_email("newcomer");
+    let address = EmailAddress::parse(&email).unwrap();
+    create_pending_account(&app, &address).await;
+    app.try_add_manual_member(&org.id, &email, MemberRole::CoOwner).await.unwrap();
+    // As the welcome email leaves it: a one-time initial passphrase.
+    let credential = InitialCredential::generate();
+    let initial = credential.reveal().to_owned();
+    let hash = credential.hash(&app.app.token_key, &address);
+    assert!(app.store.set_initial_credential(&address, &hash, Utc::now() + INITIAL_CREDENTIAL_LIFETIME).await.unwrap());
+    let mut browser = Browser::start().await;
+
+    open_console(&browser, &app).await;
+    sign_in(&browser, &email, &initial).await;
+    browser.find("#change-current").await;
+    assert_eq!(browser.focused_id().await, "change-current");
+    assert_clean(&browser, "change passphrase").await;
+    browser.screens("change-passphrase").await;
+    browser
+        .keys(&format!("{initial}{TAB}my own long passphrase{TAB}my own long passphrase typo{ENTER}"))
+        .await;
+    browser.wait_text("#change-error", "The two new passphrases differ.").await;
+    browser.type_into("#change-repeat", "my own long passphrase").await;
+    browser.click("#change-form button[type=submit]").await;
+    browser.find("#org-id").await;
+    open_org(&browser, org.id.as_str()).await;
+    browser.wait_text("#requirements", "Identity provider confirmed").await;
+
+    // Forgotten: a code by email, a new passphrase, sign in with it.
+    browser.click("#sign-out").await;
+    browser.click("#forgot").await;
+    browser.find("#reset-email").await;
+    assert_eq!(browser.property("#reset-email", "value").await, json!(email), "the sign-in email carries over");
+    browser.click("#reset-request-form button[type=submit]").await;
+    browser.find("#reset-code").await;
+    assert_clean(&browser, "reset").await;
+    browser.screens("passphrase-reset").await;
+    app.flush_logs().await;
+    let mail = sent_emails(&email).await;
+    let body = mail.last().unwrap()["body"].as_str().unwrap().to_owned();
+    let code = body.lines().skip_while(|l| !l.contains("Your reset code is")).nth(2).unwrap().trim().to_owned();
+    browser.type_into("#reset-code", "WRONG-CODE1").await;
+    browser.type_into("#reset-new", "a passphrase after the reset").await;
+    browser.click("#reset-confirm-form button[type=submit]").await;
+    browser.wait_text("#reset-confirm-error", "wrong, expired or already used").await;
+    browser.type_into("#reset-code", &code).await;
+    browser.click("#reset-confirm-form button[type=submit]").await;
+    browser.wait_text("#flash", "Passphrase changed. Sign in with the new passphrase.").await;
+    sign_in(&browser, &email, "a passphrase after the reset").await;
+    browser.find("#org-id").await;
+
+    // Throttled: past 5 failures the answer says how long to wait.
+    browser.click("#sign-out").await;
+    for _ in 0..5 {
+        sign_in(&browser, &email, "guessing wrong").await;
+        browser.wait_text("#sign-in-error", "incorrect").await;
+        browser.script("document.getElementById('sign-in-error').textContent = '';", json!([])).await;
+    }
+    sign_in(&browser, &email, "guessing wrong").await;
+    let said = browser.wait_text("#sign-in-error", "Too many failed attempts. Wait").await;
+    // The wait is the rest of the 15-minute window, in minutes or (under two) seconds.
+    let wait: String = said.split("Wait ").nth(1).unwrap().split(' ').take(2).collect::<Vec<_>>().join(" ");
+    let (amount, unit) = wait.split_once(' ').unwrap();
+    assert!(amount.parse::<u32>().unwrap() > 0 && ["minutes", "seconds"].contains(&unit), "{said}");
+    browser.screens("sign-in-throttled").await;
+    assert_clean(&browser, "throttled").await;
+}
+
+#[tokio::test]
+async fn a_member_who_is_not_an_owner_gets_no_access_in_a_browser() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let member = person(&app, &org.id, MemberRole::Member, "member").await;
+    let mut browser = Browser::start().await;
+
+    open_console(&browser, &app).await;
+    sign_in(&browser, &member.email, &member.passphrase).await;
+    open_org(&browser, org.id.as_str()).await;
+    browser.wait_text("#org-error", "You are not an Owner or Co-Owner").await;
+    assert!(!browser.visible("#screen-scim").await);
+    assert_clean(&browser, "not an owner").await;
+    browser.screens("not-an-owner").await;
+    // Nor by the address of the page.
+    browser.goto(&format!("{}/console#org={}&tab=logs", app.address, org.id)).await;
+    browser.wait_text("#org-error", "You are not an Owner or Co-Owner").await;
+    assert!(!browser.visible("#logs-body").await);
+
+    // An owner of an organization that meets none of the requirements: each says what to do, and
+    // the switch stays off.
+    let bare = bare_org(&app).await;
+    let owner = person(&app, &bare, MemberRole::Owner, "bare-owner").await;
+    browser.goto(&format!("{}/console", app.address)).await;
+    browser.click("#sign-out").await;
+    sign_in(&browser, &owner.email, &owner.passphrase).await;
+    open_org(&browser, bare.as_str()).await;
+    let requirements = browser.wait_text("#requirements", "Enterprise plan").await;
+    for todo in ["Upgrade the organization to the Enterprise plan", "Verify a domain", "Configure SSO with Okta"] {
+        assert!(requirements.contains(todo), "{todo}: {requirements}");
+    }
+    assert_eq!(requirements.matches("✗ Not met").count(), 4, "{requirements}");
+    assert_eq!(browser.property("#scim-toggle", "disabled").await, json!(true));
+    assert!(!browser.visible("#idp-confirm").await, "the IdP is confirmed once the rest is met");
+    assert_clean(&browser, "requirements unmet").await;
+    browser.screens("scim-requirements-unmet").await;
+
+    // The error check can fail: it sees an uncaught error of the page.
+    browser.script("setTimeout(() => { throw new Error('probe error'); }, 0);", json!([])).await;
+    browser.wait_until("the probe ran", "document.documentElement.dataset.jsErrors === '1'").await;
+    let errors = browser.script_errors().await;
+    assert!(errors.iter().any(|e| e.contains("probe error")), "{errors:?}");
+}
+
+#[tokio::test]
+async fn the_page_warns_before_the_token_expires_and_says_when_provisioning_has_stopped() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let token = enable(&app, &org, "30d").await;
+    // The scheduler could not extend it (as it records a failure).
+    let now = Utc::now();
+    let mut settings = app.store.scim_settings(&org.id).await.unwrap().unwrap();
+    settings.last_refresh_failure =
+        Some(RefreshFailure { reason: "the plan is not Enterprise".into(), at: now + Duration::days(14) });
+    settings.version += 1;
+    app.store.put_scim_settings(&org.id.scope(), &settings, Some(settings.version - 1)).await.unwrap();
+    let mut browser = Browser::start().await;
+
+    // 15 days later: a warning banner with the Refresh Token action.
+    let soon = spawn_app_on_table(&app.table, Clock::Fixed(now + Duration::days(15))).await;
+    open_console(&browser, &soon).await;
+    sign_in(&browser, &org.owner.email, &org.owner.passphrase).await;
+    open_org(&browser, org.id.as_str()).await;
+    let banner = browser.wait_text(".banner-warning[data-code=token_expiring_soon]", "expires in 15 days").await;
+    assert!(banner.contains("could not be refreshed automatically") && banner.contains("Refresh token"), "{banner}");
+    let facts = browser.text("#status-facts").await;
+    assert!(facts.contains("Expiring soon") && facts.contains("15 days left"), "{facts}");
+    assert!(facts.contains("Automatic refresh failed") && facts.contains("the plan is not Enterprise"), "{facts}");
+    assert_clean(&browser, "expiring").await;
+    browser.screens("banner-expiring-soon").await;
+
+    // 31 days later: an error banner, provisioning has stopped; refreshed from the banner.
+    let expired = spawn_app_on_table(&app.table, Clock::Fixed(now + Duration::days(31))).await;
+    open_console(&browser, &expired).await;
+    sign_in(&browser, &org.owner.email, &org.owner.passphrase).await;
+    open_org(&browser, org.id.as_str()).await;
+    browser.wait_text(".banner-error[data-code=token_expired]", "provisioning has stopped").await;
+    browser.wait_text("#token-state", "Expired").await;
+    assert_clean(&browser, "expired").await;
+    browser.screens("banner-expired").await;
+    browser.click(".banner-error button").await;
+    browser.type_into("#refresh-passphrase", &org.owner.passphrase).await;
+    browser.keys(ENTER).await;
+    browser.wait_until("a new token", "document.getElementById('token-value').value.startsWith('iscim_')").await;
+    let new_token = browser.property("#token-value", "value").await.as_str().unwrap().to_owned();
+    assert_ne!(new_token, token);
+    browser.click("#token-done").await;
+    browser.wait_text("#token-state", "Valid").await;
+    assert!(!browser.visible(".banner-error").await, "the error banner is gone");
+
+    // The tabs with the arrow keys.
+    browser.script("document.getElementById('tab-overview').focus();", json!([])).await;
+    browser.keys("\u{E014}").await; // ArrowRight
+    assert_eq!(browser.focused_id().await, "tab-logs");
+    browser.find("#log-filters").await;
+    browser.keys("\u{E012}\u{E012}").await; // ArrowLeft twice: wraps to the guide
+    assert_eq!(browser.focused_id().await, "tab-guide");
+    browser.wait_text("#panel-guide", &format!("{}/scim/v2/orgs/{}", expired.address, org.id)).await;
+    assert_clean(&browser, "tabs by keyboard").await;
+}
