@@ -310,9 +310,7 @@ async fn a_first_sign_in_changes_the_initial_passphrase_and_a_forgotten_one_is_r
     assert_eq!(browser.focused_id().await, "change-current");
     assert_clean(&browser, "change passphrase").await;
     browser.screens("change-passphrase").await;
-    browser
-        .keys(&format!("{initial}{TAB}my own long passphrase{TAB}my own long passphrase typo{ENTER}"))
-        .await;
+    browser.keys(&format!("{initial}{TAB}my own long passphrase{TAB}my own long passphrase typo{ENTER}")).await;
     browser.wait_text("#change-error", "The two new passphrases differ.").await;
     browser.type_into("#change-repeat", "my own long passphrase").await;
     browser.click("#change-form button[type=submit]").await;

@@ -6,12 +6,14 @@ use chrono::{DateTime, Duration, Utc};
 use insomnia_scim::auth::CodeChallenge;
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::MemberRole;
+use insomnia_scim::runtime::TokenKeySource;
+use insomnia_scim::scheduler::TokenScheduler;
 use reqwest::header::{CACHE_CONTROL, LOCATION};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::admin_support::{call, console_org, enable, person, scim_status, ConsoleOrg};
-use crate::helpers::{spawn_app_on_table, spawn_app_with_clock, TestApp};
+use crate::helpers::{sent_emails, spawn_app_on_table, spawn_app_with_clock, TestApp};
 
 const REDIRECT: &str = "https://idp.example.com/oauth/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-1B0jLmS6sdDDX5N5RIzkKhCWj0u7S4-verifier-of-this-test";
@@ -527,4 +529,61 @@ async fn a_scim_call_with_an_access_token_costs_one_round_trip_and_its_last_use_
     assert_eq!(later.round_trips.use_writes(), 1);
     let client_item = app.store.oauth_client(&crate::helpers::OperatorScope::scope(&org.id)).await.unwrap().unwrap();
     assert_eq!(client_item.last_used_at, Some(t0 + Duration::minutes(1)));
+}
+
+#[tokio::test]
+async fn the_scheduler_emails_owners_before_an_oauth_credential_ends_and_not_while_the_idp_keeps_refreshing() {
+    let t0 = Utc::now();
+    let app = spawn_app_with_clock(Clock::Fixed(t0)).await;
+    let org = console_org(&app).await;
+    enable(&app, &org, "none").await;
+    let client = create_client(&app, &org, &[REDIRECT]).await;
+    let code = code_for(&app, &org, &client, "s").await;
+    let (_, tokens) = exchange(&app, &client, &code, REDIRECT, VERIFIER).await;
+    let scheduler = |at: DateTime<Utc>| {
+        let key = TokenKeySource::Ready(app.app.token_key.clone());
+        TokenScheduler::new(app.store.clone(), app.app.mailer.clone(), key, Clock::Fixed(at))
+    };
+    let oauth_mail = || async {
+        let mail = sent_emails(&org.owner.email).await;
+        mail.into_iter().filter(|m| m["subject"].as_str().unwrap_or_default().contains("(OAuth)")).collect::<Vec<_>>()
+    };
+
+    let run = scheduler(t0 + Duration::days(1)).run().await;
+    assert_eq!((run.oauth_notices_queued, run.failure_count()), (0, 0), "{run:?}");
+    // 75 days without a refresh: the refresh token (90 days) ends within 20 days.
+    let run = scheduler(t0 + Duration::days(75)).run().await;
+    assert_eq!((run.oauth_notices_queued, run.failure_count()), (1, 0), "{run:?}");
+    let mail = oauth_mail().await;
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    let body = mail[0]["body"].as_str().unwrap();
+    assert!(body.contains("has not renewed its OAuth access") && body.contains("in 15 days"), "{body}");
+    assert_eq!(scheduler(t0 + Duration::days(75)).run().await.oauth_notices_queued, 0, "once");
+
+    // The IdP refreshes: the connection's lifetime starts again and nobody is told anything.
+    let later = spawn_app_on_table(&app.table, Clock::Fixed(t0 + Duration::days(76))).await;
+    let (status, _) = refresh(&later, &client, str_of(&tokens, "refresh_token")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(scheduler(t0 + Duration::days(80)).run().await.oauth_notices_queued, 0);
+    assert_eq!(oauth_mail().await.len(), 1);
+
+    // The client secret (two years) is announced 20 days ahead; by then the unused connection has
+    // ended too, which is said once.
+    let run = scheduler(t0 + Duration::days(711)).run().await;
+    assert_eq!((run.oauth_notices_queued, run.failure_count()), (2, 0), "{run:?}");
+    let bodies: Vec<String> = oauth_mail().await.iter().map(|m| m["body"].as_str().unwrap().to_owned()).collect();
+    assert!(bodies.iter().any(|b| b.contains("OAuth client secret") && b.contains("expires in 19 days")), "{bodies:?}");
+    assert!(bodies.iter().any(|b| b.contains("has expired") && b.contains("has stopped")), "{bodies:?}");
+
+    // After a revoke the client serves nobody: no more notices about it.
+    let (code, body) = call(
+        &app,
+        Method::POST,
+        &org.url(&app, "/scim/token/revoke"),
+        Some(&org.owner.session),
+        Some(json!({ "passphrase": org.owner.passphrase })),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(scheduler(t0 + Duration::days(730)).run().await.oauth_notices_queued, 0);
 }

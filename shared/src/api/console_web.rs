@@ -19,9 +19,11 @@ const STYLE: &str = include_str!("../../assets/console/console.css");
 pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// The headers every answer of `scim-admin` carries (pages, assets and JSON alike).
+/// The headers every answer of `scim-admin` carries (pages, assets and JSON alike). A handler
+/// that set a stricter policy of its own keeps it (the OAuth approval page allows no script).
 pub(super) async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
+    let own_policy = headers.get(CONTENT_SECURITY_POLICY).cloned();
     let fixed: [(HeaderName, &'static str); 6] = [
         (CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY_VALUE),
         (X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -32,6 +34,9 @@ pub(super) async fn security_headers(mut response: Response) -> Response {
     ];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
+    }
+    if let Some(policy) = own_policy {
+        headers.insert(CONTENT_SECURITY_POLICY, policy);
     }
     response
 }

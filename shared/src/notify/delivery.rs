@@ -6,7 +6,7 @@
 //! random credential, not a chosen password; docs/ARCHITECTURE.md, "Secrets").
 use chrono::{DateTime, Duration, Utc};
 
-use super::templates::{token_expired_message, token_expiring_message, welcome_message};
+use super::templates::{oauth_expiring_message, token_expired_message, token_expiring_message, welcome_message};
 use super::{Mailer, NotifyError};
 use crate::auth::{InitialCredential, TokenKey, INITIAL_CREDENTIAL_LIFETIME};
 use crate::domain::EmailAddress;
@@ -220,6 +220,9 @@ async fn attempt(
             token_expiring_message(&item.org_name, *days_left, *expires_at)
         }
         OutboxKind::TokenExpired => token_expired_message(&item.org_name),
+        OutboxKind::OauthExpiring { credential, days_left, expires_at } => {
+            oauth_expiring_message(&item.org_name, *credential, *days_left, *expires_at)
+        }
     };
     mailer.send(&text.addressed_to(item.recipients.clone())).await?;
     Ok(DeliveryOutcome::Sent)

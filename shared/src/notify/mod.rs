@@ -8,4 +8,6 @@ mod templates;
 pub use admin_templates::passphrase_reset_message;
 pub use delivery::{deliver, deliver_due, retry_delay, DeliveryOutcome, DeliveryReport, MAX_ATTEMPTS};
 pub use mailer::{EmailMessage, Mailer, NotifyError};
-pub use templates::{token_expired_message, token_expiring_message, welcome_message, MessageText};
+pub use templates::{
+    oauth_expiring_message, token_expired_message, token_expiring_message, welcome_message, MessageText,
+};

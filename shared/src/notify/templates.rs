@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::EmailMessage;
 use crate::domain::EmailAddress;
+use crate::store::OAuthCredential;
 
 /// A subject and body, not yet addressed.
 #[derive(Clone, PartialEq, Eq)]
@@ -100,6 +101,65 @@ You get this email because you are an owner or co-owner of {org_name}.
     }
 }
 
+/// To owners and co-owners: a credential of the OAuth connection expires (or has expired).
+pub fn oauth_expiring_message(
+    org_name: &str,
+    credential: OAuthCredential,
+    days_left: u32,
+    expires_at: DateTime<Utc>,
+) -> MessageText {
+    let expires = expires_at.format("%B %-d, %Y at %H:%M UTC");
+    let (what, action) = match credential {
+        OAuthCredential::ClientSecret => (
+            "The OAuth client secret that your identity provider uses for SCIM provisioning of",
+            "Create a new OAuth client in Insomnia (Enterprise Controls > SCIM > OAuth client) and enter\n\
+             its client ID and secret in your identity provider's provisioning settings.",
+        ),
+        OAuthCredential::RefreshToken => (
+            "Your identity provider has not renewed its OAuth access for a long time. The refresh token\n\
+             it holds for SCIM provisioning of",
+            "Authorize the connection again in your identity provider (its provisioning settings: \"Authenticate\"\n\
+             or \"Authorize\"). An identity provider that keeps renewing its access needs nothing.",
+        ),
+    };
+    let consequence = if days_left == 0 {
+        "Until then, changes in your identity provider are not synced to Insomnia."
+    } else {
+        "When it expires, SCIM provisioning stops: changes in your identity provider are no longer synced\nto Insomnia."
+    };
+    let (subject, state) = match days_left {
+        0 => (
+            format!("SCIM provisioning for {org_name} has stopped (OAuth)"),
+            format!("has expired, on {expires}: provisioning has stopped."),
+        ),
+        1 => (
+            format!("SCIM provisioning for {org_name} stops in 1 day (OAuth)"),
+            format!("expires in 1 day, on {expires}."),
+        ),
+        days => (
+            format!("SCIM provisioning for {org_name} stops in {days} days (OAuth)"),
+            format!("expires in {days} days, on {expires}."),
+        ),
+    };
+    MessageText {
+        subject,
+        text_body: format!(
+            "Hello,
+
+{what} {org_name} in Insomnia {state}
+
+{consequence}
+
+{action}
+
+You get this email because you are an owner or co-owner of {org_name}.
+
+{SIGNATURE}
+"
+        ),
+    }
+}
+
 /// To owners and co-owners: the SCIM token has expired and provisioning has stopped.
 pub fn token_expired_message(org_name: &str) -> MessageText {
     MessageText {
@@ -148,6 +208,19 @@ mod tests {
         ] {
             assert!(body.contains(expected), "missing {expected:?} in:\n{body}");
         }
+    }
+
+    #[test]
+    fn the_oauth_notices_say_what_ends_when_and_what_to_do() {
+        let at = Utc.with_ymd_and_hms(2028, 11, 30, 12, 0, 0).unwrap();
+        let secret = oauth_expiring_message("Acme", OAuthCredential::ClientSecret, 7, at);
+        assert_eq!(secret.subject, "SCIM provisioning for Acme stops in 7 days (OAuth)");
+        assert!(secret.text_body.contains("OAuth client secret") && secret.text_body.contains("November 30, 2028"));
+        assert!(secret.text_body.contains("Create a new OAuth client"), "{}", secret.text_body);
+        let ended = oauth_expiring_message("Acme", OAuthCredential::RefreshToken, 0, at);
+        assert_eq!(ended.subject, "SCIM provisioning for Acme has stopped (OAuth)");
+        assert!(ended.text_body.contains("has expired") && ended.text_body.contains("Authorize the connection again"));
+        assert!(!ended.text_body.contains("When it expires"), "{}", ended.text_body);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::config::AppConfig;
 use crate::domain::{EmailAddress, OrgId, RefreshFailure, ScimSettings, EXPIRY_WARNING_DAYS};
 use crate::notify::{deliver_due, Mailer};
 use crate::runtime::{AwsClients, InitError, TokenKeySource};
-use crate::store::{OutboxItem, Store, StoreError};
+use crate::store::{OAuthCredential, OutboxItem, Store, StoreError};
 
 /// Outbox emails taken per query, and at most this many queries per run (a backlog beyond that
 /// waits for the next run).
@@ -117,6 +117,7 @@ impl TokenScheduler {
             }
             Err(err) => summary.fail(None, format!("querying the token expiry index failed: {err}")),
         }
+        self.notify_oauth_expiry(now, &mut summary).await;
         self.deliver_outbox(now, &mut summary).await;
         summary.log();
         summary
@@ -234,6 +235,86 @@ impl TokenScheduler {
         email: &OutboxItem,
     ) -> Result<bool, StoreError> {
         self.store.record_expiry_notice(org, version, key, failure, email).await
+    }
+
+    /// Emails the owners of each OAuth connection whose client secret, or whose newest refresh
+    /// token (one its IdP stopped renewing), ends within the warning window: 20, 7 and 1 day(s)
+    /// before, and at the end, once each (recorded on the client). A connection that keeps
+    /// refreshing moves its refresh token's end and is never told anything.
+    async fn notify_oauth_expiry(&self, now: DateTime<Utc>, summary: &mut RunSummary) {
+        let orgs = match self.store.oauth_client_orgs().await {
+            Ok(orgs) => orgs,
+            Err(err) => return summary.fail(None, format!("querying the OAuth clients failed: {err}")),
+        };
+        for org in orgs {
+            match self.notify_oauth_org(&AuthorizedOrg::for_operator(org.clone()), now).await {
+                Ok(queued) => summary.oauth_notices_queued += queued,
+                Err(err) => summary.fail(Some(org.to_string()), err),
+            }
+        }
+    }
+
+    async fn notify_oauth_org(&self, org: &AuthorizedOrg, now: DateTime<Utc>) -> Result<u32, OrgError> {
+        let Some(client) = self.store.oauth_client(org).await? else {
+            return Ok(0);
+        };
+        // A client of an older grant epoch (revoked, SCIM disabled) serves nobody: nothing to tell.
+        let settings = self.store.scim_settings(org).await?;
+        if !settings.is_some_and(|settings| settings.enabled && settings.grant_epoch == client.epoch) {
+            return Ok(0);
+        }
+        let mut due = Vec::new();
+        if let Some(notice) = ExpiryNotice::due(client.secret_expires_at, now) {
+            let key = format!("secret:{}:{}", client.secret_expires_at.to_rfc3339(), notice.as_str());
+            due.push((OAuthCredential::ClientSecret, client.secret_expires_at, notice, key));
+        }
+        // The live connection is the family renewed last; older ones ending unused are no news.
+        let families = self.store.oauth_families(org).await?;
+        let newest = families
+            .iter()
+            .filter(|family| family.client_id == client.client_id && family.revoked_at.is_none())
+            .max_by_key(|family| family.refresh_expires_at);
+        if let Some(family) = newest {
+            if let Some(notice) = ExpiryNotice::due(family.refresh_expires_at, now) {
+                let key =
+                    format!("refresh:{}:{}:{}", family.id, family.refresh_expires_at.to_rfc3339(), notice.as_str());
+                due.push((OAuthCredential::RefreshToken, family.refresh_expires_at, notice, key));
+            }
+        }
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let recipients: Vec<EmailAddress> = self
+            .store
+            .organization_admins(org)
+            .await?
+            .into_iter()
+            .filter(|member| member.active && member.role.is_admin())
+            .map(|member| member.email)
+            .collect();
+        if recipients.is_empty() {
+            return Err(OrgError::NoRecipients("OAuth expiry"));
+        }
+        let (organization, _) =
+            self.store.organization(org).await?.ok_or_else(|| OrgError::MissingOrganization(org.id().clone()))?;
+        let mut queued = 0;
+        for (credential, expires_at, notice, key) in due {
+            let days = if notice == ExpiryNotice::Expired { 0 } else { days_left(expires_at, now).max(1) };
+            let email = OutboxItem::oauth_expiring(
+                recipients.clone(),
+                org,
+                &organization.name,
+                credential,
+                days,
+                expires_at,
+                now,
+            );
+            if self.store.record_oauth_notice(org, &client.client_id, &key, &email).await? {
+                tracing::info!(org = %org, notice = %key, outbox_id = %email.id, "OAuth expiry notice queued");
+                queued += 1;
+            }
+        }
+        Ok(queued)
     }
 
     /// Delivers every email due now (welcomes, notices, retries), batch after batch.

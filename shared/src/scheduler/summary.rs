@@ -64,6 +64,9 @@ pub struct RunSummary {
     pub refreshed: u32,
     pub not_refreshable: u32,
     pub notices_queued: u32,
+    /// OAuth connections with a credential near its end (client secret, an unrenewed refresh token)
+    /// whose owners were emailed in this run.
+    pub oauth_notices_queued: u32,
     pub unchanged: u32,
     pub emails_sent: u32,
     /// Failed for now (or could not be claimed): due again later, with backoff.
@@ -81,6 +84,7 @@ impl RunSummary {
             refreshed: 0,
             not_refreshable: 0,
             notices_queued: 0,
+            oauth_notices_queued: 0,
             unchanged: 0,
             emails_sent: 0,
             emails_retried: 0,

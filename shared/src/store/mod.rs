@@ -30,7 +30,7 @@ pub use members::{MemberConflict, MemberState, MemberWriteError, MemberWriteExtr
 pub use oauth::{Claim, OAuthRead};
 pub use organizations::LicenseCounts;
 pub(crate) use outbox::outbox_put_action;
-pub use outbox::{DueEmails, OutboxItem, OutboxKind, UnreadableEmail};
+pub use outbox::{DueEmails, OAuthCredential, OutboxItem, OutboxKind, UnreadableEmail};
 pub use prefetch::{Prefetch, Prefetched};
 pub use rate::{RateBudget, RateWindow};
 pub use request_log::RequestLogRecord;

@@ -61,6 +61,16 @@ fn item_of<T: Serialize>(
     Ok(item)
 }
 
+/// GSI1 partition of every OAuth client: the scheduler's daily look at what can still expire.
+const OAUTH_CLIENTS_GSI_PK: &str = "OAUTH_CLIENTS";
+
+fn client_item(org: &OrgId, client: &OAuthClient) -> Result<Item, StoreError> {
+    let mut item = item_of(org, CLIENT_SK.into(), client, None)?;
+    item.insert("GSI1PK".into(), s(OAUTH_CLIENTS_GSI_PK));
+    item.insert("GSI1SK".into(), s(org.as_str()));
+    Ok(item)
+}
+
 fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     from_item::<Keyed<T>>(item).map(|k| k.value)
 }
@@ -138,6 +148,48 @@ impl Store {
         output.item.map(decode).transpose()
     }
 
+    /// Every organization with an OAuth client (GSI1: eventually consistent, enough for a daily
+    /// run; each client is then read consistently). An entry whose id does not parse is skipped.
+    pub async fn oauth_client_orgs(&self) -> Result<Vec<OrgId>, StoreError> {
+        let query = self.gsi1_query(OAUTH_CLIENTS_GSI_PK.to_owned());
+        let ids = self
+            .query_all_decoded(query, |item| {
+                Ok(item.get("GSI1SK").and_then(|v| v.as_s().ok()).and_then(|raw| OrgId::parse(raw).ok()))
+            })
+            .await?;
+        Ok(ids.into_iter().flatten().collect())
+    }
+
+    /// Records an OAuth expiry notice on the client it is about and queues its email, in one
+    /// transaction; `false` when this client already had it (or was replaced meanwhile).
+    pub async fn record_oauth_notice(
+        &self,
+        org: &AuthorizedOrg,
+        client: &ClientId,
+        notice_key: &str,
+        email: &super::OutboxItem,
+    ) -> Result<bool, StoreError> {
+        let update = Update::builder()
+            .table_name("")
+            .set_key(Some(key_item(org_pk(org), CLIENT_SK.into())))
+            .update_expression("ADD notices_sent :keys")
+            .condition_expression("client_id = :client AND NOT contains(notices_sent, :key)")
+            .expression_attribute_values(":client", s(client.as_str()))
+            .expression_attribute_values(":key", s(notice_key))
+            .expression_attribute_values(":keys", AttributeValue::Ss(vec![notice_key.to_owned()]))
+            .build()
+            .map_err(build_err)?;
+        let actions =
+            vec![TransactWriteItem::builder().update(update).build(), super::outbox::outbox_put_action(email)?];
+        let labels =
+            ["notice recorded already, or the client replaced".to_owned(), format!("outbox item {}", email.id)];
+        match self.transact(actions, &labels).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(label)) if label == labels[0] => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
     /// Writes the client (replacing any), the settings with the grant epoch it moved on to, and
     /// the history entry, in one transaction (`VersionMismatch` when the settings changed).
     pub async fn put_oauth_client(
@@ -152,7 +204,7 @@ impl Store {
             TransactWriteItem::builder()
                 .put(scim_settings_put(&self.table, org, settings, Some(expected_version))?)
                 .build(),
-            put(item_of(org, CLIENT_SK.into(), client, None)?, None)?,
+            put(client_item(org, client)?, None)?,
             super::admin_history::history_put_action(org, entry)?,
         ];
         let labels = ["settings".to_owned(), "client".to_owned(), "history".to_owned()];

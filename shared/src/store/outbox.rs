@@ -27,6 +27,18 @@ pub enum OutboxKind {
     TokenExpiring { days_left: u32, expires_at: DateTime<Utc> },
     /// The organization's SCIM token has expired: provisioning has stopped.
     TokenExpired,
+    /// A credential of the OAuth connection expires soon (`days_left` 0: it has expired).
+    OauthExpiring { credential: OAuthCredential, days_left: u32, expires_at: DateTime<Utc> },
+}
+
+/// What can still expire in an OAuth connection (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthCredential {
+    /// The client secret (an admin makes a new client).
+    ClientSecret,
+    /// The newest refresh token of the connection, which its IdP stopped renewing.
+    RefreshToken,
 }
 
 impl OutboxKind {
@@ -35,6 +47,7 @@ impl OutboxKind {
             Self::Welcome { .. } => "welcome",
             Self::TokenExpiring { .. } => "token_expiring",
             Self::TokenExpired => "token_expired",
+            Self::OauthExpiring { .. } => "oauth_expiring",
         }
     }
 }
@@ -89,6 +102,18 @@ impl OutboxItem {
 
     pub fn token_expired(recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
         Self::new(OutboxKind::TokenExpired, recipients, org, org_name, now)
+    }
+
+    pub fn oauth_expiring(
+        recipients: Vec<EmailAddress>,
+        org: &OrgId,
+        org_name: &str,
+        credential: OAuthCredential,
+        days_left: u32,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self::new(OutboxKind::OauthExpiring { credential, days_left, expires_at }, recipients, org, org_name, now)
     }
 }
 
