@@ -327,6 +327,9 @@
       if (status.enabled && (w.code === 'token_expired' || (w.code === 'token_expiring_soon' && cannotAuto))) {
         box.append(el('button', { type: 'button', class: 'primary', text: 'Refresh token', onclick: openRefresh }));
       }
+      if (status.enabled && w.code === 'oauth_client_secret_expiring') {
+        box.append(el('button', { type: 'button', class: 'primary', text: 'Replace OAuth client', onclick: openOAuthCreate }));
+      }
       if (status.enabled && w.code === 'tokens_revoked') {
         box.prepend(el('p', { class: 'banner-title', text: 'All tokens revoked: generate a new one.' }));
         box.append(el('button', { type: 'button', class: 'primary', text: 'Generate a new token', onclick: openRefresh }));
