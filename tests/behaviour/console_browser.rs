@@ -458,3 +458,190 @@ async fn the_page_warns_before_the_token_expires_and_says_when_provisioning_has_
     browser.wait_text("#panel-guide", &format!("{}/scim/v2/orgs/{}", expired.address, org.id)).await;
     assert_clean(&browser, "tabs by keyboard").await;
 }
+
+/// The text of the page that a secret must never be in: the DOM, the visible text, the address,
+/// the history's state, web storage, the readable cookies and the once-only field.
+const LEAKS: &str = "return [document.documentElement.outerHTML, document.body.innerText, location.href, \
+                     JSON.stringify(history.state), String(localStorage.length), String(sessionStorage.length), \
+                     document.cookie, document.getElementById('token-value').value].join('\\n');";
+
+/// The once-only dialog's secret, once it shows one.
+async fn shown_secret(browser: &Browser, prefix: &str) -> String {
+    browser
+        .wait_until(
+            "a secret is shown",
+            &format!("document.getElementById('token-dialog').open && document.getElementById('token-value').value.startsWith('{prefix}')"),
+        )
+        .await;
+    browser.property("#token-value", "value").await.as_str().unwrap().to_owned()
+}
+
+async fn close_secret(browser: &Browser) {
+    browser.click("#token-done").await;
+    browser
+        .wait_until(
+            "the dialog is closed and emptied",
+            "!document.getElementById('token-dialog').open && document.getElementById('token-value').value === ''",
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn an_owner_rotates_with_an_overlap_revokes_every_token_and_connects_oauth_in_a_browser() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let mut browser = Browser::start().await;
+    open_console(&browser, &app).await;
+    sign_in(&browser, &org.owner.email, &org.owner.passphrase).await;
+    open_org(&browser, org.id.as_str()).await;
+    browser.wait_text("#requirements", "Identity provider confirmed").await;
+    browser.click("#idp-okta").await;
+    browser.wait_until("the toggle is usable", "!document.getElementById('scim-toggle').disabled").await;
+    browser.click("#scim-toggle").await;
+    browser.click("#enable-generate").await;
+    let old = shown_secret(&browser, "iscim_").await;
+    close_secret(&browser).await;
+    assert_eq!(scim_status(&app, &org.id, &old).await, StatusCode::OK);
+    // No OAuth client yet; revoke is offered.
+    browser.find("#revoke-open").await;
+    browser.find("#oauth-none").await;
+
+    // Refresh with a 1 h overlap: the dialog says until when the previous token works.
+    browser.click("#refresh-open").await;
+    browser.wait_text("#refresh-overlap-hint", "stops working as soon as").await;
+    browser.choose("#refresh-overlap", "1").await;
+    browser.wait_text("#refresh-overlap-hint", "The previous token keeps working until about").await;
+    assert_clean(&browser, "refresh with overlap").await;
+    browser.screens("refresh-overlap-dialog").await;
+    browser.type_into("#refresh-passphrase", &org.owner.passphrase).await;
+    let asked = Utc::now();
+    browser.click("#refresh-submit").await;
+    let new = shown_secret(&browser, "iscim_").await;
+    assert_ne!(new, old);
+    close_secret(&browser).await;
+    for token in [&old, &new] {
+        assert_eq!(scim_status(&app, &org.id, token).await, StatusCode::OK, "both work during the overlap");
+    }
+    app.flush_logs().await;
+    browser.reload().await;
+    let previous = browser.wait_text("#previous-token", "stops at").await;
+    let stops: Vec<String> = (-1..=1)
+        .map(|m| (asked + Duration::hours(1) + Duration::minutes(m)).format("%Y-%m-%d %H:%M UTC").to_string())
+        .collect();
+    assert!(stops.iter().any(|at| previous.contains(at)), "{previous}, expected one of {stops:?}");
+    assert!(!previous.contains("Last used: never"), "the old token's last use is shown: {previous}");
+    let used = browser.text("#token-last-used").await;
+    assert!(used.ends_with("UTC"), "the new token's last use: {used}");
+    assert_clean(&browser, "status in an overlap").await;
+    browser.screens("scim-overlap").await;
+
+    // Revoke: a wrong passphrase changes nothing; the right one stops both tokens.
+    browser.click("#revoke-open").await;
+    browser.wait_text("#revoke-what", "every OAuth grant").await;
+    browser.type_into("#revoke-passphrase", "not my passphrase").await;
+    browser.keys(ENTER).await;
+    browser.wait_text("#revoke-error", "The passphrase is incorrect. Nothing was changed").await;
+    assert_clean(&browser, "revoke dialog").await;
+    browser.screens("revoke-wrong-passphrase").await;
+    for token in [&old, &new] {
+        assert_eq!(scim_status(&app, &org.id, token).await, StatusCode::OK, "a wrong passphrase revokes nothing");
+    }
+    browser.type_into("#revoke-passphrase", &org.owner.passphrase).await;
+    browser.click("#revoke-confirm").await;
+    let banner = browser.wait_text(".banner-error[data-code=tokens_revoked]", "All tokens revoked").await;
+    assert!(banner.contains("generate a new one") && banner.contains("Generate a new token"), "{banner}");
+    for token in [&old, &new] {
+        assert_eq!(scim_status(&app, &org.id, token).await, StatusCode::UNAUTHORIZED, "revoked");
+    }
+    browser.wait_text("#token-state", "Revoked").await;
+    assert_eq!(browser.text("#toggle-text").await, "On", "SCIM stays enabled");
+    assert!(!browser.visible("#previous-token").await);
+    assert_clean(&browser, "revoked").await;
+    browser.screens("banner-revoked").await;
+
+    // An OAuth client: its secret once, in the same modal; client credentials work on SCIM.
+    browser.click("#oauth-create-open").await;
+    assert_eq!(browser.focused_id().await, "oauth-redirects");
+    browser.keys("https://idp.example.com/oauth/callback\n  \nhttp://localhost:8443/cb").await;
+    browser.type_into("#oauth-passphrase", &org.owner.passphrase).await;
+    assert_clean(&browser, "OAuth client dialog").await;
+    browser.screens("oauth-create-dialog").await;
+    browser.click("#oauth-create-submit").await;
+    let secret = shown_secret(&browser, "iscim_cs_").await;
+    let client_id = browser.property("#client-id-value", "value").await.as_str().unwrap().to_owned();
+    assert!(client_id.starts_with(&format!("{}.", org.id)), "{client_id}");
+    assert_eq!(browser.property("#client-token-url", "value").await, json!(format!("{}/oauth/token", app.address)));
+    browser.wait_text("#token-warning", "client secret is shown only once").await;
+    assert_eq!(browser.text("#token-value-label").await, "Client secret");
+    assert_clean(&browser, "OAuth secret dialog").await;
+    browser.screens("oauth-secret-dialog").await;
+    let answer = app
+        .http
+        .post(format!("{}/oauth/token", app.address))
+        .form(&[("grant_type", "client_credentials"), ("client_id", &client_id), ("client_secret", &secret)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let issued: serde_json::Value = answer.json().await.unwrap();
+    let access = issued["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(scim_status(&app, &org.id, &access).await, StatusCode::OK, "the access token works on SCIM");
+    close_secret(&browser).await;
+    browser.wait_text("#flash", "The client secret is no longer shown").await;
+    assert_eq!(browser.focused_id().await, "oauth-create-open");
+    let facts = browser.wait_text("#oauth-facts", &client_id).await;
+    for part in [
+        "https://idp.example.com/oauth/callback",
+        "http://localhost:8443/cb",
+        "Secret expires",
+        "Last used",
+        "/oauth/token",
+    ] {
+        assert!(facts.contains(part), "{part}: {facts}");
+    }
+    for moment in ["after closing", "after a reload"] {
+        if moment == "after a reload" {
+            browser.reload().await;
+            browser.wait_text("#oauth-facts", &client_id).await;
+        }
+        let seen = browser.script(LEAKS, json!([])).await.as_str().unwrap().to_owned();
+        assert!(!seen.contains(&secret), "the client secret is on the page {moment}");
+        assert!(!browser.source().await.contains(&secret), "{moment}");
+        assert!(!browser.url().await.contains("iscim_"), "{moment}");
+    }
+    assert_clean(&browser, "OAuth client").await;
+    browser.screens("oauth-client").await;
+
+    // History: the rotation with its overlap, the revoke, the client; the guide names the endpoints.
+    browser.click("#tab-history").await;
+    let history = browser.wait_text("#history-body", "All tokens and OAuth grants revoked").await;
+    for part in ["Token refreshed (the previous token works until", "OAuth client created", &client_id, "Enabled"] {
+        assert!(history.contains(part), "{part}: {history}");
+    }
+    assert_clean(&browser, "history").await;
+    browser.screens("history-tokens").await;
+    browser.click("#tab-guide").await;
+    let guide = browser.wait_text("#panel-guide", "OAuth (Okta / Entra)").await;
+    for url in [format!("{}/oauth/token", app.address), format!("{}/oauth/authorize", app.address)] {
+        assert!(guide.contains(&url), "{url}: {guide}");
+    }
+
+    // Delete the client (its access token stops); generate a new token from the banner.
+    browser.click("#tab-overview").await;
+    browser.click("#oauth-delete-open").await;
+    browser.wait_text("#oauth-delete-what", "stops at once").await;
+    assert_clean(&browser, "delete OAuth client").await;
+    browser.click("#oauth-delete-confirm").await;
+    browser.wait_text("#oauth-card", "No OAuth client yet.").await;
+    assert_eq!(scim_status(&app, &org.id, &access).await, StatusCode::UNAUTHORIZED);
+    browser.click(".banner-error[data-code=tokens_revoked] button").await;
+    assert!(!browser.visible("#refresh-overlap").await, "no token to overlap with");
+    browser.type_into("#refresh-passphrase", &org.owner.passphrase).await;
+    browser.keys(ENTER).await;
+    let fresh = shown_secret(&browser, "iscim_").await;
+    close_secret(&browser).await;
+    assert_eq!(scim_status(&app, &org.id, &fresh).await, StatusCode::OK);
+    browser.wait_text("#token-state", "Valid").await;
+    assert!(!browser.visible(".banner-error").await, "the revoked banner is gone");
+    assert_clean(&browser, "a new token after the revoke").await;
+}

@@ -1,7 +1,8 @@
 // The console page: a small client of the console's JSON endpoints (docs/ARCHITECTURE.md,
 // "Console (web page)"). The session is an HttpOnly cookie this script cannot read; state changes
-// carry the session's CSRF secret, held in a variable only. A SCIM token is held only while the
-// once-only dialog is open, and never written to storage, the URL or the history.
+// carry the session's CSRF secret, held in a variable only. A SCIM token or an OAuth client secret
+// is held only while the once-only dialog is open, and never written to storage, the URL or the
+// history.
 'use strict';
 
 (function () {
@@ -31,12 +32,19 @@
   };
   const ACTIONS = {
     enabled: 'Enabled', token_refreshed: 'Token refreshed', token_auto_refreshed: 'Token refreshed automatically',
-    disabled: 'Disabled',
+    disabled: 'Disabled', overlap_ended: 'Previous token stopped (overlap ended)',
+    tokens_revoked: 'All tokens and OAuth grants revoked', oauth_client_created: 'OAuth client created',
+    oauth_client_deleted: 'OAuth client deleted',
+    oauth_family_revoked: 'OAuth grant revoked (a refresh token or code was used twice)',
   };
+  // History entries that issue a token (their expiry column is meaningful).
+  const TOKEN_ACTIONS = ['enabled', 'token_refreshed', 'token_auto_refreshed'];
 
   const state = { csrf: null, email: null, org: null, status: null, idp: null, recent: [], tab: 'overview' };
-  // The SCIM token on display: set when the dialog opens, cleared when it closes.
+  // The SCIM token or OAuth client secret on display: set when the dialog opens, cleared when it
+  // closes; `shownKind` says which ('token' or 'client').
   let shownToken = null;
+  let shownKind = 'token';
   const cursors = { logs: null, history: null, members: null };
 
   const $ = (id) => document.getElementById(id);
@@ -53,6 +61,9 @@
   }
   const when = (iso) => (iso ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : '—');
   const day = (iso) => (iso ? iso.slice(0, 10) : '—');
+  const utc = (iso) => (iso ? `${when(iso)} UTC` : '—');
+  // The origin the status speaks of (the connector URL's), for the OAuth endpoints.
+  const originOf = (status) => status.connectorUrl.split('/scim/v2/')[0];
   const windowLabel = (w) => (WINDOWS.find(([v]) => v === w) || [w, w || '—'])[1];
 
   async function api(method, path, body, extraHeaders) {
@@ -301,6 +312,8 @@
     state.status = status;
     $('org-name').textContent = `· ${status.organizationName}`;
     document.querySelectorAll('.connector-url').forEach((node) => { node.textContent = status.connectorUrl; });
+    document.querySelectorAll('.oauth-token-url').forEach((node) => { node.textContent = `${originOf(status)}/oauth/token`; });
+    document.querySelectorAll('.oauth-authorize-url').forEach((node) => { node.textContent = `${originOf(status)}/oauth/authorize`; });
 
     // Banners: an expired token stops provisioning; one expiring that cannot be refreshed
     // automatically needs action.
@@ -313,6 +326,13 @@
         el('p', { text: w.message }));
       if (status.enabled && (w.code === 'token_expired' || (w.code === 'token_expiring_soon' && cannotAuto))) {
         box.append(el('button', { type: 'button', class: 'primary', text: 'Refresh token', onclick: openRefresh }));
+      }
+      if (status.enabled && w.code === 'oauth_client_secret_expiring') {
+        box.append(el('button', { type: 'button', class: 'primary', text: 'Replace OAuth client', onclick: openOAuthCreate }));
+      }
+      if (status.enabled && w.code === 'tokens_revoked') {
+        box.prepend(el('p', { class: 'banner-title', text: 'All tokens revoked: generate a new one.' }));
+        box.append(el('button', { type: 'button', class: 'primary', text: 'Generate a new token', onclick: openRefresh }));
       }
       return box;
     });
@@ -334,7 +354,8 @@
 
     // Status facts.
     const token = status.token;
-    const [stateLabel, stateClass] = TOKEN_STATES[token.state] || [token.state, ''];
+    const revoked = status.enabled && Boolean(token.revokedAt);
+    const [stateLabel, stateClass] = revoked ? ['Revoked', 'pill-bad'] : TOKEN_STATES[token.state] || [token.state, ''];
     const facts = [
       ['SCIM', status.enabled ? 'Enabled' : 'Disabled'],
       ['Identity provider', status.idp ? IDPS[status.idp] || status.idp : '—'],
@@ -347,13 +368,24 @@
         ? `${day(token.expiresAt)} (${token.daysLeft} day${token.daysLeft === 1 ? '' : 's'} left)` : 'Never']);
       facts.push(['Expiry window', windowLabel(token.window)]);
       facts.push(['Issued', when(token.createdAt)]);
+      facts.push(['Last used', el('span', { id: 'token-last-used', text: token.lastUsedAt ? utc(token.lastUsedAt) : 'Never' })]);
     }
+    if (token.previous) {
+      const p = token.previous;
+      facts.push(['Previous token', el('span', { id: 'previous-token' },
+        el('span', { class: 'previous-token', text: `Still works during the overlap; stops at ${utc(p.validUntil)}` }),
+        el('span', { class: 'previous-token hint', text: `Last used: ${p.lastUsedAt ? utc(p.lastUsedAt) : 'never'}` }))]);
+    }
+    if (revoked) facts.push(['Revoked', utc(token.revokedAt)]);
     facts.push(['Last automatic refresh', status.lastAutoRefreshAt ? when(status.lastAutoRefreshAt) : 'None yet']);
     if (status.lastRefreshFailure) {
       facts.push(['Automatic refresh failed', `${when(status.lastRefreshFailure.at)}: ${status.lastRefreshFailure.reason}`]);
     }
     $('status-facts').replaceChildren(...facts.flatMap(([term, value]) => [el('dt', { text: term }), el('dd', {}, value)]));
     $('refresh-open').hidden = !status.enabled;
+    $('refresh-open').textContent = revoked ? 'Generate a new token' : 'Refresh token';
+    $('revoke-open').hidden = !status.enabled || (revoked && !status.oauthClient);
+    renderOAuth(status);
 
     // Requirements, with what to do for an unmet one.
     $('requirements').replaceChildren(...status.requirements.map((r) => {
@@ -367,6 +399,34 @@
       if (!met) item.append(el('span', { class: 'req-todo', text: todo }));
       return item;
     }));
+  }
+
+  // The OAuth client: never its secret (the status has none).
+  function renderOAuth(status) {
+    $('oauth-card').hidden = !status.enabled;
+    const client = status.oauthClient;
+    $('oauth-none').hidden = Boolean(client);
+    $('oauth-facts').hidden = !client;
+    $('oauth-delete-open').hidden = !client;
+    $('oauth-create-open').textContent = client ? 'Replace OAuth client' : 'Create OAuth client';
+    if (!client) {
+      $('oauth-facts').replaceChildren();
+      return;
+    }
+    const uris = client.redirectUris.length
+      ? el('ul', { class: 'uris' }, ...client.redirectUris.map((u) => el('li', {}, el('code', { text: u }))))
+      : 'None (client credentials only)';
+    const facts = [
+      ['Client ID', el('span', { class: 'copy-row' }, el('code', { id: 'oauth-client-id', text: client.clientId }),
+        el('button', { type: 'button', class: 'copy', 'data-copy-from': 'oauth-client-id', text: 'Copy client ID' }))],
+      ['Redirect URIs', uris],
+      ['Secret expires', utc(client.secretExpiresAt)],
+      ['Created', utc(client.createdAt)],
+      ['Last used', client.lastUsedAt ? utc(client.lastUsedAt) : 'Never'],
+      ['Token endpoint URL', el('code', { text: client.tokenUrl })],
+      ['Authorize URL', el('code', { text: client.authorizeUrl })],
+    ];
+    $('oauth-facts').replaceChildren(...facts.flatMap(([term, value]) => [el('dt', { text: term }), el('dd', {}, value)]));
   }
 
   function onIdpChosen(event) {
@@ -403,11 +463,31 @@
     }
   }
 
+  // Whether a current token exists that an overlap could keep working.
+  function hasLiveToken() {
+    const token = state.status && state.status.token;
+    return Boolean(token && !token.revokedAt && token.state !== 'none' && token.state !== 'expired');
+  }
+
+  function overlapHint() {
+    const hours = Number($('refresh-overlap').value);
+    $('refresh-overlap-hint').textContent = hours === 0
+      ? 'The current token stops working as soon as the new one is generated.'
+      : `The previous token keeps working until about ${utc(new Date(Date.now() + hours * 3600000).toISOString())}, `
+        + 'so you can paste the new one into your identity provider without a gap.';
+  }
+
   function openRefresh() {
     $('refresh-error').textContent = '';
     $('refresh-passphrase').value = '';
     const current = state.status && state.status.token.window;
     $('refresh-window').value = current || '90d';
+    const live = hasLiveToken();
+    $('refresh-overlap-box').hidden = !live;
+    $('refresh-overlap').value = '0';
+    overlapHint();
+    $('refresh-title').textContent = live ? 'Refresh the SCIM token' : 'Generate a new SCIM token';
+    $('refresh-submit').textContent = live ? 'Refresh token' : 'Generate token';
     $('refresh-dialog').showModal();
     $('refresh-passphrase').focus();
   }
@@ -420,8 +500,9 @@
       return;
     }
     $('refresh-submit').disabled = true;
+    const overlapHours = hasLiveToken() ? Number($('refresh-overlap').value) : 0;
     const result = await api('POST', `/admin/orgs/${encodeURIComponent(state.org)}/scim/token/refresh`,
-      { passphrase, window: $('refresh-window').value });
+      { passphrase, window: $('refresh-window').value, overlapHours });
     $('refresh-submit').disabled = false;
     $('refresh-passphrase').value = '';
     if (sessionEnded(result)) return;
@@ -432,6 +513,92 @@
       $('refresh-error').textContent = result.data.error === 'wrong_passphrase'
         ? 'The passphrase is incorrect. Nothing was changed: the current token still works.' : message(result);
       $('refresh-passphrase').focus();
+    }
+  }
+
+  function openRevoke() {
+    $('revoke-error').textContent = '';
+    $('revoke-passphrase').value = '';
+    $('revoke-dialog').showModal();
+    $('revoke-passphrase').focus();
+  }
+
+  async function onRevoke(event) {
+    event.preventDefault();
+    const passphrase = $('revoke-passphrase').value;
+    if (!passphrase) {
+      $('revoke-error').textContent = 'Enter your passphrase.';
+      return;
+    }
+    $('revoke-confirm').disabled = true;
+    const result = await api('POST', `/admin/orgs/${encodeURIComponent(state.org)}/scim/token/revoke`, { passphrase });
+    $('revoke-confirm').disabled = false;
+    $('revoke-passphrase').value = '';
+    if (sessionEnded(result)) return;
+    if (result.status === 200) {
+      $('revoke-dialog').close();
+      flash('Every token and OAuth grant is revoked. SCIM stays enabled; generate a new token to provision again.');
+      renderStatus(result.data);
+      $('refresh-open').focus();
+    } else {
+      $('revoke-error').textContent = result.data.error === 'wrong_passphrase'
+        ? 'The passphrase is incorrect. Nothing was changed: the tokens still work.' : message(result);
+      $('revoke-passphrase').focus();
+    }
+  }
+
+  // ---- The OAuth client ----
+  function openOAuthCreate() {
+    $('oauth-create-error').textContent = '';
+    $('oauth-passphrase').value = '';
+    $('oauth-replace-note').hidden = !(state.status && state.status.oauthClient);
+    $('oauth-create-dialog').showModal();
+    $('oauth-redirects').focus();
+  }
+
+  async function onOAuthCreate(event) {
+    event.preventDefault();
+    const passphrase = $('oauth-passphrase').value;
+    if (!passphrase) {
+      $('oauth-create-error').textContent = 'Enter your passphrase.';
+      $('oauth-passphrase').focus();
+      return;
+    }
+    const redirectUris = $('oauth-redirects').value.split('\n').map((u) => u.trim()).filter((u) => u);
+    $('oauth-create-submit').disabled = true;
+    const result = await api('POST', `/admin/orgs/${encodeURIComponent(state.org)}/scim/oauth/client`,
+      { passphrase, redirectUris });
+    $('oauth-create-submit').disabled = false;
+    $('oauth-passphrase').value = '';
+    if (sessionEnded(result)) return;
+    if (result.status === 201) {
+      $('oauth-create-dialog').close();
+      $('oauth-redirects').value = '';
+      showSecret(result.data);
+    } else {
+      $('oauth-create-error').textContent = result.data.error === 'wrong_passphrase'
+        ? 'The passphrase is incorrect. Nothing was changed.' : message(result);
+      $('oauth-passphrase').focus();
+    }
+  }
+
+  function openOAuthDelete() {
+    $('oauth-delete-error').textContent = '';
+    $('oauth-delete-dialog').showModal();
+    $('oauth-delete-confirm').focus();
+  }
+
+  async function onOAuthDelete(event) {
+    event.preventDefault();
+    const result = await api('DELETE', `/admin/orgs/${encodeURIComponent(state.org)}/scim/oauth/client`);
+    if (sessionEnded(result)) return;
+    if (result.status === 204) {
+      $('oauth-delete-dialog').close();
+      flash('The OAuth client is deleted; its grants are refused from now on.');
+      await reloadStatus();
+      $('oauth-create-open').focus();
+    } else {
+      $('oauth-delete-error').textContent = message(result);
     }
   }
 
@@ -450,7 +617,37 @@
   }
 
   // ---- The once-only token dialog ----
+  function tokenDialog(kind) {
+    shownKind = kind;
+    const client = kind === 'client';
+    $('client-rows').hidden = !client;
+    $('token-title').textContent = client ? 'Your OAuth client for SCIM' : 'Your SCIM connector';
+    $('token-warning').replaceChildren(`This ${client ? 'client secret' : 'token'} is shown `,
+      el('strong', { text: 'only once' }),
+      client ? '. Copy it now into your identity provider; it cannot be shown again (create a new client to get a new one).'
+        : '. Copy it now into your identity provider; it cannot be shown again (refresh it to get a new one).');
+    $('token-value-label').textContent = client ? 'Client secret' : 'Token';
+    $('token-copy').textContent = client ? 'Copy secret' : 'Copy token';
+    $('token-done').textContent = client ? 'I have stored the secret — close' : 'I have stored the token — close';
+  }
+
+  function showSecret(issued) {
+    tokenDialog('client');
+    shownToken = issued.clientSecret;
+    $('token-url').value = state.status ? state.status.connectorUrl : '';
+    $('client-id-value').value = issued.clientId;
+    $('client-token-url').value = issued.tokenUrl;
+    $('client-authorize-url').value = issued.authorizeUrl;
+    $('token-value').value = shownToken;
+    $('token-expiry').textContent = `The secret expires on ${day(issued.secretExpiresAt)}.`;
+    $('copy-status').textContent = '';
+    $('token-dialog').showModal();
+    $('token-value').focus();
+    $('token-value').select();
+  }
+
   function showToken(issued) {
+    tokenDialog('token');
     shownToken = issued.token;
     $('token-url').value = issued.connectorUrl;
     $('token-value').value = shownToken;
@@ -466,15 +663,18 @@
     shownToken = null;
     $('token-value').value = '';
     $('token-url').value = '';
+    ['client-id-value', 'client-token-url', 'client-authorize-url'].forEach((id) => { $(id).value = ''; });
     $('copy-status').textContent = '';
   }
 
-  // The dialog closed (its button, or Escape): the token is gone from the page.
+  // The dialog closed (its button, or Escape): the token or secret is gone from the page.
   function forgetToken() {
+    const client = shownKind === 'client';
     clearToken();
-    flash('The token is no longer shown. Refresh it if you need a new one.');
+    flash(client ? 'The client secret is no longer shown. Create a new client if you need a new one.'
+      : 'The token is no longer shown. Refresh it if you need a new one.');
     reloadStatus();
-    $('scim-toggle').focus();
+    $(client ? 'oauth-create-open' : 'scim-toggle').focus();
   }
 
   async function copyFrom(id) {
@@ -551,12 +751,18 @@
     if (cursors.history) params.set('cursor', cursors.history);
     const result = await api('GET', `/admin/orgs/${encodeURIComponent(state.org)}/scim/history?${params}`);
     if (sessionEnded(result) || result.status !== 200) return;
-    const rows = result.data.history.map((h) => el('tr', {},
-      el('td', { text: when(h.at), 'data-label': 'When' }),
-      el('td', { text: ACTIONS[h.action] || h.action, 'data-label': 'What' }),
-      el('td', { text: h.actor || 'Token scheduler', 'data-label': 'Who' }),
-      el('td', { text: h.idp ? IDPS[h.idp] || h.idp : '—', 'data-label': 'IdP' }),
-      el('td', { text: h.tokenExpiresAt ? day(h.tokenExpiresAt) : (h.action === 'disabled' ? '—' : 'Never'), 'data-label': 'Token expiry' })));
+    const rows = result.data.history.map((h) => {
+      let what = ACTIONS[h.action] || h.action;
+      if (h.overlapUntil) what += ` (the previous token works until ${utc(h.overlapUntil)})`;
+      if (h.clientId) what += ` (${h.clientId})`;
+      const expiry = h.tokenExpiresAt ? day(h.tokenExpiresAt) : (TOKEN_ACTIONS.includes(h.action) ? 'Never' : '—');
+      return el('tr', { 'data-action': h.action },
+        el('td', { text: when(h.at), 'data-label': 'When' }),
+        el('td', { text: what, 'data-label': 'What' }),
+        el('td', { text: h.actor || (h.action === 'token_auto_refreshed' ? 'Token scheduler' : 'Automatic'), 'data-label': 'Who' }),
+        el('td', { text: h.idp ? IDPS[h.idp] || h.idp : '—', 'data-label': 'IdP' }),
+        el('td', { text: expiry, 'data-label': 'Token expiry' }));
+    });
     if (fresh) $('history-body').replaceChildren(...rows);
     else $('history-body').append(...rows);
     cursors.history = result.data.nextCursor || null;
@@ -630,6 +836,13 @@
     $('enable-form').addEventListener('submit', onEnable);
     $('refresh-open').addEventListener('click', openRefresh);
     $('refresh-form').addEventListener('submit', onRefresh);
+    $('refresh-overlap').addEventListener('change', overlapHint);
+    $('revoke-open').addEventListener('click', openRevoke);
+    $('revoke-form').addEventListener('submit', onRevoke);
+    $('oauth-create-open').addEventListener('click', openOAuthCreate);
+    $('oauth-create-form').addEventListener('submit', onOAuthCreate);
+    $('oauth-delete-open').addEventListener('click', openOAuthDelete);
+    $('oauth-delete-form').addEventListener('submit', onOAuthDelete);
     $('disable-form').addEventListener('submit', onDisable);
     $('token-done').addEventListener('click', () => {
       clearToken();
