@@ -180,10 +180,10 @@ fn warnings(org: &Organization, settings: Option<&ScimSettings>, now: DateTime<U
         warnings.push(Warning {
             level: "error",
             code: "tokens_revoked",
-            message:
-                "Every SCIM token and OAuth grant was revoked: provisioning is refused (401) until you generate a \
-                      new token (or your identity provider authorizes its OAuth connection again)."
-                    .into(),
+            message: "Every SCIM token and OAuth grant was revoked, and the OAuth client with them: provisioning is \
+                      refused (401) until you generate a new token, or create a new OAuth client and enter it in your \
+                      identity provider."
+                .into(),
         });
         return warnings;
     }
