@@ -151,14 +151,7 @@ impl TokenScheduler {
         let Some(notice) = pending.filter(|_| notifies_owners(&blockers)) else {
             return self.record_failure(org, settings, failure.as_ref()).await;
         };
-        let recipients: Vec<EmailAddress> = self
-            .store
-            .organization_admins(org)
-            .await?
-            .into_iter()
-            .filter(|member| member.active && member.role.is_admin())
-            .map(|member| member.email)
-            .collect();
+        let recipients = self.notice_recipients(org).await?;
         if recipients.is_empty() {
             // Not recorded as sent: a later run sends it once an owner is there.
             self.record_failure(org, settings, failure.as_ref()).await?;
@@ -284,14 +277,7 @@ impl TokenScheduler {
         if due.is_empty() {
             return Ok(0);
         }
-        let recipients: Vec<EmailAddress> = self
-            .store
-            .organization_admins(org)
-            .await?
-            .into_iter()
-            .filter(|member| member.active && member.role.is_admin())
-            .map(|member| member.email)
-            .collect();
+        let recipients = self.notice_recipients(org).await?;
         if recipients.is_empty() {
             return Err(OrgError::NoRecipients("OAuth expiry"));
         }
@@ -315,6 +301,12 @@ impl TokenScheduler {
             }
         }
         Ok(queued)
+    }
+
+    /// Who gets an organization's notices: its active owners and co-owners.
+    async fn notice_recipients(&self, org: &AuthorizedOrg) -> Result<Vec<EmailAddress>, StoreError> {
+        let admins = self.store.organization_admins(org).await?;
+        Ok(admins.into_iter().filter(|m| m.active && m.role.is_admin()).map(|m| m.email).collect())
     }
 
     /// Delivers every email due now (welcomes, notices, retries), batch after batch.

@@ -49,6 +49,22 @@ pub struct Store {
     table: String,
 }
 
+/// The answer of a conditional write: `true` when it applied, `false` when its condition did not
+/// hold (a single-use credential already spent, a welcome no longer pending, …).
+pub(crate) fn applied<T, E, R>(result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") => {
+            Ok(false)
+        }
+        Err(err) => Err(StoreError::from_sdk(err)),
+    }
+}
+
 impl Store {
     /// The store over `client`, which from then on counts each DynamoDB request it sends into the
     /// request's metrics (docs/ARCHITECTURE.md, "Metrics").
@@ -120,6 +136,18 @@ impl Store {
             .index_name(table::GSI1_NAME)
             .key_condition_expression("GSI1PK = :pk")
             .expression_attribute_values(":pk", AttributeValue::S(pk))
+    }
+
+    /// Writes an item whatever is there (a record, a counter window, a position).
+    pub(crate) async fn put_unconditionally(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(())
     }
 
     /// Every item a query returns, decoded by `decode`.

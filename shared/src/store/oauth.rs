@@ -327,13 +327,7 @@ impl Store {
     /// Stores an access token's grant (client credentials: nothing else is written).
     pub async fn put_access_grant(&self, org: &OrgId, hash: &str, grant: &AccessGrant) -> Result<(), StoreError> {
         let item = item_of(org, access_sk(hash), grant, Some(grant.expires_at))?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        self.put_unconditionally(item).await?;
         Ok(())
     }
 

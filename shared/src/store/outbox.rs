@@ -434,11 +434,7 @@ impl Store {
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(err) => Err(StoreError::from_sdk(err)),
-        }
+        super::applied(result)
     }
 
     /// Marks an account's welcome as delivered: later welcome deliveries send nothing.

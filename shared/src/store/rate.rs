@@ -80,13 +80,7 @@ impl Store {
         let mut item = fair_use_key(org.id());
         item.insert("per_second".into(), AttributeValue::N(budget.per_second.to_string()));
         item.insert("burst".into(), AttributeValue::N(budget.burst.to_string()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        self.put_unconditionally(item).await?;
         Ok(())
     }
 

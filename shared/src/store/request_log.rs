@@ -55,13 +55,7 @@ fn request_log_item(record: &RequestLogRecord) -> Result<super::Item, StoreError
 
 impl Store {
     pub async fn put_request_log(&self, record: &RequestLogRecord) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(request_log_item(record)?))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        self.put_unconditionally(request_log_item(record)?).await?;
         Ok(())
     }
 

@@ -242,13 +242,7 @@ impl Store {
             ttl: reset.expires_at.timestamp(),
             reset: reset.clone(),
         })?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        self.put_unconditionally(item).await?;
         Ok(())
     }
 
@@ -317,11 +311,7 @@ impl Store {
             .expression_attribute_values(":hash", s(code_hash))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if conditional_failed(&err) => Ok(false),
-            Err(err) => Err(StoreError::from_sdk(err)),
-        }
+        super::applied(result)
     }
 
     /// Spends an account's initial passphrase: `true` for the one sign-in that may use it, `false`
@@ -346,11 +336,7 @@ impl Store {
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if conditional_failed(&err) => Ok(false),
-            Err(err) => Err(StoreError::from_sdk(err)),
-        }
+        super::applied(result)
     }
 
     /// Sets an account's passphrase chosen by its owner. Also clears `must_change_passphrase` and

@@ -82,13 +82,7 @@ impl Store {
         }
         item.insert("after".into(), s(after));
         item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        self.put_unconditionally(item).await?;
         Ok(())
     }
 
