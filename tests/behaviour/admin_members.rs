@@ -118,3 +118,34 @@ async fn members_show_who_manages_them_their_role_and_teams_and_the_licenses_add
     let (code, _) = call(&app, Method::GET, &org.url(&app, "/members"), Some(&member.session), None).await;
     assert_eq!(code, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_person_sees_the_organizations_they_administer_by_name_and_no_others() {
+    let app = spawn_app().await;
+    let first = crate::admin_support::console_org(&app).await;
+    let second = crate::admin_support::console_org(&app).await;
+    let third = crate::admin_support::console_org(&app).await;
+    app.try_add_manual_member(&second.id, &first.owner.email, MemberRole::CoOwner).await.unwrap();
+    app.try_add_manual_member(&third.id, &first.owner.email, MemberRole::Member).await.unwrap();
+    let listed = |session: String| {
+        let app = &app;
+        async move {
+            let url = format!("{}/admin/orgs", app.address);
+            let (code, body) = call(app, Method::GET, &url, Some(&session), None).await;
+            assert_eq!(code, StatusCode::OK, "{body}");
+            let rows = body["organizations"].as_array().unwrap().clone();
+            rows.iter()
+                .map(|o| (o["id"].as_str().unwrap().to_owned(), o["role"].as_str().unwrap().to_owned()))
+                .collect()
+        }
+    };
+    let mine: BTreeMap<String, String> = listed(first.owner.session.clone()).await;
+    let expected: BTreeMap<String, String> =
+        [(first.id.to_string(), "owner".to_owned()), (second.id.to_string(), "co_owner".to_owned())].into();
+    assert_eq!(mine, expected, "a plain membership is not listed");
+    let theirs: BTreeMap<String, String> = listed(second.owner.session.clone()).await;
+    assert_eq!(theirs.keys().collect::<Vec<_>>(), [&second.id.to_string()]);
+
+    let (code, _) = call(&app, Method::GET, &format!("{}/admin/orgs", app.address), None, None).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED);
+}

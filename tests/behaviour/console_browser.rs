@@ -80,13 +80,16 @@ async fn an_owner_enables_refreshes_reads_logs_and_disables_scim_in_a_browser() 
     assert_eq!(browser.focused_id().await, "sign-in-passphrase");
     browser.keys(&format!("{}{ENTER}", org.owner.passphrase)).await;
     browser.find("#org-id").await;
+    // The organizations this person administers are listed by name, with the role.
+    let listed = format!("#managed-orgs [data-org=\"{}\"]", org.id);
+    browser.wait_text(&listed, &format!("({}) · Owner", org.id)).await;
     assert_clean(&browser, "organizations").await;
     browser.screens("choose-organization").await;
 
-    // Someone else's organization: refused with a message; then the owner's.
+    // Someone else's organization: refused with a message; then the owner's, picked from the list.
     open_org(&browser, "not-mine").await;
     browser.wait_text("#org-error", "You are not an Owner or Co-Owner of “not-mine”").await;
-    open_org(&browser, org.id.as_str()).await;
+    browser.click(&listed).await;
     browser.wait_text("#scim-title", "SCIM").await;
     browser.wait_text("#requirements", "Identity provider confirmed").await;
     assert_eq!(browser.property("#scim-toggle", "disabled").await, json!(true), "off until the IdP is confirmed");

@@ -244,6 +244,21 @@
     }))));
     $('recent-orgs-box').hidden = state.recent.length === 0;
     show('orgs');
+    listManagedOrgs();
+  }
+
+  // The organizations the signed-in person administers (GET /admin/orgs), by name.
+  async function listManagedOrgs() {
+    const result = await api('GET', '/admin/orgs');
+    if (sessionEnded(result) || result.status !== 200) return;
+    const orgs = result.data.organizations || [];
+    const roles = { owner: 'Owner', co_owner: 'Co-Owner' };
+    $('managed-orgs').replaceChildren(...orgs.map((org) => el('li', {}, el('button', {
+      type: 'button', class: 'link', 'data-org': org.id,
+      text: `${org.name} (${org.id}) · ${roles[org.role] || org.role}`,
+      onclick: () => { location.hash = `org=${encodeURIComponent(org.id)}`; },
+    }))));
+    $('managed-orgs-empty').hidden = orgs.length > 0;
   }
 
   async function openOrg(org, tab) {

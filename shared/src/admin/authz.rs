@@ -3,7 +3,18 @@
 use super::session::Session;
 use super::{AdminError, Console};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{MemberRecord, OrgId};
+use crate::domain::{MemberRecord, MemberRole, OrgId};
+
+/// Organizations listed per request at most (an account administers a handful).
+const MAX_LISTED_ORGANIZATIONS: usize = 100;
+
+/// An organization the caller may open in the console.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ManagedOrganization {
+    pub id: OrgId,
+    pub name: String,
+    pub role: MemberRole,
+}
 
 /// A signed-in caller of `/admin/orgs/{orgId}/…`, with their membership of that organization.
 #[derive(Debug, Clone)]
@@ -42,5 +53,33 @@ impl Console {
             return Err(AdminError::NotOrgAdmin(org.to_string()));
         }
         Ok(OrgCaller { session, org: AuthorizedOrg::checked(org), member })
+    }
+
+    /// The organizations the caller administers (active Owner or Co-Owner), by name: found through
+    /// the account's email guards, each membership then read consistently by `org_caller`, the same
+    /// check every `/admin/orgs/{orgId}` request makes.
+    pub async fn managed_organizations(&self, session: &Session) -> Result<Vec<ManagedOrganization>, AdminError> {
+        if session.record.must_change_passphrase {
+            return Err(AdminError::PassphraseChangeRequired);
+        }
+        let mut managed = Vec::new();
+        let ids = self.store.account_organizations(&session.record.account_email).await?;
+        for id in ids.into_iter().take(MAX_LISTED_ORGANIZATIONS) {
+            let caller = match self.org_caller(session.clone(), id.as_str()).await {
+                Ok(caller) => caller,
+                Err(AdminError::NotOrgAdmin(_)) => continue,
+                Err(err) => return Err(err),
+            };
+            let Some(role) = caller.member.as_ref().filter(|m| m.role.is_admin()).map(|m| m.role) else {
+                continue;
+            };
+            if let Some((organization, _)) = self.store.organization(&caller.org).await? {
+                managed.push(ManagedOrganization { id, name: organization.name, role });
+            }
+        }
+        managed.sort_by(|a, b| {
+            a.name.to_lowercase().cmp(&b.name.to_lowercase()).then_with(|| a.id.as_str().cmp(b.id.as_str()))
+        });
+        Ok(managed)
     }
 }

@@ -21,7 +21,7 @@ use crate::notify::Mailer;
 use crate::store::Store;
 
 pub use accounts::{SignIn, RESET_CODE_LIFETIME};
-pub use authz::OrgCaller;
+pub use authz::{ManagedOrganization, OrgCaller};
 pub use cursor::Cursor;
 pub use error::{AdminError, Unmet};
 pub use logs::{parse_limit, LogPage, LogQuery, LogView};

@@ -120,6 +120,7 @@ pub const ROUTES: &[Route] = &[
     route(ScimAdmin, Post, "/auth/passphrase", |m| on(m, admin::auth::change_passphrase)),
     route(ScimAdmin, Post, "/auth/passphrase-resets", |m| on(m, admin::auth::request_reset)),
     route(ScimAdmin, Post, "/auth/passphrase-resets/confirm", |m| on(m, admin::auth::confirm_reset)),
+    route(ScimAdmin, Get, "/admin/orgs", |m| on(m, admin::auth::organizations)),
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/scim", |m| on(m, admin::scim::status)),
     route(ScimAdmin, Post, "/admin/orgs/{orgId}/scim/enable", |m| on(m, admin::scim::enable)),
     route(ScimAdmin, Post, "/admin/orgs/{orgId}/scim/token/refresh", |m| on(m, admin::scim::refresh)),

@@ -23,6 +23,11 @@ pub fn user_name_guard_sk(user_name: &str) -> String {
     format!("USERNAME#{}", user_name.to_lowercase())
 }
 
+/// GSI1 partition of an account's email guards: the organizations it is a member of.
+pub fn account_orgs_gsi_pk(normalized_email: &str) -> String {
+    format!("ACCOUNT#{normalized_email}#ORGS")
+}
+
 pub fn email_guard_sk(normalized_email: &str) -> String {
     format!("EMAIL#{normalized_email}")
 }

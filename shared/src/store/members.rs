@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{
-    account_pk, admins_gsi_pk, email_guard_sk, lookup_prefix, org_pk, user_name_guard_sk, user_sk, ACCOUNT_SK, ORG_SK,
+    account_orgs_gsi_pk, account_pk, admins_gsi_pk, email_guard_sk, lookup_prefix, org_pk, user_name_guard_sk, user_sk,
+    ACCOUNT_SK, ORG_SK,
 };
 use super::transact::TransactFailure;
 use super::{from_item, s, to_item, Item, Store, StoreError};
@@ -107,6 +108,16 @@ pub(crate) fn put_new(item: Item) -> Result<TransactWriteItem, StoreError> {
 pub(crate) fn guard_put(org: &OrgId, sk: String, member_id: &str) -> Result<TransactWriteItem, StoreError> {
     let mut item = key_item(org_pk(org), sk);
     item.insert("member_id".into(), s(member_id));
+    put_new(item)
+}
+
+/// The email guard also lists the organization under its account (GSI1 `ACCOUNT#{email}#ORGS`), so
+/// the console can show a signed-in person their organizations without a scan.
+fn email_guard_put(org: &OrgId, email: &EmailAddress, member_id: &str) -> Result<TransactWriteItem, StoreError> {
+    let mut item = key_item(org_pk(org), email_guard_sk(&email.normalized()));
+    item.insert("member_id".into(), s(member_id));
+    item.insert("GSI1PK".into(), s(account_orgs_gsi_pk(&email.normalized())));
+    item.insert("GSI1SK".into(), s(org.as_str()));
     put_new(item)
 }
 
@@ -230,8 +241,7 @@ impl Store {
             }
         }
         if old.map(|o| o.email.normalized()) != Some(new.email.normalized()) {
-            actions
-                .push((guard_put(org, email_guard_sk(&new.email.normalized()), &new.id)?, MemberConflict::EmailTaken));
+            actions.push((email_guard_put(org, &new.email, &new.id)?, MemberConflict::EmailTaken));
             if let Some(old) = old {
                 actions.push((
                     guard_delete(org, email_guard_sk(&old.email.normalized()), &old.id)?,
@@ -375,6 +385,18 @@ impl Store {
             ),
             MemberWriteError::Store(err) => err,
         })
+    }
+
+    /// The organizations `email` is a member of, by their email guards (GSI1: eventually
+    /// consistent; what the caller may do in each is decided by a consistent read of the member).
+    pub async fn account_organizations(&self, email: &EmailAddress) -> Result<Vec<OrgId>, StoreError> {
+        let query = self.gsi1_query(account_orgs_gsi_pk(&email.normalized()));
+        let ids = self
+            .query_all_decoded(query, |item| {
+                Ok(item.get("GSI1SK").and_then(|v| v.as_s().ok()).and_then(|raw| OrgId::parse(raw).ok()))
+            })
+            .await?;
+        Ok(ids.into_iter().flatten().collect())
     }
 
     pub async fn account(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError> {

@@ -140,3 +140,9 @@ pub async fn confirm_reset(
     request.console.confirm_reset(&body.email, &body.code, &body.new_passphrase).await?;
     Ok(Json(json!({ "message": "Passphrase changed. Sign in with the new passphrase." })))
 }
+
+/// `GET /admin/orgs`: the organizations the signed-in person administers (id, name, role).
+pub async fn organizations(request: SignedIn) -> Result<Json<serde_json::Value>, AdminError> {
+    let organizations = request.console.managed_organizations(&request.session).await?;
+    Ok(Json(json!({ "organizations": organizations })))
+}
