@@ -354,6 +354,20 @@ async fn the_authorization_code_flow_with_pkce_and_its_refusals() {
     let (status, _, _) = approve(&app, &no_token, &org.owner.email, &org.owner.passphrase).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    // A co-owner who has only the welcome's initial passphrase is refused, and it is not spent.
+    let newcomer = crate::admin_support::unique_email("newcomer");
+    let address = insomnia_scim::domain::EmailAddress::parse(&newcomer).unwrap();
+    crate::helpers::create_pending_account(&app, &address).await;
+    app.try_add_manual_member(&org.id, &newcomer, MemberRole::CoOwner).await.unwrap();
+    let credential = insomnia_scim::auth::InitialCredential::generate();
+    let hash = credential.hash(&app.app.token_key, &address);
+    assert!(app.store.set_initial_credential(&address, &hash, Utc::now() + Duration::days(7)).await.unwrap());
+    let (status, location, page) = approve(&app, &fields, &newcomer, credential.reveal()).await;
+    assert_eq!((status, location), (StatusCode::FORBIDDEN, None), "{page}");
+    assert!(page.contains("Change your initial passphrase in the console first"), "{page}");
+    let (status, body) = crate::admin_support::sign_in_raw(&app, &newcomer, credential.reveal()).await;
+    assert_eq!(status, StatusCode::CREATED, "the initial passphrase still signs in once: {body}");
+
     let code = code_for(&app, &org, &client, "state-42").await;
     // The exchange: wrong verifier, wrong redirect URI, another client are refused.
     let (status, body) =

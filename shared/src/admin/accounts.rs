@@ -21,6 +21,14 @@ const RESET_CODE_LEN: usize = 10;
 /// Longer inputs are refused before any hashing work.
 const MAX_PASSPHRASE_INPUT: usize = 1024;
 
+/// What a credentials check does with a right initial passphrase: a sign-in spends it (its
+/// session can only choose a passphrase); an OAuth approval refuses it unspent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InitialPassphrase {
+    Spend,
+    Refuse,
+}
+
 /// A successful sign-in: the session token is shown here only.
 #[derive(Debug)]
 pub struct SignIn {
@@ -82,23 +90,7 @@ impl Console {
     /// Signs in with email and passphrase. Unknown email and wrong passphrase answer alike, after
     /// the same work; failures are counted per account and per source (see `throttle`).
     pub async fn sign_in(&self, email: &str, passphrase: &str, source: &str) -> Result<SignIn, AdminError> {
-        let email = parse_email(email)?;
-        bounded(passphrase, "passphrase")?;
-        let counters = self.passphrase_counters(&email, source);
-        self.count_attempt(&counters).await?;
-        let account = self.store.account(&email).await?;
-        let initial = match &account {
-            Some(account) => self.initial_credential_sign_in(account, passphrase).await?,
-            None => false,
-        };
-        if !initial {
-            let stored = account.as_ref().and_then(|a| a.passphrase_hash.clone());
-            if !verify_off_runtime(passphrase, stored).await? {
-                return Err(AdminError::InvalidCredentials);
-            }
-        }
-        let account = account.ok_or(AdminError::InvalidCredentials)?;
-        self.give_back_attempt(&counters).await;
+        let account = self.check_credentials(email, passphrase, source, InitialPassphrase::Spend).await?;
         let token = SessionToken::generate();
         let record = SessionRecord {
             account_email: account.email.clone(),
@@ -116,15 +108,67 @@ impl Console {
         })
     }
 
+    /// The person's own passphrase, for approving an OAuth connection (throttled and checked like a
+    /// sign-in; no session is made). An account that has not chosen a passphrase yet is refused,
+    /// and its initial passphrase is not spent on it.
+    pub async fn verify_passphrase_holder(
+        &self,
+        email: &str,
+        passphrase: &str,
+        source: &str,
+    ) -> Result<EmailAddress, AdminError> {
+        let account = self.check_credentials(email, passphrase, source, InitialPassphrase::Refuse).await?;
+        if account.must_change_passphrase {
+            return Err(AdminError::PassphraseChangeRequired);
+        }
+        Ok(account.email)
+    }
+
+    /// Email and passphrase, counted per account and per source (see `throttle`): the account.
+    async fn check_credentials(
+        &self,
+        email: &str,
+        passphrase: &str,
+        source: &str,
+        initial: InitialPassphrase,
+    ) -> Result<Account, AdminError> {
+        let email = parse_email(email)?;
+        bounded(passphrase, "passphrase")?;
+        let counters = self.passphrase_counters(&email, source);
+        self.count_attempt(&counters).await?;
+        let account = self.store.account(&email).await?;
+        let used_initial = match &account {
+            Some(account) => self.initial_credential_sign_in(account, passphrase, initial).await?,
+            None => false,
+        };
+        if !used_initial {
+            let stored = account.as_ref().and_then(|a| a.passphrase_hash.clone());
+            if !verify_off_runtime(passphrase, stored).await? {
+                return Err(AdminError::InvalidCredentials);
+            }
+        }
+        let account = account.ok_or(AdminError::InvalidCredentials)?;
+        self.give_back_attempt(&counters).await;
+        Ok(account)
+    }
+
     /// Whether `presented` is the account's emailed initial passphrase, spending it if so. It is
     /// checked by keyed hash first: only its holder skips the Argon2id check (no timing tells
     /// anyone else anything). Right but used or expired is said as such, to its holder.
-    async fn initial_credential_sign_in(&self, account: &Account, presented: &str) -> Result<bool, AdminError> {
+    async fn initial_credential_sign_in(
+        &self,
+        account: &Account,
+        presented: &str,
+        initial: InitialPassphrase,
+    ) -> Result<bool, AdminError> {
         let Some(hash) = account.initial_credential_hash.as_deref() else {
             return Ok(false);
         };
         if !initial_credential_matches(&self.key, &account.email, presented, hash) {
             return Ok(false);
+        }
+        if initial == InitialPassphrase::Refuse {
+            return Err(AdminError::PassphraseChangeRequired);
         }
         if account.initial_credential_used_at.is_some() {
             return Err(AdminError::InitialPassphraseSpent("was already used"));

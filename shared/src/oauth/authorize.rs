@@ -140,15 +140,10 @@ impl OAuth {
         if !self.key.verify_form(form_token, &form_purpose(&request), self.now.timestamp()) {
             return Err(ApprovalRefusal::FormExpired);
         }
-        let signed_in = self.console.sign_in(email, passphrase, source).await.map_err(ApprovalRefusal::SignIn)?;
-        // The sign-in proved the passphrase; its session is not needed.
-        if let Err(err) = self.store.delete_session(&signed_in.token.hash(&self.key)).await {
-            tracing::warn!(error = %err, "deleting the approval's session failed");
-        }
-        if signed_in.must_change_passphrase {
-            return Err(ApprovalRefusal::SignIn(AdminError::PassphraseChangeRequired));
-        }
-        self.require_admin(&request.org, &signed_in.email).await?;
+        // The console's check (throttled, Argon2id), without a session; an initial passphrase is refused unspent.
+        let approver =
+            self.console.verify_passphrase_holder(email, passphrase, source).await.map_err(ApprovalRefusal::SignIn)?;
+        self.require_admin(&request.org, &approver).await?;
         let code = self.key.issue_oauth(SecretKind::AuthorizationCode);
         let epoch = self
             .store
@@ -163,7 +158,7 @@ impl OAuth {
             epoch,
             redirect_uri: request.redirect_uri.clone(),
             code_challenge: request.code_challenge.as_str().to_owned(),
-            approved_by: signed_in.email.clone(),
+            approved_by: approver.clone(),
             expires_at: self.now + CODE_LIFETIME,
             family: None,
             used_at: None,
