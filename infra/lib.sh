@@ -34,8 +34,9 @@ ensure_chromium() {
   local sudo=""
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
   echo "installing chromium and chromium-driver (apt) for the console's browser tests" >&2
-  $sudo apt-get install -y chromium chromium-driver >/dev/null 2>&1 \
-    || { $sudo apt-get update >/dev/null && $sudo apt-get install -y chromium chromium-driver >/dev/null; }
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver >/dev/null 2>&1 \
+    || { $sudo apt-get update >/dev/null \
+      && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver >/dev/null; }
 }
 
 free_port() {
