@@ -400,36 +400,18 @@ impl Store {
     }
 
     pub async fn account(&self, email: &EmailAddress) -> Result<Option<Account>, StoreError> {
-        let output = self
-            .read_item()
-            .key("PK", s(account_pk(&email.normalized())))
-            .key("SK", s(ACCOUNT_SK))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let output = self.item_by_key(account_pk(&email.normalized()), ACCOUNT_SK).await?;
         output.item.map(decode_account).transpose()
     }
 
     pub async fn member(&self, org: &AuthorizedOrg, id: &str) -> Result<Option<MemberRecord>, StoreError> {
-        let output = self
-            .read_item()
-            .key("PK", s(org_pk(org)))
-            .key("SK", s(user_sk(id)))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let output = self.item_by_key(org_pk(org), user_sk(id)).await?;
         Ok(output.item.map(decode_member).transpose()?.flatten())
     }
 
     /// The member as the delete path sees it (also while a delete is under way).
     pub async fn member_state(&self, org: &AuthorizedOrg, id: &str) -> Result<Option<MemberState>, StoreError> {
-        let output = self
-            .read_item()
-            .key("PK", s(org_pk(org)))
-            .key("SK", s(user_sk(id)))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let output = self.item_by_key(org_pk(org), user_sk(id)).await?;
         output.item.map(decode_member_state).transpose()
     }
 

@@ -105,6 +105,15 @@ impl Store {
         self.client.get_item().table_name(&self.table).consistent_read(true)
     }
 
+    /// One item by its key, read like [`Store::read_item`].
+    pub(crate) async fn item_by_key(
+        &self,
+        pk: impl Into<String>,
+        sk: impl Into<String>,
+    ) -> Result<aws_sdk_dynamodb::operation::get_item::GetItemOutput, StoreError> {
+        self.read_item().key("PK", s(pk)).key("SK", s(sk)).send().await.map_err(StoreError::from_sdk)
+    }
+
     /// A Query of the base table, strongly consistent like [`Store::read_item`].
     pub(crate) fn query_table(&self) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         self.client.query().table_name(&self.table).consistent_read(true)

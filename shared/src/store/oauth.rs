@@ -138,13 +138,7 @@ impl Store {
     }
 
     pub async fn oauth_client(&self, org: &AuthorizedOrg) -> Result<Option<OAuthClient>, StoreError> {
-        let output = self
-            .read_item()
-            .key("PK", s(org_pk(org)))
-            .key("SK", s(CLIENT_SK))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let output = self.item_by_key(org_pk(org), CLIENT_SK).await?;
         output.item.map(decode).transpose()
     }
 
@@ -308,13 +302,7 @@ impl Store {
                 None => Ok(Claim::Missing),
             },
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                let output = self
-                    .read_item()
-                    .key("PK", s(org_pk(org)))
-                    .key("SK", s(sk))
-                    .send()
-                    .await
-                    .map_err(StoreError::from_sdk)?;
+                let output = self.item_by_key(org_pk(org), sk).await?;
                 Ok(match output.item {
                     Some(item) => Claim::Reused(decode(item)?),
                     None => Claim::Missing,
@@ -390,13 +378,7 @@ impl Store {
     }
 
     pub async fn family(&self, org: &OrgId, id: &str) -> Result<Option<GrantFamily>, StoreError> {
-        let output = self
-            .read_item()
-            .key("PK", s(org_pk(org)))
-            .key("SK", s(family_sk(id)))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let output = self.item_by_key(org_pk(org), family_sk(id)).await?;
         output.item.map(decode).transpose()
     }
 

@@ -103,24 +103,12 @@ impl Store {
     }
 
     pub async fn organization(&self, org: &AuthorizedOrg) -> Result<Option<(Organization, LicenseCounts)>, StoreError> {
-        let output = self
-            .read_item()
-            .key("PK", s(org_pk(org)))
-            .key("SK", s(ORG_SK))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let output = self.item_by_key(org_pk(org), ORG_SK).await?;
         output.item.map(decode_organization).transpose()
     }
 
     pub async fn scim_settings(&self, org: &OrgId) -> Result<Option<ScimSettings>, StoreError> {
-        let output = self
-            .read_item()
-            .key("PK", s(org_pk(org)))
-            .key("SK", s(SCIM_SK))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let output = self.item_by_key(org_pk(org), SCIM_SK).await?;
         output.item.map(decode_scim_settings).transpose()
     }
 

@@ -115,13 +115,7 @@ impl Store {
 
     /// The session under `token_hash`, read consistently so that a sign-out is final at once.
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
-        let output = self
-            .read_item()
-            .key("PK", s(session_pk(token_hash)))
-            .key("SK", s(SESSION_SK))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let output = self.item_by_key(session_pk(token_hash), SESSION_SK).await?;
         output.item.map(|item| from_item::<SessionItem>(item).map(|i| i.session)).transpose()
     }
 
@@ -247,13 +241,7 @@ impl Store {
     }
 
     pub async fn reset_code(&self, email: &EmailAddress) -> Result<Option<ResetCodeRecord>, StoreError> {
-        let output = self
-            .read_item()
-            .key("PK", s(account_pk(&email.normalized())))
-            .key("SK", s(RESET_SK))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let output = self.item_by_key(account_pk(&email.normalized()), RESET_SK).await?;
         output.item.map(|item| from_item::<ResetCodeItem>(item).map(|i| i.reset)).transpose()
     }
 
@@ -384,13 +372,7 @@ impl Store {
         let Some(member_id) = guard.item.as_ref().and_then(|i| i.get("member_id")).and_then(|v| v.as_s().ok()) else {
             return Ok(None);
         };
-        let output = self
-            .read_item()
-            .key("PK", s(org_pk(org)))
-            .key("SK", s(user_sk(member_id)))
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+        let output = self.item_by_key(org_pk(org), user_sk(member_id)).await?;
         let member = output.item.map(decode_member).transpose()?.flatten();
         // The guard and the member are written together; re-check in case of a torn read.
         Ok(member.filter(|m| m.email == *email))
