@@ -5,7 +5,8 @@ Phases (sizes are flags): `sync` (each user: a userName lookup, then its POST), 
 then their members added in PATCHes of --patch-size), `steady` (a fixed mix: 40% GET user, 20% userName
 lookup, 20% PATCH user, 15% add or remove one team member, 5% toggle active). --clients threads send
 the requests; both servers get the same requests. Server CPU per request comes from /proc/<pid>/stat
-(utime + stime) before and after each phase, peak memory from /proc/<pid>/status (VmHWM). Only
+(utime + stime) before and after each phase, peak memory from /proc/<pid>/status (VmHWM), DynamoDB
+calls per request from the moto launcher's request counter (/_tests/dynamodb-calls.json). Only
 127.0.0.1; every loop is bounded in count and in time (--phase-seconds).
 """
 import argparse
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -72,6 +74,7 @@ class Target:
         self.user_ids = []
         self.team_ids = []
         self.scimctl = None  # our side loads its big team with the operator CLI
+        self.dynamodb_calls = None  # our side: the DynamoDB requests moto has served, by operation
 
     def connection(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self.host, self.port, timeout=30)
@@ -115,6 +118,7 @@ class Phase:
         queue = list(reversed(jobs))
         deadline = time.monotonic() + self.seconds
         before = {label: cpu_seconds(pid) for label, pid in self.target.processes.items()}
+        calls_before = self.target.dynamodb_calls() if self.target.dynamodb_calls else None
         started = time.perf_counter()
         timed_out = [False]
 
@@ -143,6 +147,11 @@ class Phase:
         wall = time.perf_counter() - started
         after = {label: cpu_seconds(pid) for label, pid in self.target.processes.items()}
         n = len(self.latencies)
+        calls = None
+        if calls_before is not None:
+            calls_after = self.target.dynamodb_calls()
+            calls = {op: count - calls_before.get(op, 0) for op, count in calls_after.items()
+                     if count > calls_before.get(op, 0)}
         ordered = sorted(self.latencies)
         return {
             "server": self.target.name,
@@ -156,6 +165,7 @@ class Phase:
             "timed_out": timed_out[0],
             "cpu_ms": {label: (after[label] - before[label]) * 1000 / max(n, 1) for label in after},
             "rss": {label: peak_rss_mb(pid) for label, pid in self.target.processes.items()},
+            "dynamodb_calls": calls,
         }
 
 
@@ -382,6 +392,12 @@ def start_ours(args, workdir: str) -> tuple:
     target = Target("this service", f"http://127.0.0.1:{dev_port}/scim/v2/orgs/bench", token,
                     {"Rust": dev.pid, "moto": moto.pid})
     target.scimctl = scimctl
+
+    def dynamodb_calls():
+        with urllib.request.urlopen(f"http://127.0.0.1:{moto_port}/_tests/dynamodb-calls.json", timeout=10) as answer:
+            return json.load(answer)
+
+    target.dynamodb_calls = dynamodb_calls
     return target, [dev, moto]
 
 
@@ -397,7 +413,7 @@ def start_peer(workdir: str) -> tuple:
 
 def fmt_table(rows: list) -> str:
     head = ("| phase | server | requests | wall s | req/s | p50 ms | p99 ms | errors | "
-            "CPU ms/req Rust | moto | peer | peak RSS MB Rust | moto | peer |")
+            "CPU ms/req Rust | moto | peer | peak RSS MB Rust | moto | peer | DynamoDB calls/req |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for phase, r in rows:
         cpu = [r["cpu_ms"].get(k) for k in ("Rust", "moto", "peer")]
@@ -406,8 +422,18 @@ def fmt_table(rows: list) -> str:
             f"| {phase} | {r['server']} | {r['requests']} | {r['wall']:.1f} | {r['rps']:.0f} | {r['p50']:.1f} | "
             f"{r['p99']:.1f} | {r['errors']}{' (time limit)' if r['timed_out'] else ''} | "
             + " | ".join("–" if v is None else f"{v:.2f}" for v in cpu) + " | "
-            + " | ".join("–" if v is None else f"{v:.0f}" for v in rss) + " |")
+            + " | ".join("–" if v is None else f"{v:.0f}" for v in rss) + f" | {fmt_calls(r)} |")
     return "\n".join(lines)
+
+
+def fmt_calls(result: dict) -> str:
+    """DynamoDB requests per SCIM request, and the three most frequent operations."""
+    calls = result.get("dynamodb_calls")
+    if calls is None:
+        return "–"
+    n = max(result["requests"], 1)
+    top = sorted(calls.items(), key=lambda kv: -kv[1])[:3]
+    return f"{sum(calls.values()) / n:.2f} (" + ", ".join(f"{op} {count / n:.2f}" for op, count in top) + ")"
 
 
 def fmt_ratios(rows: list) -> str:

@@ -3,7 +3,8 @@
 moto's threaded server does not make conditional writes atomic under concurrent requests; serving
 requests one by one gives each request the atomicity DynamoDB has, so concurrency tests test our
 use of conditional writes. With --exit-with-parent the server stops when the process that started
-it (a test run) ends. GET /_tests/ses-messages.json lists the emails SES accepted (for tests).
+it (a test run) ends. GET /_tests/ses-messages.json lists the emails SES accepted (for tests);
+GET /_tests/dynamodb-calls.json counts the DynamoDB requests served, by operation (for infra/bench.py).
 Three moto hot spots are patched so large-team tests run in seconds, with the same wire results:
 TransactWriteItems rolls back per item instead of copying whole tables
 (`roll_back_transactions_per_item`), item-reading answers skip moto's shape-walking serializer
@@ -30,6 +31,9 @@ def watch_parent(parent_pid: int) -> None:
 
 
 SES_MESSAGES_PATH = "/_tests/ses-messages.json"
+# DynamoDB requests served so far, by operation (infra/bench.py reads it around each phase).
+DYNAMODB_CALLS_PATH = "/_tests/dynamodb-calls.json"
+DYNAMODB_CALLS: dict = {}
 
 
 def sent_ses_messages() -> list:
@@ -58,6 +62,10 @@ def with_test_endpoints(app):
     def serve(environ, start_response):
         if environ.get("PATH_INFO") == SES_MESSAGES_PATH:
             body = json.dumps({"ses": {"Message": sent_ses_messages()}}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        if environ.get("PATH_INFO") == DYNAMODB_CALLS_PATH:
+            body = json.dumps(DYNAMODB_CALLS).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         return app(environ, start_response)
@@ -366,10 +374,14 @@ def query_partitions_from_an_index():
 
 
 def with_index_invalidation(app):
-    """Drops every partition index after a DynamoDB operation whose writes the hooks do not see."""
+    """Drops every partition index after a DynamoDB operation whose writes the hooks do not see;
+    counts DynamoDB requests by operation."""
 
     def serve(environ, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("DynamoDB_"):
+            operation = target.partition(".")[2]
+            DYNAMODB_CALLS[operation] = DYNAMODB_CALLS.get(operation, 0) + 1
         try:
             return app(environ, start_response)
         finally:

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::admin_support::{
     account, call, call_with_headers, console_org, sent_emails, sign_in, sign_in_raw, status, unique_email,
+    within_one_throttle_window,
 };
 use crate::helpers::{create_pending_account, process_logs, spawn_app, spawn_app_on_table, TestApp};
 
@@ -100,6 +101,7 @@ async fn sign_out_ends_the_session_at_once() {
 async fn repeated_failed_sign_ins_of_one_account_are_refused_until_the_window_ends() {
     let app = spawn_app().await;
     let org = console_org(&app).await;
+    within_one_throttle_window(std::time::Duration::from_secs(30)).await;
     for _ in 0..5 {
         let (code, _) = sign_in_raw(&app, &org.owner.email, "a wrong passphrase!").await;
         assert_eq!(code, StatusCode::UNAUTHORIZED);
@@ -140,6 +142,7 @@ async fn successful_sign_ins_do_not_count_as_failures() {
 #[tokio::test]
 async fn repeated_failed_sign_ins_from_one_source_are_refused_whatever_the_account() {
     let app = spawn_app().await;
+    within_one_throttle_window(std::time::Duration::from_secs(30)).await;
     for _ in 0..30 {
         let (code, _) = sign_in_raw(&app, &unique_email("probe"), "a wrong passphrase!").await;
         assert_eq!(code, StatusCode::UNAUTHORIZED);

@@ -75,6 +75,18 @@ pub async fn call_with_headers(
     (status, headers, body)
 }
 
+/// Waits, when the sign-in throttle's fixed window (admin::WINDOW) ends within `needed`, until the
+/// next one begins: a run of failed attempts counted across a window's end would start over and
+/// not reach the limit.
+pub async fn within_one_throttle_window(needed: std::time::Duration) {
+    let now = Utc::now();
+    let left =
+        (insomnia_scim::admin::window_start(now) + insomnia_scim::admin::WINDOW - now).to_std().unwrap_or_default();
+    if left < needed {
+        tokio::time::sleep(left + std::time::Duration::from_secs(1)).await;
+    }
+}
+
 pub async fn sign_in_raw(app: &TestApp, email: &str, passphrase: &str) -> (StatusCode, Value) {
     let url = format!("{}/auth/sessions", app.address);
     call(app, Method::POST, &url, None, Some(json!({ "email": email, "passphrase": passphrase }))).await

@@ -115,6 +115,11 @@ impl Browser {
     }
 
     async fn command(&self, method: &str, path: &str, body: Value) -> Value {
+        self.try_command(method, path, body).await.unwrap_or_else(|error| panic!("WebDriver {method} {path}: {error}"))
+    }
+
+    /// A WebDriver command's value, or its error object (`{"error": …, "message": …}`).
+    async fn try_command(&self, method: &str, path: &str, body: Value) -> Result<Value, Value> {
         let url = format!("{}{path}", self.base);
         let request = match method {
             "GET" => self.http.get(url),
@@ -123,9 +128,26 @@ impl Browser {
         };
         let answer: Value = request.send().await.unwrap().json().await.unwrap();
         if answer["value"]["error"].is_string() {
-            panic!("WebDriver {method} {path}: {}", answer["value"]);
+            return Err(answer["value"].clone());
         }
-        answer["value"].clone()
+        Ok(answer["value"].clone())
+    }
+
+    /// Runs `command` (a method and a path under `/element/{id}`) on the displayed element at
+    /// `css`. The page re-renders parts of itself (`replaceChildren`), so an element found a moment
+    /// ago can be gone: a stale element is looked up again, until PATIENCE runs out.
+    async fn on_element(&self, css: &str, method: &str, action: &str, body: Value) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let element = self.find(css).await;
+            match self.try_command(method, &format!("/element/{}{action}", element.0), body.clone()).await {
+                Ok(value) => return value,
+                Err(error) if is_stale(&error) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("WebDriver {method} {action} on {css}: {error}"),
+            }
+        }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -158,8 +180,12 @@ impl Browser {
         let deadline = Instant::now() + PATIENCE;
         loop {
             for element in self.find_now(css).await {
-                if self.command("GET", &format!("/element/{}/displayed", element.0), Value::Null).await == json!(true) {
-                    return element;
+                // A stale element was replaced while we looked: the next round finds its successor.
+                match self.try_command("GET", &format!("/element/{}/displayed", element.0), Value::Null).await {
+                    Ok(shown) if shown == json!(true) => return element,
+                    Ok(_) => {}
+                    Err(error) if is_stale(&error) => {}
+                    Err(error) => panic!("WebDriver displayed of {css}: {error}"),
                 }
             }
             assert!(Instant::now() < deadline, "no visible {css}");
@@ -198,33 +224,36 @@ impl Browser {
     }
 
     pub async fn text(&self, css: &str) -> String {
-        let element = self.find(css).await;
-        self.command("GET", &format!("/element/{}/text", element.0), Value::Null).await.as_str().unwrap().to_owned()
+        self.on_element(css, "GET", "/text", Value::Null).await.as_str().unwrap().to_owned()
     }
 
+    /// A DOM property of the element at `css`, shown or not.
     pub async fn property(&self, css: &str, name: &str) -> Value {
-        let element = self.find_now(css).await.into_iter().next().unwrap_or_else(|| panic!("no {css}"));
-        self.command("GET", &format!("/element/{}/property/{name}", element.0), Value::Null).await
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let element = self.find_now(css).await.into_iter().next().unwrap_or_else(|| panic!("no {css}"));
+            match self.try_command("GET", &format!("/element/{}/property/{name}", element.0), Value::Null).await {
+                Ok(value) => return value,
+                Err(error) if is_stale(&error) && Instant::now() < deadline => {}
+                Err(error) => panic!("WebDriver property {name} of {css}: {error}"),
+            }
+        }
     }
 
     pub async fn click(&self, css: &str) {
-        let element = self.find(css).await;
-        self.command("POST", &format!("/element/{}/click", element.0), json!({})).await;
+        self.on_element(css, "POST", "/click", json!({})).await;
     }
 
     /// Picks `value` in the `<select>` at `css`, as a click on its option does.
     pub async fn choose(&self, css: &str, value: &str) {
         self.find(css).await;
-        let option = format!("{css} option[value='{value}']");
-        let element = self.find_now(&option).await.into_iter().next().unwrap_or_else(|| panic!("no {option}"));
-        self.command("POST", &format!("/element/{}/click", element.0), json!({})).await;
+        self.on_element(&format!("{css} option[value='{value}']"), "POST", "/click", json!({})).await;
     }
 
     /// Clears a field and types `text` into it, as a person would.
     pub async fn type_into(&self, css: &str, text: &str) {
-        let element = self.find(css).await;
-        self.command("POST", &format!("/element/{}/clear", element.0), json!({})).await;
-        self.command("POST", &format!("/element/{}/value", element.0), json!({ "text": text })).await;
+        self.on_element(css, "POST", "/clear", json!({})).await;
+        self.on_element(css, "POST", "/value", json!({ "text": text })).await;
     }
 
     /// Presses keys on whatever has the focus (`\u{E004}` Tab, `\u{E007}` Enter, `\u{E00D}` Space,
@@ -313,8 +342,10 @@ impl Browser {
         self.script(script, json!([])).await.as_array().unwrap().iter().map(|v| v.to_string()).collect()
     }
 
-    /// The browser console's entries that are JavaScript errors (not a refused fetch, which the
-    /// browser also logs: the page shows those itself), and the page's own error counter.
+    /// The browser console's entries that are JavaScript errors, and the page's own error counter.
+    /// A request that failed ("Failed to load resource: …": an HTTP error status, or a request
+    /// that a navigation cancelled) is the network's log line, not a script error: the page
+    /// shows those itself, and the tests check what it shows.
     pub async fn script_errors(&self) -> Vec<String> {
         let entries = self.command("POST", "/se/log", json!({ "type": "browser" })).await;
         let mut errors: Vec<String> = entries
@@ -323,7 +354,7 @@ impl Browser {
             .flatten()
             .filter(|e| e["level"] == "SEVERE")
             .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
-            .filter(|m| !m.contains("Failed to load resource: the server responded with a status of"))
+            .filter(|m| !m.contains("Failed to load resource:"))
             .collect();
         let counted = self.script("return document.documentElement.dataset.jsErrors || '0';", json!([])).await;
         if counted != json!("0") {
@@ -331,6 +362,11 @@ impl Browser {
         }
         errors
     }
+}
+
+/// WebDriver's answer for an element that is no longer in the page.
+fn is_stale(error: &Value) -> bool {
+    error["error"] == "stale element reference"
 }
 
 impl Drop for Browser {

@@ -7,7 +7,10 @@ use insomnia_scim::domain::{EmailAddress, MemberRole, RefreshFailure};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::admin_support::{bare_org, console_org, enable, person, scim_status, sent_emails, unique_email, ConsoleOrg};
+use crate::admin_support::{
+    bare_org, console_org, enable, person, scim_status, sent_emails, unique_email, within_one_throttle_window,
+    ConsoleOrg,
+};
 use crate::browser::Browser;
 use crate::helpers::{create_pending_account, spawn_app, spawn_app_on_table, OperatorScope, TestApp};
 
@@ -346,6 +349,7 @@ async fn a_first_sign_in_changes_the_initial_passphrase_and_a_forgotten_one_is_r
 
     // Throttled: past 5 failures the answer says how long to wait.
     browser.click("#sign-out").await;
+    within_one_throttle_window(std::time::Duration::from_secs(60)).await;
     for _ in 0..5 {
         sign_in(&browser, &email, "guessing wrong").await;
         browser.wait_text("#sign-in-error", "incorrect").await;
