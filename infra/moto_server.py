@@ -9,10 +9,14 @@ Three moto hot spots are patched so large-team tests run in seconds, with the sa
 TransactWriteItems rolls back per item instead of copying whole tables
 (`roll_back_transactions_per_item`), item-reading answers skip moto's shape-walking serializer
 (`serialize_item_reads_directly`), and Query reads one partition (base table or GSI) from an index
-instead of sorting and scanning the whole table (`query_partitions_from_an_index`).
+instead of sorting and scanning the whole table (`query_partitions_from_an_index`). Two more save
+per-request CPU for infra/bench.sh: each UpdateExpression is parsed once
+(`parse_each_update_expression_once`), and per-request work that gives the same answer every time
+is done once (`skip_per_request_overhead`).
 infra/test_moto_server.py compares the wire answers with plain moto's.
 """
 import argparse
+from collections import deque
 import json
 import os
 import sys
@@ -401,6 +405,62 @@ def skip_per_request_overhead() -> None:
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
     MotoRequestHandler.log_request = lambda self, code="-", size="-": None
+    # Every call lists the handler class's methods with inspect.getmembers (~6% of moto's CPU);
+    # classes do not change while the server runs.
+    from moto.core import responses
+
+    method_names = {}
+    listed = responses.method_names_from_class
+
+    def method_names_from_class(clazz):
+        if clazz not in method_names:
+            method_names[clazz] = listed(clazz)
+        return method_names[clazz]
+
+    responses.method_names_from_class = method_names_from_class
+
+
+def parse_each_update_expression_once() -> None:
+    """moto parses an UpdateExpression twice per UpdateItem (validation, then the update), and a
+    service sends the same few expressions over and over (so too its ConditionExpressions). The tree of an expression is kept
+    pickled (the update rewrites the tree it is given, so each caller gets its own copy;
+    unpickling takes an eighth of the parse). An expression that fails to parse is not kept, so
+    its error is raised every time, as before."""
+    import pickle
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    parse = UpdateExpressionParser.make.__func__
+    trees = {}
+
+    def make(cls, expression_str):
+        kept = trees.get(expression_str)
+        if kept is None:
+            tree = parse(cls, expression_str)
+            if len(trees) < 1000:
+                trees[expression_str] = pickle.dumps(tree)
+            return tree
+        return pickle.loads(kept)
+
+    UpdateExpressionParser.make = classmethod(make)
+
+    # The same for a ConditionExpression's tokens (the tokens depend on its text only; names and
+    # values are looked up after). Each parse gets fresh nodes: later steps may build on them.
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    lex = ConditionExpressionParser._lex_condition_expression
+    tokens = {}
+
+    def lex_once(self):
+        kept = tokens.get(self.condition_expression)
+        if kept is None:
+            nodes = lex(self)
+            if len(tokens) < 1000:
+                tokens[self.condition_expression] = tuple(nodes)
+            return nodes
+        return deque(node._replace(children=[]) for node in kept)
+
+    ConditionExpressionParser._lex_condition_expression = lex_once
 
 
 def main() -> None:
@@ -415,6 +475,7 @@ def main() -> None:
         threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     os.environ.setdefault("MOTO_PORT", str(args.port))
     skip_per_request_overhead()
+    parse_each_update_expression_once()
     roll_back_transactions_per_item()
     serialize_item_reads_directly()
     if not args.without_query_index:

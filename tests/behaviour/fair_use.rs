@@ -82,3 +82,42 @@ async fn the_default_budget_lets_an_initial_sync_through() {
     let (statuses, _) = burst(&app, &org, 60).await;
     assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
 }
+
+/// The organization's fair-use count: every `RATE#` counter of its valid tokens, summed.
+async fn counted(app: &TestApp, org: &ScimOrg) -> u64 {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let items = app
+        .store
+        .client()
+        .query()
+        .table_name(&app.table)
+        .key_condition_expression("PK = :pk AND begins_with(SK, :rate)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{}", org.id)))
+        .expression_attribute_values(
+            ":rate",
+            AttributeValue::S(format!("RATE#{}#", insomnia_scim::provisioning::fair_use::VALID_BUCKET)),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    items.iter().map(|item| item["n"].as_n().unwrap().parse::<u64>().unwrap()).sum()
+}
+
+#[tokio::test]
+async fn concurrent_requests_share_counter_writes_and_every_request_is_counted() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    // The first request this instance sees of the token learns that it is valid (uncounted).
+    assert_eq!(discovery(&app, &org, &org.token).await.status(), StatusCode::OK);
+    let before = counted(&app, &org).await;
+
+    app.round_trips.start();
+    let (statuses, _) = burst(&app, &org, 40).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    assert_eq!(counted(&app, &org).await - before, 40, "each request counted once, none lost");
+    let writes = app.round_trips.rate_counts();
+    assert!((1..40).contains(&writes), "requests that came during an ADD share the next one: {writes} writes");
+}

@@ -47,6 +47,8 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 pub struct Store {
     client: Client,
     table: String,
+    /// Fair-use counts waiting for the counter's next `ADD` (see `rate::RequestCounts`).
+    request_counts: std::sync::Arc<rate::RequestCounts>,
 }
 
 /// The answer of a conditional write: `true` when it applied, `false` when its condition did not
@@ -70,7 +72,7 @@ impl Store {
     /// request's metrics (docs/ARCHITECTURE.md, "Metrics").
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         let client = Client::from_conf(client.config().to_builder().interceptor(CountCalls).build());
-        Self { client, table: table.into() }
+        Self { client, table: table.into(), request_counts: Default::default() }
     }
 
     pub fn client(&self) -> &Client {

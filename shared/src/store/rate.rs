@@ -1,7 +1,14 @@
 //! The fair-use counters of an organization's SCIM connector and its budget item
 //! (docs/ARCHITECTURE.md, "Fair use"). The counter is one atomic `ADD` per request, sent beside the
-//! token check's read, so it costs no round trip of its own.
+//! token check's read, so it costs no round trip of its own. Requests of one instance that arrive
+//! while an `ADD` of their window is in flight share the next one (`ADD n`): a Lambda instance
+//! serves one request at a time and sends one `ADD` each; the dev server, serving many at once,
+//! sends fewer calls and counts exactly the same.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use tokio::sync::oneshot;
 
 use super::keys::org_pk;
 use super::{Item, Store, StoreError};
@@ -52,9 +59,111 @@ pub(crate) fn decode_budget(item: &Item) -> Option<RateBudget> {
     (per_second > 0 && burst > 0).then_some(RateBudget { per_second, burst })
 }
 
+/// The counts of one instance waiting for their window's next `ADD`, by counter key. A key is
+/// present while an `ADD` of it is in flight; its list holds the requests that came meanwhile.
+#[derive(Debug, Default)]
+pub(crate) struct RequestCounts {
+    waiting: Mutex<HashMap<String, Vec<oneshot::Sender<Result<u64, StoreError>>>>>,
+}
+
+impl RequestCounts {
+    /// Joins the in-flight `ADD` of `key` (its receiver), or, when none is in flight, marks one.
+    fn join(&self, key: &str) -> Option<oneshot::Receiver<Result<u64, StoreError>>> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match waiting.get_mut(key) {
+            Some(queue) => {
+                let (sender, receiver) = oneshot::channel();
+                queue.push(sender);
+                Some(receiver)
+            }
+            None => {
+                waiting.insert(key.to_owned(), Vec::new());
+                None
+            }
+        }
+    }
+
+    /// The requests that came while the last `ADD` of `key` was in flight; when none did, the key
+    /// is released (the next request sends its own `ADD`).
+    fn next_batch(&self, key: &str) -> Vec<oneshot::Sender<Result<u64, StoreError>>> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let batch = waiting.get_mut(key).map(std::mem::take).unwrap_or_default();
+        if batch.is_empty() {
+            waiting.remove(key);
+        }
+        batch
+    }
+}
+
+/// Releases a key whose `ADD` was abandoned (its request was dropped mid-flight): the requests
+/// waiting on it get an error (a failed count lets a request through) instead of waiting forever.
+struct InFlight {
+    counts: Arc<RequestCounts>,
+    key: String,
+    armed: bool,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut waiting = self.counts.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            waiting.remove(&self.key);
+        }
+    }
+}
+
+/// One error for each request of a batch (`StoreError` is not `Clone`).
+fn shared_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Throttled => StoreError::Throttled,
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
 impl Store {
-    /// Counts one request in `window`; answers the window's count including it.
+    /// Counts one request in `window`; answers the window's count including it. A request that
+    /// finds an `ADD` of its window in flight waits for the next one, which counts every request
+    /// that waited; each gets the count as if they had been added one by one.
     pub(crate) async fn count_request(&self, org: &OrgId, window: &RateWindow) -> Result<u64, StoreError> {
+        let key = format!("{}|{}", org_pk(org), window.sk());
+        if let Some(receiver) = self.request_counts.join(&key) {
+            return receiver
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Backend("the shared count was abandoned".into())));
+        }
+        let mut in_flight = InFlight { counts: self.request_counts.clone(), key, armed: true };
+        let mine = self.add_requests(org, window, 1).await;
+        let batch = self.request_counts.next_batch(&in_flight.key);
+        if batch.is_empty() {
+            in_flight.armed = false;
+            return mine;
+        }
+        // Those who waited are counted off this request's path (it has its answer).
+        in_flight.armed = false;
+        let store = self.clone();
+        let (org, window, key) = (org.clone(), window.clone(), std::mem::take(&mut in_flight.key));
+        tokio::spawn(async move {
+            let mut batch = batch;
+            let mut in_flight = InFlight { counts: store.request_counts.clone(), key, armed: true };
+            while !batch.is_empty() {
+                let n = batch.len() as u64;
+                let result = store.add_requests(&org, &window, n).await;
+                for (i, waiter) in (0u64..).zip(batch) {
+                    // The batch's requests are counted in the order they came.
+                    let _ = waiter.send(match &result {
+                        Ok(total) => Ok(total.saturating_sub(n - 1 - i)),
+                        Err(error) => Err(shared_error(error)),
+                    });
+                }
+                batch = store.request_counts.next_batch(&in_flight.key);
+            }
+            in_flight.armed = false;
+        });
+        mine
+    }
+
+    /// Adds `n` requests to `window`'s counter; answers the count including them.
+    async fn add_requests(&self, org: &OrgId, window: &RateWindow, n: u64) -> Result<u64, StoreError> {
         // Kept a minute past the window: DynamoDB's TTL deletes only eventually, and a late delete
         // only costs storage, since the key names its window.
         let ttl = window.ends_at_ms() / 1000 + 60;
@@ -64,15 +173,15 @@ impl Store {
             .table_name(&self.table)
             .key("PK", AttributeValue::S(org_pk(org)))
             .key("SK", AttributeValue::S(window.sk()))
-            .update_expression("ADD n :one SET #ttl = :ttl")
+            .update_expression("ADD n :n SET #ttl = :ttl")
             .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
             .expression_attribute_values(":ttl", AttributeValue::N(ttl.to_string()))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        Ok(output.attributes.as_ref().and_then(|item| number(item, "n")).unwrap_or(1))
+        Ok(output.attributes.as_ref().and_then(|item| number(item, "n")).unwrap_or(n))
     }
 
     /// Sets the organization's budget (the operator's `scimctl fair-use`).
