@@ -182,7 +182,7 @@ impl Browser {
             for element in self.find_now(css).await {
                 // A stale element was replaced while we looked: the next round finds its successor.
                 match self.try_command("GET", &format!("/element/{}/displayed", element.0), Value::Null).await {
-                    Ok(shown) if shown == json!(true) => return element,
+                    Ok(Value::Bool(true)) => return element,
                     Ok(_) => {}
                     Err(error) if is_stale(&error) => {}
                     Err(error) => panic!("WebDriver displayed of {css}: {error}"),

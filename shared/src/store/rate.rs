@@ -59,11 +59,14 @@ pub(crate) fn decode_budget(item: &Item) -> Option<RateBudget> {
     (per_second > 0 && burst > 0).then_some(RateBudget { per_second, burst })
 }
 
+/// Where a request waiting for a shared `ADD` gets its count.
+type CountWaiter = oneshot::Sender<Result<u64, StoreError>>;
+
 /// The counts of one instance waiting for their window's next `ADD`, by counter key. A key is
 /// present while an `ADD` of it is in flight; its list holds the requests that came meanwhile.
 #[derive(Debug, Default)]
 pub(crate) struct RequestCounts {
-    waiting: Mutex<HashMap<String, Vec<oneshot::Sender<Result<u64, StoreError>>>>>,
+    waiting: Mutex<HashMap<String, Vec<CountWaiter>>>,
 }
 
 impl RequestCounts {
@@ -85,7 +88,7 @@ impl RequestCounts {
 
     /// The requests that came while the last `ADD` of `key` was in flight; when none did, the key
     /// is released (the next request sends its own `ADD`).
-    fn next_batch(&self, key: &str) -> Vec<oneshot::Sender<Result<u64, StoreError>>> {
+    fn next_batch(&self, key: &str) -> Vec<CountWaiter> {
         let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let batch = waiting.get_mut(key).map(std::mem::take).unwrap_or_default();
         if batch.is_empty() {
