@@ -2,7 +2,9 @@
 
 moto's threaded server does not make conditional writes atomic under concurrent requests; serving
 requests one by one gives each request the atomicity DynamoDB has, so concurrency tests test our
-use of conditional writes. With --exit-with-parent the server stops when the process that started
+use of conditional writes. The server is `serve_one_at_a_time`: HTTP/1.1 with kept-alive
+connections, one request at a time in one thread (--werkzeug-server: moto's own, a connection per
+request, for before/after timings). With --exit-with-parent the server stops when the process that started
 it (a test run) ends. GET /_tests/ses-messages.json lists the emails SES accepted (for tests);
 GET /_tests/dynamodb-calls.json counts the DynamoDB requests served, by operation (for infra/bench.py).
 Three moto hot spots are patched so large-team tests run in seconds, with the same wire results:
@@ -10,8 +12,8 @@ TransactWriteItems rolls back per item instead of copying whole tables
 (`roll_back_transactions_per_item`), item-reading answers skip moto's shape-walking serializer
 (`serialize_item_reads_directly`), and Query reads one partition (base table or GSI) from an index
 instead of sorting and scanning the whole table (`query_partitions_from_an_index`). Two more save
-per-request CPU for infra/bench.sh: each UpdateExpression is parsed once
-(`parse_each_update_expression_once`), and per-request work that gives the same answer every time
+per-request CPU for infra/bench.sh: each UpdateExpression (and ConditionExpression's tokens) is
+parsed once (`parse_each_update_expression_once`), and per-request work that gives the same answer every time
 is done once (`skip_per_request_overhead`).
 infra/test_moto_server.py compares the wire answers with plain moto's.
 """
@@ -405,6 +407,11 @@ def skip_per_request_overhead() -> None:
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
     MotoRequestHandler.log_request = lambda self, code="-", size="-": None
+    # An answer's status and headers, then its body, were two writes: two wake-ups of the client
+    # waiting on the socket, and on a busy machine the woken client takes the CPU from moto (the
+    # one server everyone waits on) in the middle of each answer. Buffered, an answer up to 64 KiB
+    # is one write (werkzeug flushes after the body).
+    MotoRequestHandler.wbufsize = 1 << 16
     # Every call lists the handler class's methods with inspect.getmembers (~6% of moto's CPU);
     # classes do not change while the server runs.
     from moto.core import responses
@@ -463,6 +470,171 @@ def parse_each_update_expression_once() -> None:
     ConditionExpressionParser._lex_condition_expression = lex_once
 
 
+class Connection:
+    """One client connection of `serve_one_at_a_time`: the bytes received and not yet answered."""
+
+    def __init__(self, sock, address):
+        self.sock, self.address = sock, address
+        self.received = bytearray()
+        self.continued = False  # "100 Continue" sent for the request being received
+
+
+def dechunked(body: bytes):
+    """A chunked request body decoded, and how many bytes it took; None while incomplete."""
+    out, at = bytearray(), 0
+    while True:
+        line_end = body.find(b"\r\n", at)
+        if line_end < 0:
+            return None
+        size = int(body[at:line_end].split(b";")[0].strip() or b"0", 16)
+        at = line_end + 2
+        if size == 0:
+            trailer_end = body.find(b"\r\n\r\n", at - 2)
+            return (bytes(out), trailer_end + 4) if trailer_end >= 0 else None
+        if len(body) < at + size + 2:
+            return None
+        out += body[at:at + size]
+        at += size + 2
+
+
+def next_request(connection: Connection):
+    """The next whole request received on `connection` (method, target, version, headers, body),
+    taken off its buffer; None while it is incomplete."""
+    buffer = connection.received
+    head_end = buffer.find(b"\r\n\r\n")
+    if head_end < 0:
+        return None
+    lines = bytes(buffer[:head_end]).decode("latin-1").split("\r\n")
+    method, target, version = lines[0].split(" ", 2)
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers.append((name.strip(), value.strip()))
+    fields = {name.lower(): value for name, value in headers}
+    start = head_end + 4
+    if "chunked" in fields.get("transfer-encoding", "").lower():
+        decoded = dechunked(bytes(buffer[start:]))
+        if decoded is None:
+            return None
+        body, used = decoded
+        end = start + used
+    else:
+        end = start + int(fields.get("content-length", "0") or "0")
+        if len(buffer) < end:
+            if fields.get("expect", "").lower() == "100-continue" and not connection.continued:
+                connection.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                connection.continued = True
+            return None
+        body = bytes(buffer[start:end])
+    del buffer[:end]
+    connection.continued = False
+    return method, target, version, headers, body
+
+
+def answer(app, connection: Connection, host: str, port: int, request) -> bool:
+    """Runs the WSGI app on one request and writes its answer in one send; whether the connection
+    stays open."""
+    import email.utils
+    import io
+    import traceback
+    from urllib.parse import unquote
+
+    method, target, version, headers, body = request
+    path, _, query = target.partition("?")
+    environ = {
+        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": unquote(path, "latin-1"),
+        "QUERY_STRING": query, "SERVER_NAME": host, "SERVER_PORT": str(port), "SERVER_PROTOCOL": version,
+        "REMOTE_ADDR": connection.address[0], "REMOTE_PORT": str(connection.address[1]),
+        "CONTENT_LENGTH": str(len(body)), "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body), "wsgi.input_terminated": True, "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
+        "moto.preserved_header_names": {},
+    }
+    close = version == "HTTP/1.0"
+    for name, value in headers:
+        key = name.upper().replace("-", "_")
+        if key == "CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = value
+        elif key not in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
+            key = "HTTP_" + key
+            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        if key == "HTTP_CONNECTION":
+            close = value.lower() == "close" or (close and value.lower() != "keep-alive")
+    started = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        started["status"], started["headers"] = status, response_headers
+        return lambda data: chunks.append(data)
+
+    chunks = []
+    try:
+        result = app(environ, start_response)
+        try:
+            chunks.extend(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+    except Exception:  # the app's fault: a 500, as werkzeug's server answers, and the trace
+        traceback.print_exc()
+        started = {"status": "500 INTERNAL SERVER ERROR", "headers": [("Content-Type", "text/plain")]}
+        chunks = [b"Internal Server Error"]
+    payload = b"" if method == "HEAD" else b"".join(chunks)
+    lines = [f"HTTP/1.1 {started['status']}", "Server: moto (infra/moto_server.py)",
+             f"Date: {email.utils.formatdate(usegmt=True)}"]
+    for name, value in started["headers"]:
+        if name.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
+            lines.append(f"{name}: {value}")
+    lines.append(f"Content-Length: {len(payload)}")
+    if close:
+        lines.append("Connection: close")
+    connection.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload)
+    return not close
+
+
+def serve_one_at_a_time(host: str, port: int, app) -> None:
+    """An HTTP/1.1 server that keeps connections open and answers one request at a time, in this
+    thread: the atomicity of serial requests without a connection per request. moto's own server
+    (werkzeug's) answers HTTP/1.0 and closes each connection, so every SDK call opened one: a third
+    of the service's CPU per request went to the kernel's TCP set-up, and werkzeug's per-connection
+    handler most of moto's overhead outside moto itself. Content-Length and chunked bodies, Expect:
+    100-continue; each answer in one send."""
+    import selectors
+    import socket
+
+    listener = socket.create_server((host, port), backlog=512)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ, None)
+    print(f"moto listening on http://{host}:{port}", file=sys.stderr, flush=True)
+
+    def drop(connection):
+        selector.unregister(connection.sock)
+        connection.sock.close()
+
+    while True:
+        for key, _ in selector.select():
+            if key.data is None:
+                sock, address = listener.accept()
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                selector.register(sock, selectors.EVENT_READ, Connection(sock, address))
+                continue
+            connection = key.data
+            try:
+                received = connection.sock.recv(1 << 16)
+            except OSError:
+                received = b""
+            if not received:
+                drop(connection)
+                continue
+            connection.received += received
+            try:
+                while (request := next_request(connection)) is not None:
+                    if not answer(app, connection, host, port, request):
+                        drop(connection)
+                        break
+            except (OSError, ValueError):  # a client gone mid-answer, or bytes that are no HTTP
+                drop(connection)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
@@ -470,6 +642,8 @@ def main() -> None:
     parser.add_argument("--exit-with-parent", action="store_true")
     # For before/after timings: moto's own Query (a scan of the whole table).
     parser.add_argument("--without-query-index", action="store_true")
+    # For before/after timings: moto's own server (werkzeug, HTTP/1.0, a connection per request).
+    parser.add_argument("--werkzeug-server", action="store_true")
     args = parser.parse_args()
     if args.exit_with_parent:
         threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
@@ -481,8 +655,11 @@ def main() -> None:
     if not args.without_query_index:
         query_partitions_from_an_index()
     app = with_index_invalidation(with_test_endpoints(DomainDispatcherApplication(create_backend_app)))
-    print(f"moto listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-    run_simple(args.host, args.port, app, threaded=False, use_reloader=False, request_handler=MotoRequestHandler)
+    if args.werkzeug_server:
+        print(f"moto listening on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+        run_simple(args.host, args.port, app, threaded=False, use_reloader=False, request_handler=MotoRequestHandler)
+    else:
+        serve_one_at_a_time(args.host, args.port, app)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ same items to both (several partitions, two global indexes, items of very differ
 compares the parsed answers of many queries (key conditions, filters, projections, Limit with the
 pagination walked to the end, reverse order, global indexes, errors), again after every kind of write
 that can move an item between index partitions (put, update, delete, batch write, transactions,
-a cancelled transaction, PartiQL). Run: .venv/bin/python infra/test_moto_server.py (infra/test.sh).
+a cancelled transaction, PartiQL). The launcher's HTTP server is tested on its own too: kept-alive,
+pipelined and chunked requests, Expect: 100-continue, HTTP/1.0, garbage. Run:
+.venv/bin/python infra/test_moto_server.py (infra/test.sh).
 """
 import os
 import socket
@@ -318,6 +320,84 @@ class MotoServerMatchesMoto(unittest.TestCase):
         moved = answer(self.patched, {"IndexName": "GSI1", "KeyConditionExpression": "GSI1PK = :pk AND GSI1SK = :s",
                                       "ExpressionAttributeValues": {":pk": s("ORG#x#USER#4"), ":s": s("GROUP#9#001")}})
         self.assertEqual(moved[0]["Count"], 1)
+
+
+class KeptAliveConnections(unittest.TestCase):
+    """The launcher's server (`serve_one_at_a_time`) at the HTTP level: what an SDK and boto3 send."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proc, client = start([sys.executable, os.path.join(HERE, "moto_server.py")])
+        cls.port = int(client.meta.endpoint_url.rsplit(":", 1)[1])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.kill()
+        cls.proc.wait(timeout=10)
+
+    def exchange(self, sock, data: bytes, answers: int) -> list:
+        """Sends `data`, reads `answers` whole answers (status line, headers, Content-Length body)."""
+        sock.sendall(data)
+        received, out = b"", []
+        while len(out) < answers:
+            head_end = received.find(b"\r\n\r\n")
+            if head_end >= 0:
+                head = received[:head_end].decode("latin-1")
+                length = int(next(line.split(":", 1)[1] for line in head.split("\r\n") if line.lower().startswith("content-length")))
+                if len(received) >= head_end + 4 + length:
+                    out.append((head, received[head_end + 4:head_end + 4 + length]))
+                    received = received[head_end + 4 + length:]
+                    continue
+            chunk = sock.recv(65536)
+            self.assertTrue(chunk, f"the server closed the connection after {len(out)} answers")
+            received += chunk
+        return out
+
+    def request(self, body: bytes, extra: str = "", version: str = "HTTP/1.1", chunked: bool = False) -> bytes:
+        head = (f"POST / {version}\r\nHost: 127.0.0.1:{self.port}\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                "X-Amz-Target: DynamoDB_20120810.ListTables\r\n"
+                "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, "
+                "SignedHeaders=host, Signature=x\r\n" + extra)
+        if chunked:
+            return (head + "Transfer-Encoding: chunked\r\n\r\n").encode() + b"".join(
+                f"{len(part):x}\r\n".encode() + part + b"\r\n" for part in (body[:1], body[1:])) + b"0\r\n\r\n"
+        return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    def test_requests_share_a_connection_even_when_pipelined_or_chunked(self):
+        with socket.create_connection(("127.0.0.1", self.port)) as sock:
+            first = self.exchange(sock, self.request(b"{}"), 1)
+            # Two requests in one send, the second with a chunked body: two answers, in order.
+            both = self.exchange(sock, self.request(b"{}") + self.request(b'{"Limit": 1}', chunked=True), 2)
+        for head, body in first + both:
+            self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+            self.assertIn("TableNames", body.decode())
+            self.assertNotIn("Connection: close", head)
+
+    def test_expect_100_continue_is_answered_before_the_body(self):
+        with socket.create_connection(("127.0.0.1", self.port)) as sock:
+            whole = self.request(b"{}", extra="Expect: 100-continue\r\n")
+            head_end = whole.find(b"\r\n\r\n") + 4
+            sock.sendall(whole[:head_end])
+            self.assertTrue(sock.recv(64).startswith(b"HTTP/1.1 100 Continue"))
+            (head, body), = self.exchange(sock, whole[head_end:], 1)
+        self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+
+    def test_http_1_0_and_connection_close_end_the_connection_after_the_answer(self):
+        for version, extra in (("HTTP/1.0", ""), ("HTTP/1.1", "Connection: close\r\n")):
+            with socket.create_connection(("127.0.0.1", self.port)) as sock:
+                (head, _), = self.exchange(sock, self.request(b"{}", extra=extra, version=version), 1)
+                self.assertIn("Connection: close", head)
+                sock.settimeout(5)
+                self.assertEqual(sock.recv(1), b"", "closed after the answer")
+
+    def test_bytes_that_are_no_http_close_that_connection_only(self):
+        with socket.create_connection(("127.0.0.1", self.port)) as bad, \
+                socket.create_connection(("127.0.0.1", self.port)) as good:
+            bad.sendall(b"garbage\r\n\r\n")
+            bad.settimeout(5)
+            self.assertEqual(bad.recv(1), b"")
+            (head, _), = self.exchange(good, self.request(b"{}"), 1)
+            self.assertTrue(head.startswith("HTTP/1.1 200"), head)
 
 
 if __name__ == "__main__":
