@@ -17,15 +17,23 @@ struct OrganizationItem {
     #[serde(flatten)]
     organization: Organization,
     /// Members consuming an Enterprise license, kept in the same transactions as member writes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "counter")]
     licenses_scim: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "counter")]
     licenses_manual: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "counter")]
     licenses_used: u64,
     /// Every member, active or not: the total of an unfiltered member list.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "counter")]
     member_count: u64,
+}
+
+/// A counter as stored: `ADD`s can take one below zero (members written without counting them,
+/// by `scimctl load-team`, then deleted); read as none rather than as an undecodable organization,
+/// which answered every request of the organization with a 500.
+fn counter<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let stored = i64::deserialize(deserializer)?;
+    Ok(u64::try_from(stored).unwrap_or(0))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -221,4 +229,37 @@ pub(crate) fn scim_settings_put(
             .expression_attribute_values(":expected", aws_sdk_dynamodb::types::AttributeValue::N(version.to_string())),
     };
     builder.build().map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    use super::*;
+    use crate::domain::Plan;
+
+    #[test]
+    fn a_counter_below_zero_reads_as_zero_not_as_an_undecodable_organization() {
+        let org = Organization::new(
+            OrgId::parse("negative-counts").unwrap(),
+            "Negative",
+            Plan::Enterprise,
+            None,
+            chrono::Utc::now(),
+        );
+        let mut item = to_item(&OrganizationItem {
+            pk: org_pk(&org.id),
+            sk: ORG_SK.into(),
+            organization: org,
+            licenses_scim: 3,
+            licenses_manual: 0,
+            licenses_used: 3,
+            member_count: 5,
+        })
+        .unwrap();
+        item.insert("licenses_scim".into(), AttributeValue::N("-2".into()));
+        item.insert("member_count".into(), AttributeValue::N("-1".into()));
+        let (_, counts) = decode_organization(item).unwrap();
+        assert_eq!(counts, LicenseCounts { scim: 0, manual: 0, members: 0 });
+    }
 }
