@@ -3,7 +3,8 @@ scim2-server (in memory), phase by phase, alternating which goes first. Started 
 
 Phases (sizes are flags): `sync` (each user: a userName lookup, then its POST), `teams` (the teams,
 then their members added in PATCHes of --patch-size), `steady` (a fixed mix: 40% GET user, 20% userName
-lookup, 20% PATCH user, 15% add or remove one team member, 5% toggle active). --clients threads send
+lookup, 20% PATCH user, 15% add or remove one team member, 5% toggle active), `GET user` (--single-gets
+GET /Users/{id}: the single-resource request). --clients threads send
 the requests; both servers get the same requests. Server CPU per request comes from /proc/<pid>/stat
 (utime + stime) before and after each phase, peak memory from /proc/<pid>/status (VmHWM), DynamoDB
 calls per request from the moto launcher's request counter (/_tests/dynamodb-calls.json). Only
@@ -296,6 +297,24 @@ def steady_jobs(plan: list) -> list:
     return [job(kind, i, t, n) for n, (kind, i, t) in enumerate(plan)]
 
 
+def single_get_jobs(args) -> list:
+    """GET /Users/{id} of seeded random users: the single-resource request whose server CPU the
+    issue budgets (Rust side ≤ 400 µs)."""
+    rng = random.Random(args.seed + 1)
+
+    def job(i):
+        def run(target, conn):
+            uid = target.user_ids[i]
+            if uid is None:
+                return [(0, 0.0)]
+            status, _, s = request(target, conn, "GET", f"/Users/{uid}")
+            return [(status, s)]
+
+        return run
+
+    return [job(rng.randrange(args.users)) for _ in range(args.single_gets)]
+
+
 def build_big_team(args, target: Target, scimctl) -> tuple:
     """A 10-member team (POST) and a --big-team member team: loaded by `scimctl load-team` on our
     side (the fixture loader: minutes of POSTs otherwise), built over SCIM on the peer's (its POSTs
@@ -363,7 +382,9 @@ def start_ours(args, workdir: str) -> tuple:
         "SCIMCTL_PASSPHRASE": "bench owner passphrase",
     })
     env.setdefault("RUST_LOG", "warn")
-    moto = subprocess.Popen([python, os.path.join(os.path.dirname(__file__), "moto_server.py"), "--port", str(moto_port)],
+    moto_args = ["--werkzeug-server"] if args.werkzeug_moto else []
+    moto = subprocess.Popen([python, os.path.join(os.path.dirname(__file__), "moto_server.py"), "--port", str(moto_port),
+                             *moto_args],
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "moto.log"), "w"))
     wait_for_port(moto_port, moto, "moto")
 
@@ -465,14 +486,17 @@ def main() -> None:
     parser.add_argument("--patch-size", type=int, default=50)
     parser.add_argument("--steady", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--single-gets", type=int, default=2000, help="GET /Users/{id} requests of the `GET user` phase")
     parser.add_argument("--phase-seconds", type=float, default=900, help="time limit of each phase per server")
     parser.add_argument("--big-team", type=int, default=10_000,
                         help="members of the team whose member PATCHes are timed against a 10-member team's (0: skip)")
     parser.add_argument("--member-changes", type=int, default=50, help="add+remove pairs per team in that phase")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--werkzeug-moto", action="store_true",
+                        help="moto's own server (a connection per request) instead of the launcher's kept-alive one")
     parser.add_argument("--workdir", default="target/bench")
     args = parser.parse_args()
-    if not (0 < args.users <= 200_000 and 0 <= args.teams <= 1000 and 0 < args.clients <= 64
+    if not (0 <= args.single_gets <= 1_000_000 and 0 < args.users <= 200_000 and 0 <= args.teams <= 1000 and 0 < args.clients <= 64
             and 0 < args.patch_size <= 1000 and 0 <= args.steady <= 1_000_000 and 0 < args.team_size <= args.users):
         parser.error("sizes out of range")
     os.makedirs(args.workdir, exist_ok=True)
@@ -502,6 +526,8 @@ def main() -> None:
         run_phase("teams: create", lambda t: team_jobs(args, t)[0], [peer, ours])
         run_phase("teams: members", lambda t: team_jobs(args, t)[1], [ours, peer])
         run_phase("steady", lambda t: steady_jobs(plan), [peer, ours])
+        if args.single_gets:
+            run_phase("GET user", lambda t: single_get_jobs(args), [ours, peer])
         if args.big_team and args.users >= 20 + args.member_changes:
             teams = {target.name: build_big_team(args, target, target.scimctl) for target in targets}
             # One client: the latency of one member change, not a queue's.
@@ -511,7 +537,7 @@ def main() -> None:
                     rows.append((phase, result))
                     print(f"{phase:>8} {target.name:<20} {result['requests']:>6} requests in {result['wall']:.1f} s, "
                           f"{result['errors']} errors {result['error_statuses'] or ''}", file=sys.stderr, flush=True)
-        order = ["sync", "teams: create", "teams: members", "steady"]
+        order = ["sync", "teams: create", "teams: members", "steady", "GET user"]
         rows.sort(key=lambda row: order.index(row[0]) if row[0] in order else len(order))
         print(f"\nusers {args.users}, teams {args.teams} x {args.team_size} (PATCHes of {args.patch_size}), "
               f"steady {args.steady}, clients {args.clients}; {os.cpu_count()} CPUs\n")
