@@ -375,15 +375,18 @@ async fn a_chunk_failing_half_way_through_a_patch_leaves_an_exact_count_and_a_re
     let value: Vec<Value> = users.iter().map(|id| json!({"value": id})).collect();
     let add_all = json!([{"op": "add", "path": "members", "value": value}]);
 
-    // The second of six transactions (49 members each) never reaches DynamoDB: the first 49 members are in.
-    app.faults.fail_nth("TransactWriteItems", 2, FaultTiming::BeforeSending);
+    // The change is recorded first (transaction 1); the second of six membership transactions
+    // (49 members each) never reaches DynamoDB: the first 49 members are in.
+    app.faults.fail_nth("TransactWriteItems", 3, FaultTiming::BeforeSending);
     let (status, _, body) = patch_group(&app, &org, &gid, add_all.clone()).await;
     assert!(app.faults.struck());
     assert_interrupted(status, &body);
     assert!(body["detail"].as_str().unwrap().contains("49 of the 250"), "{body}");
-    assert_eq!(membership_views(&app, &org, &gid).await, (49, 49, 49));
+    assert_eq!(member_count(&app, &org, &gid).await, 49, "the count matches the items meanwhile");
+    // The next reader of the team completes the recorded change: never a half-applied member set.
+    assert_eq!(membership_views(&app, &org, &gid).await, (250, 250, 250));
 
-    // The IdP retries the same PATCH: the 49 are skipped, the rest added, the count exact.
+    // The IdP retries the same PATCH: nothing is left to do, the count stays exact.
     let (status, _, body) = patch_group(&app, &org, &gid, add_all).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(membership_views(&app, &org, &gid).await, (250, 250, 250));
@@ -399,13 +402,14 @@ async fn a_chunk_whose_answer_is_lost_after_commit_still_leaves_an_exact_count()
     let value: Vec<Value> = users.iter().map(|id| json!({"value": id})).collect();
     let remove_all = json!([{"op": "remove", "path": "members", "value": value}]);
 
-    // The second transaction commits (49 more removed) but its answer is lost: the service
-    // cannot know, yet the counter moved in the same transaction as the items.
-    app.faults.fail_nth("TransactWriteItems", 2, FaultTiming::AfterCommit);
+    // The second membership transaction commits (49 more removed) but its answer is lost: the
+    // service cannot know, yet the counter moved in the same transaction as the items.
+    app.faults.fail_nth("TransactWriteItems", 3, FaultTiming::AfterCommit);
     let (status, _, body) = patch_group(&app, &org, &gid, remove_all.clone()).await;
     assert!(app.faults.struck());
     assert_interrupted(status, &body);
-    assert_eq!(membership_views(&app, &org, &gid).await, (152, 152, 152));
+    assert_eq!(member_count(&app, &org, &gid).await, 152, "the count matches the items meanwhile");
+    assert_eq!(membership_views(&app, &org, &gid).await, (0, 0, 0), "the next reader completes the change");
 
     let (status, _, body) = patch_group(&app, &org, &gid, remove_all).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
@@ -429,11 +433,11 @@ async fn a_post_whose_members_cannot_all_be_written_creates_nothing_and_its_retr
     assert!(app.faults.struck());
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["status"], "503", "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("was not created"), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("Retry the request"), "{body}");
     let filter = encode("displayName eq \"All at once\"");
     let (status, _, found) = send(scim(&app, &org, Method::GET, &format!("/Groups?filter={filter}"))).await;
     assert_eq!(status, StatusCode::OK, "{found}");
-    assert_eq!(found["totalResults"], 0, "the half-made team was undone: {found}");
+    assert_eq!(found["totalResults"], 0, "nobody sees the half-made team: {found}");
 
     // The IdP's retry is not refused as a duplicate.
     let (status, _, created) = send(with_body(scim(&app, &org, Method::POST, "/Groups"), &group)).await;

@@ -199,9 +199,10 @@ impl Intercept for RoundTrips {
         // A credential's last use is written after the response, like the request log
         // (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth"): counted by `use_writes`.
         let is_use = operation == "UpdateItem" && body.contains("last_used_at = :at");
-        // A paging position is written after the page was answered (docs/ARCHITECTURE.md, "Paging").
+        // A paging position is written before the page is answered (docs/ARCHITECTURE.md, "Paging"):
+        // a sequential round trip, counted by `walk_writes` too.
         let is_walk = operation == "PutItem" && body.contains("\"WALK#");
-        if !is_log && !is_rate && !is_use && !is_walk {
+        if !is_log && !is_rate && !is_use {
             self.spans.lock().unwrap().push((Instant::now(), None));
             cfg.interceptor_state().store_put(CallStarted(self.spans.lock().unwrap().len() - 1));
             self.requests.lock().unwrap().push((operation.clone(), body));

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::Utc;
 use insomnia_scim::provisioning::{self, Expected};
+use insomnia_scim::store::TeamGuard;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -139,7 +140,11 @@ async fn a_member_cannot_be_added_to_a_team_while_it_is_being_deleted() {
 
     // The transaction itself refuses the membership, whatever its caller read before.
     let membership = insomnia_scim::store::Membership { team_id: team.clone(), user_id: user.clone(), display: None };
-    let added = app.store.add_team_members(&org.id.scope(), &team, &[membership], None, Utc::now()).await.unwrap();
+    let added = app
+        .store
+        .add_team_members(&org.id.scope(), &team, &[membership], TeamGuard::Settled(None), Utc::now())
+        .await
+        .unwrap();
     assert_eq!(added, 0);
     let patch = json!([{"op": "add", "path": "members", "value": [{"value": user}]}]);
     let (status, _, body) = patch_group(&app, &org, &team, patch).await;

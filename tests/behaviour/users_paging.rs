@@ -182,9 +182,10 @@ async fn walking_every_user_by_start_index_reads_each_item_about_once() {
     let walk = walk_by_index(&app, &org, "/Users?attributes=userName", n).await;
     assert_every_user_once(&walk, &ids);
     assert_items_within(&walk, WALK_ITEMS_PER_USER, n, "index walk");
-    // Page 1 is read beside the token check; every later page reads its position first.
-    assert_eq!(walk.round_trips[0], 1, "{:?}", walk.round_trips);
-    assert!(walk.most_round_trips <= 2, "{:?}", walk.round_trips);
+    // Page 1 is read beside the token check; every later page reads its positions first. Each page
+    // with a next one writes where the next starts before it is answered (one more round trip).
+    assert_eq!(walk.round_trips[0], 2, "{:?}", walk.round_trips);
+    assert!(walk.most_round_trips <= 3, "{:?}", walk.round_trips);
     // Every page but the last remembers where the next one starts.
     assert_eq!(walk.positions_written, walk.pages - 1);
     eprintln!(
@@ -220,7 +221,7 @@ async fn walking_a_teams_members_reads_one_membership_and_one_user_per_member() 
     assert_every_user_once(&by_index, &ids);
     // Each member: its membership item and its user item.
     assert_items_within(&by_index, 2.0 * WALK_ITEMS_PER_USER, n, "team index walk");
-    assert!(by_index.most_round_trips <= 3, "{:?}", by_index.round_trips);
+    assert!(by_index.most_round_trips <= 4, "{:?}", by_index.round_trips);
     let by_cursor = walk_by_cursor(&app, &org, &path, n).await;
     assert_every_user_once(&by_cursor, &ids);
     assert_items_within(&by_cursor, 2.0 * WALK_ITEMS_PER_USER, n, "team cursor walk");
@@ -437,7 +438,7 @@ async fn scale_every_walk_page_member_change_read_and_lookup_stays_within_its_bu
     let users = walk_by_index(&app, &org, "/Users?attributes=userName", n).await;
     assert_every_user_once(&users, &ids);
     assert_items_within(&users, WALK_ITEMS_PER_USER, n, "index walk");
-    assert!(users.most_round_trips <= 2, "{:?}", users.round_trips);
+    assert!(users.most_round_trips <= 3, "{:?}", users.round_trips);
     let by_cursor = walk_by_cursor(&app, &org, "/Users?attributes=userName", n).await;
     assert_every_user_once(&by_cursor, &ids);
     assert_items_within(&by_cursor, WALK_ITEMS_PER_USER, n, "cursor walk");
@@ -446,7 +447,7 @@ async fn scale_every_walk_page_member_change_read_and_lookup_stays_within_its_bu
     let members = walk_by_index(&app, &org, &team_path, n).await;
     assert_every_user_once(&members, &ids);
     assert_items_within(&members, 2.0 * WALK_ITEMS_PER_USER, n, "team index walk");
-    assert!(members.most_round_trips <= 3, "{:?}", members.round_trips);
+    assert!(members.most_round_trips <= 4, "{:?}", members.round_trips);
     let walked = started.elapsed() - loaded;
 
     // A user created through SCIM, read, looked up, added to the big team and removed again.

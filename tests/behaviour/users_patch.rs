@@ -164,14 +164,21 @@ async fn add_to_a_complex_attribute_merges_its_sub_attributes() {
 }
 
 #[tokio::test]
-async fn add_of_an_email_already_present_does_not_duplicate_it() {
+async fn add_of_an_email_already_present_changes_nothing_not_even_the_version() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let created = create(&app, &org, &babs()).await;
     let body = patch_body(
         json!([{"op": "add", "path": "emails", "value": [{"value": "bjensen@example.com", "type": "work"}]}]),
     );
-    patch_expecting(&app, &org, &created, &body, |_| {}).await;
+    // RFC 7644 §3.5.2.1: an operation that changes nothing does not change the modify time, and
+    // the ETag IdPs compare stays as it was.
+    let response = send_patch(&app, &org, &id_of(&created), &body).await;
+    let etag = header(&response, ETAG.as_str());
+    let patched = expect_json(response, StatusCode::OK).await;
+    assert_eq!(patched, created, "the unchanged resource, meta included");
+    assert_eq!(etag, Some(version(version_number(&created))));
+    assert_eq!(get_user(&app, &org, &id_of(&created)).await, created, "nothing was written");
 }
 
 // --------------------------------------------------------------------------------------------------------- replace

@@ -269,7 +269,7 @@ async fn load_team(store: &Store, org: &OrgId, display_name: &str, count: usize)
         modified_at: now,
         resource: Some(resource.to_string()),
     };
-    store.create_team(&AuthorizedOrg::for_operator(org.clone()), &team).await.map_err(failed)?;
+    store.create_team(&AuthorizedOrg::for_operator(org.clone()), &team, None).await.map_err(failed)?;
     let ids: Vec<String> = members.into_iter().map(|m| m.id).collect();
     store
         .load_memberships_unchecked(&AuthorizedOrg::for_operator(org.clone()), &team_id, &ids)

@@ -19,4 +19,4 @@ pub use organization::{IdentityProvider, MemberRole, Organization, Plan, ScimReq
 pub use scim_settings::{
     PreviousToken, RefreshFailure, ScimSettings, TokenState, TokenWindow, EXPIRY_WARNING_DAYS, MAX_OVERLAP_HOURS,
 };
-pub use team::{Membership, TeamRecord};
+pub use team::{MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};

@@ -19,10 +19,53 @@ pub struct TeamRecord {
     pub resource: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
     pub team_id: String,
     pub user_id: String,
     /// The member's userName when added (display only).
     pub display: Option<String>,
+}
+
+/// A member change recorded on its team before any membership moves (docs/ARCHITECTURE.md,
+/// "Writes cut off part way"): whoever finds it — the writer, the next writer or reader of the
+/// team, the IdP's retry, the scheduler's sweep — applies the recorded delta and clears it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingMembers {
+    pub id: String,
+    pub kind: PendingKind,
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingKind {
+    /// The team is being created with its members: nobody else sees it until it is complete.
+    Create,
+    /// The team's member set is changing (a replacement, or more changes than one transaction holds).
+    Change,
+}
+
+impl PendingMembers {
+    pub fn new(kind: PendingKind, since: DateTime<Utc>) -> Self {
+        Self { id: uuid::Uuid::new_v4().simple().to_string(), kind, since }
+    }
+}
+
+/// Memberships to add and user ids to remove: a member change as its intent records it. Applying
+/// it again is harmless (adding a present member or removing an absent one changes nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberDelta {
+    pub adds: Vec<Membership>,
+    pub removes: Vec<String>,
+}
+
+impl MemberDelta {
+    pub fn is_empty(&self) -> bool {
+        self.adds.is_empty() && self.removes.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.adds.len() + self.removes.len()
+    }
 }

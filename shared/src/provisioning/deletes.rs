@@ -15,7 +15,9 @@ use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
 use super::{Expected, ProvisioningError};
 use crate::auth::AuthorizedOrg;
 use crate::retry::Backoff;
-use crate::store::{MemberRecord, MemberState, MemberWriteError, Store, TeamRecord, TeamState, TeamWriteError};
+use crate::store::{
+    MemberRecord, MemberState, MemberWriteError, Store, TeamGuard, TeamRecord, TeamState, TeamWriteError,
+};
 
 /// Memberships read per round of a team's delete.
 const TEAM_SWEEP_PAGE: usize = 490;
@@ -161,7 +163,7 @@ async fn finish_team_delete(
                 what: "its members are still being removed".to_owned(),
             });
         }
-        match store.remove_team_members(org, &marked.id, &user_ids, None, now).await {
+        match store.remove_team_members(org, &marked.id, &user_ids, TeamGuard::Sweep, now).await {
             Ok(_) | Err(TeamWriteError::Missing) => {}
             Err(err) => return Err(unfinished(&err)),
         }

@@ -17,7 +17,7 @@ pub use access::Caller;
 pub use deletes::{delete_team, delete_user};
 pub use error::ProvisioningError;
 pub use retry::{pause_after_conflict, WRITE_ATTEMPTS};
-pub use teams::{GroupPage, GroupView, MembersWanted, TeamRead};
+pub use teams::{finish_team_write, GroupPage, GroupView, MembersWanted, TeamRead};
 pub use user_lists::{UserPage, LIST_ITEM_BUDGET};
 pub use users::{groups_value, UserChange, UserView};
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
 use super::{deletes, Caller, Expected, Provisioning, ProvisioningError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{Membership, TeamRecord};
+use crate::domain::{MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
 use crate::scim::group::{
     self, filter_mentions_members, GroupDocument, ListPage, MemberRef, MembershipChange, Pushed, LIST_PAGE_BUDGET,
     MEMBERS_INLINE_LIMIT,
@@ -16,7 +16,9 @@ use crate::scim::group::{
 use crate::scim::list::{ListQuery, Projection};
 use crate::scim::patch::PatchRequest;
 use crate::scim::{ScimError, ScimType};
-use crate::store::{Prefetch, Prefetched, TeamWriteError, TEAM_EXTERNAL_ID};
+use crate::store::{
+    Prefetch, Prefetched, Store, TeamGuard, TeamState, TeamWriteError, MEMBERSHIPS_PER_TRANSACTION, TEAM_EXTERNAL_ID,
+};
 
 const KIND: &str = "group";
 
@@ -116,8 +118,10 @@ pub enum TeamRead {
 pub struct GroupPage(pub String);
 
 impl Provisioning<'_> {
-    /// Creates a team with its members. If the members cannot all be written, the half-made team
-    /// is undone, so the IdP's retry is not refused as a duplicate.
+    /// Creates a team with its members. With members, the team and its member change are
+    /// recorded in one transaction and nobody sees the team until the change is complete; a
+    /// create cut off part way is taken over by the IdP's retry (same displayName) or undone by
+    /// the sweep (docs/ARCHITECTURE.md, "Writes cut off part way").
     pub async fn create_team(
         &self,
         caller: &Caller,
@@ -127,46 +131,59 @@ impl Provisioning<'_> {
         let name = doc.display_name().to_owned();
         let prefetch = Prefetch::team_name(&name).and_members(refs.iter().map(|r| r.value.as_str()));
         let (org, found) = self.authorize_with(caller, &prefetch).await?;
-        if found.team_name_owner.is_some() {
-            return Err(name_taken(&name));
-        }
-        let now = self.clock.now();
-        let id = uuid::Uuid::new_v4().to_string();
-        let mut members = self.resolve_members(&org, refs, &found, &id).await?;
-        let team = TeamRecord {
-            id: id.clone(),
-            display_name: name.clone(),
-            external_id: doc.external_id(),
-            member_count: 0,
-            version: 1,
-            created_at: now,
-            modified_at: now,
-            resource: Some(doc.to_stored()),
+        let superseded = match &found.team_name_owner {
+            None => None,
+            Some(owner) => match self.store.team_state(&org, owner).await? {
+                // A create of this name that was cut off part way: this request takes it over.
+                Some(state) if state.being_created() && !state.deleting => Some(state),
+                _ => return Err(name_taken(&name)),
+            },
         };
-        self.store.create_team(&org, &team).await.map_err(|e| team_error(e, &id, &name))?;
-        if !members.is_empty() {
-            if let Err(err) = self.store.add_team_members(&org, &id, &members, None, now).await {
-                let failure = team_error(err, &id, &name);
-                let undo = async {
-                    let current = self.store.team_state(&org, &id).await?;
-                    deletes::delete_team(self.store, &org, &id, current, &Expected::Any, now).await
+        let now = self.clock.now();
+        let id = superseded.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |s| s.team.id.clone());
+        let members = self.resolve_members(&org, refs, &found, &id).await?;
+        let pending = PendingMembers::new(PendingKind::Create, now);
+        match superseded {
+            Some(state) => {
+                let old = state.team.clone();
+                let current = self.store.team_members(&org, &id).await?;
+                let delta = replacement_delta(&current, members.clone());
+                let updated = rewritten(&old, doc, now);
+                let previous = state.pending.as_ref();
+                self.store
+                    .begin_member_change(&org, &old, &updated, None, (&pending, &delta), previous)
+                    .await
+                    .map_err(|e| team_error(e, &id, &name))?;
+                settle(self.store, &org, &id, &pending, &delta, self.clock.now()).await?;
+            }
+            None => {
+                let team = TeamRecord {
+                    id: id.clone(),
+                    display_name: name.clone(),
+                    external_id: doc.external_id(),
+                    member_count: 0,
+                    version: 1,
+                    created_at: now,
+                    modified_at: now,
+                    resource: Some(doc.to_stored()),
                 };
-                return Err(match undo.await {
-                    Ok(()) => ProvisioningError::NotCreated { name },
-                    Err(undo) => {
-                        tracing::error!(error = %undo, group = %id, "could not undo a partly created group");
-                        failure
-                    }
-                });
+                let delta = MemberDelta { adds: members.clone(), removes: Vec::new() };
+                let intent = (!delta.is_empty()).then_some((&pending, &delta));
+                self.store.create_team(&org, &team, intent).await.map_err(|e| team_error(e, &id, &name))?;
+                if intent.is_some() {
+                    settle(self.store, &org, &id, &pending, &delta, self.clock.now()).await?;
+                }
             }
         }
-        let team = self.store.team(&org, &id).await?.ok_or_else(|| not_found(&id))?;
+        let team = self.store.team(&org, &id).await?.ok_or(ProvisioningError::NotCreated { name })?;
+        let mut members = members;
         members.sort_by(|a, b| a.user_id.cmp(&b.user_id));
         Ok(GroupView { team, members: Some(members) })
     }
 
     /// The team, with its members when wanted, unless `unchanged` says the caller's copy is
-    /// current (then no member is read).
+    /// current (then no member is read). A member change under way is completed first, so the
+    /// answer shows the team before or after it, never part way.
     pub async fn read_team(
         &self,
         caller: &Caller,
@@ -174,8 +191,9 @@ impl Provisioning<'_> {
         members: MembersWanted,
         unchanged: impl Fn(u64) -> bool,
     ) -> Result<TeamRead, ProvisioningError> {
-        let (org, found) = self.authorize_with(caller, &Prefetch::team(id)).await?;
-        let team = found.team().cloned().ok_or_else(|| not_found(id))?;
+        let (org, mut found) = self.authorize_with(caller, &Prefetch::team(id)).await?;
+        let state = settled(self.store, &org, id, found.take_team_state(), self.clock.now()).await?;
+        let team = state.filter(visible).map(|s| s.team).ok_or_else(|| not_found(id))?;
         if unchanged(team.version) {
             return Ok(TeamRead::NotModified { version: team.version });
         }
@@ -183,7 +201,7 @@ impl Provisioning<'_> {
         Ok(TeamRead::Found(GroupView { team, members }))
     }
 
-    /// PUT: the team's document and its whole member set.
+    /// PUT: the team's document and its whole member set, as one change.
     pub async fn replace_team(
         &self,
         caller: &Caller,
@@ -194,31 +212,19 @@ impl Provisioning<'_> {
         members: MembersWanted,
     ) -> Result<GroupView, ProvisioningError> {
         let prefetch = Prefetch::team(id).and_members(refs.iter().map(|r| r.value.as_str()));
-        let (org, found) = self.authorize_with(caller, &prefetch).await?;
-        let team = found.team().cloned().ok_or_else(|| not_found(id))?;
-        if !expected.allows(team.version) {
-            return Err(ProvisioningError::Precondition { kind: KIND, current: team.version });
-        }
+        let (org, mut found) = self.authorize_with(caller, &prefetch).await?;
         // Validate members before anything is written.
-        self.resolve_members(&org, refs, &found, id).await?;
-        let now = self.clock.now();
-        let updated = rewritten(&team, doc, now);
-        if updated.resource != team.resource || updated.display_name != team.display_name {
-            self.store
-                .update_team(&org, &team, &updated)
-                .await
-                .map_err(|e| team_error(e, id, &updated.display_name))?;
-        }
-        let change =
-            MembershipChange { replace_all: Some(refs.iter().cloned().collect()), ..MembershipChange::default() };
-        self.apply_members(&org, &updated, change, &found, None).await?;
+        let target = self.resolve_members(&org, refs, &found, id).await?;
+        let first = found.take_team_state();
+        let ops = MemberOps::Replace(target);
+        self.change_team(&org, id, expected, first, |team| Ok(rewritten(team, doc, self.clock.now())), &ops).await?;
         let team = self.store.team(&org, id).await?.ok_or_else(|| not_found(id))?;
         let members = self.members_for(&org, &team, members).await?;
         Ok(GroupView { team, members })
     }
 
-    /// PATCH: the document part (rename, externalId) and the membership part. Answers the team's
-    /// new version.
+    /// PATCH: the document part (rename, externalId) and the membership part, as one change.
+    /// Answers the team's new version.
     pub async fn patch_team(
         &self,
         caller: &Caller,
@@ -229,30 +235,136 @@ impl Provisioning<'_> {
     ) -> Result<u64, ProvisioningError> {
         let adds: Vec<&MemberRef> = change.adds.iter().chain(change.replace_all.iter().flatten()).collect();
         let prefetch = Prefetch::team(id).and_members(adds.iter().map(|r| r.value.as_str()));
-        let (org, found) = self.authorize_with(caller, &prefetch).await?;
-        let team = found.team().cloned().ok_or_else(|| not_found(id))?;
-        if !expected.allows(team.version) {
-            return Err(ProvisioningError::Precondition { kind: KIND, current: team.version });
-        }
-        let mut doc = GroupDocument::of_team(&team);
-        let tolerances = doc.patch(&team.id, document_ops)?;
-        tolerances.iter().for_each(|t| caller.log.add_tolerance(t));
+        let (org, mut found) = self.authorize_with(caller, &prefetch).await?;
         // Unknown members refuse the whole request before anything is written.
         let added: Vec<MemberRef> = adds.into_iter().cloned().collect();
-        self.resolve_members(&org, &added, &found, id).await?;
-
-        let now = self.clock.now();
-        let mut current = team.clone();
-        let mut pinned = expected.pinned().then_some(team.version);
-        if doc.to_stored() != GroupDocument::of_team(&team).to_stored() {
-            current = self.write_document(&org, team.clone(), document_ops, now, expected.pinned()).await?;
-            pinned = None;
-        }
-        if !change.is_empty() {
-            self.apply_members(&org, &current, change, &found, pinned).await?;
-        }
+        let resolved = self.resolve_members(&org, &added, &found, id).await?;
+        let membership = |r: &MemberRef| resolved.iter().find(|m| m.user_id == r.value).cloned();
+        let ops = MemberOps::Patch {
+            replace_all: change.replace_all.as_ref().map(|all| all.iter().filter_map(membership).collect()),
+            adds: change.adds.iter().filter_map(membership).collect(),
+            removes: change.removes.iter().cloned().collect(),
+            filtered_removes: change.filtered_removes.clone(),
+        };
+        let first = found.take_team_state();
+        let logged = std::sync::atomic::AtomicBool::new(false);
+        let apply = |team: &TeamRecord| {
+            let mut doc = GroupDocument::of_team(team);
+            let tolerances = doc.patch(&team.id, document_ops)?;
+            if !logged.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tolerances.iter().for_each(|t| caller.log.add_tolerance(t));
+            }
+            Ok(rewritten(team, &doc, self.clock.now()))
+        };
+        self.change_team(&org, id, expected, first, apply, &ops).await?;
         let team = self.store.team(&org, id).await?.ok_or_else(|| not_found(id))?;
         Ok(team.version)
+    }
+
+    /// Changes a team's document and members as one change, serializable with every other
+    /// change of the team: computed from the version read and written conditionally on it (or,
+    /// for plain adds and removes, which commute, on no other change being under way). One
+    /// transaction when it fits; otherwise recorded as the team's pending change first, so that a
+    /// cut-off request leaves a change that the next writer, reader, retry or sweep completes.
+    /// A lost race re-reads and recomputes, unless If-Match pinned the version (then `412`).
+    async fn change_team(
+        &self,
+        org: &AuthorizedOrg,
+        id: &str,
+        expected: &Expected,
+        first: Option<TeamState>,
+        rewrite: impl Fn(&TeamRecord) -> Result<TeamRecord, ProvisioningError>,
+        ops: &MemberOps,
+    ) -> Result<(), ProvisioningError> {
+        let mut state = first;
+        for attempt in 0..WRITE_ATTEMPTS {
+            let current = settled(self.store, org, id, state.take(), self.clock.now()).await?;
+            let team = current.filter(visible).map(|s| s.team).ok_or_else(|| not_found(id))?;
+            if !expected.allows(team.version) {
+                return Err(ProvisioningError::Precondition { kind: KIND, current: team.version });
+            }
+            let updated = rewrite(&team)?;
+            let document_changed = updated.resource != team.resource
+                || updated.display_name != team.display_name
+                || updated.external_id != team.external_id;
+            let (delta, read_members) = self.member_delta(org, &team, ops).await?;
+            if delta.is_empty() && !document_changed {
+                return Ok(());
+            }
+            // Computed from what the version shows (or pinned by If-Match): the write holds only at that version.
+            let pin = (read_members || expected.pinned()).then_some(team.version);
+            let now = self.clock.now();
+            let fits_one_transaction = !document_changed
+                && (delta.adds.is_empty() || delta.removes.is_empty())
+                && delta.len() <= MEMBERSHIPS_PER_TRANSACTION;
+            let written = if delta.is_empty() {
+                self.store.update_team(org, &team, &updated).await
+            } else if fits_one_transaction {
+                let guard = TeamGuard::Settled(pin);
+                let result = if delta.adds.is_empty() {
+                    self.store.remove_team_members(org, id, &delta.removes, guard, now).await
+                } else {
+                    self.store.add_team_members(org, id, &delta.adds, guard, now).await
+                };
+                result.map(|_| ())
+            } else {
+                let pending = PendingMembers::new(PendingKind::Change, now);
+                match self.store.begin_member_change(org, &team, &updated, pin, (&pending, &delta), None).await {
+                    Ok(()) => return settle(self.store, org, id, &pending, &delta, now).await,
+                    Err(err) => Err(err),
+                }
+            };
+            match written {
+                Ok(()) => return Ok(()),
+                // Changed meanwhile, or another change is under way: read again (If-Match is checked again).
+                Err(TeamWriteError::Changed | TeamWriteError::Missing) => {
+                    pause_after_conflict(attempt).await;
+                    state = self.store.team_state(org, id).await?;
+                }
+                Err(err) => return Err(team_error(err, id, &updated.display_name)),
+            }
+        }
+        Err(ProvisioningError::Busy { kind: KIND })
+    }
+
+    /// The memberships a change adds and removes, and whether the current members had to be read
+    /// to know (a replacement, a removal by filter).
+    async fn member_delta(
+        &self,
+        org: &AuthorizedOrg,
+        team: &TeamRecord,
+        ops: &MemberOps,
+    ) -> Result<(MemberDelta, bool), ProvisioningError> {
+        match ops {
+            MemberOps::Replace(target) => {
+                let current = self.store.team_members(org, &team.id).await?;
+                Ok((replacement_delta(&current, target.clone()), true))
+            }
+            MemberOps::Patch { replace_all: Some(all), adds, removes, .. } => {
+                let current = self.store.team_members(org, &team.id).await?;
+                let mut target: Vec<Membership> = all.iter().chain(adds).cloned().collect();
+                target.retain(|m| !removes.contains(&m.user_id));
+                Ok((replacement_delta(&current, target), true))
+            }
+            MemberOps::Patch { replace_all: None, adds, removes, filtered_removes } if !filtered_removes.is_empty() => {
+                let current = self.store.team_members(org, &team.id).await?;
+                let parent = crate::scim::filter::AttrPath::new("members", None);
+                let present: BTreeSet<&String> = current.iter().map(|m| &m.user_id).collect();
+                let mut removing: BTreeSet<String> = removes.iter().filter(|r| present.contains(r)).cloned().collect();
+                for membership in &current {
+                    let element = serde_json::json!({ "value": membership.user_id, "display": membership.display, "type": "User" });
+                    if filtered_removes.iter().any(|f| f.matches_element(&element, &parent, group::rules())) {
+                        removing.insert(membership.user_id.clone());
+                    }
+                }
+                let adds = adds.iter().filter(|m| !present.contains(&m.user_id)).cloned().collect();
+                Ok((MemberDelta { adds, removes: removing.into_iter().collect() }, true))
+            }
+            // Plain adds and removes: each is skipped when already done, so nothing needs reading.
+            MemberOps::Patch { adds, removes, .. } => {
+                Ok((MemberDelta { adds: adds.clone(), removes: removes.clone() }, false))
+            }
+        }
     }
 
     /// Deletes the team (docs/ARCHITECTURE.md, "Deletes").
@@ -397,80 +509,103 @@ impl Provisioning<'_> {
             })
             .collect())
     }
+}
 
-    /// Applies a member-set change to a team: validates every added user first (so an unknown one
-    /// changes nothing), then writes memberships in transactions that keep the counts exact.
-    async fn apply_members(
-        &self,
-        org: &AuthorizedOrg,
-        team: &TeamRecord,
-        change: MembershipChange,
-        found: &Prefetched,
-        expected: Option<u64>,
-    ) -> Result<(), ProvisioningError> {
-        let now = self.clock.now();
-        let err = |e| team_error(e, &team.id, &team.display_name);
-        let (to_add, to_remove): (Vec<MemberRef>, Vec<String>) = if let Some(target) = &change.replace_all {
-            let current = self.store.team_members(org, &team.id).await?;
-            let mut target: BTreeSet<MemberRef> = target.clone();
-            target.extend(change.adds.iter().cloned());
-            target.retain(|m| !change.removes.contains(&m.value));
-            let target_ids: BTreeSet<&String> = target.iter().map(|m| &m.value).collect();
-            let current_ids: BTreeSet<&String> = current.iter().map(|m| &m.user_id).collect();
-            (
-                target.iter().filter(|m| !current_ids.contains(&m.value)).cloned().collect(),
-                current.iter().filter(|m| !target_ids.contains(&m.user_id)).map(|m| m.user_id.clone()).collect(),
-            )
-        } else {
-            let mut removes: Vec<String> = change.removes.iter().cloned().collect();
-            if !change.filtered_removes.is_empty() {
-                let current = self.store.team_members(org, &team.id).await?;
-                let parent = crate::scim::filter::AttrPath::new("members", None);
-                for membership in &current {
-                    let element = serde_json::json!({ "value": membership.user_id, "display": membership.display, "type": "User" });
-                    if change.filtered_removes.iter().any(|f| f.matches_element(&element, &parent, group::rules())) {
-                        removes.push(membership.user_id.clone());
-                    }
-                }
-            }
-            (change.adds.iter().cloned().collect(), removes)
+/// Applies a recorded member change and clears it. Harmless to run twice or by several requests
+/// at once: each membership transaction requires the change to still be pending, and adding a
+/// present member or removing an absent one is skipped.
+async fn settle(
+    store: &Store,
+    org: &AuthorizedOrg,
+    id: &str,
+    pending: &PendingMembers,
+    delta: &MemberDelta,
+    now: DateTime<Utc>,
+) -> Result<(), ProvisioningError> {
+    let guard = TeamGuard::Intent(pending.id.clone());
+    let applied = async {
+        if !delta.adds.is_empty() {
+            store.add_team_members(org, id, &delta.adds, guard.clone(), now).await?;
+        }
+        if !delta.removes.is_empty() {
+            store.remove_team_members(org, id, &delta.removes, guard.clone(), now).await?;
+        }
+        store.finish_member_change(org, id, pending).await
+    };
+    match applied.await {
+        // Changed: another request finished it, or a delete or a retried create superseded it.
+        Ok(()) | Err(TeamWriteError::Changed | TeamWriteError::Missing) => Ok(()),
+        // The change stays recorded: the retry, the next request on the team or the sweep completes it.
+        Err(TeamWriteError::Store(cause)) => {
+            tracing::error!(error = %cause, group = id, "member change interrupted; it completes on retry");
+            Err(ProvisioningError::Interrupted { team: id.to_owned(), applied: 0, requested: delta.len() as u64 })
+        }
+        Err(err) => Err(team_error(err, id, "")),
+    }
+}
+
+/// The team once no member change is under way: a pending change is completed first.
+async fn settled(
+    store: &Store,
+    org: &AuthorizedOrg,
+    id: &str,
+    first: Option<TeamState>,
+    now: DateTime<Utc>,
+) -> Result<Option<TeamState>, ProvisioningError> {
+    let mut state = first;
+    for _ in 0..WRITE_ATTEMPTS {
+        let Some(current) = state.as_ref() else { return Ok(None) };
+        let pending = match &current.pending {
+            Some(pending) if !current.deleting && !current.being_created() => pending.clone(),
+            _ => return Ok(state),
         };
-        let memberships = self.resolve_members(org, &to_add, found, &team.id).await?;
-        let mut expected = expected;
-        if !memberships.is_empty() {
-            self.store.add_team_members(org, &team.id, &memberships, expected, now).await.map_err(err)?;
-            expected = None;
-        }
-        if !to_remove.is_empty() {
-            self.store.remove_team_members(org, &team.id, &to_remove, expected, now).await.map_err(err)?;
-        }
-        Ok(())
+        let delta = store.member_change_delta(org, id, &pending).await?;
+        settle(store, org, id, &pending, &delta, now).await?;
+        state = store.team_state(org, id).await?;
     }
+    Err(ProvisioningError::Busy { kind: KIND })
+}
 
-    /// Applies the document part of a PATCH and writes it conditionally on the version read; after
-    /// a lost race (unless If-Match pinned the version) it re-reads the team and applies the
-    /// operations again to what is now stored, so no concurrent change is lost.
-    async fn write_document(
-        &self,
-        org: &AuthorizedOrg,
-        mut team: TeamRecord,
-        document_ops: &PatchRequest,
-        now: DateTime<Utc>,
-        pinned: bool,
-    ) -> Result<TeamRecord, ProvisioningError> {
-        for attempt in 0..WRITE_ATTEMPTS {
-            let mut doc = GroupDocument::of_team(&team);
-            doc.patch(&team.id, document_ops)?;
-            let renamed = rewritten(&team, &doc, now);
-            match self.store.update_team(org, &team, &renamed).await {
-                Ok(()) => return Ok(renamed),
-                Err(TeamWriteError::Changed) if !pinned => {
-                    pause_after_conflict(attempt).await;
-                    team = self.store.team(org, &team.id).await?.ok_or_else(|| not_found(&team.id))?;
-                }
-                Err(e) => return Err(team_error(e, &team.id, &renamed.display_name)),
-            }
-        }
-        Err(ProvisioningError::Busy { kind: KIND })
+/// Completes or undoes a team write that no request finished (the scheduler's sweep,
+/// docs/ARCHITECTURE.md, "Writes cut off part way"): a member change is completed; a create that
+/// nobody took over is undone (its POST was never answered and nobody saw the team); a delete is
+/// finished.
+pub async fn finish_team_write(
+    store: &Store,
+    org: &AuthorizedOrg,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ProvisioningError> {
+    let Some(state) = store.team_state(org, id).await? else { return Ok(()) };
+    if state.deleting || state.being_created() {
+        return deletes::delete_team(store, org, id, Some(state), &Expected::Any, now).await;
     }
+    settled(store, org, id, Some(state), now).await.map(|_| ())
+}
+
+/// A member change as the request states it (the memberships to add already resolved).
+enum MemberOps {
+    /// PUT: exactly these members.
+    Replace(Vec<Membership>),
+    Patch {
+        replace_all: Option<Vec<Membership>>,
+        adds: Vec<Membership>,
+        removes: Vec<String>,
+        filtered_removes: Vec<crate::scim::filter::Filter>,
+    },
+}
+
+/// What turns `current` into exactly `target`.
+fn replacement_delta(current: &[Membership], target: Vec<Membership>) -> MemberDelta {
+    let mut seen = BTreeSet::new();
+    let target: Vec<Membership> = target.into_iter().filter(|m| seen.insert(m.user_id.clone())).collect();
+    let current_ids: BTreeSet<&String> = current.iter().map(|m| &m.user_id).collect();
+    let adds = target.iter().filter(|m| !current_ids.contains(&m.user_id)).cloned().collect();
+    let removes = current.iter().filter(|m| !seen.contains(&m.user_id)).map(|m| m.user_id.clone()).collect();
+    MemberDelta { adds, removes }
+}
+
+/// A team any request may see: not being deleted, and its create complete.
+fn visible(state: &TeamState) -> bool {
+    !state.deleting && !state.being_created()
 }

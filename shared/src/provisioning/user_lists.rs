@@ -201,6 +201,7 @@ impl Provisioning<'_> {
             WalkScope::Members => found.organization.as_ref().map_or(0, |(_, counts)| counter(counts.members)),
             WalkScope::Team(_) => found.team().map_or(0, |team| counter(team.member_count)),
         };
+        let mut behind_another_walk = false;
         let (org, total, mut page) = match (paging.known_after(), &scope) {
             // The position is known: the page is read beside the token check.
             (Some(after), WalkScope::Members) => {
@@ -221,7 +222,13 @@ impl Provisioning<'_> {
                 let (org, found) = self.authorize_with(caller, &base.with_walk(scope.clone(), start)).await?;
                 let total = total(&found);
                 let now = self.clock.now().timestamp();
-                let remembered = found.walk.filter(|walk| walk.expires_at >= now).map(|walk| walk.after);
+                // Walks that saw different members before this page remember different positions:
+                // the smallest skips nobody (it may repeat what another walk already had).
+                let live: Vec<String> =
+                    found.walks.into_iter().filter(|walk| walk.expires_at >= now).map(|walk| walk.after).collect();
+                // One live position is the walk's own (written before its previous page was answered).
+                behind_another_walk = live.len() > 1;
+                let remembered = live.into_iter().next();
                 let page = match (&remembered, &scope) {
                     (Some(after), WalkScope::Members) => self.store.members_after(&org, Some(after), count).await?,
                     (Some(after), WalkScope::Team(team)) => {
@@ -233,13 +240,23 @@ impl Provisioning<'_> {
                 (org, total, page)
             }
         };
+        let mut total = total;
+        let end = paging.index() - 1 + page.items.len();
+        // A page that started at a smaller position than this walk's own ends before the counter
+        // says the walk does: while members follow, the walk is told to go on.
+        if let (true, Some(after)) = (behind_another_walk, &page.next_after) {
+            if page.items.len() == count && end >= total && self.member_follows(&org, &scope, after).await? {
+                total = end + 1;
+            }
+        }
         // Another page may follow only while the counter says so (a query stopped at its limit
         // also answers a key when nothing follows).
-        if paging.index() - 1 + page.items.len() >= total || page.items.is_empty() {
+        if end >= total || page.items.is_empty() {
             page.next_after = None;
         }
+        // Remembered before the answer, so that the walk's own next page finds it.
         if let (Paging::Index(start), Some(after)) = (paging, &page.next_after) {
-            self.remember_walk(&org, scope, start + page.items.len(), after.clone());
+            self.remember_walk(&org, scope, start + page.items.len(), after.clone()).await;
         }
         Ok((org, Listed { items: page.items, total, next_after: page.next_after }))
     }
@@ -283,15 +300,28 @@ impl Provisioning<'_> {
         }
     }
 
-    /// Remembers where the walk's page `start_index` starts, off the response path.
-    fn remember_walk(&self, org: &AuthorizedOrg, scope: WalkScope, start_index: usize, after: String) {
-        let (store, org) = (self.store.clone(), org.clone());
+    /// Remembers where the walk's page `start_index` starts. A failure only costs the next page
+    /// a read from the start.
+    async fn remember_walk(&self, org: &AuthorizedOrg, scope: WalkScope, start_index: usize, after: String) {
         let expires = self.clock.now() + chrono::Duration::seconds(WALK_TTL_SECS);
-        self.background.spawn_after_response(async move {
-            if let Err(err) = store.remember_walk(&org, &scope, start_index, &after, expires).await {
-                tracing::warn!(error = %err, "paging position not remembered; the next page reads from the start");
+        if let Err(err) = self.store.remember_walk(org, &scope, start_index, &after, expires).await {
+            tracing::warn!(error = %err, "paging position not remembered; the next page reads from the start");
+        }
+    }
+
+    /// Whether a member of the walk follows the id `after`.
+    async fn member_follows(
+        &self,
+        org: &AuthorizedOrg,
+        scope: &WalkScope,
+        after: &str,
+    ) -> Result<bool, ProvisioningError> {
+        Ok(match scope {
+            WalkScope::Members => !self.store.members_after(org, Some(after), 1).await?.items.is_empty(),
+            WalkScope::Team(team) => {
+                !self.store.team_member_ids_after(org, team, Some(after), 1).await?.items.is_empty()
             }
-        });
+        })
     }
 
     /// Members by id, in the order of `ids` (members being deleted left out).

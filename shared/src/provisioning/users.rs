@@ -22,6 +22,12 @@ fn user_name_taken(user_name: &str) -> ProvisioningError {
     ProvisioningError::Taken(format!("A user with userName '{user_name}' already exists in this organization."))
 }
 
+fn being_deleted(what: &str) -> ProvisioningError {
+    ProvisioningError::Taken(format!(
+        "'{what}' is held by a user whose delete is still being completed. Retry the request in a few seconds."
+    ))
+}
+
 /// A member with the teams it belongs to.
 pub struct UserView {
     pub member: MemberRecord,
@@ -66,12 +72,21 @@ impl Provisioning<'_> {
             let now = self.clock.now();
             if let Some(name_owner) = &found.user_name_owner {
                 if found.email_owner.as_ref() != Some(name_owner) {
+                    if self.finished_interrupted_delete(&org, name_owner).await? {
+                        continue;
+                    }
                     return Err(user_name_taken(&user_name));
                 }
             }
             let (old, new, new_account) = match &found.email_owner {
                 Some(owner) => {
-                    let existing = self.store.member(&org, owner).await?.ok_or_else(|| not_found(owner))?;
+                    let Some(existing) = self.store.member(&org, owner).await? else {
+                        // The holder is being deleted: finish that delete, then create.
+                        if self.finished_interrupted_delete(&org, owner).await? {
+                            continue;
+                        }
+                        return Err(being_deleted(&email.to_string()));
+                    };
                     if existing.managed_by == ManagedBy::Scim {
                         return Err(ProvisioningError::Taken(format!(
                             "A user with email '{email}' already exists in this organization (id {}).",
@@ -138,6 +153,33 @@ impl Provisioning<'_> {
         Err(ProvisioningError::Busy { kind: KIND })
     }
 
+    /// Whether `holder` was a user being deleted (a DELETE cut off part way) whose delete this
+    /// request has now finished, freeing its userName and email.
+    async fn finished_interrupted_delete(&self, org: &AuthorizedOrg, holder: &str) -> Result<bool, ProvisioningError> {
+        match self.store.member_state(org, holder).await? {
+            Some(state) if state.deleting => {
+                deletes::delete_user(
+                    self.store,
+                    org,
+                    holder,
+                    Some(state),
+                    Vec::new(),
+                    &Expected::Any,
+                    self.clock.now(),
+                )
+                .await
+                .map_err(|err| {
+                    tracing::warn!(error = %err, user = holder, "could not finish an interrupted delete");
+                    being_deleted(holder)
+                })?;
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+            // Deleted meanwhile: the guard went with it.
+            None => Ok(true),
+        }
+    }
+
     /// The user with its teams (read alongside the token check).
     pub async fn read_user(&self, caller: &Caller, id: &str) -> Result<UserView, ProvisioningError> {
         let (org, found) = self.authorize_with(caller, &Prefetch::member(id).with_user_teams(id)).await?;
@@ -173,6 +215,11 @@ impl Provisioning<'_> {
                 }
             };
             let new = rewritten(&old, &doc, now);
+            // A change that changes nothing writes nothing: the version and lastModified stay
+            // (RFC 7644 §3.5.2.1), and so does the ETag IdPs compare.
+            if (MemberRecord { version: old.version, modified_at: old.modified_at, ..new.clone() }) == old {
+                return Ok(old);
+            }
             match self.store.write_member(&org, Some(&old), &new, MemberWriteExtras::default()).await {
                 Ok(()) => return Ok(new),
                 Err(MemberWriteError::Conflict(MemberConflict::UserNameTaken)) => {

@@ -24,8 +24,9 @@ use crate::clock::Clock;
 use crate::config::AppConfig;
 use crate::domain::{EmailAddress, OrgId, RefreshFailure, ScimSettings, EXPIRY_WARNING_DAYS};
 use crate::notify::{deliver_due, Mailer};
+use crate::provisioning::{Expected, ProvisioningError};
 use crate::runtime::{AwsClients, InitError, TokenKeySource};
-use crate::store::{OAuthCredential, OutboxItem, Store, StoreError};
+use crate::store::{OAuthCredential, OutboxItem, PendingResource, Store, StoreError};
 
 /// Outbox emails taken per query, and at most this many queries per run (a backlog beyond that
 /// waits for the next run).
@@ -53,6 +54,12 @@ pub enum EventError {
     #[error("'as_of' must be an RFC 3339 time such as 2026-11-03T06:00:00Z, not {0}")]
     InvalidAsOf(String),
 }
+
+/// How old an unfinished write must be before the sweep completes it: any request still working
+/// on it has long hit the function's timeout (docs/ARCHITECTURE.md, "Writes cut off part way").
+const SWEEP_AFTER: Duration = Duration::minutes(5);
+/// Unfinished writes one run completes at most (the rest wait for the next run).
+const SWEEP_LIMIT: usize = 200;
 
 #[derive(Clone, Debug)]
 pub struct TokenScheduler {
@@ -87,6 +94,10 @@ impl TokenScheduler {
     pub async fn handle_event(&self, event: &Value) -> Result<RunSummary, RunError> {
         let as_of = as_of_from_event(event)?.unwrap_or_else(|| self.clock.now());
         let event_id = event.get("id").and_then(Value::as_str).unwrap_or_default();
+        if event.get("sweep_only").and_then(Value::as_bool) == Some(true) {
+            tracing::info!(as_of = %as_of.to_rfc3339(), event_id, "sweep of unfinished writes starts");
+            return self.sweep_as_of(as_of).await.into_result();
+        }
         tracing::info!(as_of = %as_of.to_rfc3339(), event_id, "token scheduler run starts");
         self.run_as_of(as_of).await.into_result()
     }
@@ -119,8 +130,44 @@ impl TokenScheduler {
         }
         self.notify_oauth_expiry(now, &mut summary).await;
         self.deliver_outbox(now, &mut summary).await;
+        self.sweep_unfinished_writes(now, &mut summary).await;
         summary.log();
         summary
+    }
+
+    /// Only the sweep of unfinished writes (the frequent schedule's run: `{"sweep_only": true}`).
+    pub async fn sweep_as_of(&self, now: DateTime<Utc>) -> RunSummary {
+        let mut summary = RunSummary::new(now);
+        self.sweep_unfinished_writes(now, &mut summary).await;
+        summary.log();
+        summary
+    }
+
+    /// Completes (or, for a create nobody took over, undoes) every multi-step write that started
+    /// more than `SWEEP_AFTER` ago and that no request finished: a DELETE or POST cut off part
+    /// way whose IdP never retried (docs/ARCHITECTURE.md, "Writes cut off part way").
+    async fn sweep_unfinished_writes(&self, now: DateTime<Utc>, summary: &mut RunSummary) {
+        let writes = match self.store.pending_writes(now - SWEEP_AFTER, SWEEP_LIMIT).await {
+            Ok(writes) => writes,
+            Err(err) => return summary.fail(None, format!("reading unfinished writes failed: {err}")),
+        };
+        for write in writes {
+            let org = AuthorizedOrg::for_operator(write.org.clone());
+            let finished = match &write.resource {
+                PendingResource::User(id) => match self.store.member_state(&org, id).await {
+                    Ok(state) => {
+                        crate::provisioning::delete_user(&self.store, &org, id, state, Vec::new(), &Expected::Any, now)
+                            .await
+                    }
+                    Err(err) => Err(err.into()),
+                },
+                PendingResource::Team(id) => crate::provisioning::finish_team_write(&self.store, &org, id, now).await,
+            };
+            match finished {
+                Ok(()) | Err(ProvisioningError::NotFound { .. }) => summary.writes_completed += 1,
+                Err(err) => summary.fail(Some(write.org.to_string()), format!("an unfinished write: {err}")),
+            }
+        }
     }
 
     async fn handle_org(

@@ -73,6 +73,8 @@ pub struct RunSummary {
     pub emails_retried: u32,
     /// Given up on: kept in the outbox's failed list for operators.
     pub emails_failed: u32,
+    /// Writes cut off part way that the sweep completed (or undid, for a create nobody retried).
+    pub writes_completed: u32,
     pub failures: Vec<RunFailure>,
 }
 
@@ -89,6 +91,7 @@ impl RunSummary {
             emails_sent: 0,
             emails_retried: 0,
             emails_failed: 0,
+            writes_completed: 0,
             failures: Vec::new(),
         }
     }
@@ -157,6 +160,7 @@ impl RunSummary {
             emails_sent = self.emails_sent,
             emails_retried = self.emails_retried,
             emails_failed = self.emails_failed,
+            writes_completed = self.writes_completed,
             failure_count = self.failures.len(),
             failures = %failures,
             "token scheduler run"

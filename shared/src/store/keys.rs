@@ -59,9 +59,14 @@ pub fn team_members_pk(org: &OrgId, team_id: &str) -> String {
     format!("ORG#{org}#GROUP#{team_id}")
 }
 
-/// A remembered paging position: page `start_index` of `scope` (docs/ARCHITECTURE.md, "Paging").
-pub fn walk_sk(scope: &str, start_index: usize) -> String {
-    format!("WALK#{scope}#{start_index}")
+/// The remembered paging positions of page `start_index` of `scope`, one per id a walk's page
+/// `start_index` continues after (docs/ARCHITECTURE.md, "Paging").
+pub fn walk_prefix(scope: &str, start_index: usize) -> String {
+    format!("WALK#{scope}#{start_index}#")
+}
+
+pub fn walk_sk(scope: &str, start_index: usize, after: &str) -> String {
+    format!("{}{after}", walk_prefix(scope, start_index))
 }
 
 pub fn membership_sk(user_id: &str) -> String {
@@ -83,4 +88,26 @@ pub fn key_fits(partition: &str, sort: &str) -> bool {
 /// request log, the SCIM history and the outbox all key by it.
 pub fn sortable_time(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// The partition of unfinished multi-step writes (docs/ARCHITECTURE.md, "Writes cut off part
+/// way"): one item per resource while its delete or member change is under way, so the sweep
+/// finds them without a scan.
+pub const PENDING_PK: &str = "PENDING";
+
+pub fn pending_user_sk(org: &OrgId, user_id: &str) -> String {
+    format!("{org}#USER#{user_id}")
+}
+
+pub fn pending_team_sk(org: &OrgId, team_id: &str) -> String {
+    format!("{org}#GROUP#{team_id}")
+}
+
+/// Prefix of one member change's recorded delta (its chunks `…#{n}`), in the organization's partition.
+pub fn team_intent_prefix(team_id: &str, intent_id: &str) -> String {
+    format!("INTENT#{team_id}#{intent_id}#")
+}
+
+pub fn team_intent_sk(team_id: &str, intent_id: &str, chunk: usize) -> String {
+    format!("{}{chunk:04}", team_intent_prefix(team_id, intent_id))
 }

@@ -15,6 +15,7 @@ use super::keys::{
     account_orgs_gsi_pk, account_pk, admins_gsi_pk, email_guard_sk, lookup_prefix, org_pk, user_name_guard_sk, user_sk,
     ACCOUNT_SK, ORG_SK,
 };
+use super::pending::{pending_delete, pending_put, PendingResource};
 use super::transact::TransactFailure;
 use super::{from_item, s, to_item, Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
@@ -321,7 +322,8 @@ impl Store {
             .build()
             .map_err(build_err)?;
         let action = TransactWriteItem::builder().update(update).build();
-        self.transact_members(vec![(action, MemberConflict::Changed)]).await
+        let record = pending_put(org, &PendingResource::User(member.id.clone()), now)?;
+        self.transact_members(vec![(action, MemberConflict::Changed), (record, MemberConflict::Changed)]).await
     }
 
     /// The last step of a delete: removes the marked member with its guards, lookups and counters,
@@ -354,6 +356,7 @@ impl Store {
             (TransactWriteItem::builder().delete(delete).build(), MemberConflict::Changed),
             (guard_delete(org, user_name_guard_sk(&old.user_name), &old.id)?, MemberConflict::Changed),
             (guard_delete(org, email_guard_sk(&old.email.normalized()), &old.id)?, MemberConflict::Changed),
+            (pending_delete(org, &PendingResource::User(old.id.clone()))?, MemberConflict::Changed),
         ];
         for (attribute, value) in &old.lookups {
             actions.push((

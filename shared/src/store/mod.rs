@@ -9,6 +9,7 @@ mod members;
 mod oauth;
 mod organizations;
 mod outbox;
+mod pending;
 mod prefetch;
 mod rate;
 mod request_log;
@@ -31,11 +32,14 @@ pub use oauth::{Claim, OAuthRead};
 pub use organizations::LicenseCounts;
 pub(crate) use outbox::outbox_put_action;
 pub use outbox::{DueEmails, OAuthCredential, OutboxItem, OutboxKind, UnreadableEmail};
+pub use pending::{PendingResource, PendingWrite};
 pub use prefetch::{Prefetch, Prefetched};
 pub use rate::{RateBudget, RateWindow};
 pub use request_log::RequestLogRecord;
 pub use sessions::{ResetCodeRecord, SessionRecord};
-pub use teams::{TeamState, TeamWriteError, TEAM_EXTERNAL_ID};
+pub use teams::{
+    TeamGuard, TeamState, TeamWriteError, MAX_MEMBER_CHANGE, MEMBERSHIPS_PER_TRANSACTION, TEAM_EXTERNAL_ID,
+};
 pub use token_expiry::{ExpiryIndexEntry, TOKEN_EXPIRY_GSI_PK};
 pub use walks::{WalkPage, WalkPosition, WalkScope};
 

@@ -10,7 +10,7 @@ use super::oauth::{access_sk, decode_access_grant};
 use super::organizations::{decode_organization, decode_scim_settings, LicenseCounts};
 use super::rate::{decode_budget, fair_use_key, RateBudget, RateWindow, FAIR_USE_SK};
 use super::teams::{decode_team_state, TeamState};
-use super::walks::{decode_walk, walk_key, WalkPage, WalkPosition, WalkScope};
+use super::walks::{WalkPage, WalkPosition, WalkScope};
 use super::{Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{
@@ -30,8 +30,6 @@ pub struct Prefetch {
     organization: bool,
     /// The account of this email and the organization's email guard.
     account: Option<EmailAddress>,
-    /// A remembered paging position (docs/ARCHITECTURE.md, "Paging").
-    walk: Option<(WalkScope, usize)>,
     /// A query run at the same time as the BatchGetItem.
     alongside: Option<Alongside>,
     /// The keyed hash of a presented OAuth access token: its grant is read in the same
@@ -54,6 +52,8 @@ enum Alongside {
     MembersAfter { after: Option<String>, take: usize },
     /// Up to `take` member ids of this team after the user `after` (from the first without).
     TeamMemberIdsAfter { team: String, after: Option<String>, take: usize },
+    /// The remembered positions of page `start_index` of a walk.
+    Walk { scope: WalkScope, start_index: usize },
 }
 
 impl Prefetch {
@@ -129,9 +129,9 @@ impl Prefetch {
         self
     }
 
-    /// Also the remembered position of page `start_index` of `scope`, in the same BatchGetItem.
+    /// Also the remembered positions of page `start_index` of `scope`, queried at the same time.
     pub fn with_walk(mut self, scope: WalkScope, start_index: usize) -> Self {
-        self.walk = Some((scope, start_index));
+        self.alongside = Some(Alongside::Walk { scope, start_index });
         self
     }
 
@@ -156,7 +156,6 @@ impl Prefetch {
             && self.team_name.is_none()
             && !self.organization
             && self.account.is_none()
-            && self.walk.is_none()
     }
 
     fn keys(&self, org: &OrgId) -> Vec<Item> {
@@ -174,9 +173,6 @@ impl Prefetch {
             keys.push(key_item(account_pk(&email.normalized()), ACCOUNT_SK.into()));
         }
         keys.extend(self.access_token.iter().map(|hash| in_org(access_sk(hash))));
-        if let Some((scope, start_index)) = &self.walk {
-            keys.push(walk_key(org, scope, *start_index));
-        }
         keys
     }
 }
@@ -201,9 +197,9 @@ pub struct Prefetched {
     /// The members `with_members_after` asked for, and for `with_team_member_ids_after` (whose
     /// ids are in `ids`) where the team's next page continues.
     pub page: WalkPage<MemberRecord>,
-    /// The position `with_walk` asked for, if one is remembered (expired ones too: the caller
+    /// The positions `with_walk` asked for, smallest id first (expired ones too: the caller
     /// knows the time).
-    pub walk: Option<WalkPosition>,
+    pub walks: Vec<WalkPosition>,
     /// The organization's fair-use budget, when one is set (read only by a counted check).
     pub rate_budget: Option<RateBudget>,
     /// The count of the request's fair-use window, this request included (none: not counted).
@@ -231,7 +227,7 @@ impl Prefetched {
 
     /// The team as every reader sees it (none while it is being deleted).
     pub fn team(&self) -> Option<&TeamRecord> {
-        self.team.as_ref().filter(|t| !t.deleting).map(|t| &t.team)
+        self.team.as_ref().filter(|t| !t.deleting && !t.being_created()).map(|t| &t.team)
     }
 
     /// The team as the delete path sees it.
@@ -284,6 +280,7 @@ impl Store {
             }
             (_, AlongsideResult::Ids(ids)) => found.ids = ids,
             (_, AlongsideResult::Members(page)) => found.page = page,
+            (_, AlongsideResult::Walks(positions)) => found.walks = positions,
             (_, AlongsideResult::IdsPage(page)) => {
                 found.ids = page.items;
                 found.page.next_after = page.next_after;
@@ -311,6 +308,9 @@ impl Store {
             }
             Some(Alongside::TeamMemberIdsAfter { team, after, take }) => {
                 AlongsideResult::IdsPage(self.team_member_ids_after(org, team, after.as_deref(), *take).await?)
+            }
+            Some(Alongside::Walk { scope, start_index }) => {
+                AlongsideResult::Walks(self.walk_positions(org, scope, *start_index).await?)
             }
         })
     }
@@ -355,8 +355,6 @@ impl Store {
                 found.email_owner = owner();
             } else if sk.starts_with("TEAMNAME#") {
                 found.team_name_owner = owner();
-            } else if sk.starts_with("WALK#") {
-                found.walk = decode_walk(&item);
             }
         }
         Ok((settings, found))
@@ -368,4 +366,5 @@ enum AlongsideResult {
     Memberships(Vec<Membership>),
     Members(WalkPage<MemberRecord>),
     IdsPage(WalkPage<String>),
+    Walks(Vec<WalkPosition>),
 }

@@ -8,19 +8,31 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update}
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{membership_sk, org_pk, team_members_pk, team_name_guard_sk, team_sk, user_sk, user_teams_gsi_pk};
+use super::keys::{
+    membership_sk, org_pk, team_intent_prefix, team_intent_sk, team_members_pk, team_name_guard_sk, team_sk, user_sk,
+    user_teams_gsi_pk,
+};
 use super::members::{build_err, guard_delete, guard_put, key_item, lookup_sk, plain_delete, plain_put, put_new};
+use super::pending::{pending_delete, pending_put, PendingResource};
 use super::transact::TransactFailure;
 use super::{from_item, s, to_item, Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{Membership, OrgId, TeamRecord};
+use crate::domain::{MemberDelta, Membership, OrgId, PendingKind, PendingMembers, TeamRecord};
 
 /// Lookup-index attribute name of a team's externalId.
 pub const TEAM_EXTERNAL_ID: &str = "team.externalId";
 /// TransactWriteItems takes at most 100 actions: per membership its item and its member's
 /// counter (the condition that the member exists and is not being deleted), plus the team's
 /// counter.
-const MEMBERSHIPS_PER_TRANSACTION: usize = 49;
+pub const MEMBERSHIPS_PER_TRANSACTION: usize = 49;
+/// Entries of a recorded member change per item (ids and names: well under the 400 KB item limit).
+const INTENT_ENTRIES_PER_ITEM: usize = 1000;
+/// Items of a recorded member change that fit beside the team's own actions in one transaction.
+const MAX_INTENT_ITEMS: usize = 90;
+/// The largest member change one request may make (a PUT replacing 20,000 members by 20,000 others).
+pub const MAX_MEMBER_CHANGE: usize = INTENT_ENTRIES_PER_ITEM * MAX_INTENT_ITEMS;
+/// A recorded member change's items outlive any sweep of it (DynamoDB removes them by `ttl`).
+const INTENT_TTL_DAYS: i64 = 7;
 
 #[derive(Serialize, Deserialize)]
 struct TeamItem {
@@ -32,24 +44,54 @@ struct TeamItem {
     /// member succeeds, and a retried delete resumes (docs/ARCHITECTURE.md, "Deletes").
     #[serde(skip_serializing_if = "Option::is_none", default)]
     deleting_since: Option<DateTime<Utc>>,
+    /// A member change under way (docs/ARCHITECTURE.md, "Writes cut off part way").
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pending: Option<PendingMembers>,
     #[serde(flatten)]
     team: TeamRecord,
 }
 
-/// A team as the delete path sees it: also while a delete is under way.
+/// A team as the write paths see it: also while a delete or a member change is under way.
 #[derive(Debug, Clone)]
 pub struct TeamState {
     pub team: TeamRecord,
     pub deleting: bool,
+    pub pending: Option<PendingMembers>,
 }
 
-/// A team item as every read but the delete path sees it: None while a delete is under way.
+impl TeamState {
+    /// Whether a create is still under way: nobody but its writers sees the team yet.
+    pub fn being_created(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.kind == PendingKind::Create)
+    }
+}
+
+/// A team item as every read but the write paths sees it: None while a delete or the team's
+/// create is under way.
 fn decode_team(item: Item) -> Result<Option<TeamRecord>, StoreError> {
-    from_item::<TeamItem>(item).map(|t| t.deleting_since.is_none().then_some(t.team))
+    let state = decode_team_state(item)?;
+    Ok((!state.deleting && !state.being_created()).then_some(state.team))
 }
 
 pub(crate) fn decode_team_state(item: Item) -> Result<TeamState, StoreError> {
-    from_item::<TeamItem>(item).map(|t| TeamState { deleting: t.deleting_since.is_some(), team: t.team })
+    from_item::<TeamItem>(item).map(|t| TeamState {
+        deleting: t.deleting_since.is_some(),
+        pending: t.pending,
+        team: t.team,
+    })
+}
+
+/// What a membership transaction requires of its team, besides existing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TeamGuard {
+    /// No member change may be under way; with a version, the team must still be at it (If-Match).
+    /// The transaction bumps the version.
+    Settled(Option<u64>),
+    /// The transaction belongs to this recorded change: it still must be the team's pending one.
+    /// The version was bumped when the change was recorded.
+    Intent(String),
+    /// A delete's sweep: removals go on whatever else is under way.
+    Sweep,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -168,34 +210,93 @@ fn counter_update(
     team_id: &str,
     delta: i64,
     now: DateTime<Utc>,
-    expected: Option<u64>,
+    guard: &TeamGuard,
 ) -> Result<TransactWriteItem, StoreError> {
     let mut update = Update::builder()
         .table_name("")
         .set_key(Some(team_key(org, team_id)))
-        .update_expression("ADD member_count :delta, version :one SET modified_at = :now")
         .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()))
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
         .expression_attribute_values(":now", s(now.to_rfc3339()));
     let mut condition = String::from("attribute_exists(PK)");
     if delta > 0 {
         condition.push_str(" AND attribute_not_exists(deleting_since)");
     }
-    if let Some(version) = expected {
-        condition.push_str(" AND version = :expected");
-        update = update.expression_attribute_values(":expected", AttributeValue::N(version.to_string()));
+    match guard {
+        TeamGuard::Settled(expected) => {
+            update = update
+                .update_expression("ADD member_count :delta, version :one SET modified_at = :now")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()));
+            condition.push_str(" AND attribute_not_exists(pending)");
+            if let Some(version) = expected {
+                condition.push_str(" AND version = :expected");
+                update = update.expression_attribute_values(":expected", AttributeValue::N(version.to_string()));
+            }
+        }
+        TeamGuard::Intent(id) => {
+            update = update
+                .update_expression("ADD member_count :delta SET modified_at = :now")
+                .expression_attribute_names("#pending", "pending")
+                .expression_attribute_values(":intent", s(id));
+            condition.push_str(" AND #pending.id = :intent");
+        }
+        TeamGuard::Sweep => {
+            update = update
+                .update_expression("ADD member_count :delta, version :one SET modified_at = :now")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()));
+        }
     }
     update = update.condition_expression(condition);
     Ok(TransactWriteItem::builder().update(update.build().map_err(build_err)?).build())
 }
 
+/// The items recording a member change's delta, `INTENT_ENTRIES_PER_ITEM` entries each.
+fn intent_items(
+    org: &OrgId,
+    team_id: &str,
+    pending: &PendingMembers,
+    delta: &MemberDelta,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let adds: Vec<(&str, Option<&str>)> =
+        delta.adds.iter().map(|m| (m.user_id.as_str(), m.display.as_deref())).collect();
+    let ttl = (pending.since + chrono::Duration::days(INTENT_TTL_DAYS)).timestamp();
+    let mut items = Vec::new();
+    let mut chunk = 0;
+    let (mut add_chunks, mut remove_chunks) =
+        (adds.chunks(INTENT_ENTRIES_PER_ITEM), delta.removes.chunks(INTENT_ENTRIES_PER_ITEM));
+    loop {
+        let (adds, removes) = (add_chunks.next(), remove_chunks.next());
+        if adds.is_none() && removes.is_none() {
+            break;
+        }
+        let mut item = key_item(org_pk(org), team_intent_sk(team_id, &pending.id, chunk));
+        let text = |value: serde_json::Result<String>| value.map_err(|e| StoreError::Codec(e.to_string()));
+        item.insert("adds".into(), s(text(serde_json::to_string(adds.unwrap_or_default()))?));
+        item.insert("removes".into(), s(text(serde_json::to_string(removes.unwrap_or_default()))?));
+        item.insert("ttl".into(), AttributeValue::N(ttl.to_string()));
+        items.push(plain_put(item)?);
+        chunk += 1;
+    }
+    if items.len() > MAX_INTENT_ITEMS {
+        return Err(StoreError::Codec(format!("a member change of {} entries is too large", delta.len())));
+    }
+    Ok(items)
+}
+
 impl Store {
-    /// Creates a team with its name guard and externalId lookup (no members yet).
-    pub async fn create_team(&self, org: &AuthorizedOrg, team: &TeamRecord) -> Result<(), TeamWriteError> {
+    /// Creates a team with its name guard and externalId lookup. With members, the team is
+    /// created with its member change recorded (`PendingKind::Create`): nobody else sees it until
+    /// the change is complete (docs/ARCHITECTURE.md, "Writes cut off part way").
+    pub async fn create_team(
+        &self,
+        org: &AuthorizedOrg,
+        team: &TeamRecord,
+        intent: Option<(&PendingMembers, &MemberDelta)>,
+    ) -> Result<(), TeamWriteError> {
         let item = to_item(&TeamItem {
             pk: org_pk(org),
             sk: team_sk(&team.id),
             deleting_since: None,
+            pending: intent.map(|(pending, _)| pending.clone()),
             team: TeamRecord { member_count: 0, ..team.clone() },
         })?;
         let mut actions = vec![put_new(item)?, guard_put(org, team_name_guard_sk(&team.display_name), &team.id)?];
@@ -203,6 +304,10 @@ impl Store {
             let mut item = key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &team.id));
             item.insert("member_id".into(), s(&team.id));
             actions.push(plain_put(item)?);
+        }
+        if let Some((pending, delta)) = intent {
+            actions.push(pending_put(org, &PendingResource::Team(team.id.clone()), pending.since)?);
+            actions.extend(intent_items(org, &team.id, pending, delta)?);
         }
         match self.transact_items(actions).await {
             Ok(()) => Ok(()),
@@ -212,25 +317,79 @@ impl Store {
         }
     }
 
-    /// Rewrites a team's name, externalId and document if it is still at `old.version`.
+    /// Rewrites a team's name, externalId and document if it is still at `old.version` and no
+    /// member change is under way.
     pub async fn update_team(
         &self,
         org: &AuthorizedOrg,
         old: &TeamRecord,
         new: &TeamRecord,
     ) -> Result<(), TeamWriteError> {
-        let update = Update::builder()
+        self.write_team(org, old, new, Some(old.version), None).await
+    }
+
+    /// Records a member change (and the document's, when `new` differs from `old`) in one
+    /// transaction: the team's version moves on and its `pending` names the change, whose delta
+    /// is written beside it. `expected` pins the version the change was computed from;
+    /// `supersedes` takes over a create still under way (a retried POST) instead of requiring
+    /// that no change is. Memberships move afterwards, under `TeamGuard::Intent`.
+    pub async fn begin_member_change(
+        &self,
+        org: &AuthorizedOrg,
+        old: &TeamRecord,
+        new: &TeamRecord,
+        expected: Option<u64>,
+        intent: (&PendingMembers, &MemberDelta),
+        supersedes: Option<&PendingMembers>,
+    ) -> Result<(), TeamWriteError> {
+        self.write_team(org, old, new, expected, Some((intent, supersedes))).await
+    }
+
+    async fn write_team(
+        &self,
+        org: &OrgId,
+        old: &TeamRecord,
+        new: &TeamRecord,
+        expected: Option<u64>,
+        intent: Option<((&PendingMembers, &MemberDelta), Option<&PendingMembers>)>,
+    ) -> Result<(), TeamWriteError> {
+        let mut set = String::from(
+            "SET display_name = :name, external_id = :external, #resource = :resource, modified_at = :now, \
+             version = version + :one",
+        );
+        let mut condition = String::from("attribute_exists(PK) AND attribute_not_exists(deleting_since)");
+        let mut update = Update::builder()
             .table_name("")
             .set_key(Some(team_key(org, &old.id)))
-            .update_expression("SET display_name = :name, external_id = :external, #resource = :resource, modified_at = :now, version = :next")
-            .condition_expression("version = :expected")
             .expression_attribute_names("#resource", "resource")
+            .expression_attribute_names("#pending", "pending")
             .expression_attribute_values(":name", s(&new.display_name))
             .expression_attribute_values(":external", new.external_id.as_ref().map_or(AttributeValue::Null(true), s))
             .expression_attribute_values(":resource", new.resource.as_ref().map_or(AttributeValue::Null(true), s))
             .expression_attribute_values(":now", s(new.modified_at.to_rfc3339()))
-            .expression_attribute_values(":next", AttributeValue::N((old.version + 1).to_string()))
-            .expression_attribute_values(":expected", AttributeValue::N(old.version.to_string()));
+            .expression_attribute_values(":one", AttributeValue::N("1".into()));
+        if let Some(version) = expected {
+            condition.push_str(" AND version = :expected");
+            update = update.expression_attribute_values(":expected", AttributeValue::N(version.to_string()));
+        }
+        match intent.and_then(|(_, superseded)| superseded) {
+            Some(superseded) => {
+                condition.push_str(" AND #pending.id = :superseded");
+                update = update.expression_attribute_values(":superseded", s(&superseded.id));
+            }
+            None => condition.push_str(" AND attribute_not_exists(#pending)"),
+        }
+        let mut extra = Vec::new();
+        if let Some(((pending, delta), _)) = intent {
+            set.push_str(", #pending = :pending");
+            update = update.expression_attribute_values(
+                ":pending",
+                serde_dynamo::to_attribute_value(pending).map_err(|e| StoreError::Codec(e.to_string()))?,
+            );
+            extra.push(pending_put(org, &PendingResource::Team(old.id.clone()), pending.since)?);
+            extra.extend(intent_items(org, &old.id, pending, delta)?);
+        }
+        let update = update.update_expression(set).condition_expression(condition);
         let mut actions = vec![TransactWriteItem::builder().update(update.build().map_err(build_err)?).build()];
         let mut name_index = None;
         if old.display_name.to_lowercase() != new.display_name.to_lowercase() {
@@ -248,6 +407,7 @@ impl Store {
                 actions.push(plain_put(item)?);
             }
         }
+        actions.extend(extra);
         match self.transact_items(actions).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Conditions(failed)) if name_index.is_some_and(|i| failed.contains(&i)) => {
@@ -258,18 +418,80 @@ impl Store {
         }
     }
 
-    /// Adds memberships in transactions of up to 99 (plus the counter). Members already present
-    /// are skipped, so the count stays exact. `expected` pins the team's version for the first
-    /// transaction (If-Match). Returns how many were added.
+    /// The delta a pending member change recorded.
+    pub async fn member_change_delta(
+        &self,
+        org: &AuthorizedOrg,
+        team_id: &str,
+        pending: &PendingMembers,
+    ) -> Result<MemberDelta, StoreError> {
+        let query = self
+            .query_table()
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(org_pk(org)))
+            .expression_attribute_values(":prefix", s(team_intent_prefix(team_id, &pending.id)));
+        let mut delta = MemberDelta::default();
+        self.query_pages(query, |items| {
+            for item in items {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("[]");
+                let adds: Vec<(String, Option<String>)> =
+                    serde_json::from_str(text("adds")).map_err(|e| StoreError::Codec(e.to_string()))?;
+                let removes: Vec<String> =
+                    serde_json::from_str(text("removes")).map_err(|e| StoreError::Codec(e.to_string()))?;
+                delta.adds.extend(adds.into_iter().map(|(user_id, display)| Membership {
+                    team_id: team_id.to_owned(),
+                    user_id,
+                    display,
+                }));
+                delta.removes.extend(removes);
+            }
+            Ok(true)
+        })
+        .await?;
+        Ok(delta)
+    }
+
+    /// The last step of a member change: the team no longer names it (`Changed` when it does not
+    /// any more: another writer finished it, or a delete superseded it). Its recorded delta is
+    /// left to its `ttl`.
+    pub async fn finish_member_change(
+        &self,
+        org: &AuthorizedOrg,
+        team_id: &str,
+        pending: &PendingMembers,
+    ) -> Result<(), TeamWriteError> {
+        let update = Update::builder()
+            .table_name("")
+            .set_key(Some(team_key(org, team_id)))
+            .update_expression("REMOVE #pending")
+            .condition_expression("#pending.id = :intent")
+            .expression_attribute_names("#pending", "pending")
+            .expression_attribute_values(":intent", s(&pending.id))
+            .build()
+            .map_err(build_err)?;
+        let actions = vec![
+            TransactWriteItem::builder().update(update).build(),
+            pending_delete(org, &PendingResource::Team(team_id.to_owned()))?,
+        ];
+        match self.transact_items(actions).await {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Conditions(_)) => Err(TeamWriteError::Changed),
+            Err(TransactFailure::Store(err)) => Err(err.into()),
+        }
+    }
+
+    /// Adds memberships in transactions of up to 49 (plus the counter). Members already present
+    /// are skipped, so the count stays exact. `guard` is what each transaction requires of the
+    /// team (a pinned version holds for the first only). Returns how many were added.
     pub async fn add_team_members(
         &self,
         org: &AuthorizedOrg,
         team_id: &str,
         members: &[Membership],
-        expected: Option<u64>,
+        guard: TeamGuard,
         now: DateTime<Utc>,
     ) -> Result<u64, TeamWriteError> {
-        self.change_team_members(org, team_id, MembershipChange::Add(members), expected, now).await
+        self.change_team_members(org, team_id, MembershipChange::Add(members), guard, now).await
     }
 
     /// Removes memberships like `add_team_members` adds them; absent members are skipped.
@@ -278,10 +500,10 @@ impl Store {
         org: &AuthorizedOrg,
         team_id: &str,
         user_ids: &[String],
-        expected: Option<u64>,
+        guard: TeamGuard,
         now: DateTime<Utc>,
     ) -> Result<u64, TeamWriteError> {
-        self.change_team_members(org, team_id, MembershipChange::Remove(user_ids), expected, now).await
+        self.change_team_members(org, team_id, MembershipChange::Remove(user_ids), guard, now).await
     }
 
     /// Applies a membership change in transactions of ≤ 99 memberships plus the team's counter, so
@@ -294,12 +516,12 @@ impl Store {
         org: &OrgId,
         team_id: &str,
         change: MembershipChange<'_>,
-        expected: Option<u64>,
+        guard: TeamGuard,
         now: DateTime<Utc>,
     ) -> Result<u64, TeamWriteError> {
         let requested = change.len();
         let mut applied = 0;
-        let mut expected = expected;
+        let mut guard = guard;
         let interrupted = |applied: u64, cause: StoreError| {
             if applied == 0 {
                 TeamWriteError::Store(cause)
@@ -328,19 +550,22 @@ impl Store {
                 }
                 let team_counter = actions.len();
                 let delta = i64::try_from(pending.len()).unwrap_or(0) * change.sign();
-                actions.push(counter_update(org, team_id, delta, now, expected)?);
+                actions.push(counter_update(org, team_id, delta, now, &guard)?);
                 match self.transact_items(actions).await {
                     Ok(()) => {
                         applied += pending.len() as u64;
-                        expected = None;
+                        // A pinned version holds for the first transaction: the next find it moved on.
+                        if let TeamGuard::Settled(Some(_)) = guard {
+                            guard = TeamGuard::Settled(None);
+                        }
                         break;
                     }
                     Err(TransactFailure::Conditions(failed)) => {
                         if failed.contains(&team_counter) {
-                            return Err(if expected.is_some() {
-                                TeamWriteError::Changed
-                            } else {
-                                TeamWriteError::Missing
+                            return Err(match &guard {
+                                TeamGuard::Settled(Some(_)) => TeamWriteError::Changed,
+                                TeamGuard::Intent(_) => TeamWriteError::Changed,
+                                TeamGuard::Settled(None) | TeamGuard::Sweep => TeamWriteError::Missing,
                             });
                         }
                         pending = pending
@@ -469,7 +694,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), TeamWriteError> {
         for team_id in team_ids {
-            match self.remove_team_members(org, team_id, &[user_id.to_owned()], None, now).await {
+            match self.remove_team_members(org, team_id, &[user_id.to_owned()], TeamGuard::Sweep, now).await {
                 Ok(_) | Err(TeamWriteError::Missing) => {}
                 Err(err) => return Err(err),
             }
@@ -486,17 +711,23 @@ impl Store {
         team: &TeamRecord,
         now: DateTime<Utc>,
     ) -> Result<(), TeamWriteError> {
+        // A member change under way is superseded: its writers' transactions fail from now on.
         let update = Update::builder()
             .table_name("")
             .set_key(Some(team_key(org, &team.id)))
-            .update_expression("SET deleting_since = :now, version = :next")
+            .update_expression("SET deleting_since = :now, version = :next REMOVE #pending")
             .condition_expression("version = :expected AND attribute_not_exists(deleting_since)")
+            .expression_attribute_names("#pending", "pending")
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .expression_attribute_values(":next", AttributeValue::N((team.version + 1).to_string()))
             .expression_attribute_values(":expected", AttributeValue::N(team.version.to_string()))
             .build()
             .map_err(build_err)?;
-        match self.transact_items(vec![TransactWriteItem::builder().update(update).build()]).await {
+        let actions = vec![
+            TransactWriteItem::builder().update(update).build(),
+            pending_put(org, &PendingResource::Team(team.id.clone()), now)?,
+        ];
+        match self.transact_items(actions).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Conditions(_)) => Err(TeamWriteError::Changed),
             Err(TransactFailure::Store(err)) => Err(err.into()),
@@ -515,6 +746,7 @@ impl Store {
         let mut actions = vec![
             TransactWriteItem::builder().delete(delete).build(),
             guard_delete(org, team_name_guard_sk(&team.display_name), &team.id)?,
+            pending_delete(org, &PendingResource::Team(team.id.clone()))?,
         ];
         if let Some(external_id) = &team.external_id {
             actions.push(plain_delete(key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &team.id)))?);

@@ -8,7 +8,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use super::keys::{membership_sk, org_pk, team_members_pk, walk_sk};
+use super::keys::{membership_sk, org_pk, team_members_pk, walk_prefix, walk_sk};
 use super::members::{decode_member, key_item};
 use super::{s, Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
@@ -55,9 +55,8 @@ impl<T> Default for WalkPage<T> {
     }
 }
 
-pub(crate) fn walk_key(org: &OrgId, scope: &WalkScope, start_index: usize) -> Item {
-    key_item(org_pk(org), walk_sk(&scope.segment(), start_index))
-}
+/// Remembered positions of one page read at most: the smallest ids, expired ones included.
+const WALK_POSITIONS_READ: i32 = 20;
 
 pub(crate) fn decode_walk(item: &Item) -> Option<WalkPosition> {
     let after = item.get("after").and_then(|v| v.as_s().ok()).cloned()?;
@@ -76,14 +75,40 @@ impl Store {
         after: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut item = walk_key(org, scope, start_index);
-        if !super::keys::key_fits(&org_pk(org), &walk_sk(&scope.segment(), start_index)) {
+        let sk = walk_sk(&scope.segment(), start_index, after);
+        if !super::keys::key_fits(&org_pk(org), &sk) {
             return Ok(());
         }
+        let mut item = key_item(org_pk(org), sk);
         item.insert("after".into(), s(after));
         item.insert("ttl".into(), AttributeValue::N(expires_at.timestamp().to_string()));
         self.put_unconditionally(item).await?;
         Ok(())
+    }
+
+    /// The remembered positions of page `start_index` of `scope`, smallest id first (expired
+    /// ones too: the caller checks the time). Walks that saw different members before this page
+    /// remember different positions; the smallest skips nobody (docs/ARCHITECTURE.md, "Paging").
+    pub(crate) async fn walk_positions(
+        &self,
+        org: &OrgId,
+        scope: &WalkScope,
+        start_index: usize,
+    ) -> Result<Vec<WalkPosition>, StoreError> {
+        let prefix = walk_prefix(&scope.segment(), start_index);
+        if !super::keys::key_fits(&org_pk(org), &prefix) {
+            return Ok(Vec::new());
+        }
+        let output = self
+            .query_table()
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(org_pk(org)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .limit(WALK_POSITIONS_READ)
+            .send()
+            .await
+            .map_err(StoreError::from_sdk)?;
+        Ok(output.items.unwrap_or_default().iter().filter_map(decode_walk).collect())
     }
 
     /// Up to `limit` members in id order after `after` (from the first without), reading only
