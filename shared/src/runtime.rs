@@ -41,11 +41,7 @@ impl AwsClients {
         // A hung DynamoDB call must end well inside the function's timeout (15 s for the SCIM
         // functions), as an error the request answers with a clean 503, not as a cut-off request:
         // each attempt may take 4 s, a call with its retries 10 s (docs/ARCHITECTURE.md, "Retries").
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .operation_attempt_timeout(DYNAMODB_ATTEMPT_TIMEOUT)
-            .operation_timeout(DYNAMODB_OPERATION_TIMEOUT)
-            .build();
-        let dynamodb = aws_sdk_dynamodb::config::Builder::from(&shared).timeout_config(timeouts).build();
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(&shared).timeout_config(dynamodb_timeouts()).build();
         Self {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
             secrets: aws_sdk_secretsmanager::Client::new(&shared),
@@ -57,6 +53,14 @@ impl AwsClients {
 /// How long one DynamoDB attempt, and one call with its retries, may take.
 pub const DYNAMODB_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(4);
 pub const DYNAMODB_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The DynamoDB client's timeouts (see `AwsClients::from_env`).
+pub fn dynamodb_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(DYNAMODB_ATTEMPT_TIMEOUT)
+        .operation_timeout(DYNAMODB_OPERATION_TIMEOUT)
+        .build()
+}
 
 /// Reads the token hashing key: the secret string's bytes.
 pub async fn load_token_key(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<TokenKey, InitError> {

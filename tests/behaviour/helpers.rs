@@ -14,7 +14,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sesv2::config::retry::RetryConfig;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use chrono::Utc;
@@ -368,6 +372,116 @@ impl Intercept for Faults {
     }
 }
 
+/// Where a cut strikes the chosen DynamoDB call of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutTiming {
+    /// The call is never sent: the request's future is dropped while it waits.
+    BeforeSending,
+    /// DynamoDB carries the call out, then the request's future is dropped before it sees the answer.
+    AfterCommit,
+}
+
+#[derive(Debug, Default)]
+struct CutPlan {
+    counting: bool,
+    calls: usize,
+    armed: Option<(usize, CutTiming)>,
+    /// The next counted call waits this long before it is sent (a hung call).
+    hang: Option<Duration>,
+}
+
+/// Cuts a request off as Lambda does at its timeout or in a crash: the request's future is dropped
+/// at a chosen DynamoDB call and no code of it runs any more (`TestApp::cut_off`). The service's
+/// own retries and undo paths never see an error: the call simply never returns. Request-log
+/// writes (after the response) are not counted.
+#[derive(Debug, Clone, Default)]
+pub struct Cuts {
+    plan: Arc<Mutex<CutPlan>>,
+    struck: Arc<tokio::sync::Notify>,
+}
+
+impl Cuts {
+    fn wrap(&self, inner: SharedHttpClient) -> SharedHttpClient {
+        let cuts = self.clone();
+        aws_smithy_runtime_api::client::http::http_client_fn(move |settings, components| {
+            SharedHttpConnector::new(CutConnector { inner: inner.http_connector(settings, components), cuts: cuts.clone() })
+        })
+    }
+
+    /// Store calls counted since `count` or `arm`.
+    pub fn calls(&self) -> usize {
+        self.plan.lock().unwrap().calls
+    }
+
+    fn arm(&self, nth: usize, timing: CutTiming) {
+        *self.plan.lock().unwrap() = CutPlan { counting: true, armed: Some((nth, timing)), ..CutPlan::default() };
+    }
+
+    /// Stops counting (keeping the count) and cutting.
+    fn disarm(&self) {
+        let mut plan = self.plan.lock().unwrap();
+        plan.counting = false;
+        plan.armed = None;
+    }
+
+    /// The next store call hangs for `delay` before it is sent (the SDK's attempt timeout ends it).
+    pub fn hang_next(&self, delay: Duration) {
+        *self.plan.lock().unwrap() = CutPlan { counting: true, hang: Some(delay), ..CutPlan::default() };
+    }
+}
+
+#[derive(Debug)]
+struct CutConnector {
+    inner: SharedHttpConnector,
+    cuts: Cuts,
+}
+
+impl HttpConnector for CutConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let body = request.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        let is_log = body.contains("#LOG\"");
+        let (cut, hang) = {
+            let mut plan = self.cuts.plan.lock().unwrap();
+            if !plan.counting || is_log {
+                (None, None)
+            } else {
+                plan.calls += 1;
+                let cut = match plan.armed {
+                    Some((nth, timing)) if nth == plan.calls => {
+                        plan.armed = None;
+                        Some(timing)
+                    }
+                    _ => None,
+                };
+                (cut, plan.hang.take())
+            }
+        };
+        let struck = self.cuts.struck.clone();
+        match (cut, hang) {
+            (Some(CutTiming::BeforeSending), _) => HttpConnectorFuture::new(async move {
+                struck.notify_one();
+                std::future::pending().await
+            }),
+            (Some(CutTiming::AfterCommit), _) => {
+                let call = self.inner.call(request);
+                HttpConnectorFuture::new(async move {
+                    let _answer = call.await;
+                    struck.notify_one();
+                    std::future::pending().await
+                })
+            }
+            (None, Some(delay)) => {
+                let inner = self.inner.clone();
+                HttpConnectorFuture::new(async move {
+                    tokio::time::sleep(delay).await;
+                    inner.call(request).await
+                })
+            }
+            (None, None) => self.inner.call(request),
+        }
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
@@ -375,6 +489,7 @@ pub struct TestApp {
     pub store: Store,
     pub round_trips: RoundTrips,
     pub faults: Faults,
+    pub cuts: Cuts,
     pub table: String,
 }
 
@@ -424,25 +539,40 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with_clock(clock: Clock) -> TestApp {
-    spawn(None, clock).await
+    spawn(None, clock, SpawnOptions::default()).await
 }
 
 /// A second server over an existing test table (e.g. the same data seen on another day).
 pub async fn spawn_app_on_table(table: &str, clock: Clock) -> TestApp {
-    spawn(Some(table), clock).await
+    spawn(Some(table), clock, SpawnOptions::default()).await
 }
 
-async fn spawn(existing_table: Option<&str>, clock: Clock) -> TestApp {
+/// An app whose DynamoDB client has the production timeouts (`runtime::dynamodb_timeouts`);
+/// the other tests leave them off, since a loaded moto may take longer than DynamoDB would.
+pub async fn spawn_app_with_production_timeouts() -> TestApp {
+    spawn(None, Clock::System, SpawnOptions { production_timeouts: true }).await
+}
+
+#[derive(Default)]
+struct SpawnOptions {
+    production_timeouts: bool,
+}
+
+async fn spawn(existing_table: Option<&str>, clock: Clock, options: SpawnOptions) -> TestApp {
     captured_logs();
     let sdk = sdk_config().await;
     let round_trips = RoundTrips::default();
     let faults = Faults::default();
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(round_trips.clone())
-            .interceptor(faults.clone())
-            .build(),
-    );
+    let cuts = Cuts::default();
+    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(round_trips.clone())
+        .interceptor(faults.clone())
+        // moto is plain HTTP on loopback: the SDK's own client, without TLS.
+        .http_client(cuts.wrap(aws_smithy_http_client::Builder::new().build_http()));
+    if options.production_timeouts {
+        dynamodb = dynamodb.timeout_config(insomnia_scim::runtime::dynamodb_timeouts());
+    }
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
     let clients = AwsClients {
         dynamodb,
         secrets: aws_sdk_secretsmanager::Client::new(&sdk),
@@ -465,7 +595,7 @@ async fn spawn(existing_table: Option<&str>, clock: Clock) -> TestApp {
     let address = format!("http://{}", listener.local_addr().expect("addr"));
     let router = api::all_routes(app.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
-    TestApp { address, http: reqwest::Client::new(), app, store, round_trips, faults, table }
+    TestApp { address, http: reqwest::Client::new(), app, store, round_trips, faults, cuts, table }
 }
 
 /// The token key secret and the SES sender, created once per moto server.
@@ -489,6 +619,27 @@ async fn ensure_shared_resources(clients: &AwsClients) {
 }
 
 impl TestApp {
+    /// Sends `request` to the routers in this process and drops it at its `nth` counted DynamoDB
+    /// call (`timing`), as a Lambda timeout or crash would: `None` when it was cut off, the
+    /// response when it finished first (no `nth` call was made).
+    pub async fn cut_off(
+        &self,
+        request: axum::http::Request<axum::body::Body>,
+        nth: usize,
+        timing: CutTiming,
+    ) -> Option<axum::response::Response> {
+        use tower::ServiceExt;
+        let router = api::all_routes(self.app.clone());
+        self.cuts.arm(nth, timing);
+        let answered = tokio::select! {
+            biased;
+            () = self.cuts.struck.notified() => None,
+            response = router.oneshot(request) => Some(response.expect("infallible router")),
+        };
+        self.cuts.disarm();
+        answered
+    }
+
     /// An Enterprise organization meeting every SCIM requirement, with SCIM enabled.
     pub async fn scim_org(&self) -> ScimOrg {
         self.scim_org_with_window(TokenWindow::Days90).await

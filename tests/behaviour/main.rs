@@ -46,3 +46,4 @@ mod users_okta;
 mod users_paging;
 mod users_patch;
 mod users_rules;
+mod write_integrity;
