@@ -13,10 +13,10 @@ use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sesv2::config::retry::RetryConfig;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, SharedHttpClient, SharedHttpConnector,
 };
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -33,6 +33,7 @@ use insomnia_scim::enablement::enable_scim;
 use insomnia_scim::notify::Mailer;
 use insomnia_scim::runtime::{build_app, AwsClients};
 use insomnia_scim::store::{Account, ManagedBy, MemberRecord, NewMember, Store, StoreError};
+use serde_json::json;
 
 pub const TOKEN_KEY_SECRET: &str = "behaviour-tests/token-key";
 pub const SENDER: &str = "scim@tests.example.com";
@@ -388,6 +389,40 @@ struct CutPlan {
     armed: Option<(usize, CutTiming)>,
     /// The next counted call waits this long before it is sent (a hung call).
     hang: Option<Duration>,
+    /// Calls of this operation (`GetItem`, …) answered by DynamoDB's error instead, this many times.
+    refusals: Option<(String, usize, Refusal)>,
+}
+
+/// An error answer of DynamoDB's, injected by `Cuts::refuse`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `ProvisionedThroughputExceededException` (the SDK retries it by itself).
+    Throttled,
+    /// A transaction cancelled for a `TransactionConflict` (the service's contention retry).
+    TransactionConflict,
+}
+
+impl Refusal {
+    fn response(self) -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+        let body = match self {
+            Self::Throttled => json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                "message": "The level of configured provisioned throughput for the table was exceeded."
+            }),
+            Self::TransactionConflict => json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "message": "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]",
+                "CancellationReasons": [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+            }),
+        };
+        let status = aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap();
+        let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+            status,
+            aws_smithy_types::body::SdkBody::from(body.to_string()),
+        );
+        response.headers_mut().insert("content-type", "application/x-amz-json-1.0");
+        response
+    }
 }
 
 /// Cuts a request off as Lambda does at its timeout or in a crash: the request's future is dropped
@@ -404,7 +439,10 @@ impl Cuts {
     fn wrap(&self, inner: SharedHttpClient) -> SharedHttpClient {
         let cuts = self.clone();
         aws_smithy_runtime_api::client::http::http_client_fn(move |settings, components| {
-            SharedHttpConnector::new(CutConnector { inner: inner.http_connector(settings, components), cuts: cuts.clone() })
+            SharedHttpConnector::new(CutConnector {
+                inner: inner.http_connector(settings, components),
+                cuts: cuts.clone(),
+            })
         })
     }
 
@@ -428,6 +466,17 @@ impl Cuts {
     pub fn hang_next(&self, delay: Duration) {
         *self.plan.lock().unwrap() = CutPlan { counting: true, hang: Some(delay), ..CutPlan::default() };
     }
+
+    /// The next `times` calls of `operation` are refused by DynamoDB (`refusal`), from now on.
+    pub fn refuse(&self, operation: &str, times: usize, refusal: Refusal) {
+        *self.plan.lock().unwrap() =
+            CutPlan { counting: true, refusals: Some((operation.to_owned(), times, refusal)), ..CutPlan::default() };
+    }
+
+    /// Stops every injected fault.
+    pub fn clear(&self) {
+        *self.plan.lock().unwrap() = CutPlan::default();
+    }
 }
 
 #[derive(Debug)]
@@ -440,8 +489,17 @@ impl HttpConnector for CutConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let body = request.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         let is_log = body.contains("#LOG\"");
+        let operation =
+            request.headers().get("x-amz-target").unwrap_or_default().rsplit('.').next().unwrap_or_default().to_owned();
         let (cut, hang) = {
             let mut plan = self.cuts.plan.lock().unwrap();
+            if let Some((refused, times, refusal)) = plan.refusals.as_mut() {
+                if *refused == operation && *times > 0 {
+                    *times -= 1;
+                    let response = refusal.response();
+                    return HttpConnectorFuture::ready(Ok(response));
+                }
+            }
             if !plan.counting || is_log {
                 (None, None)
             } else {

@@ -28,6 +28,7 @@ mod round_trips;
 mod scheduler;
 mod scim_client;
 mod secrets;
+mod store_faults;
 mod token_rotation;
 mod tracing_spans;
 mod trust_delete_races;

@@ -19,9 +19,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, CutTiming, OperatorScope, ScimOrg, TestApp};
-use crate::scim_client::{
-    created_id, encode, read_group, scim, send, unique_email, user_with_work_email, with_body,
-};
+use crate::scim_client::{created_id, encode, read_group, scim, send, unique_email, user_with_work_email, with_body};
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// More members than one membership transaction holds (49), so member writes take several.
@@ -294,7 +292,8 @@ async fn a_user_post_cut_off_anywhere_is_completed_by_its_retry() {
                 let status = status_of(app, org, Method::POST, "/Users", Some(&body)).await;
                 assert!(status == StatusCode::CREATED || status == StatusCode::CONFLICT, "retry: {status}");
                 let filter = encode(&format!("userName eq \"{email}\""));
-                let (_, _, found) = send(scim(app, org, reqwest::Method::GET, &format!("/Users?filter={filter}"))).await;
+                let (_, _, found) =
+                    send(scim(app, org, reqwest::Method::GET, &format!("/Users?filter={filter}"))).await;
                 assert_eq!(found["totalResults"], 1, "{found}");
             }
         },
@@ -313,13 +312,22 @@ async fn a_user_patch_cut_off_anywhere_is_completed_by_its_retry() {
     let cuts = cut_everywhere(
         &app,
         &org,
-        || async { created_id(with_body(scim(&app, &org, reqwest::Method::POST, "/Users"), &user_with_work_email(&unique_email("cut.patch")))).await },
+        || async {
+            created_id(with_body(
+                scim(&app, &org, reqwest::Method::POST, "/Users"),
+                &user_with_work_email(&unique_email("cut.patch")),
+            ))
+            .await
+        },
         |id: &String| request(&org, Method::PATCH, &format!("/Users/{id}"), Some(&patch)),
         no_readers,
         |id: String| {
             let (app, org, patch) = (&app, &org, &patch);
             async move {
-                assert_eq!(status_of(app, org, Method::PATCH, &format!("/Users/{id}"), Some(patch)).await, StatusCode::OK);
+                assert_eq!(
+                    status_of(app, org, Method::PATCH, &format!("/Users/{id}"), Some(patch)).await,
+                    StatusCode::OK
+                );
                 let user = crate::scim_client::read_user(app, org, &id).await;
                 assert_eq!((user["active"].clone(), user["title"].clone()), (json!(false), json!("Cut")));
             }
@@ -337,7 +345,11 @@ async fn a_user_delete_cut_off_anywhere_is_finished_by_the_sweep_or_its_retry() 
         &app,
         &org,
         || async {
-            let id = created_id(with_body(scim(&app, &org, reqwest::Method::POST, "/Users"), &user_with_work_email(&unique_email("cut.del")))).await;
+            let id = created_id(with_body(
+                scim(&app, &org, reqwest::Method::POST, "/Users"),
+                &user_with_work_email(&unique_email("cut.del")),
+            ))
+            .await;
             let teams = [
                 crate::scim_client::create_group(&app, &org, &format!("Del A {id}"), &[&id]).await,
                 crate::scim_client::create_group(&app, &org, &format!("Del B {id}"), &[&id]).await,
@@ -407,7 +419,8 @@ async fn a_group_put_cut_off_anywhere_shows_the_old_or_new_members_and_its_retry
     let org = app.scim_org().await;
     let pool = user_pool(&app, &org, 2 * TEAM_SIZE).await;
     let (old, new) = pool.split_at(TEAM_SIZE);
-    let (old, new): (BTreeSet<String>, BTreeSet<String>) = (old.iter().cloned().collect(), new.iter().cloned().collect());
+    let (old, new): (BTreeSet<String>, BTreeSet<String>) =
+        (old.iter().cloned().collect(), new.iter().cloned().collect());
     let put = |name: &str| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members_json(&new.iter().cloned().collect::<Vec<_>>())});
     let cuts = cut_everywhere(
         &app,
@@ -429,7 +442,10 @@ async fn a_group_put_cut_off_anywhere_shows_the_old_or_new_members_and_its_retry
         |(id, name): (String, String)| {
             let (app, org, new, put) = (&app, &org, &new, &put);
             async move {
-                assert_eq!(status_of(app, org, Method::PUT, &format!("/Groups/{id}"), Some(&put(&name))).await, StatusCode::OK);
+                assert_eq!(
+                    status_of(app, org, Method::PUT, &format!("/Groups/{id}"), Some(&put(&name))).await,
+                    StatusCode::OK
+                );
                 assert_eq!(group_members(app, org, &id).await.unwrap(), *new);
             }
         },
@@ -449,20 +465,30 @@ async fn a_group_patch_adding_many_members_cut_off_anywhere_is_completed_by_its_
     let cuts = cut_everywhere(
         &app,
         &org,
-        || async { crate::scim_client::create_bare_group(&app, &org, &format!("Add {}", uuid::Uuid::new_v4().simple())).await },
+        || async {
+            crate::scim_client::create_bare_group(&app, &org, &format!("Add {}", uuid::Uuid::new_v4().simple())).await
+        },
         |id: &String| request(&org, Method::PATCH, &format!("/Groups/{id}"), Some(&patch)),
         |id: String| {
             let (app, org, everyone) = (&app, &org, &everyone);
             async move {
                 let members = group_members(app, org, &id).await.unwrap();
-                assert!(members.is_empty() || members == *everyone, "{} of {} members seen", members.len(), everyone.len());
+                assert!(
+                    members.is_empty() || members == *everyone,
+                    "{} of {} members seen",
+                    members.len(),
+                    everyone.len()
+                );
                 id
             }
         },
         |id: String| {
             let (app, org, patch, everyone) = (&app, &org, &patch, &everyone);
             async move {
-                assert_eq!(status_of(app, org, Method::PATCH, &format!("/Groups/{id}"), Some(patch)).await, StatusCode::NO_CONTENT);
+                assert_eq!(
+                    status_of(app, org, Method::PATCH, &format!("/Groups/{id}"), Some(patch)).await,
+                    StatusCode::NO_CONTENT
+                );
                 assert_eq!(group_members(app, org, &id).await.unwrap(), *everyone);
             }
         },
@@ -480,7 +506,10 @@ async fn a_group_delete_cut_off_anywhere_is_finished_by_the_sweep_or_its_retry()
     let cuts = cut_everywhere(
         &app,
         &org,
-        || async { crate::scim_client::create_group(&app, &org, &format!("Gone {}", uuid::Uuid::new_v4().simple()), &refs).await },
+        || async {
+            crate::scim_client::create_group(&app, &org, &format!("Gone {}", uuid::Uuid::new_v4().simple()), &refs)
+                .await
+        },
         |id: &String| request(&org, Method::DELETE, &format!("/Groups/{id}"), None),
         no_readers,
         |id: String| {
@@ -504,7 +533,10 @@ async fn a_group_post_cut_off_and_never_retried_is_undone_by_the_sweep() {
     let pool = user_pool(&app, &org, TEAM_SIZE).await;
     let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Never retried", "members": members_json(&pool)});
     // Cut off after the team and the first membership transaction (49 of 55 members).
-    assert!(app.cut_off(request(&org, Method::POST, "/Groups", Some(&body)), 5, CutTiming::BeforeSending).await.is_none());
+    assert!(app
+        .cut_off(request(&org, Method::POST, "/Groups", Some(&body)), 5, CutTiming::BeforeSending)
+        .await
+        .is_none());
     assert_sound(violations(&app, &org).await, "cut off");
     assert!(groups_named(&app, &org, "Never retried").await.is_empty(), "nobody sees the half-made group");
     // Too recent for the sweep: a request may still be working on it.
@@ -516,7 +548,10 @@ async fn a_group_post_cut_off_and_never_retried_is_undone_by_the_sweep() {
     // The name is free again: a new POST creates the group (the sweep undid the unanswered one).
     let (status, _, created) = send(with_body(scim(&app, &org, reqwest::Method::POST, "/Groups"), &body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    assert_eq!(read_group(&app, &org, created["id"].as_str().unwrap()).await["members"].as_array().unwrap().len(), TEAM_SIZE);
+    assert_eq!(
+        read_group(&app, &org, created["id"].as_str().unwrap()).await["members"].as_array().unwrap().len(),
+        TEAM_SIZE
+    );
 }
 
 #[tokio::test]
@@ -524,14 +559,18 @@ async fn a_user_delete_cut_off_after_its_first_step_does_not_make_a_create_answe
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let email = unique_email("zombie");
-    let id = created_id(with_body(scim(&app, &org, reqwest::Method::POST, "/Users"), &user_with_work_email(&email))).await;
+    let id =
+        created_id(with_body(scim(&app, &org, reqwest::Method::POST, "/Users"), &user_with_work_email(&email))).await;
     let team = crate::scim_client::create_group(&app, &org, "Zombie's team", &[&id]).await;
     // The DELETE's calls: the token check (BatchGetItem and its teams query, the fair-use count),
     // then the mark; cut off right after the mark committed.
     let mut cut = None;
     for nth in 1..=6 {
         app.flush_logs().await;
-        if app.cut_off(request(&org, Method::DELETE, &format!("/Users/{id}"), None), nth, CutTiming::AfterCommit).await.is_none()
+        if app
+            .cut_off(request(&org, Method::DELETE, &format!("/Users/{id}"), None), nth, CutTiming::AfterCommit)
+            .await
+            .is_none()
             && unfinished(&app, &org).await.iter().any(|u| u.contains(&id))
         {
             cut = Some(nth);
@@ -543,18 +582,33 @@ async fn a_user_delete_cut_off_after_its_first_step_does_not_make_a_create_answe
     let (status, _, _) = send(scim(&app, &org, reqwest::Method::GET, &format!("/Users/{id}"))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // ...and a create of the same userName and email finishes that delete instead of answering 404.
-    let (status, _, created) = send(with_body(scim(&app, &org, reqwest::Method::POST, "/Users"), &user_with_work_email(&email))).await;
+    let (status, _, created) =
+        send(with_body(scim(&app, &org, reqwest::Method::POST, "/Users"), &user_with_work_email(&email))).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_ne!(created["id"], json!(id));
-    assert!(!group_members(&app, &org, &team).await.unwrap().contains(&id), "the team no longer lists the deleted user");
+    assert!(
+        !group_members(&app, &org, &team).await.unwrap().contains(&id),
+        "the team no longer lists the deleted user"
+    );
     assert_sound(violations(&app, &org).await, "after the create");
     assert_sound(unfinished(&app, &org).await, "after the create");
 }
 
 /// The members every serial order of the two writers could leave.
-async fn race_round(app: &TestApp, org: &ScimOrg, pool: &[String], pinned: bool) -> (Vec<StatusCode>, BTreeSet<String>) {
+async fn race_round(
+    app: &TestApp,
+    org: &ScimOrg,
+    pool: &[String],
+    pinned: bool,
+) -> (Vec<StatusCode>, BTreeSet<String>) {
     let (a, b) = (&pool[..8], &pool[8..16]);
-    let id = crate::scim_client::create_group(app, org, &format!("Race {}", uuid::Uuid::new_v4().simple()), &pool[16..24].iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let id = crate::scim_client::create_group(
+        app,
+        org,
+        &format!("Race {}", uuid::Uuid::new_v4().simple()),
+        &pool[16..24].iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
     let (_, headers, group) = crate::scim_client::get_group(app, org, &id).await;
     let etag = headers.get("etag").unwrap().to_str().unwrap().to_owned();
     let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -576,7 +630,8 @@ async fn racing_member_replacements_end_as_one_of_them_never_a_mix_and_if_match_
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let pool = user_pool(&app, &org, 24).await;
-    let (a, b): (BTreeSet<String>, BTreeSet<String>) = (pool[..8].iter().cloned().collect(), pool[8..16].iter().cloned().collect());
+    let (a, b): (BTreeSet<String>, BTreeSet<String>) =
+        (pool[..8].iter().cloned().collect(), pool[8..16].iter().cloned().collect());
     for _ in 0..6 {
         let (_, members) = race_round(&app, &org, &pool, false).await;
         assert!(members == a || members == b, "a mix: {members:?}");
@@ -598,15 +653,23 @@ async fn two_walks_of_one_organization_skip_nobody_whatever_is_deleted_between_t
     let org = app.scim_org().await;
     let mut ids = Vec::new();
     for i in 0..250 {
-        ids.push(created_id(with_body(scim(&app, &org, reqwest::Method::POST, "/Users"), &user_with_work_email(&unique_email(&format!("walk{i}"))))).await);
+        ids.push(
+            created_id(with_body(
+                scim(&app, &org, reqwest::Method::POST, "/Users"),
+                &user_with_work_email(&unique_email(&format!("walk{i}"))),
+            ))
+            .await,
+        );
     }
     ids.sort();
     let page = |start: usize| {
         let (app, org) = (&app, &org);
         async move {
-            let (status, _, body) = send(scim(app, org, reqwest::Method::GET, &format!("/Users?startIndex={start}&count=100"))).await;
+            let (status, _, body) =
+                send(scim(app, org, reqwest::Method::GET, &format!("/Users?startIndex={start}&count=100"))).await;
             assert_eq!(status, StatusCode::OK, "{body}");
-            let ids: Vec<String> = body["Resources"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect();
+            let ids: Vec<String> =
+                body["Resources"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect();
             (ids, body["totalResults"].as_u64().unwrap() as usize)
         }
     };

@@ -84,7 +84,7 @@ pub enum AdminError {
 impl From<StoreError> for AdminError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Throttled => Self::Unavailable,
+            StoreError::Throttled | StoreError::Unavailable(_) => Self::Unavailable,
             StoreError::VersionMismatch => Self::Conflict,
             other => Self::Internal(other.to_string()),
         }

@@ -17,10 +17,11 @@ impl From<ProvisioningError> for ScimError {
             E::Precondition { .. } | E::ChangedMeanwhile { .. } => {
                 ScimError::new(StatusCode::PRECONDITION_FAILED, None, detail)
             }
-            E::Busy { .. } | E::Unfinished { .. } | E::Interrupted { .. } | E::NotCreated { .. } => {
-                ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, detail)
+            // Worth retrying soon: what is recorded completes on the retry (docs/ARCHITECTURE.md,
+            // "Writes cut off part way"), and the store answers again after a moment.
+            E::Busy { .. } | E::Unfinished { .. } | E::Interrupted { .. } | E::NotCreated { .. } | E::Throttled => {
+                ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, detail).with_retry_after(RETRY_AFTER_SECONDS)
             }
-            E::Throttled => ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, detail),
             E::OverBudget { retry_after, .. } => {
                 ScimError::new(StatusCode::TOO_MANY_REQUESTS, None, detail).with_retry_after(retry_after)
             }
@@ -31,6 +32,9 @@ impl From<ProvisioningError> for ScimError {
         }
     }
 }
+
+/// How long a client is asked to wait before retrying a `503`.
+const RETRY_AFTER_SECONDS: u64 = 2;
 
 /// A value the request gave that cannot be used (a malformed query string).
 pub(super) fn invalid_syntax(detail: String) -> ScimError {

@@ -36,7 +36,7 @@ impl OAuthError {
 impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Throttled => Self::Unavailable,
+            StoreError::Throttled | StoreError::Unavailable(_) => Self::Unavailable,
             other => Self::Internal(other.to_string()),
         }
     }

@@ -60,7 +60,7 @@ pub enum ProvisioningError {
 impl From<StoreError> for ProvisioningError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Throttled => Self::Throttled,
+            StoreError::Throttled | StoreError::Unavailable(_) => Self::Throttled,
             StoreError::Conflict(what) => Self::Taken(what),
             StoreError::VersionMismatch => Self::ChangedMeanwhile { kind: "resource" },
             other => Self::Store(other),

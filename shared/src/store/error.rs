@@ -10,6 +10,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("DynamoDB is throttling requests")]
     Throttled,
+    /// DynamoDB did not answer in time or could not be reached: worth a retry soon.
+    #[error("DynamoDB could not be reached in time")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("a stored item could not be decoded: {0}")]
     Codec(String),
     #[error("DynamoDB request failed: {0}")]
@@ -25,6 +28,9 @@ impl StoreError {
         let code = err.code().unwrap_or_default();
         if matches!(code, "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") {
             return Self::Throttled;
+        }
+        if matches!(err, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)) {
+            return Self::Unavailable(Box::new(err));
         }
         Self::Backend(aws_sdk_dynamodb::error::DisplayErrorContext(&err).to_string())
     }
