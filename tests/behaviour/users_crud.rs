@@ -392,7 +392,7 @@ async fn put_ignores_id_meta_and_groups_in_the_body() {
 }
 
 #[tokio::test]
-async fn every_write_increases_the_version_by_one() {
+async fn every_write_that_changes_the_user_increases_the_version_by_one() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let created = create(&app, &org, &user("kim@example.com")).await;
@@ -400,7 +400,12 @@ async fn every_write_increases_the_version_by_one() {
     let url = user_url(&org, &id);
     assert_eq!(created["meta"]["version"], json!(version(1)));
 
+    // The same document again changes nothing, so nothing is written (RFC 7644 §3.5.2.1).
     let response = call(&app, &org, Method::PUT, &url, Some(&user("kim@example.com"))).await;
+    assert_eq!(header(&response, ETAG.as_str()), Some(version(1)));
+    let mut changed = user("kim@example.com");
+    changed["nickName"] = json!("Kim");
+    let response = call(&app, &org, Method::PUT, &url, Some(&changed)).await;
     assert_eq!(header(&response, ETAG.as_str()), Some(version(2)));
     assert_eq!(expect_json(response, StatusCode::OK).await["meta"]["version"], json!(version(2)));
 

@@ -434,6 +434,17 @@ async fn a_group_put_cut_off_anywhere_shows_the_old_or_new_members_and_its_retry
         |(id, name): (String, String)| {
             let (app, org, old, new) = (&app, &org, &old, &new);
             async move {
+                // Its members paged through /Users (what Okta and Entra read), then the group itself.
+                let filter = encode(&format!("groups.value eq \"{id}\""));
+                let (_, _, page) =
+                    send(scim(app, org, reqwest::Method::GET, &format!("/Users?filter={filter}&count=200"))).await;
+                let listed: BTreeSet<String> = page["Resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| u["id"].as_str().unwrap().to_owned())
+                    .collect();
+                assert!(listed == *old || listed == *new, "a mix of {} members listed", listed.len());
                 let members = group_members(app, org, &id).await.unwrap();
                 assert!(members == *old || members == *new, "a mix of {} members seen", members.len());
                 (id, name)

@@ -22,6 +22,10 @@ impl From<ProvisioningError> for ScimError {
             E::Busy { .. } | E::Unfinished { .. } | E::Interrupted { .. } | E::NotCreated { .. } | E::Throttled => {
                 ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, detail).with_retry_after(RETRY_AFTER_SECONDS)
             }
+            E::Unavailable(cause) => {
+                tracing::error!(error = %cause, source = ?std::error::Error::source(&cause), "store unavailable");
+                ScimError::new(StatusCode::SERVICE_UNAVAILABLE, None, detail).with_retry_after(RETRY_AFTER_SECONDS)
+            }
             E::OverBudget { retry_after, .. } => {
                 ScimError::new(StatusCode::TOO_MANY_REQUESTS, None, detail).with_retry_after(retry_after)
             }

@@ -52,6 +52,9 @@ pub enum ProvisioningError {
     /// DynamoDB is throttling: the request may be retried in a moment.
     #[error("The service is busy; retry the request in a few seconds.")]
     Throttled,
+    /// DynamoDB did not answer in time or could not be reached (a fault on our side, worth a retry).
+    #[error("The service could not reach its database in time; retry the request.")]
+    Unavailable(#[source] StoreError),
     /// A fault on our side (the store failed or held something it cannot decode).
     #[error(transparent)]
     Store(StoreError),
@@ -60,7 +63,8 @@ pub enum ProvisioningError {
 impl From<StoreError> for ProvisioningError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Throttled | StoreError::Unavailable(_) => Self::Throttled,
+            StoreError::Throttled => Self::Throttled,
+            unavailable @ StoreError::Unavailable(_) => Self::Unavailable(unavailable),
             StoreError::Conflict(what) => Self::Taken(what),
             StoreError::VersionMismatch => Self::ChangedMeanwhile { kind: "resource" },
             other => Self::Store(other),

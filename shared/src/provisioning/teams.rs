@@ -566,6 +566,17 @@ async fn settled(
     Err(ProvisioningError::Busy { kind: KIND })
 }
 
+/// Completes the member change under way on a team before a reader reads its members.
+pub(super) async fn complete_pending_change(
+    store: &Store,
+    org: &AuthorizedOrg,
+    state: TeamState,
+    now: DateTime<Utc>,
+) -> Result<(), ProvisioningError> {
+    let id = state.team.id.clone();
+    settled(store, org, &id, Some(state), now).await.map(|_| ())
+}
+
 /// Completes or undoes a team write that no request finished (the scheduler's sweep,
 /// docs/ARCHITECTURE.md, "Writes cut off part way"): a member change is completed; a create that
 /// nobody took over is undone (its POST was never answered and nobody saw the team); a delete is

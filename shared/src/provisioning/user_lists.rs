@@ -211,6 +211,11 @@ impl Provisioning<'_> {
             (Some(after), WalkScope::Team(team)) => {
                 let prefetch = base.clone().with_team_member_ids_after(team, after, count);
                 let (org, mut found) = self.authorize_with(caller, &prefetch).await?;
+                if let Some(state) = found.team_with_pending_change() {
+                    // Its members are changing: complete that first, then read the page again.
+                    super::teams::complete_pending_change(self.store, &org, state.clone(), self.clock.now()).await?;
+                    return Box::pin(self.walk(caller, query, scope, paging)).await;
+                }
                 let ids = std::mem::take(&mut found.ids);
                 let next_after = found.page.next_after.take();
                 let items = self.members_in_order(&org, &ids).await?;
@@ -220,6 +225,10 @@ impl Provisioning<'_> {
             (None, _) => {
                 let start = paging.index();
                 let (org, found) = self.authorize_with(caller, &base.with_walk(scope.clone(), start)).await?;
+                if let Some(state) = found.team_with_pending_change() {
+                    super::teams::complete_pending_change(self.store, &org, state.clone(), self.clock.now()).await?;
+                    return Box::pin(self.walk(caller, query, scope, paging)).await;
+                }
                 let total = total(&found);
                 let now = self.clock.now().timestamp();
                 // Walks that saw different members before this page remember different positions:

@@ -230,6 +230,11 @@ impl Prefetched {
         self.team.as_ref().filter(|t| !t.deleting && !t.being_created()).map(|t| &t.team)
     }
 
+    /// The team, when a member change of it is under way (not its create, not its delete).
+    pub fn team_with_pending_change(&self) -> Option<&TeamState> {
+        self.team.as_ref().filter(|t| t.pending.is_some() && !t.deleting && !t.being_created())
+    }
+
     /// The team as the delete path sees it.
     pub fn take_team_state(&mut self) -> Option<TeamState> {
         self.team.take()
