@@ -152,7 +152,7 @@ impl Provisioning<'_> {
             }
         };
         let (org, mut page): (AuthorizedOrg, Listed) = match (lookup, scope) {
-            (_, Some(scope)) => self.walk(caller, query, scope, &paging).await?,
+            (_, Some(scope)) => self.walk(caller, query, scope, &paging, true).await?,
             (Some(Lookup::Team(team)), None) => self.sorted_team(caller, query, &team, base_url).await?,
             (Some(lookup), None) => self.looked_up(caller, query, lookup, &paging, base_url).await?,
             (None, None) => self.streamed(caller, query, &paging, base_url).await?,
@@ -191,6 +191,9 @@ impl Provisioning<'_> {
         query: &ListQuery,
         scope: WalkScope,
         paging: &Paging,
+        // Whether a member change under way on the team is completed first (once: a walk does not
+        // chase a stream of changes).
+        settle: bool,
     ) -> Result<(AuthorizedOrg, Listed), ProvisioningError> {
         let count = query.count;
         let base = match &scope {
@@ -211,10 +214,10 @@ impl Provisioning<'_> {
             (Some(after), WalkScope::Team(team)) => {
                 let prefetch = base.clone().with_team_member_ids_after(team, after, count);
                 let (org, mut found) = self.authorize_with(caller, &prefetch).await?;
-                if let Some(state) = found.team_with_pending_change() {
+                if let Some(state) = found.team_with_pending_change().filter(|_| settle) {
                     // Its members are changing: complete that first, then read the page again.
                     super::teams::complete_pending_change(self.store, &org, state.clone(), self.clock.now()).await?;
-                    return Box::pin(self.walk(caller, query, scope, paging)).await;
+                    return Box::pin(self.walk(caller, query, scope, paging, false)).await;
                 }
                 let ids = std::mem::take(&mut found.ids);
                 let next_after = found.page.next_after.take();
@@ -225,9 +228,9 @@ impl Provisioning<'_> {
             (None, _) => {
                 let start = paging.index();
                 let (org, found) = self.authorize_with(caller, &base.with_walk(scope.clone(), start)).await?;
-                if let Some(state) = found.team_with_pending_change() {
+                if let Some(state) = found.team_with_pending_change().filter(|_| settle) {
                     super::teams::complete_pending_change(self.store, &org, state.clone(), self.clock.now()).await?;
-                    return Box::pin(self.walk(caller, query, scope, paging)).await;
+                    return Box::pin(self.walk(caller, query, scope, paging, false)).await;
                 }
                 let total = total(&found);
                 let now = self.clock.now().timestamp();
