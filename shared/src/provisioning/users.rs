@@ -10,7 +10,7 @@ use crate::domain::{Account, ManagedBy, MemberRecord, MemberRole, TeamRecord};
 use crate::notify::deliver;
 use crate::scim::patch::PatchRequest;
 use crate::scim::user::UserDocument;
-use crate::store::{outbox_put_action, MemberConflict, MemberWriteError, MemberWriteExtras, OutboxItem, Prefetch};
+use crate::store::{MemberConflict, MemberWriteError, MemberWriteExtras, OutboxItem, Prefetch};
 
 const KIND: &str = "user";
 
@@ -117,10 +117,7 @@ impl Provisioning<'_> {
                 }
             };
             let welcome = new_account.as_ref().map(|a| OutboxItem::welcome(&a.email, &org, &organization.name, now));
-            let mut extras = MemberWriteExtras { new_account, actions: Vec::new() };
-            if let Some(item) = &welcome {
-                extras.actions.push((outbox_put_action(item)?, "welcome email".to_owned()));
-            }
+            let extras = MemberWriteExtras { new_account, welcome: welcome.clone() };
             match self.store.write_member(&org, old.as_ref(), &new, extras).await {
                 Ok(()) => {
                     if let Some(item) = welcome {

@@ -16,6 +16,7 @@ use super::keys::{
     ACCOUNT_SK, ORG_SK,
 };
 use super::pending::{pending_delete, pending_put, PendingResource};
+use super::outbox::OutboxItem;
 use super::transact::TransactFailure;
 use super::{from_item, s, to_item, Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
@@ -26,8 +27,8 @@ use crate::domain::{Account, EmailAddress, ManagedBy, MemberRecord, OrgId};
 pub struct MemberWriteExtras {
     /// Created with the member when the email has no account yet (fails if one appears meanwhile).
     pub new_account: Option<Account>,
-    /// E.g. the welcome email's outbox item.
-    pub actions: Vec<(TransactWriteItem, String)>,
+    /// The welcome email, put in the outbox in the member's transaction.
+    pub welcome: Option<OutboxItem>,
 }
 
 /// Kept for the operator CLI and tests: a member plus, optionally, its new account.
@@ -276,8 +277,8 @@ impl Store {
             })?;
             actions.push((put_new(item)?, MemberConflict::AccountCreatedMeanwhile));
         }
-        for (action, _) in extras.actions {
-            actions.push((action, MemberConflict::Changed));
+        if let Some(welcome) = &extras.welcome {
+            actions.push((super::outbox::outbox_put_action(welcome)?, MemberConflict::Changed));
         }
         self.transact_members(actions).await
     }
@@ -372,7 +373,7 @@ impl Store {
 
     /// Adds a member by hand (operator CLI).
     pub async fn add_manual_member(&self, org: &AuthorizedOrg, new: &NewMember) -> Result<(), StoreError> {
-        let extras = MemberWriteExtras { new_account: new.new_account.clone(), actions: Vec::new() };
+        let extras = MemberWriteExtras { new_account: new.new_account.clone(), welcome: None };
         self.write_member(org, None, &new.member, extras).await.map_err(|err| match err {
             MemberWriteError::Conflict(conflict) => StoreError::Conflict(
                 match conflict {
