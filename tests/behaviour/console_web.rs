@@ -135,7 +135,7 @@ async fn a_state_change_with_the_cookie_needs_the_sessions_csrf_token_and_withou
     let session = owner_cookie(&app, &org).await;
     let other = owner_cookie(&app, &org).await;
     let enable_url = org.url(&app, "/scim/enable");
-    let body = json!({ "idp": "okta", "window": "90d" });
+    let body = json!({ "idp": "okta", "window": "90d", "passphrase": org.owner.passphrase });
 
     // Reading needs no CSRF token.
     let (status, _, _) = with_cookie(&app, Method::GET, &org.url(&app, "/scim"), &session, None, None).await;
@@ -159,7 +159,8 @@ async fn a_state_change_with_the_cookie_needs_the_sessions_csrf_token_and_withou
     let (status, _, _) = with_cookie(&app, Method::POST, &refresh, &session, None, Some(passphrase.clone())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let disable = org.url(&app, "/scim/disable");
-    let (status, _, _) = with_cookie(&app, Method::POST, &disable, &session, Some(&other.csrf), None).await;
+    let (status, _, _) =
+        with_cookie(&app, Method::POST, &disable, &session, Some(&other.csrf), Some(passphrase.clone())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(scim_status(&app, &org.id, &token).await, StatusCode::OK, "still enabled, same token");
 
@@ -190,6 +191,7 @@ async fn bearer_clients_keep_working_without_csrf_tokens_and_a_bearer_header_win
         .post(org.url(&app, "/scim/disable"))
         .bearer_auth(&org.owner.session)
         .header("cookie", &member_cookie.cookie)
+        .json(&json!({ "passphrase": org.owner.passphrase }))
         .send()
         .await
         .unwrap();

@@ -463,7 +463,7 @@ async fn spawn(existing_table: Option<&str>, clock: Clock) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("addr"));
     let router = api::all_routes(app.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(async move { axum::serve(listener, api::local_service(router)).await });
     TestApp { address, http: reqwest::Client::new(), app, store, round_trips, faults, table }
 }
 

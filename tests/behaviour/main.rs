@@ -24,6 +24,7 @@ mod isolation;
 mod notify;
 mod oauth;
 mod organizations;
+mod passphrase_gate;
 mod round_trips;
 mod scheduler;
 mod scim_client;

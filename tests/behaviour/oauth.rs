@@ -292,7 +292,9 @@ async fn client_credentials_give_an_access_token_that_works_on_scim_routes_until
     assert_eq!(scim_status(&app, &org.id, str_of(&issued, "access_token")).await, StatusCode::OK);
 
     // Disabling SCIM kills every grant at once too.
-    let (code, _) = call(&app, Method::POST, &org.url(&app, "/scim/disable"), Some(&org.owner.session), None).await;
+    let passphrase = json!({ "passphrase": org.owner.passphrase });
+    let (code, _) =
+        call(&app, Method::POST, &org.url(&app, "/scim/disable"), Some(&org.owner.session), Some(passphrase)).await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(scim_status(&app, &org.id, str_of(&issued, "access_token")).await, StatusCode::UNAUTHORIZED);
     assert_eq!(client_credentials(&app, &fresh).await.0, StatusCode::UNAUTHORIZED);

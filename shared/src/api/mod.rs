@@ -52,6 +52,15 @@ pub fn with_fallbacks(router: Router) -> Router {
     router.fallback(unknown_path).method_not_allowed_fallback(unsupported_method)
 }
 
+/// A router as a local server (the dev server, the behaviour tests) serves it: with each
+/// connection's peer address, which `admin::ClientSource` reads (on Lambda, API Gateway's
+/// `sourceIp` takes its place).
+pub fn local_service(
+    router: Router,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
+    router.into_make_service_with_connect_info::<std::net::SocketAddr>()
+}
+
 /// Every route of every function, as the dev server serves them on one port.
 pub fn all_routes(app: AppState) -> Router {
     with_fallbacks(scim_users_routes(app.clone()).merge(scim_groups_routes(app.clone())).merge(admin_routes(app)))

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, WWW_AUTHENTICATE};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
+use super::admin::ClientSource;
 use super::{admin, App, AppState};
 use crate::admin::AdminError;
 use crate::oauth::{
@@ -68,7 +68,7 @@ pub async fn authorize_page(
 /// `POST /oauth/authorize`: sign in and approve (or deny); 303 to the registered redirect URI.
 pub async fn authorize_approve(
     State(app): State<AppState>,
-    parts: Parts,
+    ClientSource(source): ClientSource,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     let map = match form.map_err(|e| e.to_string()).and_then(|Form(fields)| single(fields)) {
@@ -89,7 +89,6 @@ pub async fn authorize_approve(
             Err(refusal) => refused(refusal),
         };
     }
-    let source = admin::source_of(&parts);
     match oauth.approve(&params, field("form_token"), field("email"), field("passphrase"), &source).await {
         Ok(approval) => {
             let mut query = vec![("code", approval.code.as_str())];
