@@ -23,6 +23,7 @@ mod infra;
 mod isolation;
 mod notify;
 mod oauth;
+mod oauth_browser;
 mod organizations;
 mod passphrase_gate;
 mod round_trips;
