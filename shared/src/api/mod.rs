@@ -66,12 +66,26 @@ pub fn all_routes(app: AppState) -> Router {
     with_fallbacks(scim_users_routes(app.clone()).merge(scim_groups_routes(app.clone())).merge(admin_routes(app)))
 }
 
-async fn unknown_path() -> ScimError {
-    ScimError::not_found("No endpoint at this path. SCIM endpoints live under /scim/v2/orgs/{orgId}/.")
+/// A fallback's answer: never cached, with the security headers every console answer carries (a
+/// 404 or 405 under `/admin/` is the console's answer too, and the headers belong on every answer
+/// the router gives; docs/ARCHITECTURE.md, "Console (web page)").
+async fn fallback_answer(error: ScimError) -> Response {
+    let response = admin::no_store(error.into_response()).await;
+    console_web::security_headers(response).await
 }
 
-async fn unsupported_method() -> ScimError {
-    ScimError::new(StatusCode::METHOD_NOT_ALLOWED, None, "This HTTP method is not supported on this endpoint.")
+async fn unknown_path() -> Response {
+    fallback_answer(ScimError::not_found("No endpoint at this path. SCIM endpoints live under /scim/v2/orgs/{orgId}/."))
+        .await
+}
+
+async fn unsupported_method() -> Response {
+    fallback_answer(ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        "This HTTP method is not supported on this endpoint.",
+    ))
+    .await
 }
 
 /// A SCIM JSON response.
