@@ -57,12 +57,17 @@ pub struct ClientSource(pub String);
 
 impl ClientSource {
     fn of(parts: &Parts) -> Self {
-        if let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>() {
+        Self::of_extensions(&parts.extensions)
+    }
+
+    /// The same, from a request's extensions (the request-log middleware holds a whole request).
+    pub(in crate::api) fn of_extensions(extensions: &axum::http::Extensions) -> Self {
+        if let Some(RequestContext::ApiGatewayV2(context)) = extensions.get::<RequestContext>() {
             if let Some(ip) = context.http.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
                 return Self(ip.chars().take(64).collect());
             }
         }
-        if let Some(ConnectInfo(address)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        if let Some(ConnectInfo(address)) = extensions.get::<ConnectInfo<SocketAddr>>() {
             return Self(address.ip().to_string());
         }
         Self("unknown".to_owned())
