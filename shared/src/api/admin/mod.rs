@@ -189,3 +189,33 @@ fn only(params: &HashMap<String, String>, accepted: &[&str]) -> Result<(), Admin
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+
+    fn parts_with(extensions: impl FnOnce(&mut axum::http::Extensions)) -> Parts {
+        let mut request = axum::http::Request::new(());
+        // A header a client could set never counts.
+        request.headers_mut().insert("x-forwarded-for", HeaderValue::from_static("198.51.100.7"));
+        extensions(request.extensions_mut());
+        request.into_parts().0
+    }
+
+    #[test]
+    fn the_source_is_api_gateways_source_ip_else_the_connections_peer() {
+        let lambda = parts_with(|extensions| {
+            let mut context = ApiGatewayV2httpRequestContext::default();
+            context.http.source_ip = Some("203.0.113.9".into());
+            extensions.insert(RequestContext::ApiGatewayV2(context));
+            extensions.insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))));
+        });
+        assert_eq!(ClientSource::of(&lambda).0, "203.0.113.9");
+        let local = parts_with(|extensions| {
+            extensions.insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 5], 9))));
+        });
+        assert_eq!(ClientSource::of(&local).0, "127.0.0.5");
+        assert_eq!(ClientSource::of(&parts_with(|_| {})).0, "unknown");
+    }
+}
