@@ -648,6 +648,7 @@ async fn an_owner_rotates_with_an_overlap_revokes_every_token_and_connects_oauth
     browser.click("#oauth-delete-open").await;
     browser.wait_text("#oauth-delete-what", "stops at once").await;
     assert_clean(&browser, "delete OAuth client").await;
+    browser.type_into("#oauth-delete-passphrase", &org.owner.passphrase).await;
     browser.click("#oauth-delete-confirm").await;
     browser.wait_text("#oauth-card", "No OAuth client yet.").await;
     assert_eq!(scim_status(&app, &org.id, &access).await, StatusCode::UNAUTHORIZED);

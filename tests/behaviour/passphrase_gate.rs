@@ -22,6 +22,11 @@ async fn post(app: &TestApp, org: &ConsoleOrg, session: &str, path: &str, body: 
     call(app, Method::POST, &org.url(app, path), Some(session), Some(body)).await
 }
 
+/// `DELETE …/scim/oauth/client` with `body`.
+async fn delete_client(app: &TestApp, org: &ConsoleOrg, session: &str, body: Value) -> (StatusCode, Value) {
+    call(app, Method::DELETE, &org.url(app, "/scim/oauth/client"), Some(session), Some(body)).await
+}
+
 async fn enabled(app: &TestApp, org: &ConsoleOrg) -> bool {
     app.store.scim_settings(&org.id).await.unwrap().is_some_and(|s| s.enabled)
 }
@@ -117,12 +122,27 @@ async fn every_guarded_change_refuses_a_wrong_passphrase_and_the_history_records
     assert!(app.store.oauth_client(&org.id.scope()).await.unwrap().is_none());
     assert_eq!(scim_status(&app, &org.id, &token).await, StatusCode::OK);
 
+    // Deleting the OAuth client stops provisioning through OAuth: the same gate (in a new session:
+    // this one has used up four of its five wrong passphrases).
+    let session = sign_in(&app, &org.owner.email, &org.owner.passphrase).await;
+    let client = json!({ "passphrase": org.owner.passphrase, "redirectUris": [] });
+    let (code, _) = post(&app, &org, &session, "/scim/oauth/client", client).await;
+    assert_eq!(code, StatusCode::CREATED);
+    let (code, refusal) = delete_client(&app, &org, &session, json!({ "passphrase": wrong })).await;
+    assert_eq!((code, refusal["error"].as_str()), (StatusCode::FORBIDDEN, Some("wrong_passphrase")));
+    let (code, refusal) = delete_client(&app, &org, &session, json!({})).await;
+    assert_eq!((code, refusal["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    assert!(app.store.oauth_client(&org.id.scope()).await.unwrap().is_some(), "still there");
+    let (code, _) = delete_client(&app, &org, &session, json!({ "passphrase": org.owner.passphrase })).await;
+    assert_eq!(code, StatusCode::NO_CONTENT);
+    assert!(app.store.oauth_client(&org.id.scope()).await.unwrap().is_none());
+
     // Who, when and which change; never the attempt itself.
     let entries = history(&app, &org).await;
     let refused: Vec<&Value> = entries.iter().filter(|e| e["action"] == "passphrase_refused").collect();
     let mut attempted: Vec<&str> = refused.iter().map(|e| e["attempted"].as_str().unwrap()).collect();
     attempted.sort_unstable();
-    assert_eq!(attempted, ["disable", "oauth_client", "refresh", "revoke"]);
+    assert_eq!(attempted, ["delete_oauth_client", "disable", "oauth_client", "refresh", "revoke"]);
     assert!(refused.iter().all(|e| e["actor"] == org.owner.email.as_str() && e["at"].is_string()), "{refused:?}");
     let stored = serde_json::to_string(&entries).unwrap();
     assert!(!stored.contains(wrong), "{stored}");

@@ -41,6 +41,7 @@
   const ATTEMPTED = {
     enable: 'to enable SCIM', refresh: 'to refresh the token', revoke: 'to revoke the tokens',
     disable: 'to disable SCIM', oauth_client: 'to create the OAuth client',
+    delete_oauth_client: 'to delete the OAuth client',
   };
   // History entries that issue a token (their expiry column is meaningful).
   const TOKEN_ACTIONS = ['enabled', 'token_refreshed', 'token_auto_refreshed'];
@@ -617,13 +618,23 @@
 
   function openOAuthDelete() {
     $('oauth-delete-error').textContent = '';
+    $('oauth-delete-passphrase').value = '';
     $('oauth-delete-dialog').showModal();
-    $('oauth-delete-confirm').focus();
+    $('oauth-delete-passphrase').focus();
   }
 
   async function onOAuthDelete(event) {
     event.preventDefault();
-    const result = await api('DELETE', `/admin/orgs/${encodeURIComponent(state.org)}/scim/oauth/client`);
+    const passphrase = $('oauth-delete-passphrase').value;
+    if (!passphrase) {
+      $('oauth-delete-error').textContent = 'Enter your passphrase.';
+      $('oauth-delete-passphrase').focus();
+      return;
+    }
+    $('oauth-delete-confirm').disabled = true;
+    const result = await api('DELETE', `/admin/orgs/${encodeURIComponent(state.org)}/scim/oauth/client`, { passphrase });
+    $('oauth-delete-confirm').disabled = false;
+    $('oauth-delete-passphrase').value = '';
     if (sessionEnded(result)) return;
     if (result.status === 204) {
       $('oauth-delete-dialog').close();
@@ -631,7 +642,9 @@
       await reloadStatus();
       $('oauth-create-open').focus();
     } else {
-      $('oauth-delete-error').textContent = message(result);
+      $('oauth-delete-error').textContent = result.data.error === 'wrong_passphrase'
+        ? 'The passphrase is incorrect. Nothing was changed.' : message(result);
+      $('oauth-delete-passphrase').focus();
     }
   }
 

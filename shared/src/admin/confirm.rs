@@ -1,6 +1,7 @@
 //! The one place where a passphrase is required (docs/ARCHITECTURE.md, "Tokens: rotation, revoke,
 //! OAuth"): every change that issues a credential (enable, refresh, the OAuth client and its
-//! secret) or stops provisioning (disable, revoke) takes a `ConfirmedByPassphrase`, and only
+//! secret) or stops provisioning (disable, revoke, deleting the OAuth client) takes a
+//! `ConfirmedByPassphrase`, and only
 //! `Console::confirm_passphrase` makes one: after the caller's role and passphrase are checked.
 //! So no handler can reach those use cases without the passphrase, as `AuthorizedOrg` does for
 //! tenant scope.

@@ -93,8 +93,10 @@ impl Console {
         })
     }
 
-    /// Deletes the OAuth client: its grants stop at once.
-    pub async fn delete_oauth_client(&self, caller: &OrgCaller) -> Result<DateTime<Utc>, AdminError> {
+    /// Deletes the OAuth client (after the caller's passphrase: it stops provisioning through
+    /// OAuth): its grants stop at once.
+    pub async fn delete_oauth_client(&self, confirmed: &ConfirmedByPassphrase) -> Result<DateTime<Utc>, AdminError> {
+        let caller = confirmed.caller();
         let admin = caller.require_admin()?;
         let settings = self.live_settings(caller).await?;
         let client = self

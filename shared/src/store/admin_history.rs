@@ -47,6 +47,7 @@ pub enum GuardedAction {
     Revoke,
     Disable,
     OauthClient,
+    DeleteOauthClient,
 }
 
 impl GuardedAction {
@@ -58,6 +59,7 @@ impl GuardedAction {
             Self::Revoke => "revoke the tokens",
             Self::Disable => "disable SCIM",
             Self::OauthClient => "create the OAuth client",
+            Self::DeleteOauthClient => "delete the OAuth client",
         }
     }
 }

@@ -95,9 +95,14 @@ pub async fn create_client(
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
-/// `DELETE …/scim/oauth/client`: its grants stop at once.
-pub async fn delete_client(request: AdminCaller) -> Result<StatusCode, AdminError> {
-    request.console.delete_oauth_client(&request.caller).await?;
+/// `DELETE …/scim/oauth/client`: needs the caller's passphrase; its grants stop at once.
+pub async fn delete_client(
+    request: AdminCaller,
+    AdminJson(body): AdminJson<PassphraseBody>,
+) -> Result<StatusCode, AdminError> {
+    let console = request.console.clone();
+    let confirmed = request.confirm(&body.passphrase, GuardedAction::DeleteOauthClient).await?;
+    console.delete_oauth_client(&confirmed).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
