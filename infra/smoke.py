@@ -66,7 +66,8 @@ def main() -> int:
             issued = call("POST", f"{admin}/token/refresh", session, {"passphrase": passphrase}, expect=(200, 201))
             print("SCIM was on: token refreshed")
         else:
-            issued = call("POST", f"{admin}/enable", session, {"idp": args.idp, "window": "30d"}, expect=(200, 201))
+            body = {"idp": args.idp, "window": "30d", "passphrase": passphrase}
+            issued = call("POST", f"{admin}/enable", session, body, expect=(200, 201))
             print("SCIM enabled")
         scim, token = issued["connectorUrl"], issued["token"]
 

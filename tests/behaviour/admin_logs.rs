@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::admin_support::{call, console_org, enable, ConsoleOrg};
+use crate::admin_support::{call, console_org, enable, within_one_throttle_window, ConsoleOrg};
 use crate::helpers::{spawn_app, TestApp};
 
 async fn logs(app: &TestApp, org: &ConsoleOrg, query: &str) -> (StatusCode, Value) {
@@ -164,4 +164,45 @@ async fn the_log_filters_by_status_class_method_resource_type_and_time() {
     )
     .await;
     assert_eq!((code, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_cursor")), "{body}");
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_are_logged_at_a_bounded_rate_per_organization_and_source() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let token = enable(&app, &org, "90d").await;
+    within_one_throttle_window(std::time::Duration::from_secs(60)).await;
+    let url = format!("{}/Users?count=1", org.connector_url(&app));
+    let from = |last: u8| {
+        let address = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, last));
+        reqwest::Client::builder().local_address(address).build().unwrap()
+    };
+    // Anyone can claim to be Okta and send no token (or a wrong one): 15 from one address, 10
+    // from each of two more.
+    for (last, count) in [(21u8, 15), (22, 10), (23, 10)] {
+        let client = from(last);
+        for n in 0..count {
+            let mut request = client.get(&url).header("user-agent", "Okta SCIM Client 1.0.0");
+            if n % 2 == 1 {
+                request = request.bearer_auth("iscim_not_the_token");
+            }
+            assert_eq!(request.send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        }
+    }
+    // The IdP's own requests are always logged.
+    for _ in 0..3 {
+        assert_eq!(app.get(&url, &token).send().await.unwrap().status(), StatusCode::OK);
+    }
+    app.flush_logs().await;
+    let (code, page) = logs(&app, &org, "?limit=200").await;
+    assert_eq!(code, StatusCode::OK, "{page}");
+    let records = page["logs"].as_array().unwrap();
+    let refused: Vec<&Value> = records.iter().filter(|r| r["status"] == 401).collect();
+    let served = records.iter().filter(|r| r["status"] == 200).count();
+    assert_eq!(served, 3, "{page}");
+    // At most 10 per source and 20 per organization in a window: 10 from the first address and
+    // 10 more from the others, not 35.
+    assert_eq!(refused.len(), 20, "{page}");
+    assert!(refused.iter().all(|r| r["authenticated"] == false), "{refused:?}");
+    assert!(records.iter().filter(|r| r["status"] == 200).all(|r| r["authenticated"] == true), "{page}");
 }

@@ -13,12 +13,12 @@ use crate::helpers::{spawn_app, spawn_app_on_table, TestApp};
 fn endpoints(passphrase: &str) -> Vec<(Method, &'static str, Option<Value>)> {
     vec![
         (Method::GET, "/scim", None),
-        (Method::POST, "/scim/enable", Some(json!({ "idp": "okta", "window": "90d" }))),
+        (Method::POST, "/scim/enable", Some(json!({ "idp": "okta", "window": "90d", "passphrase": passphrase }))),
         (Method::POST, "/scim/token/refresh", Some(json!({ "passphrase": passphrase }))),
         (Method::GET, "/scim/logs", None),
         (Method::GET, "/scim/history", None),
         (Method::GET, "/members", None),
-        (Method::POST, "/scim/disable", None),
+        (Method::POST, "/scim/disable", Some(json!({ "passphrase": passphrase }))),
     ]
 }
 

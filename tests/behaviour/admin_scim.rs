@@ -16,8 +16,14 @@ fn unmet_of(body: &Value) -> Vec<String> {
     body["unmet"].as_array().unwrap().iter().map(|u| u["requirement"].as_str().unwrap().to_owned()).collect()
 }
 
-async fn try_enable(app: &TestApp, org_url: &str, person: &Person, body: Value) -> (StatusCode, Value) {
+/// Enables with `body` and the person's passphrase.
+async fn try_enable(app: &TestApp, org_url: &str, person: &Person, mut body: Value) -> (StatusCode, Value) {
+    body["passphrase"] = json!(person.passphrase);
     call(app, Method::POST, &format!("{org_url}/scim/enable"), Some(&person.session), Some(body)).await
+}
+
+fn owner_passphrase(org: &ConsoleOrg) -> Value {
+    json!({ "passphrase": org.owner.passphrase })
 }
 
 async fn refresh(app: &TestApp, org: &ConsoleOrg, body: Value) -> (StatusCode, Value) {
@@ -40,9 +46,9 @@ async fn enabling_names_every_unmet_requirement_at_once() {
     for part in ["Enterprise plan", "verified domain", "SSO must be configured", "confirm the identity provider"] {
         assert!(message.contains(part), "{part}: {message}");
     }
+    // A plain member is refused before their passphrase is even checked.
     let (code, body) = try_enable(&app, &url, &member, json!({ "window": "90d", "idp": "okta" })).await;
-    assert_eq!(code, StatusCode::FORBIDDEN);
-    assert_eq!(unmet_of(&body), ["enterprise_plan", "owner_or_co_owner", "verified_domain", "sso_configured"]);
+    assert_eq!((code, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{body}");
 
     // One requirement after the other.
     let (mut org, _) = app.store.organization(&id.scope()).await.unwrap().unwrap();
@@ -143,12 +149,17 @@ async fn a_refresh_with_a_wrong_passphrase_changes_nothing() {
     let (code, error) = refresh(&app, &org, json!({})).await;
     assert_eq!((code, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
     assert_eq!(scim_status(&app, &org.id, &token).await, StatusCode::OK);
-    // The SCIM call just made is the token's last use; nothing else changed.
+    // The SCIM call just made is the token's last use, and the history records the refused
+    // passphrases (who, when, which change); nothing else changed.
     let unused = |mut status: Value| {
         status["token"]["lastUsedAt"] = Value::Null;
-        status
+        let history = status["history"].as_array().unwrap().iter();
+        let refused = history.clone().filter(|h| h["action"] == "passphrase_refused").count();
+        status["history"] = history.filter(|h| h["action"] != "passphrase_refused").cloned().collect();
+        (status, refused)
     };
-    assert_eq!(unused(status(&app, &org).await), unused(before));
+    let (after, refused) = unused(status(&app, &org).await);
+    assert_eq!((after, refused), (unused(before).0, 2));
 }
 
 #[tokio::test]
@@ -191,8 +202,14 @@ async fn disabling_refuses_every_scim_request_until_enabled_again_with_a_new_tok
     let app = spawn_app().await;
     let org = console_org(&app).await;
     let token = enable(&app, &org, "90d").await;
-    let (code, disabled) =
-        call(&app, Method::POST, &org.url(&app, "/scim/disable"), Some(&org.owner.session), None).await;
+    let (code, disabled) = call(
+        &app,
+        Method::POST,
+        &org.url(&app, "/scim/disable"),
+        Some(&org.owner.session),
+        Some(owner_passphrase(&org)),
+    )
+    .await;
     assert_eq!(code, StatusCode::OK, "{disabled}");
     assert_eq!(disabled["enabled"], false);
     assert_eq!(disabled["token"]["state"], "none");
@@ -203,7 +220,14 @@ async fn disabling_refuses_every_scim_request_until_enabled_again_with_a_new_tok
         assert_eq!(app.get(&url, &token).send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "{route}");
     }
 
-    let (code, body) = call(&app, Method::POST, &org.url(&app, "/scim/disable"), Some(&org.owner.session), None).await;
+    let (code, body) = call(
+        &app,
+        Method::POST,
+        &org.url(&app, "/scim/disable"),
+        Some(&org.owner.session),
+        Some(owner_passphrase(&org)),
+    )
+    .await;
     assert_eq!((code, body["error"].as_str()), (StatusCode::CONFLICT, Some("not_enabled")));
     let (code, body) = refresh(&app, &org, json!({ "passphrase": org.owner.passphrase })).await;
     assert_eq!((code, body["error"].as_str()), (StatusCode::CONFLICT, Some("not_enabled")));
@@ -269,7 +293,14 @@ async fn the_history_pages_through_every_change_newest_first() {
         let (code, _) = refresh(&app, &org, json!({ "passphrase": org.owner.passphrase, "window": window })).await;
         assert_eq!(code, StatusCode::OK);
     }
-    let (code, _) = call(&app, Method::POST, &org.url(&app, "/scim/disable"), Some(&org.owner.session), None).await;
+    let (code, _) = call(
+        &app,
+        Method::POST,
+        &org.url(&app, "/scim/disable"),
+        Some(&org.owner.session),
+        Some(owner_passphrase(&org)),
+    )
+    .await;
     assert_eq!(code, StatusCode::OK);
 
     let mut seen = Vec::new();

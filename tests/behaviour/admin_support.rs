@@ -132,7 +132,7 @@ pub async fn enable(app: &TestApp, org: &ConsoleOrg, window: &str) -> String {
         Method::POST,
         &org.url(app, "/scim/enable"),
         Some(&org.owner.session),
-        Some(json!({ "idp": "okta", "window": window })),
+        Some(json!({ "idp": "okta", "window": window, "passphrase": org.owner.passphrase })),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");

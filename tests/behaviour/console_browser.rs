@@ -115,6 +115,14 @@ async fn an_owner_enables_refreshes_reads_logs_and_disables_scim_in_a_browser() 
     assert_clean(&browser, "enable dialog").await;
     browser.screens("enable-dialog").await;
     browser.choose("#enable-window", "1y").await;
+    // Enabling issues a token: the passphrase is asked for, a wrong one changes nothing.
+    browser.click("#enable-generate").await;
+    browser.wait_text("#enable-error", "Enter your passphrase").await;
+    browser.type_into("#enable-passphrase", "not my passphrase").await;
+    browser.click("#enable-generate").await;
+    browser.wait_text("#enable-error", "passphrase is incorrect").await;
+    assert!(app.store.scim_settings(&org.id).await.unwrap().is_none(), "nothing was enabled");
+    browser.type_into("#enable-passphrase", &org.owner.passphrase).await;
     browser.click("#enable-generate").await;
     browser.find("#token-value").await;
     let token = browser.property("#token-value", "value").await.as_str().unwrap().to_owned();
@@ -281,6 +289,7 @@ async fn an_owner_enables_refreshes_reads_logs_and_disables_scim_in_a_browser() 
     browser.wait_text("#disable-what", "refused (401)").await;
     assert_clean(&browser, "disable dialog").await;
     browser.screens("disable-dialog").await;
+    browser.type_into("#disable-passphrase", &org.owner.passphrase).await;
     browser.click("#disable-confirm").await;
     browser.wait_text("#toggle-text", "Off").await;
     assert_eq!(scim_status(&app, &org.id, &new_token).await, StatusCode::UNAUTHORIZED);
@@ -505,6 +514,7 @@ async fn an_owner_rotates_with_an_overlap_revokes_every_token_and_connects_oauth
     browser.click("#idp-okta").await;
     browser.wait_until("the toggle is usable", "!document.getElementById('scim-toggle').disabled").await;
     browser.click("#scim-toggle").await;
+    browser.type_into("#enable-passphrase", &org.owner.passphrase).await;
     browser.click("#enable-generate").await;
     let old = shown_secret(&browser, "iscim_").await;
     close_secret(&browser).await;
@@ -638,6 +648,7 @@ async fn an_owner_rotates_with_an_overlap_revokes_every_token_and_connects_oauth
     browser.click("#oauth-delete-open").await;
     browser.wait_text("#oauth-delete-what", "stops at once").await;
     assert_clean(&browser, "delete OAuth client").await;
+    browser.type_into("#oauth-delete-passphrase", &org.owner.passphrase).await;
     browser.click("#oauth-delete-confirm").await;
     browser.wait_text("#oauth-card", "No OAuth client yet.").await;
     assert_eq!(scim_status(&app, &org.id, &access).await, StatusCode::UNAUTHORIZED);

@@ -5,7 +5,7 @@ use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::admin_support::{console_org, enable, person, scim_status, ConsoleOrg};
+use crate::admin_support::{console_org, enable, person, scim_status, sign_in, ConsoleOrg};
 use crate::helpers::{spawn_app, TestApp};
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -85,6 +85,13 @@ async fn every_console_answer_carries_the_security_headers() {
         assert_security_headers(response.headers(), path, cache);
         assert!(response.text().await.unwrap().contains(marker), "{path}");
     }
+    // The router's own 404 and 405 under /admin/ too.
+    let unknown = app.http.get(format!("{}/admin/orgs/acme/nothing-here", app.address)).send().await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_security_headers(unknown.headers(), "unknown path", "no-store");
+    let method = app.http.put(format!("{}/admin/orgs/acme/scim", app.address)).send().await.unwrap();
+    assert_eq!(method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_security_headers(method.headers(), "unsupported method", "no-store");
     let missing = app.http.get(format!("{}/console/assets/other.js", app.address)).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     assert_security_headers(missing.headers(), "unknown asset", "no-store");
@@ -112,6 +119,8 @@ async fn a_cookie_sign_in_sets_an_http_only_strict_cookie_and_answers_no_token()
     // Any other host: Secure.
     let (remote, _) = cookie_sign_in(&app, &org.owner.email, &org.owner.passphrase, Some("console.example.com")).await;
     assert!(remote.set_cookie.ends_with("; HttpOnly; SameSite=Strict; Secure"), "{}", remote.set_cookie);
+    assert!(remote.set_cookie.starts_with("__Host-isess=isess_"), "{}", remote.set_cookie);
+    assert!(remote.set_cookie.contains("; Path=/;") && !remote.set_cookie.contains("Domain"), "{}", remote.set_cookie);
     assert_ne!(remote.csrf, session.csrf, "one CSRF secret per session");
 
     // The page, reloaded, gets its CSRF secret back from the cookie alone; a Bearer client none.
@@ -135,7 +144,7 @@ async fn a_state_change_with_the_cookie_needs_the_sessions_csrf_token_and_withou
     let session = owner_cookie(&app, &org).await;
     let other = owner_cookie(&app, &org).await;
     let enable_url = org.url(&app, "/scim/enable");
-    let body = json!({ "idp": "okta", "window": "90d" });
+    let body = json!({ "idp": "okta", "window": "90d", "passphrase": org.owner.passphrase });
 
     // Reading needs no CSRF token.
     let (status, _, _) = with_cookie(&app, Method::GET, &org.url(&app, "/scim"), &session, None, None).await;
@@ -159,7 +168,8 @@ async fn a_state_change_with_the_cookie_needs_the_sessions_csrf_token_and_withou
     let (status, _, _) = with_cookie(&app, Method::POST, &refresh, &session, None, Some(passphrase.clone())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let disable = org.url(&app, "/scim/disable");
-    let (status, _, _) = with_cookie(&app, Method::POST, &disable, &session, Some(&other.csrf), None).await;
+    let (status, _, _) =
+        with_cookie(&app, Method::POST, &disable, &session, Some(&other.csrf), Some(passphrase.clone())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(scim_status(&app, &org.id, &token).await, StatusCode::OK, "still enabled, same token");
 
@@ -190,6 +200,7 @@ async fn bearer_clients_keep_working_without_csrf_tokens_and_a_bearer_header_win
         .post(org.url(&app, "/scim/disable"))
         .bearer_auth(&org.owner.session)
         .header("cookie", &member_cookie.cookie)
+        .json(&json!({ "passphrase": org.owner.passphrase }))
         .send()
         .await
         .unwrap();
@@ -198,4 +209,37 @@ async fn bearer_clients_keep_working_without_csrf_tokens_and_a_bearer_header_win
     // A malformed cookie is an invalid session, not a server error.
     let response = app.http.get(org.url(&app, "/scim")).header("cookie", "isess=not-a-session").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn away_from_loopback_only_the_host_prefixed_cookie_is_a_session_so_a_tossed_one_is_ignored() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let host = "console.example.com";
+    let (session, _) = cookie_sign_in(&app, &org.owner.email, &org.owner.passphrase, Some(host)).await;
+    let token = session.cookie.strip_prefix("__Host-isess=").unwrap().to_owned();
+    let current = format!("{}/auth/sessions/current", app.address);
+    let status_with = |cookie: String| {
+        let request = app.http.get(&current).header("host", host).header("cookie", cookie);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(status_with(format!("__Host-isess={token}")).await, StatusCode::OK);
+    // A cookie a sibling subdomain could set (no prefix) is no session here, first or not.
+    assert_eq!(status_with(format!("isess={token}")).await, StatusCode::UNAUTHORIZED);
+    let other = sign_in(&app, &org.owner.email, &org.owner.passphrase).await;
+    assert_eq!(status_with(format!("isess={other}; __Host-isess={token}")).await, StatusCode::OK);
+    let answer: Value = app
+        .http
+        .get(&current)
+        .header("host", host)
+        .header("cookie", format!("isess={other}; __Host-isess={token}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["csrfToken"], session.csrf.as_str(), "the prefixed cookie's session, not the tossed one");
+    // The same cookie twice cannot be told apart: neither is taken.
+    assert_eq!(status_with(format!("__Host-isess={other}; __Host-isess={token}")).await, StatusCode::UNAUTHORIZED);
 }

@@ -652,7 +652,7 @@ async fn spawn(existing_table: Option<&str>, clock: Clock, options: SpawnOptions
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("addr"));
     let router = api::all_routes(app.clone());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(async move { axum::serve(listener, api::local_service(router)).await });
     TestApp { address, http: reqwest::Client::new(), app, store, round_trips, faults, cuts, table }
 }
 
@@ -688,6 +688,9 @@ impl TestApp {
     ) -> Option<axum::response::Response> {
         use tower::ServiceExt;
         let router = api::all_routes(self.app.clone());
+        // As `api::local_service` serves it: the connection's peer is the client's address.
+        let mut request = request;
+        request.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 9))));
         self.cuts.arm(nth, timing);
         let answered = tokio::select! {
             biased;

@@ -112,7 +112,7 @@ async fn approval_form(app: &TestApp, client: &Client, state: &str) -> Vec<(Stri
     let headers = response.headers().clone();
     assert_eq!(
         headers["content-security-policy"],
-        "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'self'; form-action 'self' https://idp.example.com; frame-ancestors 'none'"
     );
     assert_eq!(headers[CACHE_CONTROL], "no-store");
     let html = response.text().await.unwrap();
@@ -148,7 +148,13 @@ async fn code_for(app: &TestApp, org: &ConsoleOrg, client: &Client, state: &str)
     let location = location.unwrap();
     assert!(location.starts_with(&format!("{REDIRECT}?code=iscim_ac_")), "{location}");
     assert_eq!(query_value(&location, "state").as_deref(), Some(state));
+    assert_eq!(issuer_of(&location), app.address, "RFC 9207: the answer names its issuer");
     query_value(&location, "code").unwrap()
+}
+
+/// The `iss` of an authorization answer (RFC 9207), decoded.
+fn issuer_of(location: &str) -> String {
+    query_value(location, "iss").unwrap_or_default().replace("%3A", ":").replace("%2F", "/")
 }
 
 async fn exchange(
@@ -292,7 +298,9 @@ async fn client_credentials_give_an_access_token_that_works_on_scim_routes_until
     assert_eq!(scim_status(&app, &org.id, str_of(&issued, "access_token")).await, StatusCode::OK);
 
     // Disabling SCIM kills every grant at once too.
-    let (code, _) = call(&app, Method::POST, &org.url(&app, "/scim/disable"), Some(&org.owner.session), None).await;
+    let passphrase = json!({ "passphrase": org.owner.passphrase });
+    let (code, _) =
+        call(&app, Method::POST, &org.url(&app, "/scim/disable"), Some(&org.owner.session), Some(passphrase)).await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(scim_status(&app, &org.id, str_of(&issued, "access_token")).await, StatusCode::UNAUTHORIZED);
     assert_eq!(client_credentials(&app, &fresh).await.0, StatusCode::UNAUTHORIZED);
@@ -398,6 +406,7 @@ async fn the_authorization_code_flow_with_pkce_and_its_refusals() {
     let response = no_redirects().post(format!("{}/oauth/authorize", app.address)).form(&denied).send().await.unwrap();
     let location = response.headers()[LOCATION].to_str().unwrap().to_owned();
     assert_eq!(query_value(&location, "error").as_deref(), Some("access_denied"));
+    assert_eq!(issuer_of(&location), app.address, "RFC 9207: error answers name the issuer too");
     // Nothing secret is stored in clear.
     let table = app.dump_table().await;
     assert!(!table.contains(&code) && !table.contains(&refresh_token) && !table.contains(&access));

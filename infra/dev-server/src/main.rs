@@ -18,7 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = runtime::app_from_env().await?;
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await?;
     tracing::info!(address = %listener.local_addr()?, "dev server listening");
-    axum::serve(listener, api::all_routes(app))
+    axum::serve(listener, api::local_service(api::all_routes(app)))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

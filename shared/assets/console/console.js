@@ -36,6 +36,12 @@
     tokens_revoked: 'All tokens and OAuth grants revoked', oauth_client_created: 'OAuth client created',
     oauth_client_deleted: 'OAuth client deleted',
     oauth_family_revoked: 'OAuth grant revoked (a refresh token or code was used twice)',
+    passphrase_refused: 'Wrong passphrase given (nothing changed)',
+  };
+  const ATTEMPTED = {
+    enable: 'to enable SCIM', refresh: 'to refresh the token', revoke: 'to revoke the tokens',
+    disable: 'to disable SCIM', oauth_client: 'to create the OAuth client',
+    delete_oauth_client: 'to delete the OAuth client',
   };
   // History entries that issue a token (their expiry column is meaningful).
   const TOKEN_ACTIONS = ['enabled', 'token_refreshed', 'token_auto_refreshed'];
@@ -453,9 +459,12 @@
     if (!state.status) return;
     if (state.status.enabled) {
       $('disable-error').textContent = '';
+      $('disable-passphrase').value = '';
       $('disable-dialog').showModal();
+      $('disable-passphrase').focus();
     } else {
       $('enable-error').textContent = '';
+      $('enable-passphrase').value = '';
       $('enable-idp').textContent = IDPS[state.idp] || state.idp;
       $('enable-dialog').showModal();
       $('enable-window').focus();
@@ -464,14 +473,24 @@
 
   async function onEnable(event) {
     event.preventDefault();
+    const passphrase = $('enable-passphrase').value;
+    if (!passphrase) {
+      $('enable-error').textContent = 'Enter your passphrase.';
+      $('enable-passphrase').focus();
+      return;
+    }
     $('enable-generate').disabled = true;
     const result = await api('POST', `/admin/orgs/${encodeURIComponent(state.org)}/scim/enable`,
-      { idp: state.idp, window: $('enable-window').value });
+      { idp: state.idp, window: $('enable-window').value, passphrase });
     $('enable-generate').disabled = false;
+    $('enable-passphrase').value = '';
     if (sessionEnded(result)) return;
     if (result.status === 201) {
       $('enable-dialog').close();
       showToken(result.data);
+    } else if (result.data.error === 'wrong_passphrase') {
+      $('enable-error').textContent = 'The passphrase is incorrect. Nothing was changed.';
+      $('enable-passphrase').focus();
     } else {
       const unmet = (result.data.unmet || []).map((u) => u.message).join('; ');
       $('enable-error').textContent = unmet ? `${message(result)}` : message(result);
@@ -599,13 +618,23 @@
 
   function openOAuthDelete() {
     $('oauth-delete-error').textContent = '';
+    $('oauth-delete-passphrase').value = '';
     $('oauth-delete-dialog').showModal();
-    $('oauth-delete-confirm').focus();
+    $('oauth-delete-passphrase').focus();
   }
 
   async function onOAuthDelete(event) {
     event.preventDefault();
-    const result = await api('DELETE', `/admin/orgs/${encodeURIComponent(state.org)}/scim/oauth/client`);
+    const passphrase = $('oauth-delete-passphrase').value;
+    if (!passphrase) {
+      $('oauth-delete-error').textContent = 'Enter your passphrase.';
+      $('oauth-delete-passphrase').focus();
+      return;
+    }
+    $('oauth-delete-confirm').disabled = true;
+    const result = await api('DELETE', `/admin/orgs/${encodeURIComponent(state.org)}/scim/oauth/client`, { passphrase });
+    $('oauth-delete-confirm').disabled = false;
+    $('oauth-delete-passphrase').value = '';
     if (sessionEnded(result)) return;
     if (result.status === 204) {
       $('oauth-delete-dialog').close();
@@ -613,13 +642,24 @@
       await reloadStatus();
       $('oauth-create-open').focus();
     } else {
-      $('oauth-delete-error').textContent = message(result);
+      $('oauth-delete-error').textContent = result.data.error === 'wrong_passphrase'
+        ? 'The passphrase is incorrect. Nothing was changed.' : message(result);
+      $('oauth-delete-passphrase').focus();
     }
   }
 
   async function onDisable(event) {
     event.preventDefault();
-    const result = await api('POST', `/admin/orgs/${encodeURIComponent(state.org)}/scim/disable`);
+    const passphrase = $('disable-passphrase').value;
+    if (!passphrase) {
+      $('disable-error').textContent = 'Enter your passphrase.';
+      $('disable-passphrase').focus();
+      return;
+    }
+    $('disable-confirm').disabled = true;
+    const result = await api('POST', `/admin/orgs/${encodeURIComponent(state.org)}/scim/disable`, { passphrase });
+    $('disable-confirm').disabled = false;
+    $('disable-passphrase').value = '';
     if (sessionEnded(result)) return;
     if (result.status === 200) {
       $('disable-dialog').close();
@@ -627,7 +667,9 @@
       renderStatus(result.data);
       $('scim-toggle').focus();
     } else {
-      $('disable-error').textContent = message(result);
+      $('disable-error').textContent = result.data.error === 'wrong_passphrase'
+        ? 'The passphrase is incorrect. Nothing was changed: SCIM stays enabled.' : message(result);
+      $('disable-passphrase').focus();
     }
   }
 
@@ -770,6 +812,7 @@
       let what = ACTIONS[h.action] || h.action;
       if (h.overlapUntil) what += ` (the previous token works until ${utc(h.overlapUntil)})`;
       if (h.clientId) what += ` (${h.clientId})`;
+      if (h.attempted) what += ` ${ATTEMPTED[h.attempted] || h.attempted}`;
       const expiry = h.tokenExpiresAt ? day(h.tokenExpiresAt) : (TOKEN_ACTIONS.includes(h.action) ? 'Never' : '—');
       return el('tr', { 'data-action': h.action },
         el('td', { text: when(h.at), 'data-label': 'When' }),

@@ -6,7 +6,9 @@ use tokio::sync::OnceCell;
 
 use super::session::{Session, SessionToken, SESSION_LIFETIME};
 use super::{AdminError, Console};
-use crate::auth::{hash_passphrase_async, initial_credential_matches, verify_passphrase_async};
+use crate::auth::{
+    check_passphrase_strength, hash_passphrase_async, initial_credential_matches, verify_passphrase_async,
+};
 use crate::domain::{Account, EmailAddress};
 use crate::notify::passphrase_reset_message;
 use crate::store::{ResetCodeRecord, SessionRecord, StoreError};
@@ -134,7 +136,7 @@ impl Console {
     ) -> Result<Account, AdminError> {
         let email = parse_email(email)?;
         bounded(passphrase, "passphrase")?;
-        let counters = self.passphrase_counters(&email, source);
+        let counters = self.sign_in_counters(&email, source);
         self.count_attempt(&counters).await?;
         let account = self.store.account(&email).await?;
         let used_initial = match &account {
@@ -219,15 +221,9 @@ impl Console {
         Ok(())
     }
 
-    /// Changes the caller's passphrase (the current one is needed). The caller's other sessions
-    /// are revoked; this one may do everything again.
-    pub async fn change_passphrase(
-        &self,
-        session: &Session,
-        current: &str,
-        new: &str,
-        source: &str,
-    ) -> Result<(), AdminError> {
+    /// Changes the caller's passphrase (the current one is needed, counted per session like every
+    /// re-confirmation). The caller's other sessions are revoked; this one may do everything again.
+    pub async fn change_passphrase(&self, session: &Session, current: &str, new: &str) -> Result<(), AdminError> {
         bounded(current, "currentPassphrase")?;
         bounded(new, "newPassphrase")?;
         if current == new {
@@ -236,8 +232,8 @@ impl Console {
         // Strength first: a refused new passphrase costs no attempt.
         let new_hash = hash_off_runtime(new).await?;
         let email = &session.record.account_email;
-        let counters = self.passphrase_counters(email, source);
-        self.count_attempt(&counters).await?;
+        let counters = self.confirm_counters(session);
+        self.count_confirmation(&counters).await?;
         let account = self.store.account(email).await?.ok_or(AdminError::SessionInvalid)?;
         if !self.current_passphrase_holds(&account, current).await? {
             return Err(AdminError::WrongPassphrase);
@@ -292,11 +288,14 @@ impl Console {
     }
 
     /// Sets a new passphrase with a reset code (single use); every session of the account ends.
-    pub async fn confirm_reset(&self, email: &str, code: &str, new: &str) -> Result<(), AdminError> {
+    /// Confirmations are counted per email and per source (see `throttle`), and the code (a keyed
+    /// hash) is checked before the new passphrase is hashed: a wrong code costs no Argon2id.
+    pub async fn confirm_reset(&self, email: &str, code: &str, new: &str, source: &str) -> Result<(), AdminError> {
         let email = parse_email(email)?;
         bounded(new, "newPassphrase")?;
-        // Strength first: a refused passphrase does not use up the code.
-        let new_hash = hash_off_runtime(new).await?;
+        // Strength first (a length check, no hashing): a refused passphrase does not use up the code.
+        check_passphrase_strength(new)?;
+        self.count_attempt(&self.reset_confirm_counters(&email, source)).await?;
         let code = normalize_code(code);
         if code.len() != RESET_CODE_LEN {
             return Err(AdminError::InvalidResetCode);
@@ -311,6 +310,9 @@ impl Console {
             self.store.fail_reset_code(&email, &pending.code_hash, RESET_CODE_FAILURES).await?;
             return Err(AdminError::InvalidResetCode);
         }
+        // Only a confirmed code pays for the hash; hashed before the code is spent, so a failure
+        // here leaves the code usable.
+        let new_hash = hash_off_runtime(new).await?;
         if !self.store.consume_reset_code(&email, &pending.code_hash).await? {
             return Err(AdminError::InvalidResetCode);
         }

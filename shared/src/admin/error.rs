@@ -40,6 +40,12 @@ pub enum AdminError {
         "Too many failed attempts for this account or from this network; try again in {retry_after_secs} seconds."
     )]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Too many wrong passphrases given in this session for a guarded change or a passphrase
+    /// change (counted per session, apart from sign-ins).
+    #[error(
+        "Too many wrong passphrases in this session; try again in {retry_after_secs} seconds, or sign out and in again."
+    )]
+    TooManyConfirmations { retry_after_secs: u64 },
     #[error(
         "You must change your initial passphrase before anything else: POST /auth/passphrase with \
          currentPassphrase and newPassphrase."

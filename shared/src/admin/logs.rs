@@ -117,6 +117,8 @@ pub struct LogView {
     pub detail: Option<String>,
     /// Non-standard input from the IdP that was accepted (e.g. `capitalised_op`).
     pub tolerances: Vec<String>,
+    /// Whether the caller presented a token that passed; the others could come from anyone.
+    pub authenticated: bool,
 }
 
 impl From<RequestLogRecord> for LogView {
@@ -135,6 +137,7 @@ impl From<RequestLogRecord> for LogView {
             scim_type: record.scim_type,
             detail: record.detail.map(Redacted::into_string),
             tolerances: record.tolerances,
+            authenticated: record.authenticated,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! licenses. The HTTP adapter is `api::admin`; the storage is `store` (sessions, admin_history).
 mod accounts;
 mod authz;
+mod confirm;
 mod cursor;
 mod error;
 mod logs;
@@ -20,8 +21,10 @@ use crate::log::RequestLogWriter;
 use crate::notify::Mailer;
 use crate::store::Store;
 
+pub use crate::store::GuardedAction;
 pub use accounts::{SignIn, RESET_CODE_LIFETIME};
 pub use authz::{ManagedOrganization, OrgCaller};
+pub use confirm::ConfirmedByPassphrase;
 pub use cursor::Cursor;
 pub use error::{AdminError, Unmet};
 pub use logs::{parse_limit, LogPage, LogQuery, LogView};
@@ -30,7 +33,10 @@ pub use oauth_client::IssuedClientView;
 pub use scim::{connector_url, HistoryPage, HistoryView, IssuedTokenView};
 pub use session::{csrf_matches, csrf_token, Session, SessionToken, SESSION_LIFETIME};
 pub use status::{FailureView, OAuthClientView, PreviousTokenView, RequirementView, ScimStatus, TokenView, Warning};
-pub use throttle::{window_start, Counter, ACCOUNT_FAILURES, SOURCE_FAILURES, WINDOW};
+pub use throttle::{
+    window_start, Counter, ACCOUNT_FAILURES, ACCOUNT_RESET_CONFIRMS, SESSION_FAILURES, SOURCE_FAILURES,
+    SOURCE_RESET_CONFIRMS, WINDOW,
+};
 
 /// The ports a console request uses, and the time it runs at.
 #[derive(Clone)]

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::authz::OrgCaller;
+use super::confirm::ConfirmedByPassphrase;
 use super::status::OAuthClientView;
 use super::{AdminError, Console};
 use crate::auth::SecretKind;
@@ -58,15 +59,13 @@ impl Console {
     /// needed for the authorization code grant only (client credentials takes none).
     pub async fn create_oauth_client(
         &self,
-        caller: &OrgCaller,
-        passphrase: &str,
+        confirmed: &ConfirmedByPassphrase,
         redirect_uris: &[String],
         origin: &str,
-        source: &str,
     ) -> Result<IssuedClientView, AdminError> {
+        let caller = confirmed.caller();
         let admin = caller.require_admin()?;
         let redirect_uris = parse_redirect_uris(redirect_uris)?;
-        self.confirm_passphrase(caller, passphrase, "create the OAuth client", source).await?;
         let settings = self.live_settings(caller).await?;
         let secret = self.key.issue_oauth(SecretKind::ClientSecret);
         let random = uuid::Uuid::new_v4().simple().to_string();
@@ -94,8 +93,10 @@ impl Console {
         })
     }
 
-    /// Deletes the OAuth client: its grants stop at once.
-    pub async fn delete_oauth_client(&self, caller: &OrgCaller) -> Result<DateTime<Utc>, AdminError> {
+    /// Deletes the OAuth client (after the caller's passphrase: it stops provisioning through
+    /// OAuth): its grants stop at once.
+    pub async fn delete_oauth_client(&self, confirmed: &ConfirmedByPassphrase) -> Result<DateTime<Utc>, AdminError> {
+        let caller = confirmed.caller();
         let admin = caller.require_admin()?;
         let settings = self.live_settings(caller).await?;
         let client = self

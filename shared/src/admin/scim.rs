@@ -5,8 +5,8 @@ use std::fmt;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::accounts::{bounded, verify_off_runtime};
 use super::authz::OrgCaller;
+use super::confirm::ConfirmedByPassphrase;
 use super::cursor::Cursor;
 use super::status::{build_status, requirements, OAuthClientView, ScimStatus, Warning};
 use super::{AdminError, Console, Unmet};
@@ -16,7 +16,7 @@ use crate::domain::{
     TokenState, TokenWindow, EXPIRY_WARNING_DAYS, MAX_OVERLAP_HOURS,
 };
 use crate::enablement::{enable_scim, EnableError};
-use crate::store::{ScimHistoryAction, ScimHistoryEntry};
+use crate::store::{GuardedAction, ScimHistoryAction, ScimHistoryEntry};
 
 /// Changes shown with the status; the history endpoint pages through the rest.
 const STATUS_HISTORY: i32 = 10;
@@ -36,6 +36,9 @@ pub struct HistoryView {
     pub overlap_until: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// Of a refused passphrase: the change it was given for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempted: Option<GuardedAction>,
 }
 
 impl From<ScimHistoryEntry> for HistoryView {
@@ -49,6 +52,7 @@ impl From<ScimHistoryEntry> for HistoryView {
             token_expires_at: entry.token_expires_at,
             overlap_until: entry.overlap_until,
             client_id: entry.client_id,
+            attempted: entry.attempted,
         }
     }
 }
@@ -183,12 +187,13 @@ impl Console {
         Ok(status)
     }
 
-    /// Enables SCIM with a new token. Refused, naming every unmet requirement at once, unless the
+    /// Enables SCIM with a new token, for a caller who gave their passphrase (the first enable
+    /// issues a token too). Refused, naming every unmet requirement at once, unless the
     /// organization is on Enterprise with a verified domain and SSO, the caller is an Owner or
     /// Co-Owner, and the caller confirms the IdP that SSO is configured with.
     pub async fn enable_scim(
         &self,
-        caller: &OrgCaller,
+        confirmed: &ConfirmedByPassphrase,
         idp: Option<&str>,
         window: Option<&str>,
         origin: &str,
@@ -196,6 +201,7 @@ impl Console {
         let window = window.map(parse_window).transpose()?.ok_or_else(|| {
             AdminError::InvalidRequest(format!("`window` is required: one of {}.", TokenWindow::ALL.join(", ")))
         })?;
+        let caller = confirmed.caller();
         let idp = idp
             .map(|raw| IdentityProvider::parse(raw).map_err(|e| AdminError::InvalidRequest(format!("`idp`: {e}."))))
             .transpose()?;
@@ -216,14 +222,13 @@ impl Console {
         let Some(idp) = idp.filter(|_| unmet.is_empty()) else {
             return Err(AdminError::RequirementsUnmet(unmet));
         };
-        let admin = caller.require_admin()?;
         if self.store.scim_settings(&caller.org).await?.is_some_and(|s| s.enabled) {
             return Err(AdminError::AlreadyEnabled);
         }
         let token =
             enable_scim(&self.store, &self.key, &caller.org, idp, window, self.now).await.map_err(enable_refused)?;
         let expires_at = window.expiry_from(self.now);
-        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::Enabled, Some(admin.email.clone()), self.now);
+        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::Enabled, Some(confirmed.email().clone()), self.now);
         entry.idp = Some(idp);
         entry.window = Some(window);
         entry.token_expires_at = expires_at;
@@ -246,43 +251,18 @@ impl Console {
         })
     }
 
-    /// Checks the caller's passphrase (counted like a sign-in; a wrong one changes nothing).
-    pub(super) async fn confirm_passphrase(
-        &self,
-        caller: &OrgCaller,
-        passphrase: &str,
-        what: &str,
-        source: &str,
-    ) -> Result<(), AdminError> {
-        if passphrase.is_empty() {
-            return Err(AdminError::InvalidRequest(format!("`passphrase` is required to {what}.")));
-        }
-        bounded(passphrase, "passphrase")?;
-        let email = &caller.session.record.account_email;
-        let counters = self.passphrase_counters(email, source);
-        self.count_attempt(&counters).await?;
-        let account = self.store.account(email).await?.ok_or(AdminError::SessionInvalid)?;
-        if !verify_off_runtime(passphrase, account.passphrase_hash).await? {
-            return Err(AdminError::WrongPassphrase);
-        }
-        self.give_back_attempt(&counters).await;
-        Ok(())
-    }
-
     /// Issues a new token after checking the caller's passphrase (a wrong one changes nothing).
     /// With `overlap_hours` (0–24, default 0) the token it replaces keeps working until the overlap
     /// ends, so the IdP can be updated without a gap; with 0 it stops at once. At most two static
     /// tokens are valid at once: a token still in an earlier overlap stops now. The connector URL stays.
     pub async fn refresh_scim_token(
         &self,
-        caller: &OrgCaller,
-        passphrase: &str,
+        confirmed: &ConfirmedByPassphrase,
         window: Option<&str>,
         overlap_hours: Option<u32>,
         origin: &str,
-        source: &str,
     ) -> Result<IssuedTokenView, AdminError> {
-        let admin = caller.require_admin()?;
+        let caller = confirmed.caller();
         let window = window.map(parse_window).transpose()?;
         let overlap_hours = overlap_hours.unwrap_or(0);
         if overlap_hours > MAX_OVERLAP_HOURS {
@@ -290,7 +270,6 @@ impl Console {
                 "`overlapHours` must be 0 to {MAX_OVERLAP_HOURS} (hours the previous token keeps working)."
             )));
         }
-        self.confirm_passphrase(caller, passphrase, "refresh the token", source).await?;
 
         let (org, previous) = tokio::try_join!(self.organization_of(&caller.org), async {
             self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
@@ -303,7 +282,8 @@ impl Console {
         let window = window.unwrap_or(previous.token_window);
         let (token, token_hash) = self.key.issue();
         let expires_at = window.expiry_from(self.now);
-        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::TokenRefreshed, Some(admin.email.clone()), self.now);
+        let mut entry =
+            ScimHistoryEntry::new(ScimHistoryAction::TokenRefreshed, Some(confirmed.email().clone()), self.now);
         entry.idp = Some(previous.idp);
         entry.window = Some(window);
         entry.token_expires_at = expires_at;
@@ -363,13 +343,10 @@ impl Console {
     /// on). SCIM stays enabled with no valid token until a new one is generated (refresh).
     pub async fn revoke_scim_tokens(
         &self,
-        caller: &OrgCaller,
-        passphrase: &str,
+        confirmed: &ConfirmedByPassphrase,
         origin: &str,
-        source: &str,
     ) -> Result<ScimStatus, AdminError> {
-        let admin = caller.require_admin()?;
-        self.confirm_passphrase(caller, passphrase, "revoke the tokens", source).await?;
+        let caller = confirmed.caller();
         let (org, previous) = tokio::try_join!(self.organization_of(&caller.org), async {
             self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
         })?;
@@ -386,7 +363,8 @@ impl Console {
             notices_sent: Vec::new(),
             ..previous.clone()
         };
-        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::TokensRevoked, Some(admin.email.clone()), self.now);
+        let mut entry =
+            ScimHistoryEntry::new(ScimHistoryAction::TokensRevoked, Some(confirmed.email().clone()), self.now);
         entry.idp = Some(previous.idp);
         let moved = scheduled_end_moved(&previous, self.now);
         self.store
@@ -397,10 +375,14 @@ impl Console {
         Ok(build_status(&org, Some(&next), true, connector_url(origin, &caller.org), history, self.now))
     }
 
-    /// Turns SCIM off: every SCIM request of the organization is refused until it is enabled
-    /// again, with a new token.
-    pub async fn disable_scim(&self, caller: &OrgCaller, origin: &str) -> Result<ScimStatus, AdminError> {
-        let admin = caller.require_admin()?;
+    /// Turns SCIM off (after the caller's passphrase): every SCIM request of the organization is
+    /// refused until it is enabled again, with a new token.
+    pub async fn disable_scim(
+        &self,
+        confirmed: &ConfirmedByPassphrase,
+        origin: &str,
+    ) -> Result<ScimStatus, AdminError> {
+        let caller = confirmed.caller();
         let (org, previous) = tokio::try_join!(self.organization_of(&caller.org), async {
             self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
         })?;
@@ -413,7 +395,7 @@ impl Console {
             previous_token: None,
             ..previous.clone()
         };
-        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::Disabled, Some(admin.email.clone()), self.now);
+        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::Disabled, Some(confirmed.email().clone()), self.now);
         entry.idp = Some(previous.idp);
         let moved = scheduled_end_moved(&previous, self.now);
         self.store

@@ -52,17 +52,40 @@ pub fn with_fallbacks(router: Router) -> Router {
     router.fallback(unknown_path).method_not_allowed_fallback(unsupported_method)
 }
 
+/// A router as a local server (the dev server, the behaviour tests) serves it: with each
+/// connection's peer address, which `admin::ClientSource` reads (on Lambda, API Gateway's
+/// `sourceIp` takes its place).
+pub fn local_service(
+    router: Router,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
+    router.into_make_service_with_connect_info::<std::net::SocketAddr>()
+}
+
 /// Every route of every function, as the dev server serves them on one port.
 pub fn all_routes(app: AppState) -> Router {
     with_fallbacks(scim_users_routes(app.clone()).merge(scim_groups_routes(app.clone())).merge(admin_routes(app)))
 }
 
-async fn unknown_path() -> ScimError {
-    ScimError::not_found("No endpoint at this path. SCIM endpoints live under /scim/v2/orgs/{orgId}/.")
+/// A fallback's answer: never cached, with the security headers every console answer carries (a
+/// 404 or 405 under `/admin/` is the console's answer too, and the headers belong on every answer
+/// the router gives; docs/ARCHITECTURE.md, "Console (web page)").
+async fn fallback_answer(error: ScimError) -> Response {
+    let response = admin::no_store(error.into_response()).await;
+    console_web::security_headers(response).await
 }
 
-async fn unsupported_method() -> ScimError {
-    ScimError::new(StatusCode::METHOD_NOT_ALLOWED, None, "This HTTP method is not supported on this endpoint.")
+async fn unknown_path() -> Response {
+    fallback_answer(ScimError::not_found("No endpoint at this path. SCIM endpoints live under /scim/v2/orgs/{orgId}/."))
+        .await
+}
+
+async fn unsupported_method() -> Response {
+    fallback_answer(ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+        "This HTTP method is not supported on this endpoint.",
+    ))
+    .await
 }
 
 /// A SCIM JSON response.

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, WWW_AUTHENTICATE};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
+use super::admin::ClientSource;
 use super::{admin, App, AppState};
 use crate::admin::AdminError;
 use crate::oauth::{
@@ -21,6 +21,35 @@ use crate::oauth::{
 };
 
 const CSP: &str = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'";
+
+/// The approval page's policy: its form posts here (`'self'`), and the answer is a 303 to the
+/// registered redirect URI, which browsers check against `form-action` too (Chromium and Safari
+/// block it otherwise): exactly that URI's origin is allowed as well (docs/ARCHITECTURE.md,
+/// "Tokens: rotation, revoke, OAuth").
+fn approval_csp(redirect_uri: &str) -> String {
+    match origin_of(redirect_uri) {
+        Some(origin) => {
+            format!("default-src 'none'; style-src 'self'; form-action 'self' {origin}; frame-ancestors 'none'")
+        }
+        None => CSP.to_owned(),
+    }
+}
+
+/// `scheme://host[:port]` of an absolute `http`/`https` URI, when its authority holds only the
+/// characters a host and port are made of (anything else could not be a CSP source expression).
+fn origin_of(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    if authority.is_empty() || authority.contains('@') || !authority.chars().all(plain) {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
 
 fn oauth(app: &App) -> OAuth {
     let console = admin::console(app);
@@ -53,22 +82,25 @@ fn authorize_params(map: &HashMap<String, String>) -> AuthorizeParams {
 /// `GET /oauth/authorize`: the sign-in and approval page, or the request's refusal.
 pub async fn authorize_page(
     State(app): State<AppState>,
+    headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
+    let issuer = app.origin(&headers);
     let map = match query.map_err(|e| e.to_string()).and_then(|Query(fields)| single(fields)) {
         Ok(map) => map,
         Err(why) => return page(StatusCode::BAD_REQUEST, "Invalid request", &escape(&why), None),
     };
     match oauth(&app).check_authorize(&authorize_params(&map)).await {
         Ok(request) => approval_page(StatusCode::OK, &request, None),
-        Err(refusal) => refused(refusal),
+        Err(refusal) => refused(refusal, &issuer),
     }
 }
 
 /// `POST /oauth/authorize`: sign in and approve (or deny); 303 to the registered redirect URI.
 pub async fn authorize_approve(
     State(app): State<AppState>,
-    parts: Parts,
+    ClientSource(source): ClientSource,
+    headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     let map = match form.map_err(|e| e.to_string()).and_then(|Form(fields)| single(fields)) {
@@ -76,6 +108,7 @@ pub async fn authorize_approve(
         Err(why) => return page(StatusCode::BAD_REQUEST, "Invalid request", &escape(&why), None),
     };
     let oauth = oauth(&app);
+    let issuer = app.origin(&headers);
     let params = authorize_params(&map);
     let field = |name: &str| map.get(name).map(String::as_str).unwrap_or_default();
     if field("decision") == "deny" {
@@ -85,20 +118,22 @@ pub async fn authorize_approve(
                 "access_denied",
                 "the owner denied access",
                 request.state.as_deref(),
+                &issuer,
             ),
-            Err(refusal) => refused(refusal),
+            Err(refusal) => refused(refusal, &issuer),
         };
     }
-    let source = admin::source_of(&parts);
     match oauth.approve(&params, field("form_token"), field("email"), field("passphrase"), &source).await {
         Ok(approval) => {
             let mut query = vec![("code", approval.code.as_str())];
             if let Some(state) = approval.state.as_deref() {
                 query.push(("state", state));
             }
+            // RFC 9207: the issuer, so a client talking to several servers can tell whose code it is.
+            query.push(("iss", issuer.as_str()));
             see_other(&with_query(&approval.redirect_uri, &query))
         }
-        Err(ApprovalRefusal::Request(refusal)) => refused(refusal),
+        Err(ApprovalRefusal::Request(refusal)) => refused(refusal, &issuer),
         Err(ApprovalRefusal::FormExpired) => page(
             StatusCode::BAD_REQUEST,
             "This form has expired",
@@ -141,7 +176,7 @@ pub async fn authorize_approve(
             };
             match oauth.check_authorize(&params).await {
                 Ok(request) => approval_page(status, &request, Some(&message)),
-                Err(refusal) => refused(refusal),
+                Err(refusal) => refused(refusal, &issuer),
             }
         }
     }
@@ -232,22 +267,24 @@ fn no_cache(response: &mut Response) {
     response.headers_mut().insert(PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-fn refused(refusal: AuthorizeRefusal) -> Response {
+fn refused(refusal: AuthorizeRefusal, issuer: &str) -> Response {
     match refusal {
         AuthorizeRefusal::Page(message) => {
             page(StatusCode::BAD_REQUEST, "This request cannot be approved", &escape(&message), None)
         }
         AuthorizeRefusal::Redirect { redirect_uri, error, description, state } => {
-            redirect_error(&redirect_uri, error, &description, state.as_deref())
+            redirect_error(&redirect_uri, error, &description, state.as_deref(), issuer)
         }
     }
 }
 
-fn redirect_error(redirect_uri: &str, error: &str, description: &str, state: Option<&str>) -> Response {
+/// An error answer to the registered redirect URI (RFC 6749 §4.1.2.1), with `iss` (RFC 9207).
+fn redirect_error(redirect_uri: &str, error: &str, description: &str, state: Option<&str>, issuer: &str) -> Response {
     let mut query = vec![("error", error), ("error_description", description)];
     if let Some(state) = state {
         query.push(("state", state));
     }
+    query.push(("iss", issuer));
     see_other(&with_query(redirect_uri, &query))
 }
 
@@ -297,7 +334,11 @@ fn approval_page(status: StatusCode, request: &ValidAuthorize, error: Option<&st
         client = escape(request.client_id.as_str()),
         uri = escape(&request.redirect_uri),
     );
-    page(status, "Approve the SCIM connection", &body, error)
+    let mut response = page(status, "Approve the SCIM connection", &body, error);
+    if let Ok(csp) = HeaderValue::from_str(&approval_csp(&request.redirect_uri)) {
+        response.headers_mut().insert("content-security-policy", csp);
+    }
+    response
 }
 
 /// A page: its body is HTML built from escaped text only.
@@ -378,6 +419,20 @@ mod tests {
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(with_query("https://x/cb", &[("code", "c"), ("state", "s 1")]), "https://x/cb?code=c&state=s%201");
         assert_eq!(with_query("https://x/cb?a=1", &[("code", "c")]), "https://x/cb?a=1&code=c");
+    }
+
+    #[test]
+    fn the_approval_page_may_post_to_exactly_the_redirect_uris_origin() {
+        assert_eq!(
+            approval_csp("https://acme.okta.com/oauth2/v1/authorize/callback?x=1"),
+            "default-src 'none'; style-src 'self'; form-action 'self' https://acme.okta.com; frame-ancestors 'none'"
+        );
+        assert_eq!(origin_of("http://127.0.0.1:8123/cb").as_deref(), Some("http://127.0.0.1:8123"));
+        assert_eq!(origin_of("https://[::1]:9/cb").as_deref(), Some("https://[::1]:9"));
+        for odd in ["https://a;b.example/cb", "https://u@x.example/", "javascript://x", "https:///cb", "nothing"] {
+            assert_eq!(origin_of(odd), None, "{odd}");
+        }
+        assert_eq!(approval_csp("https://a b/"), CSP);
     }
 
     #[test]

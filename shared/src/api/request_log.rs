@@ -26,6 +26,7 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = request.method().to_string();
+    let source = super::admin::ClientSource::of_extensions(request.extensions()).0;
     // Masked before anything is kept (then clipped, so no cut leaves part of a secret unmasked).
     let credential = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let redactor = Redactor::with_credential(credential.and_then(|h| h.trim().split_once(' ')).map(|(_, t)| t));
@@ -84,7 +85,7 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
     }
     if let Some(org) = note.org {
         let error = response.extensions().get::<ScimError>();
-        app.logs.submit(RequestLogRecord {
+        let record = RequestLogRecord {
             org,
             request_id,
             at,
@@ -99,7 +100,14 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
             scim_type: error.and_then(|e| e.scim_type).map(|t| t.as_str().to_owned()),
             detail: error.map(|e| redactor.text(&e.detail).clipped(1024)),
             tolerances: note.tolerances,
-        });
+            authenticated: note.authenticated,
+        };
+        if note.authenticated {
+            app.logs.submit(record);
+        } else {
+            // Anyone can send these: a bounded number per organization and source is kept.
+            app.logs.submit_unauthenticated(record, source);
+        }
     }
     response
 }

@@ -9,8 +9,8 @@ mod scope;
 pub use initial_credential::{initial_credential_matches, InitialCredential, INITIAL_CREDENTIAL_LIFETIME};
 pub use oauth::{CodeChallenge, OAuthSecret, SecretKind};
 pub use passphrase::{
-    argon2_gauge, generate_passphrase, hash_passphrase, hash_passphrase_async, verify_passphrase,
-    verify_passphrase_async, Argon2Gauge, PassphraseError,
+    argon2_gauge, check_passphrase_strength, generate_passphrase, hash_passphrase, hash_passphrase_async,
+    verify_passphrase, verify_passphrase_async, Argon2Gauge, PassphraseError,
 };
 pub use scim_token::{AuthError, Credential, IssuedToken, PresentedToken, TokenKey, TokenKeyError};
 pub use scope::AuthorizedOrg;

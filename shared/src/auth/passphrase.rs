@@ -104,6 +104,11 @@ fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// Whether a new passphrase is acceptable (its length), without hashing it.
+pub fn check_passphrase_strength(passphrase: &str) -> Result<(), PassphraseError> {
+    check_length(passphrase)
+}
+
 fn check_length(passphrase: &str) -> Result<(), PassphraseError> {
     let length = passphrase.chars().count();
     if length < MIN_LEN {

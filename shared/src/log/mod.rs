@@ -29,6 +29,9 @@ pub fn guess_idp(user_agent: Option<&str>) -> &'static str {
 pub struct LogNote {
     /// Set once the organization is known to have SCIM settings: only those requests are logged.
     pub org: Option<OrgId>,
+    /// Set once the caller's token passed the check. Requests without are logged at a bounded
+    /// rate only (`RequestLogWriter::submit_unauthenticated`).
+    pub authenticated: bool,
     pub tolerances: Vec<String>,
 }
 
@@ -78,6 +81,14 @@ struct LogQueue {
 
 /// Records taken per write: one BatchWriteItem.
 const RECORDS_PER_WRITE: usize = 25;
+
+/// Unauthenticated requests (no token, or a wrong one) logged per organization in a 15-minute
+/// window: anyone can send them, so they must not fill an organization's log (docs/ARCHITECTURE.md,
+/// "Console (web page)", the throttle keys). Enough to show an owner a misconfigured token.
+pub const UNAUTHENTICATED_PER_ORG: u64 = 20;
+/// The same, per source address, whatever the organization.
+pub const UNAUTHENTICATED_PER_SOURCE: u64 = 10;
+const UNAUTHENTICATED_WINDOW_SECS: i64 = 15 * 60;
 
 impl WriterInner {
     /// Writes the queue until it is empty; the last look and the end of `draining` are one step
@@ -137,6 +148,44 @@ impl RequestLogWriter {
             let inner = self.inner.clone();
             self.track(tokio::spawn(async move { inner.drain().await }));
         }
+    }
+
+    /// Logs a request whose caller was not authenticated, off the response path, only while its
+    /// organization's and its source's counters (one ADD each, in fixed 15-minute windows) are
+    /// within `UNAUTHENTICATED_PER_ORG` and `UNAUTHENTICATED_PER_SOURCE`. Such a record says
+    /// `authenticated: false`, so nothing that acts on the log (emails to owners) takes it for
+    /// the IdP's.
+    pub fn submit_unauthenticated(&self, record: RequestLogRecord, source: String) {
+        let inner = self.inner.clone();
+        self.track(tokio::spawn(async move {
+            let now = record.at.timestamp();
+            let start = now.div_euclid(UNAUTHENTICATED_WINDOW_SECS) * UNAUTHENTICATED_WINDOW_SECS;
+            let (Some(start), Some(end)) = (
+                chrono::DateTime::from_timestamp(start, 0),
+                chrono::DateTime::from_timestamp(start + UNAUTHENTICATED_WINDOW_SECS, 0),
+            ) else {
+                return;
+            };
+            // The source first: what one source sends past its own limit spends none of the
+            // organization's.
+            let counters = [
+                (format!("UNAUTHLOG#SOURCE#{source}"), UNAUTHENTICATED_PER_SOURCE),
+                (format!("UNAUTHLOG#ORG#{}", record.org), UNAUTHENTICATED_PER_ORG),
+            ];
+            for (scope, limit) in counters {
+                match inner.store.count_attempt(&scope, start, end).await {
+                    Ok(count) if count <= limit => {}
+                    Ok(_) => return,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "counting an unauthenticated request failed; not logged");
+                        return;
+                    }
+                }
+            }
+            if let Err(err) = inner.store.put_request_log(&record).await {
+                tracing::warn!(error = %err, org = %record.org, request_id = %record.request_id, "request log write failed");
+            }
+        }));
     }
 
     /// Runs other work that must not delay the response (e.g. a welcome email) the same way:

@@ -67,6 +67,7 @@ impl Provisioning<'_> {
         }
         let checked = checked.map(|(org, _)| org);
         let org = checked?;
+        caller.log.update(|note| note.authenticated = true);
         // Judged only once the token is valid: a wrong token never learns or spends the budget.
         if let (Some(window), Some(count)) = (window, found.rate_count.take()) {
             match count {

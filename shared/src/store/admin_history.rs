@@ -32,6 +32,36 @@ pub enum ScimHistoryAction {
     OauthClientDeleted,
     /// A reused refresh token or code revoked its refresh-token family (RFC 9700 §4.14.2).
     OauthFamilyRevoked,
+    /// A wrong passphrase was given for a guarded change (`attempted` names it); nothing changed.
+    /// Who and when only: never the attempt itself.
+    PassphraseRefused,
+}
+
+/// The changes that need the acting person's passphrase (docs/ARCHITECTURE.md, "Tokens: rotation,
+/// revoke, OAuth"): each issues a credential or stops provisioning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardedAction {
+    Enable,
+    Refresh,
+    Revoke,
+    Disable,
+    OauthClient,
+    DeleteOauthClient,
+}
+
+impl GuardedAction {
+    /// What the person was doing, for "`passphrase` is required to …".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Enable => "enable SCIM",
+            Self::Refresh => "refresh the token",
+            Self::Revoke => "revoke the tokens",
+            Self::Disable => "disable SCIM",
+            Self::OauthClient => "create the OAuth client",
+            Self::DeleteOauthClient => "delete the OAuth client",
+        }
+    }
 }
 
 /// One change of an organization's SCIM settings. Never holds a token or its hash.
@@ -51,6 +81,9 @@ pub struct ScimHistoryEntry {
     /// Of an OAuth change: the client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// Of a refused passphrase: the change it was given for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempted: Option<GuardedAction>,
 }
 
 impl ScimHistoryEntry {
@@ -65,6 +98,7 @@ impl ScimHistoryEntry {
             token_expires_at: None,
             overlap_until: None,
             client_id: None,
+            attempted: None,
         }
     }
 }

@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
 pub use crate::domain::{Account, ManagedBy, MemberRecord, Membership, TeamRecord};
-pub use admin_history::{PageError, RequestLogFilter, ScimHistoryAction, ScimHistoryEntry};
+pub use admin_history::{GuardedAction, PageError, RequestLogFilter, ScimHistoryAction, ScimHistoryEntry};
 pub use error::StoreError;
 pub use members::{MemberConflict, MemberState, MemberWriteError, MemberWriteExtras, NewMember};
 pub use oauth::{Claim, OAuthRead};

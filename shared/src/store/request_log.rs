@@ -31,6 +31,10 @@ pub struct RequestLogRecord {
     pub detail: Option<Redacted>,
     /// Non-standard input accepted from the IdP for this request (e.g. `capitalised_op`).
     pub tolerances: Vec<String>,
+    /// Whether the caller's token passed the check; anyone can send the others (logged at a
+    /// bounded rate). A record written before this was recorded reads as false.
+    #[serde(default)]
+    pub authenticated: bool,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -108,10 +108,7 @@ pub async fn change_passphrase(
     request: SignedIn,
     AdminJson(body): AdminJson<ChangeBody>,
 ) -> Result<Json<serde_json::Value>, AdminError> {
-    request
-        .console
-        .change_passphrase(&request.session, &body.current_passphrase, &body.new_passphrase, &request.source)
-        .await?;
+    request.console.change_passphrase(&request.session, &body.current_passphrase, &body.new_passphrase).await?;
     Ok(Json(json!({
         "message": "Passphrase changed. Your other sessions were signed out; this one stays signed in.",
         "mustChangePassphrase": false,
@@ -137,7 +134,7 @@ pub async fn confirm_reset(
     request: Anonymous,
     AdminJson(body): AdminJson<ResetConfirmBody>,
 ) -> Result<Json<serde_json::Value>, AdminError> {
-    request.console.confirm_reset(&body.email, &body.code, &body.new_passphrase).await?;
+    request.console.confirm_reset(&body.email, &body.code, &body.new_passphrase, &request.source).await?;
     Ok(Json(json!({ "message": "Passphrase changed. Sign in with the new passphrase." })))
 }
 

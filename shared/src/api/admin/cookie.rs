@@ -1,6 +1,7 @@
 //! The console page's session transport (docs/ARCHITECTURE.md, "Console (web page)"): a session
 //! is presented either as `Authorization: Bearer <token>` (API clients, unchanged) or as the
-//! HttpOnly `isess` cookie that a sign-in asking for it (`X-Session-Cookie: 1`) set. Every
+//! HttpOnly session cookie (`__Host-isess`; `isess` on a loopback host) that a sign-in asking for it
+//! (`X-Session-Cookie: 1`) set. Every
 //! extractor of a signed-in request goes through `session_of`, which is where the one rule lives:
 //! a cookie session may change state only with the session's CSRF secret in `X-CSRF-Token`.
 use axum::http::header::{COOKIE, HOST};
@@ -9,8 +10,13 @@ use axum::http::{HeaderMap, HeaderValue, Method};
 
 use crate::admin::{csrf_matches, AdminError, Console, Session, SessionToken, SESSION_LIFETIME};
 
-/// The cookie that carries a console page's session token.
+/// The cookie that carries a console page's session token on a loopback host (plain HTTP, where a
+/// `Secure` cookie, and so a `__Host-` one, would not be kept).
 pub const SESSION_COOKIE: &str = "isess";
+/// The cookie that carries it everywhere else: the `__Host-` prefix makes the browser keep it only
+/// when set by this very host with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot
+/// toss in a session cookie of its own.
+pub const HOST_SESSION_COOKIE: &str = "__Host-isess";
 /// Sent by the console page on sign-in: "put the session in a cookie, not in the answer". A
 /// custom header cannot be sent by another site's page without a CORS preflight (which this
 /// service never grants), so it is also the sign-in's defence against login CSRF.
@@ -25,16 +31,32 @@ pub enum Transport {
     Cookie,
 }
 
-/// The session token in the request's `isess` cookie, if any.
-fn cookie_token(headers: &HeaderMap) -> Option<&str> {
-    headers
+/// The name of the session cookie for the request's host (see `HOST_SESSION_COOKIE`).
+fn cookie_name(headers: &HeaderMap) -> &'static str {
+    if loopback_host(headers) {
+        SESSION_COOKIE
+    } else {
+        HOST_SESSION_COOKIE
+    }
+}
+
+/// The session token in the request's session cookie: None without one; an error when the
+/// cookie is given twice (which of the two is ours cannot be told, so neither is taken).
+fn cookie_token(headers: &HeaderMap) -> Result<Option<&str>, AdminError> {
+    let name = cookie_name(headers);
+    let mut found = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.trim())
+        .filter(|(pair_name, _)| *pair_name == name)
+        .map(|(_, value)| value.trim());
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(AdminError::SessionInvalid);
+    }
+    Ok(first)
 }
 
 /// GET and HEAD change nothing; every other method is a state change.
@@ -51,7 +73,7 @@ pub async fn session_of(parts: &Parts, console: &Console) -> Result<(Session, Tr
         let session = console.authenticate(Some(header.to_str().unwrap_or("\u{0}"))).await?;
         return Ok((session, Transport::Bearer));
     }
-    let token = cookie_token(&parts.headers).ok_or(AdminError::SessionMissing)?;
+    let token = cookie_token(&parts.headers)?.ok_or(AdminError::SessionMissing)?;
     let token_hash = SessionToken::parse(token)?.hash(&console.key);
     if changes_state(&parts.method) {
         let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -80,10 +102,8 @@ fn loopback_host(headers: &HeaderMap) -> bool {
 
 fn cookie(headers: &HeaderMap, value: &str, max_age: i64) -> Option<HeaderValue> {
     let secure = if loopback_host(headers) { "" } else { "; Secure" };
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
-    ))
-    .ok()
+    let name = cookie_name(headers);
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")).ok()
 }
 
 /// The `Set-Cookie` of a new cookie session (it lives as long as the session).
@@ -110,10 +130,28 @@ mod tests {
 
     #[test]
     fn the_session_cookie_is_found_among_others() {
-        assert_eq!(cookie_token(&headers(&[("cookie", "a=1; isess=isess_abc; b=2")])), Some("isess_abc"));
-        assert_eq!(cookie_token(&headers(&[("cookie", "a=1"), ("cookie", "isess=isess_x")])), Some("isess_x"));
-        assert_eq!(cookie_token(&headers(&[("cookie", "xisess=isess_abc")])), None);
-        assert_eq!(cookie_token(&HeaderMap::new()), None);
+        let local = |cookies: &[&str]| {
+            let mut pairs: Vec<(&'static str, &str)> = vec![("host", "127.0.0.1:8080")];
+            pairs.extend(cookies.iter().map(|c| ("cookie", *c)));
+            headers(&pairs)
+        };
+        let remote = |cookies: &[&str]| {
+            let mut pairs: Vec<(&'static str, &str)> = vec![("host", "console.example.com")];
+            pairs.extend(cookies.iter().map(|c| ("cookie", *c)));
+            headers(&pairs)
+        };
+        assert_eq!(cookie_token(&local(&["a=1; isess=isess_abc; b=2"])).unwrap(), Some("isess_abc"));
+        assert_eq!(cookie_token(&local(&["a=1", "isess=isess_x"])).unwrap(), Some("isess_x"));
+        assert_eq!(cookie_token(&local(&["xisess=isess_abc"])).unwrap(), None);
+        assert_eq!(cookie_token(&HeaderMap::new()).unwrap(), None);
+        // Elsewhere only the `__Host-` cookie counts; a tossed `isess` is ignored, two are refused.
+        assert_eq!(
+            cookie_token(&remote(&["isess=isess_tossed; __Host-isess=isess_ours"])).unwrap(),
+            Some("isess_ours")
+        );
+        assert_eq!(cookie_token(&remote(&["isess=isess_tossed"])).unwrap(), None);
+        assert!(cookie_token(&remote(&["__Host-isess=isess_a", "__Host-isess=isess_b"])).is_err());
+        assert!(cookie_token(&local(&["isess=isess_a; isess=isess_b"])).is_err());
     }
 
     #[test]
@@ -128,7 +166,9 @@ mod tests {
             assert!(value.ends_with("; HttpOnly; SameSite=Strict; Secure"), "{host}: {value}");
         }
         let cleared = cleared_cookie(&headers(&[("host", "api.example.com")])).unwrap();
-        assert_eq!(cleared.to_str().unwrap(), "isess=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure");
+        assert_eq!(cleared.to_str().unwrap(), "__Host-isess=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure");
+        let value = session_cookie(&headers(&[("host", "api.example.com")]), "isess_a").unwrap();
+        assert!(value.to_str().unwrap().starts_with("__Host-isess=isess_a; Path=/;"), "{value:?}");
     }
 
     #[test]

@@ -29,7 +29,9 @@ pub fn status_and_code(err: &AdminError) -> (StatusCode, &'static str) {
         AdminError::SessionMissing | AdminError::SessionInvalid => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         AdminError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
         AdminError::InitialPassphraseSpent(_) => (StatusCode::UNAUTHORIZED, "initial_passphrase_spent"),
-        AdminError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+        AdminError::TooManyAttempts { .. } | AdminError::TooManyConfirmations { .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+        }
         AdminError::PassphraseChangeRequired => (StatusCode::FORBIDDEN, "passphrase_change_required"),
         AdminError::NotOrgAdmin(_) => (StatusCode::FORBIDDEN, "forbidden"),
         AdminError::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
@@ -69,7 +71,8 @@ impl IntoResponse for AdminError {
             AdminError::SessionMissing | AdminError::SessionInvalid => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            AdminError::TooManyAttempts { retry_after_secs } => {
+            AdminError::TooManyAttempts { retry_after_secs }
+            | AdminError::TooManyConfirmations { retry_after_secs } => {
                 if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     headers.insert(header::RETRY_AFTER, value);
                 }

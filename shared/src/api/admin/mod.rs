@@ -21,7 +21,8 @@ use lambda_http::request::RequestContext;
 use serde::de::DeserializeOwned;
 
 use super::{App, AppState};
-use crate::admin::{AdminError, Console, OrgCaller, Session};
+use crate::admin::{AdminError, ConfirmedByPassphrase, Console, GuardedAction, OrgCaller, Session};
+
 use cookie::{session_of, Transport};
 
 /// Console bodies are small; anything larger is refused before it is parsed.
@@ -47,18 +48,38 @@ pub(super) fn console(app: &App) -> Console {
     }
 }
 
-/// The caller's address for the per-source attempt counters: API Gateway's `sourceIp` (not a
-/// client-supplied header), else the socket's peer, else one shared bucket.
-pub(super) fn source_of(parts: &Parts) -> String {
-    if let Some(RequestContext::ApiGatewayV2(context)) = parts.extensions.get::<RequestContext>() {
-        if let Some(ip) = context.http.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
-            return ip.chars().take(64).collect();
+/// The caller's address, for the per-source attempt counters (docs/ARCHITECTURE.md, "Console
+/// (web page)"): on Lambda API Gateway's `requestContext.http.sourceIp` (not a client-supplied
+/// header), on a local server the connection's peer (`api::local_service` records it). Every
+/// route that counts by source takes it through this one extractor; with neither (a router run
+/// without either), one shared bucket.
+pub struct ClientSource(pub String);
+
+impl ClientSource {
+    fn of(parts: &Parts) -> Self {
+        Self::of_extensions(&parts.extensions)
+    }
+
+    /// The same, from a request's extensions (the request-log middleware holds a whole request).
+    pub(in crate::api) fn of_extensions(extensions: &axum::http::Extensions) -> Self {
+        if let Some(RequestContext::ApiGatewayV2(context)) = extensions.get::<RequestContext>() {
+            if let Some(ip) = context.http.source_ip.as_deref().filter(|ip| !ip.is_empty()) {
+                return Self(ip.chars().take(64).collect());
+            }
         }
+        if let Some(ConnectInfo(address)) = extensions.get::<ConnectInfo<SocketAddr>>() {
+            return Self(address.ip().to_string());
+        }
+        Self("unknown".to_owned())
     }
-    if let Some(ConnectInfo(address)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-        return address.ip().to_string();
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientSource {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts))
     }
-    "unknown".to_owned()
 }
 
 /// A request that needs no session.
@@ -73,7 +94,8 @@ impl FromRequestParts<AppState> for Anonymous {
     type Rejection = AdminError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Self { console: console(app), source: source_of(parts), headers: parts.headers.clone() })
+        let ClientSource(source) = ClientSource::of(parts);
+        Ok(Self { console: console(app), source, headers: parts.headers.clone() })
     }
 }
 
@@ -82,7 +104,6 @@ pub struct SignedIn {
     pub console: Console,
     pub session: Session,
     pub transport: Transport,
-    pub source: String,
     pub headers: axum::http::HeaderMap,
 }
 
@@ -92,7 +113,7 @@ impl FromRequestParts<AppState> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
         let console = console(app);
         let (session, transport) = session_of(parts, &console).await?;
-        Ok(Self { console, session, transport, source: source_of(parts), headers: parts.headers.clone() })
+        Ok(Self { console, session, transport, headers: parts.headers.clone() })
     }
 }
 
@@ -102,7 +123,6 @@ pub struct AdminCaller {
     pub console: Console,
     pub caller: OrgCaller,
     pub origin: String,
-    pub source: String,
 }
 
 impl FromRequestParts<AppState> for AdminCaller {
@@ -115,7 +135,15 @@ impl FromRequestParts<AppState> for AdminCaller {
             RawPathParams::from_request_parts(parts, app).await.map_err(|_| AdminError::NotOrgAdmin(String::new()))?;
         let raw_org = params.iter().find(|(name, _)| *name == "orgId").map(|(_, value)| value).unwrap_or_default();
         let caller = console.org_caller(session, raw_org).await?;
-        Ok(Self { console, caller, origin: app.origin(&parts.headers), source: source_of(parts) })
+        Ok(Self { console, caller, origin: app.origin(&parts.headers) })
+    }
+}
+
+impl AdminCaller {
+    /// The caller's passphrase for `action`, checked where every guarded change goes through
+    /// (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth").
+    pub async fn confirm(self, passphrase: &str, action: GuardedAction) -> Result<ConfirmedByPassphrase, AdminError> {
+        self.console.confirm_passphrase(self.caller, passphrase, action).await
     }
 }
 
@@ -159,5 +187,35 @@ fn only(params: &HashMap<String, String>, accepted: &[&str]) -> Result<(), Admin
             accepted.join(", ")
         ))),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+
+    fn parts_with(extensions: impl FnOnce(&mut axum::http::Extensions)) -> Parts {
+        let mut request = axum::http::Request::new(());
+        // A header a client could set never counts.
+        request.headers_mut().insert("x-forwarded-for", HeaderValue::from_static("198.51.100.7"));
+        extensions(request.extensions_mut());
+        request.into_parts().0
+    }
+
+    #[test]
+    fn the_source_is_api_gateways_source_ip_else_the_connections_peer() {
+        let lambda = parts_with(|extensions| {
+            let mut context = ApiGatewayV2httpRequestContext::default();
+            context.http.source_ip = Some("203.0.113.9".into());
+            extensions.insert(RequestContext::ApiGatewayV2(context));
+            extensions.insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))));
+        });
+        assert_eq!(ClientSource::of(&lambda).0, "203.0.113.9");
+        let local = parts_with(|extensions| {
+            extensions.insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 5], 9))));
+        });
+        assert_eq!(ClientSource::of(&local).0, "127.0.0.5");
+        assert_eq!(ClientSource::of(&parts_with(|_| {})).0, "unknown");
     }
 }

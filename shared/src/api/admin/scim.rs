@@ -5,7 +5,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{only, params, AdminCaller, AdminJson, Params};
-use crate::admin::{AdminError, HistoryPage, LogPage, LogQuery, ScimStatus};
+use crate::admin::{AdminError, GuardedAction, HistoryPage, LogPage, LogQuery, ScimStatus};
 
 /// Pages of the history endpoint.
 const DEFAULT_HISTORY_PAGE: i32 = 50;
@@ -14,6 +14,8 @@ const MAX_HISTORY_PAGE: i32 = 200;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnableBody {
+    #[serde(default)]
+    passphrase: String,
     /// The IdP SSO is configured with, confirmed by the caller: `okta` or `azure`.
     idp: Option<String>,
     /// `30d`, `90d`, `180d`, `1y`, `2y` or `none`.
@@ -32,9 +34,10 @@ pub struct RefreshBody {
     overlap_hours: Option<u32>,
 }
 
+/// The body of revoke and disable: the caller's passphrase only.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RevokeBody {
+pub struct PassphraseBody {
     #[serde(default)]
     passphrase: String,
 }
@@ -53,62 +56,64 @@ pub async fn status(request: AdminCaller) -> Result<Json<ScimStatus>, AdminError
     Ok(Json(request.console.scim_status(&request.caller, &request.origin).await?))
 }
 
-/// `POST …/scim/enable`: the answer holds the token, the only time it is shown.
+/// `POST …/scim/enable`: needs the caller's passphrase; the answer holds the token, the only time
+/// it is shown.
 pub async fn enable(request: AdminCaller, AdminJson(body): AdminJson<EnableBody>) -> Result<Response, AdminError> {
-    let issued = request
-        .console
-        .enable_scim(&request.caller, body.idp.as_deref(), body.window.as_deref(), &request.origin)
-        .await?;
+    let (console, origin) = (request.console.clone(), request.origin.clone());
+    let confirmed = request.confirm(&body.passphrase, GuardedAction::Enable).await?;
+    let issued = console.enable_scim(&confirmed, body.idp.as_deref(), body.window.as_deref(), &origin).await?;
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
 /// `POST …/scim/token/refresh`: needs the caller's passphrase; the answer holds the new token.
 pub async fn refresh(request: AdminCaller, AdminJson(body): AdminJson<RefreshBody>) -> Result<Response, AdminError> {
-    let issued = request
-        .console
-        .refresh_scim_token(
-            &request.caller,
-            &body.passphrase,
-            body.window.as_deref(),
-            body.overlap_hours,
-            &request.origin,
-            &request.source,
-        )
-        .await?;
+    let (console, origin) = (request.console.clone(), request.origin.clone());
+    let confirmed = request.confirm(&body.passphrase, GuardedAction::Refresh).await?;
+    let issued = console.refresh_scim_token(&confirmed, body.window.as_deref(), body.overlap_hours, &origin).await?;
     Ok(Json(issued).into_response())
 }
 
 /// `POST …/scim/token/revoke`: needs the caller's passphrase; every token and OAuth grant stops.
 pub async fn revoke(
     request: AdminCaller,
-    AdminJson(body): AdminJson<RevokeBody>,
+    AdminJson(body): AdminJson<PassphraseBody>,
 ) -> Result<Json<ScimStatus>, AdminError> {
-    let status =
-        request.console.revoke_scim_tokens(&request.caller, &body.passphrase, &request.origin, &request.source).await?;
-    Ok(Json(status))
+    let (console, origin) = (request.console.clone(), request.origin.clone());
+    let confirmed = request.confirm(&body.passphrase, GuardedAction::Revoke).await?;
+    Ok(Json(console.revoke_scim_tokens(&confirmed, &origin).await?))
 }
 
-/// `POST …/scim/oauth/client`: creates (or replaces) the OAuth client; the answer holds its secret,
-/// the only time it is shown.
+/// `POST …/scim/oauth/client`: needs the caller's passphrase; creates (or replaces) the OAuth
+/// client; the answer holds its secret, the only time it is shown.
 pub async fn create_client(
     request: AdminCaller,
     AdminJson(body): AdminJson<ClientBody>,
 ) -> Result<Response, AdminError> {
-    let issued = request
-        .console
-        .create_oauth_client(&request.caller, &body.passphrase, &body.redirect_uris, &request.origin, &request.source)
-        .await?;
+    let (console, origin) = (request.console.clone(), request.origin.clone());
+    let confirmed = request.confirm(&body.passphrase, GuardedAction::OauthClient).await?;
+    let issued = console.create_oauth_client(&confirmed, &body.redirect_uris, &origin).await?;
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
-/// `DELETE …/scim/oauth/client`: its grants stop at once.
-pub async fn delete_client(request: AdminCaller) -> Result<StatusCode, AdminError> {
-    request.console.delete_oauth_client(&request.caller).await?;
+/// `DELETE …/scim/oauth/client`: needs the caller's passphrase; its grants stop at once.
+pub async fn delete_client(
+    request: AdminCaller,
+    AdminJson(body): AdminJson<PassphraseBody>,
+) -> Result<StatusCode, AdminError> {
+    let console = request.console.clone();
+    let confirmed = request.confirm(&body.passphrase, GuardedAction::DeleteOauthClient).await?;
+    console.delete_oauth_client(&confirmed).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn disable(request: AdminCaller) -> Result<Json<ScimStatus>, AdminError> {
-    Ok(Json(request.console.disable_scim(&request.caller, &request.origin).await?))
+/// `POST …/scim/disable`: needs the caller's passphrase; the IdP's requests are refused from now on.
+pub async fn disable(
+    request: AdminCaller,
+    AdminJson(body): AdminJson<PassphraseBody>,
+) -> Result<Json<ScimStatus>, AdminError> {
+    let (console, origin) = (request.console.clone(), request.origin.clone());
+    let confirmed = request.confirm(&body.passphrase, GuardedAction::Disable).await?;
+    Ok(Json(console.disable_scim(&confirmed, &origin).await?))
 }
 
 /// `GET …/scim/logs?status=4xx&method=PATCH&resourceType=Users&from=…&to=…&limit=…&cursor=…`
