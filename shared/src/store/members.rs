@@ -15,8 +15,8 @@ use super::keys::{
     account_orgs_gsi_pk, account_pk, admins_gsi_pk, email_guard_sk, lookup_prefix, org_pk, user_name_guard_sk, user_sk,
     ACCOUNT_SK, ORG_SK,
 };
-use super::pending::{pending_delete, pending_put, PendingResource};
 use super::outbox::OutboxItem;
+use super::pending::{pending_delete, pending_put, PendingResource};
 use super::transact::TransactFailure;
 use super::{from_item, s, to_item, Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
