@@ -33,15 +33,16 @@ pub enum ProvisioningError {
     #[error("The {kind} is being deleted: {what}. Retry the DELETE to finish it.")]
     Unfinished { kind: &'static str, what: String },
     /// Some transactions of a membership change committed, then the store failed; every count
-    /// still matches what it counts, and the retried request skips what is done.
+    /// still matches what it counts, the change is recorded (docs/ARCHITECTURE.md, "Writes cut off
+    /// part way"), and the retried request completes it.
     #[error(
         "{applied} of the {requested} member changes to group {team} were confirmed before the service failed; \
-         the group's member count matches the members it has. Retry the request: members already added or removed \
-         are skipped."
+         the change is recorded and the group's member count matches the members it has. Retry the request to \
+         complete it: members already added or removed are skipped."
     )]
     Interrupted { team: String, applied: u64, requested: u64 },
-    /// A create whose members could not all be written was undone.
-    #[error("Group '{name}' was not created: its members could not be written. Retry the request.")]
+    /// A create that another request took over (the IdP's retry of it) before it completed.
+    #[error("Group '{name}' is still being created by another request for it. Retry the request.")]
     NotCreated { name: String },
     /// The organization's connector is over its fair-use budget (429 with `Retry-After`).
     #[error(
