@@ -100,6 +100,7 @@ pub const ROUTES: &[Route] = &[
     route(ScimUsers, Get, "/scim/v2/orgs/{orgId}/ResourceTypes/{id}", |m| on(m, discovery::resource_type)),
     route(ScimUsers, Get, "/scim/v2/orgs/{orgId}/Schemas", |m| on(m, discovery::schemas)),
     route(ScimUsers, Get, "/scim/v2/orgs/{orgId}/Schemas/{id}", |m| on(m, discovery::schema)),
+    route(ScimUsers, Post, "/scim/v2/orgs/{orgId}/.search", |m| on(m, discovery::search_all)),
     route(ScimUsers, Get, "/scim/v2/orgs/{orgId}/Users", |m| on(m, users::list)),
     route(ScimUsers, Post, "/scim/v2/orgs/{orgId}/Users", |m| on(m, users::create)),
     route(ScimUsers, Post, "/scim/v2/orgs/{orgId}/Users/.search", |m| on(m, users::search)),

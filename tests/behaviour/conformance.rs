@@ -1,0 +1,111 @@
+//! What third-party conformance testers check (docs/CONFORMANCE.md): the schema says exactly what
+//! the service requires, down to sub-attributes, and the service holds to it.
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, ScimOrg, TestApp};
+use crate::scim_client::{
+    assert_scim_error, created_id, patch_body, read_user, scim, send, unique_email, user_with_work_email, with_body,
+    SEARCH_SCHEMA, USER_SCHEMA,
+};
+
+async fn schema(app: &TestApp, org: &ScimOrg, id: &str) -> Value {
+    let (status, _, body) = send(scim(app, org, Method::GET, &format!("/Schemas/{id}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn attribute<'a>(list: &'a Value, name: &str) -> &'a Value {
+    list.as_array().unwrap().iter().find(|a| a["name"] == name).unwrap_or_else(|| panic!("no {name} in {list}"))
+}
+
+#[tokio::test]
+async fn schemas_mark_every_attribute_and_sub_attribute_the_service_requires() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let user = schema(&app, &org, USER_SCHEMA).await;
+    let emails = attribute(&user["attributes"], "emails");
+    assert_eq!(emails["required"], true);
+    assert_eq!(attribute(&emails["subAttributes"], "value")["required"], true, "{emails}");
+    assert_eq!(attribute(&emails["subAttributes"], "primary")["required"], false);
+    assert_eq!(attribute(&user["attributes"], "userName")["required"], true);
+    assert_eq!(attribute(&user["attributes"], "active")["required"], true);
+    let phones = attribute(&user["attributes"], "phoneNumbers");
+    assert_eq!(attribute(&phones["subAttributes"], "value")["required"], false, "only what the service needs");
+
+    let group = schema(&app, &org, "urn:ietf:params:scim:schemas:core:2.0:Group").await;
+    let members = attribute(&group["attributes"], "members");
+    assert_eq!(members["required"], false);
+    assert_eq!(attribute(&members["subAttributes"], "value")["required"], true, "{members}");
+    let display = attribute(&members["subAttributes"], "display");
+    assert_eq!(display["returned"], "request");
+    assert_eq!(display["mutability"], "readOnly");
+}
+
+#[tokio::test]
+async fn an_email_entry_without_a_value_is_400_invalid_value() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    // What a tester that read `emails` as required but not `emails.value` sent.
+    let email = unique_email("valueless");
+    let body = json!({"schemas": [USER_SCHEMA], "userName": email, "emails": [{"primary": true}]});
+    let (status, _, answer) = send(with_body(scim(&app, &org, Method::POST, "/Users"), &body)).await;
+    assert_scim_error(status, &answer, StatusCode::BAD_REQUEST, Some("invalidValue"));
+    assert!(answer["detail"].as_str().unwrap().contains("emails.value"), "{answer}");
+
+    let id = created_id(with_body(scim(&app, &org, Method::POST, "/Users"), &user_with_work_email(&email))).await;
+    let add = patch_body(json!([{"op": "add", "path": "emails", "value": [{"type": "home"}]}]));
+    let (status, _, answer) = send(with_body(scim(&app, &org, Method::PATCH, &format!("/Users/{id}")), &add)).await;
+    assert_scim_error(status, &answer, StatusCode::BAD_REQUEST, Some("invalidValue"));
+    assert_eq!(read_user(&app, &org, &id).await["emails"].as_array().unwrap().len(), 1, "nothing written");
+}
+
+#[tokio::test]
+async fn removing_active_is_400_mutability_and_changes_nothing() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let id = created_id(with_body(
+        scim(&app, &org, Method::POST, "/Users"),
+        &user_with_work_email(&unique_email("remove-active")),
+    ))
+    .await;
+    let path = format!("/Users/{id}");
+    let deactivate = patch_body(json!([{"op": "replace", "path": "active", "value": false}]));
+    let (status, _, _) = send(with_body(scim(&app, &org, Method::PATCH, &path), &deactivate)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Removing it used to make the user active again (the default of a create without it).
+    let remove = patch_body(json!([{"op": "remove", "path": "active"}]));
+    let (status, _, answer) = send(with_body(scim(&app, &org, Method::PATCH, &path), &remove)).await;
+    assert_scim_error(status, &answer, StatusCode::BAD_REQUEST, Some("mutability"));
+    assert_eq!(read_user(&app, &org, &id).await["active"], false);
+}
+
+#[tokio::test]
+async fn a_search_across_resource_types_is_501() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let body = json!({"schemas": [SEARCH_SCHEMA], "filter": "userName pr"});
+    let (status, _, answer) = send(with_body(scim(&app, &org, Method::POST, "/.search"), &body)).await;
+    assert_scim_error(status, &answer, StatusCode::NOT_IMPLEMENTED, None);
+    assert!(answer["detail"].as_str().unwrap().contains("/Users/.search"), "{answer}");
+    let (status, _, _) =
+        send(with_body(app.http.post(format!("{}/.search", org.base)).bearer_auth("iscim_wrong"), &body)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the token check comes first");
+}
+
+#[tokio::test]
+async fn several_sub_attributes_of_one_multi_valued_attribute_are_all_returned() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let email = unique_email("subs");
+    let id = created_id(with_body(scim(&app, &org, Method::POST, "/Users"), &user_with_work_email(&email))).await;
+    for query in ["attributes=emails.value,emails.type", "attributes=Emails.Type,EMAILS.VALUE"] {
+        let (status, _, body) = send(scim(&app, &org, Method::GET, &format!("/Users/{id}?{query}"))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["emails"], json!([{"value": email, "type": "work"}]), "{query}: {body}");
+        assert!(body.get("userName").is_none(), "{body}");
+        let (_, _, list) =
+            send(scim(&app, &org, Method::GET, &format!("/Users?filter=id%20eq%20%22{id}%22&{query}"))).await;
+        assert_eq!(list["Resources"][0]["emails"], json!([{"value": email, "type": "work"}]), "{query}: {list}");
+    }
+}
