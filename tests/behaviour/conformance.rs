@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, ScimOrg, TestApp};
 use crate::scim_client::{
-    assert_scim_error, created_id, patch_body, read_user, scim, send, unique_email, user_with_work_email, with_body,
-    SEARCH_SCHEMA, USER_SCHEMA,
+    assert_scim_error, create_group, created_id, patch_body, read_user, scim, send, unique_email, user_with_work_email,
+    with_body, SEARCH_SCHEMA, USER_SCHEMA,
 };
 
 async fn schema(app: &TestApp, org: &ScimOrg, id: &str) -> Value {
@@ -108,4 +108,56 @@ async fn several_sub_attributes_of_one_multi_valued_attribute_are_all_returned()
             send(scim(&app, &org, Method::GET, &format!("/Users?filter=id%20eq%20%22{id}%22&{query}"))).await;
         assert_eq!(list["Resources"][0]["emails"], json!([{"value": email, "type": "work"}]), "{query}: {list}");
     }
+}
+
+#[tokio::test]
+async fn a_group_patch_that_names_attributes_answers_200_with_the_group() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let user = created_id(with_body(
+        scim(&app, &org, Method::POST, "/Users"),
+        &user_with_work_email(&unique_email("patch200")),
+    ))
+    .await;
+    let id = create_group(&app, &org, "Answered", &[]).await;
+    let add = patch_body(json!([{"op": "add", "path": "members", "value": [{"value": user}]}]));
+    // RFC 7644 §3.5.2: a server MUST answer 200 with the resource when `attributes` is given.
+    let path = format!("/Groups/{id}?attributes=displayName,members");
+    let (status, headers, body) = send(with_body(scim(&app, &org, Method::PATCH, &path), &add)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["displayName"], "Answered");
+    assert_eq!(body["members"][0]["value"], user.as_str(), "{body}");
+    assert_eq!(body["id"], id.as_str());
+    assert!(body.get("meta").is_none(), "projected: {body}");
+    assert_eq!(headers["etag"].to_str().unwrap(), "W/\"2\"");
+
+    let rename = patch_body(json!([{"op": "replace", "path": "displayName", "value": "Renamed"}]));
+    let path = format!("/Groups/{id}?excludedAttributes=Members");
+    let (status, _, body) = send(with_body(scim(&app, &org, Method::PATCH, &path), &rename)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["displayName"], "Renamed");
+    assert!(body.get("members").is_none(), "{body}");
+    assert_eq!(body["meta"]["version"], "W/\"3\"", "{body}");
+
+    // Without them: 204 with the ETag, as Okta and Entra expect.
+    let back = patch_body(json!([{"op": "replace", "path": "displayName", "value": "Answered"}]));
+    let (status, headers, body) =
+        send(with_body(scim(&app, &org, Method::PATCH, &format!("/Groups/{id}")), &back)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(headers["etag"].to_str().unwrap(), "W/\"4\"");
+    let bad = format!("/Groups/{id}?attributes=members[value");
+    let (status, _, body) = send(with_body(scim(&app, &org, Method::PATCH, &bad), &back)).await;
+    assert_scim_error(status, &body, StatusCode::BAD_REQUEST, Some("invalidSyntax"));
+}
+
+#[tokio::test]
+async fn a_member_that_is_not_a_user_is_400_telling_to_create_users_first() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let id = create_group(&app, &org, "Strict", &[]).await;
+    let add = patch_body(json!([{"op": "add", "path": "members", "value": [{"value": "fake-member-id"}]}]));
+    let (status, _, body) = send(with_body(scim(&app, &org, Method::PATCH, &format!("/Groups/{id}")), &add)).await;
+    assert_scim_error(status, &body, StatusCode::BAD_REQUEST, Some("invalidValue"));
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("fake-member-id") && detail.contains("create the users"), "{detail}");
 }
