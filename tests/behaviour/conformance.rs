@@ -161,3 +161,89 @@ async fn a_member_that_is_not_a_user_is_400_telling_to_create_users_first() {
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.contains("fake-member-id") && detail.contains("create the users"), "{detail}");
 }
+
+#[tokio::test]
+async fn attributes_and_excluded_attributes_match_names_in_any_case_on_every_read_and_list() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let email = unique_email("case");
+    let user = created_id(with_body(scim(&app, &org, Method::POST, "/Users"), &user_with_work_email(&email))).await;
+    let id = create_group(&app, &org, "Cased", &[&user]).await;
+    let get = |path: String| {
+        let request = scim(&app, &org, Method::GET, &path);
+        async move {
+            let (status, _, body) = send(request).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body
+        }
+    };
+    let only_name = get(format!("/Groups/{id}?attributes=DISPLAYNAME")).await;
+    assert_eq!(only_name, json!({"id": id, "schemas": [crate::scim_client::GROUP_SCHEMA], "displayName": "Cased"}));
+    let without_members = get(format!("/Groups/{id}?excludedAttributes=MEMBERS")).await;
+    assert!(without_members.get("members").is_none() && without_members["meta"].is_object(), "{without_members}");
+    let list = get("/Groups?excludedAttributes=Members".to_owned()).await;
+    assert!(list["Resources"][0].get("members").is_none(), "{list}");
+    let list = get("/Groups?attributes=displayname".to_owned()).await;
+    assert_eq!(list["Resources"][0]["displayName"], "Cased");
+    assert!(list["Resources"][0].get("meta").is_none(), "{list}");
+
+    let qualified = "urn:ietf:params:scim:schemas:core:2.0:User:USERNAME,Name.GivenName";
+    let read = get(format!("/Users/{user}?attributes={qualified}")).await;
+    assert_eq!(read["userName"], email.as_str());
+    assert_eq!(read["name"], json!({"givenName": "Test"}));
+    assert!(read.get("emails").is_none(), "{read}");
+    let read = get(format!("/Users/{user}?excludedAttributes=EMAILS,Name")).await;
+    assert!(read.get("emails").is_none() && read.get("name").is_none() && read["userName"].is_string(), "{read}");
+}
+
+#[tokio::test]
+async fn every_create_has_location_and_meta_location_even_when_projected() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let body = user_with_work_email(&unique_email("located"));
+    let (status, headers, user) =
+        send(with_body(scim(&app, &org, Method::POST, "/Users?attributes=userName"), &body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    let id = user["id"].as_str().unwrap();
+    assert_eq!(headers["location"].to_str().unwrap(), format!("{}/Users/{id}", org.base));
+    let group = json!({"schemas": [crate::scim_client::GROUP_SCHEMA], "displayName": "Located"});
+    let (status, headers, group) = send(with_body(scim(&app, &org, Method::POST, "/Groups"), &group)).await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let location = format!("{}/Groups/{}", org.base, group["id"].as_str().unwrap());
+    assert_eq!(headers["location"].to_str().unwrap(), location);
+    assert_eq!(group["meta"]["location"], location.as_str());
+}
+
+#[tokio::test]
+async fn a_user_patch_applies_its_operations_in_order_and_all_or_nothing() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let id = created_id(with_body(
+        scim(&app, &org, Method::POST, "/Users"),
+        &user_with_work_email(&unique_email("ordered")),
+    ))
+    .await;
+    let path = format!("/Users/{id}");
+    let ops = patch_body(json!([
+        {"op": "add", "path": "emails", "value": [{"value": "other@example.com", "type": "other"}]},
+        {"op": "replace", "path": "emails[type eq \"other\"].value", "value": "other2@example.com"},
+        {"op": "replace", "path": "displayName", "value": "First"},
+        {"op": "replace", "path": "displayName", "value": "Second"}
+    ]));
+    let (status, _, body) = send(with_body(scim(&app, &org, Method::PATCH, &path), &ops)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["displayName"], "Second");
+    assert_eq!(body["emails"][1], json!({"value": "other2@example.com", "type": "other"}));
+    let version = body["meta"]["version"].clone();
+
+    let failing = patch_body(json!([
+        {"op": "replace", "path": "displayName", "value": "Third"},
+        {"op": "remove", "path": "userName"}
+    ]));
+    let (status, _, answer) = send(with_body(scim(&app, &org, Method::PATCH, &path), &failing)).await;
+    assert_scim_error(status, &answer, StatusCode::BAD_REQUEST, Some("mutability"));
+    assert!(answer["detail"].as_str().unwrap().contains("Operations[1]"), "{answer}");
+    let read = read_user(&app, &org, &id).await;
+    assert_eq!(read["displayName"], "Second", "the first operation was not applied either");
+    assert_eq!(read["meta"]["version"], version);
+}
