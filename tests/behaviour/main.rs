@@ -10,6 +10,7 @@ mod admin_scim;
 mod admin_support;
 mod auth;
 mod browser;
+mod bulk;
 mod conformance;
 mod console_browser;
 mod console_web;
