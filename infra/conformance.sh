@@ -54,6 +54,9 @@ if [ -z "$base" ] || [ -z "$token" ] || ! grep -q '"dev server listening"' "$wor
   exit 1
 fi
 
+# The testers check conformance, not fair use: a budget they cannot exceed on a fast machine.
+( source "$ROOT/target/dev.env" && "$ROOT/target/debug/scimctl" fair-use --org demo --rate 2000 --burst 8000 >/dev/null )
+
 # scim2-tester: every check must succeed (SKIPPED: the server says it does not offer the feature).
 SCIM_CLI_HEADERS="Authorization: Bearer $token" "$VENV/bin/scim2" --url "$base" test >"$work/scim2.txt" 2>&1 || true
 # scim-sanity: its JSON report (it exits 1 whenever a check fails, expected or not).
