@@ -17,7 +17,8 @@ async fn service_provider_config_advertises_what_is_implemented() {
     let org = app.scim_org().await;
     let spc = get_json(&app, &format!("{}/ServiceProviderConfig", org.base), &org.token).await;
     assert_eq!(spc["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig");
-    assert_eq!(spc["bulk"]["supported"], false);
+    assert_eq!(spc["bulk"]["supported"], true);
+    assert_eq!(spc["bulk"]["maxOperations"], 100);
     assert_eq!(spc["changePassword"]["supported"], false);
     assert_eq!(spc["filter"]["maxResults"], 200);
     assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");

@@ -55,8 +55,9 @@ fn ids(list: &Value) -> BTreeSet<String> {
 }
 
 /// The member as the contract renders it.
-fn rendered_member(org: &ScimOrg, id: &str, user_name: &str) -> Value {
-    json!({"value": id, "$ref": format!("{}/Users/{id}", org.base), "display": user_name, "type": "User"})
+/// A member as every answer renders it: `display` (the userName) is returned on request only.
+fn rendered_member(org: &ScimOrg, id: &str) -> Value {
+    json!({"value": id, "$ref": format!("{}/Users/{id}", org.base), "type": "User"})
 }
 
 /// Membership items of a team in the table (PK `ORG#{org}#GROUP#{gid}`).
@@ -136,11 +137,7 @@ async fn create_with_members_returns_them_sorted_with_ref_display_and_type() {
     let (status, headers, created) = post_group(&app, &org, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
-    let mut expected = vec![
-        rendered_member(&org, &a, &a_name),
-        rendered_member(&org, &b, &b_name),
-        rendered_member(&org, &c, &c_name),
-    ];
+    let mut expected = vec![rendered_member(&org, &a), rendered_member(&org, &b), rendered_member(&org, &c)];
     expected.sort_by(|x, y| x["value"].as_str().cmp(&y["value"].as_str()));
     assert_eq!(created["members"], Value::Array(expected.clone()), "members sorted by value");
     assert_eq!(created["externalId"], "ext-design-1");
@@ -151,6 +148,18 @@ async fn create_with_members_returns_them_sorted_with_ref_display_and_type() {
     assert_eq!(read["members"], Value::Array(expected));
     assert_eq!(read["displayName"], "Design");
     assert_eq!(read["externalId"], "ext-design-1");
+    // `display` is the member's userName, whatever the IdP sent, returned when asked for.
+    let (status, _, asked) =
+        send(scim(&app, &org, Method::GET, &format!("/Groups/{id}?attributes=members.display,Members.Value"))).await;
+    assert_eq!(status, StatusCode::OK, "{asked}");
+    let names: BTreeSet<(String, String)> = asked["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["value"].as_str().unwrap().to_owned(), m["display"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected_names: BTreeSet<(String, String)> = [(a, a_name), (b, b_name), (c, c_name)].into_iter().collect();
+    assert_eq!(names, expected_names);
     assert_eq!(read["id"], id.as_str());
     assert_eq!(read["schemas"], json!([GROUP_SCHEMA]));
     assert_eq!(member_count(&app, &org, &id).await, 3);
@@ -160,7 +169,7 @@ async fn create_with_members_returns_them_sorted_with_ref_display_and_type() {
 async fn get_returns_the_group_with_meta_and_its_etag() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let (u, u_name) = create_user(&app, &org, "dee").await;
+    let (u, _) = create_user(&app, &org, "dee").await;
     let id = create_group(&app, &org, "Platform", &[&u]).await;
     let (status, headers, read) = get_group(&app, &org, &id).await;
     assert_eq!(status, StatusCode::OK, "{read}");
@@ -172,7 +181,7 @@ async fn get_returns_the_group_with_meta_and_its_etag() {
         "schemas": [GROUP_SCHEMA],
         "id": id,
         "displayName": "Platform",
-        "members": [rendered_member(&org, &u, &u_name)]
+        "members": [rendered_member(&org, &u)]
     });
     let mut without_meta = read.clone();
     without_meta.as_object_mut().unwrap().remove("meta");
@@ -497,8 +506,8 @@ async fn put_replaces_the_display_name_external_id_and_the_whole_member_set() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let (u1, _) = create_user(&app, &org, "jo").await;
-    let (u2, u2_name) = create_user(&app, &org, "kim").await;
-    let (u3, u3_name) = create_user(&app, &org, "lee").await;
+    let (u2, _) = create_user(&app, &org, "kim").await;
+    let (u3, _) = create_user(&app, &org, "lee").await;
     let body = json!({"schemas": [GROUP_SCHEMA], "displayName": "Old", "externalId": "e-old",
         "members": [{"value": u1}, {"value": u2}]});
     let (status, headers, created) = post_group(&app, &org, &body).await;
@@ -511,7 +520,7 @@ async fn put_replaces_the_display_name_external_id_and_the_whole_member_set() {
     assert_eq!(status, StatusCode::OK, "{replaced}");
     assert_ne!(etag(&put_headers), etag(&headers), "PUT changes the version");
     assert_eq!(replaced["meta"]["version"], etag(&put_headers).as_str());
-    let mut expected = vec![rendered_member(&org, &u2, &u2_name), rendered_member(&org, &u3, &u3_name)];
+    let mut expected = vec![rendered_member(&org, &u2), rendered_member(&org, &u3)];
     expected.sort_by(|x, y| x["value"].as_str().cmp(&y["value"].as_str()));
     assert_eq!(replaced["members"], Value::Array(expected.clone()));
     assert_eq!(replaced["displayName"], "New");
@@ -595,13 +604,13 @@ async fn deleting_a_user_removes_it_from_every_team() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let (u1, _) = create_user(&app, &org, "quinn").await;
-    let (u2, u2_name) = create_user(&app, &org, "rae").await;
+    let (u2, _) = create_user(&app, &org, "rae").await;
     let a = create_group(&app, &org, "Team A", &[&u1, &u2]).await;
     let b = create_group(&app, &org, "Team B", &[&u1]).await;
 
     let (status, _) = delete(&app, &org, &format!("/Users/{u1}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(read_group(&app, &org, &a).await["members"], json!([rendered_member(&org, &u2, &u2_name)]));
+    assert_eq!(read_group(&app, &org, &a).await["members"], json!([rendered_member(&org, &u2)]));
     assert_eq!(member_values(&read_group(&app, &org, &b).await), Vec::<String>::new());
     assert_eq!(member_count(&app, &org, &a).await, 1);
     assert_eq!(member_count(&app, &org, &b).await, 0);
@@ -877,7 +886,7 @@ async fn a_group_as_a_member_is_400_invalid_value_nested_teams_are_not_supported
 async fn patch_returns_204_with_an_etag_and_get_shows_the_result() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let (u, u_name) = create_user(&app, &org, "gus").await;
+    let (u, _) = create_user(&app, &org, "gus").await;
     let id = create_group(&app, &org, "Patched", &[]).await;
     let (_, before_headers, _) = get_group(&app, &org, &id).await;
     let (status, headers, body) =
@@ -889,7 +898,7 @@ async fn patch_returns_204_with_an_etag_and_get_shows_the_result() {
     let (_, get_headers, read) = get_group(&app, &org, &id).await;
     assert_eq!(etag(&get_headers), patch_etag, "the PATCH's ETag is the resulting version");
     assert_eq!(read["meta"]["version"], patch_etag.as_str());
-    assert_eq!(read["members"], json!([rendered_member(&org, &u, &u_name)]));
+    assert_eq!(read["members"], json!([rendered_member(&org, &u)]));
     assert_eq!(member_count(&app, &org, &id).await, 1);
 }
 

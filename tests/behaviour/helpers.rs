@@ -382,9 +382,16 @@ pub enum CutTiming {
     AfterCommit,
 }
 
+tokio::task_local! {
+    /// Set while `TestApp::cut_off` runs its request: the calls made by the request's own task.
+    static IN_CUT_REQUEST: ();
+}
+
 #[derive(Debug, Default)]
 struct CutPlan {
     counting: bool,
+    /// Only calls made by the request's own task count (`TestApp::cut_off`).
+    request_only: bool,
     calls: usize,
     armed: Option<(usize, CutTiming)>,
     /// The next counted call waits this long before it is sent (a hung call).
@@ -428,7 +435,8 @@ impl Refusal {
 /// Cuts a request off as Lambda does at its timeout or in a crash: the request's future is dropped
 /// at a chosen DynamoDB call and no code of it runs any more (`TestApp::cut_off`). The service's
 /// own retries and undo paths never see an error: the call simply never returns. Request-log
-/// writes (after the response) are not counted.
+/// writes (after the response) are not counted, nor any call of a task the request spawned (a welcome
+/// email, a last-use write: work beside the response, which a Bulk's operations start while it goes on).
 #[derive(Debug, Clone, Default)]
 pub struct Cuts {
     plan: Arc<Mutex<CutPlan>>,
@@ -452,7 +460,8 @@ impl Cuts {
     }
 
     fn arm(&self, nth: usize, timing: CutTiming) {
-        *self.plan.lock().unwrap() = CutPlan { counting: true, armed: Some((nth, timing)), ..CutPlan::default() };
+        *self.plan.lock().unwrap() =
+            CutPlan { counting: true, request_only: true, armed: Some((nth, timing)), ..CutPlan::default() };
     }
 
     /// Stops counting (keeping the count) and cutting.
@@ -500,7 +509,8 @@ impl HttpConnector for CutConnector {
                     return HttpConnectorFuture::ready(Ok(response));
                 }
             }
-            if !plan.counting || is_log {
+            let spawned = plan.request_only && IN_CUT_REQUEST.try_with(|_| ()).is_err();
+            if !plan.counting || is_log || spawned {
                 (None, None)
             } else {
                 plan.calls += 1;
@@ -695,7 +705,7 @@ impl TestApp {
         let answered = tokio::select! {
             biased;
             () = self.cuts.struck.notified() => None,
-            response = router.oneshot(request) => Some(response.expect("infallible router")),
+            response = IN_CUT_REQUEST.scope((), router.oneshot(request)) => Some(response.expect("infallible router")),
         };
         self.cuts.disarm();
         answered

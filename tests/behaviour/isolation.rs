@@ -268,8 +268,10 @@ async fn no_credential_but_the_organizations_own_passes_any_route_and_a_refusal_
     let own = format!("Bearer {}", target_scim.token);
     for route in scim_routes() {
         let status = send(&app, route, &target, Some(&own)).await.status();
+        // A search across resource types is not offered: 501 after the token check.
+        let not_offered = route.path.ends_with("{orgId}/.search") && status == StatusCode::NOT_IMPLEMENTED;
         assert!(
-            status != StatusCode::UNAUTHORIZED && !status.is_server_error(),
+            status != StatusCode::UNAUTHORIZED && (!status.is_server_error() || not_offered),
             "own token: {route:?} answered {status}"
         );
     }

@@ -10,6 +10,8 @@ mod admin_scim;
 mod admin_support;
 mod auth;
 mod browser;
+mod bulk;
+mod conformance;
 mod console_browser;
 mod console_web;
 mod discovery;

@@ -709,3 +709,52 @@ async fn two_walks_of_one_organization_skip_nobody_whatever_is_deleted_between_t
         assert!(skipped.is_empty(), "walk {name} skipped {} users", skipped.len());
     }
 }
+
+#[tokio::test]
+async fn a_bulk_cut_off_anywhere_leaves_each_operation_done_or_not_done() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let pool = user_pool(&app, &org, TEAM_SIZE).await;
+    let body = |(email, name): &(String, String)| {
+        let mut members = members_json(&pool);
+        members.push(json!({"value": "bulkId:u"}));
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "u", "data": user_with_work_email(email)},
+            {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members}}
+        ]})
+    };
+    // Each operation is whole or absent: the user exists or not; the group, if seen, has every member.
+    let check = |(email, name): (String, String)| {
+        let (app, org, pool) = (&app, &org, &pool);
+        async move {
+            let filter = encode(&format!("userName eq \"{email}\""));
+            let (_, _, users) = send(scim(app, org, reqwest::Method::GET, &format!("/Users?filter={filter}"))).await;
+            let user = users["Resources"].as_array().unwrap().first().map(|u| u["id"].as_str().unwrap().to_owned());
+            for group in groups_named(app, org, &name).await {
+                let members = group_members(app, org, group["id"].as_str().unwrap()).await.unwrap();
+                let mut expected: BTreeSet<String> = pool.iter().cloned().collect();
+                expected.insert(user.clone().expect("a group made from the bulk has its user"));
+                assert_eq!(members, expected, "{name} seen with {} members", members.len());
+            }
+            (email, name)
+        }
+    };
+    let cuts = cut_everywhere(
+        &app,
+        &org,
+        || async { (unique_email("cut.bulk"), format!("Bulk {}", uuid::Uuid::new_v4().simple())) },
+        |state: &(String, String)| request(&org, Method::POST, "/Bulk", Some(&body(state))),
+        check,
+        |state: (String, String)| {
+            let app = &app;
+            async move {
+                // Never retried: the sweep finishes or undoes what was under way.
+                sweep(app, 10).await;
+                check(state).await;
+            }
+        },
+    )
+    .await;
+    eprintln!("POST /Bulk (a user, then a group of {TEAM_SIZE} and that user): {cuts} cuts");
+}

@@ -73,21 +73,31 @@ pub(super) async fn replace(
     Ok(group_response(StatusCode::OK, &view, &caller.base_url, &projection))
 }
 
+/// `204` with the ETag, or, when the client names `attributes` or `excludedAttributes`, `200` with the
+/// group so projected (RFC 7644 §3.5.2: a server MUST answer 200 when `attributes` is given).
 pub(super) async fn patch(
     State(app): State<AppState>,
     caller: ScimCaller,
     Path((_, id)): Path<(String, String)>,
+    query: Params,
     headers: HeaderMap,
     body: Result<ScimBody, ScimError>,
 ) -> Result<Response, ScimError> {
-    let parsed = body.and_then(|b| {
-        let request = parse_patch(&b.0)?;
+    let parsed = (|| {
+        let projection = Projection::from_params(&params(query)?)?;
+        let request = parse_patch(&body?.0)?;
         request.tolerances.iter().for_each(|t| caller.log.add_tolerance(t.as_str()));
-        split_patch(&request)
-    });
-    let (document_ops, change) = checked(&caller, &app, parsed).await?;
-    let version = app.provisioning().patch_team(&caller, &id, &expected(&headers), &document_ops, change).await?;
-    Ok(with_etag(StatusCode::NO_CONTENT.into_response(), version))
+        let (document_ops, change) = split_patch(&request)?;
+        Ok((projection, document_ops, change))
+    })();
+    let (projection, document_ops, change) = checked(&caller, &app, parsed).await?;
+    let asked = !projection.attributes.is_empty() || !projection.excluded.is_empty();
+    let wanted = if asked { MembersWanted::of(&projection) } else { MembersWanted::No };
+    let view = app.provisioning().patch_team(&caller, &id, &expected(&headers), &document_ops, change, wanted).await?;
+    if asked {
+        return Ok(group_response(StatusCode::OK, &view, &caller.base_url, &projection));
+    }
+    Ok(with_etag(StatusCode::NO_CONTENT.into_response(), view.team.version))
 }
 
 pub(super) async fn remove(

@@ -2,6 +2,7 @@
 //! the dev server mounts together on one port.
 mod admin;
 mod body;
+mod bulk;
 mod console_web;
 mod discovery;
 mod error;

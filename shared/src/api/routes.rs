@@ -4,7 +4,7 @@
 //! the dev server serves all of them on one port.
 use axum::routing::{on, MethodFilter, MethodRouter, Router};
 
-use super::{admin, console_web, discovery, groups, oauth, users, AppState};
+use super::{admin, bulk, console_web, discovery, groups, oauth, users, AppState};
 
 /// A Lambda function of the service, by its crate (and SAM logical resource) name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -100,6 +100,7 @@ pub const ROUTES: &[Route] = &[
     route(ScimUsers, Get, "/scim/v2/orgs/{orgId}/ResourceTypes/{id}", |m| on(m, discovery::resource_type)),
     route(ScimUsers, Get, "/scim/v2/orgs/{orgId}/Schemas", |m| on(m, discovery::schemas)),
     route(ScimUsers, Get, "/scim/v2/orgs/{orgId}/Schemas/{id}", |m| on(m, discovery::schema)),
+    route(ScimUsers, Post, "/scim/v2/orgs/{orgId}/.search", |m| on(m, discovery::search_all)),
     route(ScimUsers, Get, "/scim/v2/orgs/{orgId}/Users", |m| on(m, users::list)),
     route(ScimUsers, Post, "/scim/v2/orgs/{orgId}/Users", |m| on(m, users::create)),
     route(ScimUsers, Post, "/scim/v2/orgs/{orgId}/Users/.search", |m| on(m, users::search)),
@@ -114,6 +115,8 @@ pub const ROUTES: &[Route] = &[
     route(ScimGroups, Put, "/scim/v2/orgs/{orgId}/Groups/{id}", |m| on(m, groups::replace)),
     route(ScimGroups, Patch, "/scim/v2/orgs/{orgId}/Groups/{id}", |m| on(m, groups::patch)),
     route(ScimGroups, Delete, "/scim/v2/orgs/{orgId}/Groups/{id}", |m| on(m, groups::remove)),
+    // Bulk runs Users and Groups operations: served by the Groups function, whose timeout is the longest.
+    route(ScimGroups, Post, "/scim/v2/orgs/{orgId}/Bulk", |m| on(m, bulk::post)),
     route(ScimAdmin, Post, "/auth/sessions", |m| on(m, admin::auth::sign_in)),
     route(ScimAdmin, Get, "/auth/sessions/current", |m| on(m, admin::auth::current)),
     route(ScimAdmin, Delete, "/auth/sessions/current", |m| on(m, admin::auth::sign_out)),

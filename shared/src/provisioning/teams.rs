@@ -232,7 +232,8 @@ impl Provisioning<'_> {
         expected: &Expected,
         document_ops: &PatchRequest,
         change: MembershipChange,
-    ) -> Result<u64, ProvisioningError> {
+        members: MembersWanted,
+    ) -> Result<GroupView, ProvisioningError> {
         let adds: Vec<&MemberRef> = change.adds.iter().chain(change.replace_all.iter().flatten()).collect();
         let prefetch = Prefetch::team(id).and_members(adds.iter().map(|r| r.value.as_str()));
         let (org, mut found) = self.authorize_with(caller, &prefetch).await?;
@@ -258,7 +259,8 @@ impl Provisioning<'_> {
         };
         self.change_team(&org, id, expected, first, apply, &ops).await?;
         let team = self.store.team(&org, id).await?.ok_or_else(|| not_found(id))?;
-        Ok(team.version)
+        let members = self.members_for(&org, &team, members).await?;
+        Ok(GroupView { team, members })
     }
 
     /// Changes a team's document and members as one change, serializable with every other
@@ -491,7 +493,8 @@ impl Provisioning<'_> {
             return Err(ProvisioningError::Invalid(ScimError::bad_request(
                 ScimType::InvalidValue,
                 format!(
-                    "{} member value(s) are not users of this organization: {}{}. Nothing was changed.",
+                    "{} member value(s) are not users of this organization: {}{}. Nothing was changed. A member must be \
+                     an existing user: create the users (POST /Users) before adding them to a group.",
                     unknown.len(),
                     shown.join(", "),
                     if unknown.len() > shown.len() { ", …" } else { "" }

@@ -1,8 +1,9 @@
 //! RFC 7644 §4 discovery documents. They advertise exactly what the service implements.
 use serde_json::{json, Value};
 
+use super::bulk::{BULK_MAX_OPERATIONS, BULK_MAX_PAYLOAD_BYTES};
 use super::schema::{SchemaDef, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, SCHEMAS, USER_SCHEMA};
-use super::{CURSOR_TIMEOUT_SECS, DEFAULT_PAGE_SIZE, LIST_RESPONSE_SCHEMA, MAX_PAYLOAD_BYTES, MAX_RESULTS};
+use super::{CURSOR_TIMEOUT_SECS, DEFAULT_PAGE_SIZE, LIST_RESPONSE_SCHEMA, MAX_RESULTS};
 
 pub fn service_provider_config(base_url: &str) -> Value {
     json!({
@@ -18,7 +19,8 @@ pub fn service_provider_config(base_url: &str) -> Value {
             "maxPageSize": MAX_RESULTS,
             "cursorTimeout": CURSOR_TIMEOUT_SECS
         },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": MAX_PAYLOAD_BYTES },
+        // docs/ARCHITECTURE.md, "Bulk": limits that fit the function's time and memory budgets.
+        "bulk": { "supported": true, "maxOperations": BULK_MAX_OPERATIONS, "maxPayloadSize": BULK_MAX_PAYLOAD_BYTES },
         "filter": { "supported": true, "maxResults": MAX_RESULTS },
         "changePassword": { "supported": false },
         "sort": { "supported": true },

@@ -355,7 +355,14 @@ pub fn render_text(
         projection.attributes.iter().chain(&projection.excluded).any(|p| is_members_key(&p.name) && p.sub.is_some());
     let members = match members {
         Some(members) if !touches_member_parts => members,
-        _ => return projection.apply(render(team, members, base_url), rules()).to_string(),
+        _ => {
+            let mut doc = render(team, members, base_url);
+            // `members.display` is returned on request only (docs/ARCHITECTURE.md, "Discovery").
+            if !projection.attributes.iter().any(|p| p.is(rules(), "members", Some("display"))) {
+                strip_member_display(&mut doc);
+            }
+            return projection.apply(doc, rules()).to_string();
+        }
     };
     let doc = projection.apply(render(team, None, base_url), rules());
     let Value::Object(doc) = doc else { return doc.to_string() };
@@ -363,6 +370,15 @@ pub fn render_text(
     // Cannot fail (string keys only); if it ever did, the tree path still says everything.
     serde_json::to_string(&body)
         .unwrap_or_else(|_| projection.apply(render(team, Some(members), base_url), rules()).to_string())
+}
+
+fn strip_member_display(doc: &mut Value) {
+    let entries = doc.as_object_mut().and_then(|d| d.get_mut("members")).and_then(Value::as_array_mut);
+    for entry in entries.into_iter().flatten() {
+        if let Value::Object(entry) = entry {
+            entry.remove("display");
+        }
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -386,7 +402,6 @@ impl serde::Serialize for MembersText<'_> {
                 value: &m.user_id,
                 reference: format!("{}/Users/{}", self.base_url, m.user_id),
                 kind: "User",
-                display: m.display.as_deref(),
             })?;
         }
         seq.end()
@@ -400,8 +415,6 @@ struct MemberText<'a> {
     reference: String,
     #[serde(rename = "type")]
     kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    display: Option<&'a str>,
 }
 
 /// A ListResponse written resource by resource, held to a budget: a page stops before the resource that would
@@ -515,19 +528,27 @@ mod tests {
             Membership { team_id: "t-1".into(), user_id: "u-2\"quoted".into(), display: None },
         ];
         let base = "https://scim.example.com/scim/v2/orgs/acme";
-        let queries: [&[(&str, &str)]; 5] = [
+        let queries: [&[(&str, &str)]; 7] = [
             &[],
             &[("attributes", "displayName,members")],
             &[("excludedAttributes", "externalId")],
             &[("attributes", "members.value")],
             &[("excludedAttributes", "members.display")],
+            &[("attributes", "members.display")],
+            &[("attributes", "Members.Display,members.value")],
         ];
         for query in queries {
             let params = query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
             let projection = Projection::from_params(&params).unwrap();
             let text: Value = serde_json::from_str(&render_text(&team, Some(&members), base, &projection)).unwrap();
-            let tree = projection.apply(render(&team, Some(&members), base), rules());
+            let mut tree = render(&team, Some(&members), base);
+            let asked = query.iter().any(|(k, v)| *k == "attributes" && v.to_lowercase().contains("members.display"));
+            if !asked {
+                strip_member_display(&mut tree);
+            }
+            let tree = projection.apply(tree, rules());
             assert_eq!(text, tree, "{query:?}");
+            assert_eq!(text["members"][0].get("display").is_some(), asked, "display on request only: {query:?}");
         }
         let none = Projection::from_params(&Default::default()).unwrap();
         let text: Value = serde_json::from_str(&render_text(&team, None, base, &none)).unwrap();

@@ -72,6 +72,9 @@ impl Projection {
             for path in &self.attributes {
                 copy_path(&source, &mut out, path, rules);
             }
+            for path in self.attributes.iter().filter(|p| p.sub.is_some()) {
+                prune_picked(&mut out, path, rules);
+            }
             return Value::Object(out);
         }
         let mut out = source;
@@ -339,10 +342,17 @@ fn copy_path(source: &Map<String, Value>, out: &mut Map<String, Value>, path: &A
                 Some(json!({ sub_key.clone(): element[&sub_key].clone() }))
             };
             match value {
+                // Several sub-attributes of one multi-valued attribute (`emails.value,emails.type`) are merged
+                // element by element; elements left empty are dropped by `prune_picked`.
                 Value::Array(items) => {
-                    let picked: Vec<Value> = items.iter().filter_map(pick).collect();
-                    if !picked.is_empty() {
-                        into.insert(key, Value::Array(picked));
+                    let empty = || Value::Array(vec![Value::Object(Map::new()); items.len()]);
+                    let slot = into.entry(key).or_insert_with(empty);
+                    if let Value::Array(slots) = slot {
+                        for (slot, item) in slots.iter_mut().zip(items) {
+                            if let (Value::Object(slot), Some(Value::Object(picked))) = (slot, pick(item)) {
+                                slot.extend(picked);
+                            }
+                        }
                     }
                 }
                 other => {
@@ -354,6 +364,23 @@ fn copy_path(source: &Map<String, Value>, out: &mut Map<String, Value>, path: &A
                     }
                 }
             }
+        }
+    }
+}
+
+/// Drops the elements of a multi-valued attribute that none of the requested sub-attributes filled, and the
+/// attribute when no element is left.
+fn prune_picked(out: &mut Map<String, Value>, path: &AttrPath, rules: &dyn AttributeRules) {
+    let container = match container_key(path, rules) {
+        None => Some(out),
+        Some(urn) => find_key(out, &urn).and_then(|key| out.get_mut(&key)).and_then(Value::as_object_mut),
+    };
+    let Some(container) = container else { return };
+    let Some(key) = find_key(container, &path.name) else { return };
+    if let Some(Value::Array(items)) = container.get_mut(&key) {
+        items.retain(|item| !item.as_object().is_some_and(Map::is_empty));
+        if items.is_empty() {
+            container.remove(&key);
         }
     }
 }

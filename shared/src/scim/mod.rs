@@ -1,4 +1,5 @@
 //! The SCIM 2.0 protocol (RFC 7643 / RFC 7644): errors, schemas, discovery documents, media types.
+pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod filter;

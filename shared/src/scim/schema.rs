@@ -173,11 +173,15 @@ fn uniqueness_name(u: Uniqueness) -> &'static str {
 
 const TYPE_WORK_HOME_OTHER: &[&str] = &["work", "home", "other"];
 
-/// `value`, `display`, `type`, `primary`: the shape of most multi-valued attributes.
+/// `value`, `display`, `type`, `primary`: the shape of most multi-valued attributes. `value` is
+/// required when the service needs it in every entry (`emails`: docs/ARCHITECTURE.md, "Discovery").
 macro_rules! multi_valued_subs {
     ($value_desc:literal, $types:expr) => {
+        multi_valued_subs!(string("value", $value_desc), $types)
+    };
+    ($value:expr, $types:expr) => {
         &[
-            string("value", $value_desc),
+            $value,
             string("display", "A human-readable name, primarily used for display purposes.")
                 .mutability(Mutability::ReadOnly),
             string("type", "A label indicating the attribute's function.").canonical($types),
@@ -237,8 +241,10 @@ pub const USER_ATTRIBUTES: &[AttributeDef] = &[
     attr(
         "active",
         AttrType::Boolean,
-        "The User's administrative status; inactive users lose access and consume no license.",
-    ),
+        "The User's administrative status; inactive users lose access and consume no license. Always has a value: \
+         a create without it makes an active user, and it cannot be removed, only set to false.",
+    )
+    .required(),
     string("password", "The User's cleartext password; write-only, never returned.")
         .mutability(Mutability::WriteOnly)
         .returned(Returned::Never),
@@ -250,7 +256,10 @@ pub const USER_ATTRIBUTES: &[AttributeDef] = &[
     )
     .required()
     .multi()
-    .subs(multi_valued_subs!("Email address for the User.", TYPE_WORK_HOME_OTHER)),
+    .subs(multi_valued_subs!(
+        string("value", "Email address for the User; required in every entry.").required(),
+        TYPE_WORK_HOME_OTHER
+    )),
     attr("phoneNumbers", AttrType::Complex, "Phone numbers for the User.")
         .multi()
         .subs(multi_valued_subs!("Phone number of the User.", &["work", "home", "mobile", "fax", "pager", "other"])),
@@ -299,11 +308,18 @@ pub const GROUP_ATTRIBUTES: &[AttributeDef] = &[
     .required()
     .unique(),
     attr("members", AttrType::Complex, "A list of members of the Group (users of this organization).").multi().subs(&[
-        string("value", "Identifier of the member of this Group.").mutability(Mutability::Immutable),
+        string("value", "Identifier of the member of this Group: the id of a user of this organization.")
+            .required()
+            .mutability(Mutability::Immutable),
         attr("$ref", AttrType::Reference, "The URI of the member resource.")
             .refs(&["User"])
             .mutability(Mutability::Immutable),
-        string("display", "A human-readable name of the member.").mutability(Mutability::ReadOnly),
+        string(
+            "display",
+            "The member's userName, set by the service; returned when asked for (attributes=members.display).",
+        )
+        .mutability(Mutability::ReadOnly)
+        .returned(Returned::Request),
         string("type", "The type of the member.").canonical(&["User"]).mutability(Mutability::Immutable),
     ]),
 ];

@@ -70,6 +70,7 @@ impl UserDocument {
         tolerances.extend(applied.iter().map(|t| t.as_str().to_owned()));
         let doc = Self(doc);
         doc.check()?;
+        doc.check_email_values(0)?;
         Ok((doc, tolerances))
     }
 
@@ -95,9 +96,12 @@ impl UserDocument {
     /// Applies a PATCH request to the user `id`, then re-checks the result. The id is visible to
     /// the PATCH engine so that a value repeating it (Okta sends the user's own id) is ignored.
     pub fn patch(&mut self, id: &str, request: &PatchRequest) -> Result<Vec<String>, ScimError> {
+        // A document stored before `emails.value` was enforced keeps its entries; a PATCH adds none without one.
+        let valueless_before = self.valueless_emails();
         let mut applied = Vec::new();
         with_id(&mut self.0, id, |doc| apply_patch(doc, request, &USER_RESOURCE, &mut applied))?;
         self.check()?;
+        self.check_email_values(valueless_before)?;
         Ok(applied.iter().map(|t| t.as_str().to_owned()).collect())
     }
 
@@ -117,6 +121,26 @@ impl UserDocument {
             }
             Some(_) => Err(ScimError::bad_request(ScimType::InvalidValue, "'userName' must be a string.")),
         }
+    }
+
+    /// How many `emails` entries lack a `value` (a non-empty string).
+    fn valueless_emails(&self) -> usize {
+        let has_value = |e: &&Map<String, Value>| {
+            e.iter().any(|(k, v)| k.eq_ignore_ascii_case("value") && v.as_str().is_some_and(|s| !s.trim().is_empty()))
+        };
+        self.email_values().iter().filter(|e| !has_value(e)).count()
+    }
+
+    /// `emails.value` is required (`/Schemas` says so, docs/ARCHITECTURE.md, "Discovery"): an entry without
+    /// one cannot name an account.
+    fn check_email_values(&self, allowed: usize) -> Result<(), ScimError> {
+        if self.valueless_emails() > allowed {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                "Each entry of 'emails' needs a 'value' (an email address): 'emails.value' is required.",
+            ));
+        }
+        Ok(())
     }
 
     fn get(&self, name: &str) -> Option<&Value> {
