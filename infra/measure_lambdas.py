@@ -121,6 +121,19 @@ def groups_workload(org, token):
     by_name = "filter=" + quote('displayName eq "%s"' % name) + "&excludedAttributes=members"
     def patch(*operations):
         return {"schemas": [PATCH_SCHEMA], "Operations": list(operations)}
+    # The largest Bulk the service announces (maxOperations 100): 99 new users and a group of them,
+    # referred to by bulkId (docs/ARCHITECTURE.md, "Bulk").
+    batch = uuid.uuid4().hex[:8]
+    operations = []
+    for i in range(99):
+        user_name = f"bulk.{batch}.{i}@{org}.example.com"
+        operations.append({"method": "POST", "path": "/Users", "bulkId": f"u{i}", "data": {
+            "schemas": [USER_SCHEMA], "userName": user_name, "active": True,
+            "emails": [{"value": user_name, "type": "work", "primary": True}]}})
+    operations.append({"method": "POST", "path": "/Groups", "bulkId": "g", "data": {
+        "schemas": [GROUP_SCHEMA], "displayName": f"Bulk {batch}",
+        "members": [{"value": f"bulkId:u{i}"} for i in range(99)]}})
+    bulk = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": operations}
     return [
         step("POST /Groups", http_event("POST", f"{scim}/Groups", body={"schemas": [GROUP_SCHEMA], "displayName": name}, token=token), 201, {"group": "id"}),
         step("GET /Groups?filter=displayName eq&excludedAttributes=members", http_event("GET", f"{scim}/Groups", by_name, token=token), 200),
@@ -131,6 +144,7 @@ def groups_workload(org, token):
         step("GET large team, excludedAttributes=members", http_event("GET", f"{scim}/Groups/${{team}}", "excludedAttributes=members", token=token), 200),
         step("GET large team with every member", http_event("GET", f"{scim}/Groups/${{team}}", token=token), 200),
         step("DELETE /Groups/{id}", http_event("DELETE", f"{scim}/Groups/${{group}}", token=token), 204),
+        step("POST /Bulk (100 operations: 99 users, a group of them)", http_event("POST", f"{scim}/Bulk", body=bulk, token=token), 200),
     ]
 
 
