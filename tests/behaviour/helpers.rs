@@ -104,6 +104,19 @@ pub struct RoundTrips {
     /// Items DynamoDB returned to the counted calls (GetItem, BatchGetItem, Query, Scan).
     items: Arc<AtomicUsize>,
     enabled: Arc<AtomicBool>,
+    /// Count only calls made by the task serving an HTTP request (`start_served_only`).
+    served_only: Arc<AtomicBool>,
+}
+
+tokio::task_local! {
+    /// Set while the test server's own task serves a request: work the request spawned (a welcome
+    /// email delivered after the response, the request log) runs in other tasks, without it.
+    static SERVING: ();
+}
+
+/// Wraps every request the test server serves in `SERVING`.
+async fn mark_serving(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    SERVING.scope((), next.run(request)).await
 }
 
 impl RoundTrips {
@@ -112,7 +125,16 @@ impl RoundTrips {
         self.spans.lock().unwrap().clear();
         self.requests.lock().unwrap().clear();
         self.items.store(0, Ordering::SeqCst);
+        self.served_only.store(false, Ordering::SeqCst);
         self.enabled.store(true, Ordering::SeqCst);
+    }
+
+    /// As `start`, but counts only the calls the serving task makes itself: the request's own
+    /// chain, without work it spawned to run after the response (which may reach DynamoDB before
+    /// the client has read the response).
+    pub fn start_served_only(&self) {
+        self.start();
+        self.served_only.store(true, Ordering::SeqCst);
     }
 
     /// Items DynamoDB returned since `start`, over the wire (request-log writes excluded).
@@ -189,6 +211,9 @@ impl Intercept for RoundTrips {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if !self.enabled.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if self.served_only.load(Ordering::SeqCst) && SERVING.try_with(|_| ()).is_err() {
             return Ok(());
         }
         let request = context.request();
@@ -661,7 +686,7 @@ async fn spawn(existing_table: Option<&str>, clock: Clock, options: SpawnOptions
     let app = build_app(config, &clients, clock).await.expect("build app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("addr"));
-    let router = api::all_routes(app.clone());
+    let router = api::all_routes(app.clone()).layer(axum::middleware::from_fn(mark_serving));
     tokio::spawn(async move { axum::serve(listener, api::local_service(router)).await });
     TestApp { address, http: reqwest::Client::new(), app, store, round_trips, faults, cuts, table }
 }
