@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The IdP run against this service on the local stack (release dev server + patched moto) and
-# against scim2-server (in memory), alternating, in one go; prints the table of the README's
+# against scim2-server (in memory), alternating, in one go; prints the table of docs/BENCHMARKS.md's
 # "Benchmark". Flags go to infra/bench.py (--users 1000 --teams 10 --team-size 100 --patch-size 50
 # --steady 1000 --clients 8 --phase-seconds 900).
 set -euo pipefail

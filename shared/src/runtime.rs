@@ -105,7 +105,7 @@ pub async fn build_app(config: AppConfig, clients: &AwsClients, clock: Clock) ->
     let (token_key, warm) =
         tokio::join!(load_token_key(&clients.secrets, &config.token_key_secret_id), store.warm_up());
     warm?;
-    // Init time minus this is what the function itself costs (docs/ARCHITECTURE.md and the README's budgets); the harness reads it.
+    // Init time minus this is what the function itself costs (docs/ARCHITECTURE.md, docs/BENCHMARKS.md); the harness reads it.
     tracing::info!(warm_up_ms = started.elapsed().as_secs_f64() * 1000.0, "secret read and DynamoDB warm-up done");
     let logs = RequestLogWriter::new(store.clone());
     let mailer = Mailer::new(clients.ses.clone(), config.sender_email.clone());

@@ -22,8 +22,8 @@ const PAGE: usize = 100;
 /// Users of the walks that only check their own kind of walk.
 const WALKED: usize = 1_000;
 
-/// Users of the scale run: `SCIM_PAGING_USERS`, else 3,000 (CI). The 20,000 run (README, "Budgets,
-/// measured") is `SCIM_PAGING_USERS=20000 cargo test -p behaviour-tests --test behaviour -- users_paging::scale`.
+/// Users of the scale run: `SCIM_PAGING_USERS`, else 3,000 (CI). The 20,000 run (docs/BENCHMARKS.md, "Paging
+/// at scale") is `SCIM_PAGING_USERS=20000 cargo test -p behaviour-tests --test behaviour -- users_paging::scale`.
 fn scale_size() -> usize {
     std::env::var("SCIM_PAGING_USERS").ok().and_then(|n| n.parse().ok()).unwrap_or(3_000)
 }
