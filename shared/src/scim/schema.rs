@@ -404,7 +404,10 @@ pub struct ResourceSchema {
     pub extensions: &'static [&'static str],
 }
 
+// Constant indexes of a fixed array in a const: out of bounds would not compile.
+#[expect(clippy::indexing_slicing, reason = "checked at compile time")]
 pub const USER_RESOURCE: ResourceSchema = ResourceSchema { core: &SCHEMAS[0], extensions: &[ENTERPRISE_USER_SCHEMA] };
+#[expect(clippy::indexing_slicing, reason = "checked at compile time")]
 pub const GROUP_RESOURCE: ResourceSchema = ResourceSchema { core: &SCHEMAS[1], extensions: &[] };
 
 impl ResourceSchema {

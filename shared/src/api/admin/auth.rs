@@ -85,8 +85,8 @@ pub async fn current(request: SignedIn) -> Json<serde_json::Value> {
         "expiresAt": record.expires_at,
         "mustChangePassphrase": record.must_change_passphrase,
     });
-    if request.transport == Transport::Cookie {
-        body["csrfToken"] = json!(csrf_token(&request.console.key, &request.session.token_hash));
+    if let (Transport::Cookie, Some(fields)) = (request.transport, body.as_object_mut()) {
+        fields.insert("csrfToken".into(), json!(csrf_token(&request.console.key, &request.session.token_hash)));
     }
     Json(body)
 }

@@ -52,7 +52,7 @@ pub(crate) fn parse(s: &str) -> Option<Instant> {
     let offset = match b.get(i) {
         None => 0,
         Some(b'Z' | b'z') if i + 1 == b.len() => 0,
-        Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b[i + 3] == b':' => {
+        Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b.get(i + 3) == Some(&b':') => {
             let h = num(i + 1, 2)?;
             let m = num(i + 4, 2)?;
             if h > 23 || m > 59 {

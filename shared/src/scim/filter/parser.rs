@@ -36,8 +36,7 @@ fn tokenize(input: &str) -> (Vec<Token>, Option<FilterError>) {
     let bytes = input.as_bytes();
     let mut tokens = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
+    while let Some(&b) = bytes.get(i) {
         let start = i;
         let single = match b {
             b' ' | b'\t' | b'\r' | b'\n' => {
@@ -157,30 +156,31 @@ fn read_hex4(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Opti
 /// A JSON number starting at `start`.
 fn lex_number(input: &str, start: usize) -> Result<(Tok, usize), FilterError> {
     let bytes = input.as_bytes();
+    let at = |i: usize| bytes.get(i).copied();
     let digits = |mut i: usize| {
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
+        while at(i).is_some_and(|b| b.is_ascii_digit()) {
             i += 1;
         }
         i
     };
     let mut i = start;
     let mut ok = true;
-    if bytes[i] == b'-' {
+    if at(i) == Some(b'-') {
         i += 1;
     }
     let int_start = i;
     i = digits(i);
-    if i == int_start || (bytes[int_start] == b'0' && i - int_start > 1) {
+    if i == int_start || (at(int_start) == Some(b'0') && i - int_start > 1) {
         ok = false;
     }
-    if i < bytes.len() && bytes[i] == b'.' {
+    if at(i) == Some(b'.') {
         let frac = i + 1;
         i = digits(frac);
         ok &= i > frac;
     }
-    if i < bytes.len() && (bytes[i] == b'e' || bytes[i] == b'E') {
+    if matches!(at(i), Some(b'e' | b'E')) {
         i += 1;
-        if i < bytes.len() && (bytes[i] == b'+' || bytes[i] == b'-') {
+        if matches!(at(i), Some(b'+' | b'-')) {
             i += 1;
         }
         let exp = i;

@@ -737,7 +737,9 @@ fn write_whole(container: &mut Object, key: &str, target: &Target, value: Value,
                 for element in new {
                     match arr.iter().position(|e| same_element(e, &element)) {
                         Some(i) => {
-                            merge_into(&mut arr[i], element);
+                            if let Some(existing) = arr.get_mut(i) {
+                                merge_into(existing, element);
+                            }
                             written.push(i);
                         }
                         None => {
@@ -840,14 +842,15 @@ fn write_filtered(
         vec![arr.len() - 1]
     } else {
         for &i in &matched {
+            let Some(element) = arr.get_mut(i) else { continue };
             match (sub, mode) {
                 (Some(sub), _) => {
-                    if let Some(obj) = arr[i].as_object_mut() {
+                    if let Some(obj) = element.as_object_mut() {
                         set_key(obj, sub, value.clone());
                     }
                 }
-                (None, Mode::Replace) => arr[i] = value.clone(),
-                (None, Mode::Add) => merge_into(&mut arr[i], value.clone()),
+                (None, Mode::Replace) => *element = value.clone(),
+                (None, Mode::Add) => merge_into(element, value.clone()),
             }
         }
         matched
@@ -1222,14 +1225,14 @@ fn is_primary(element: &Value) -> bool {
 
 /// At most one element may have `primary: true`; the last written one wins, the others get `primary: false`.
 fn fix_primary(arr: &mut [Value], written: &[usize]) {
-    let primaries: Vec<usize> = (0..arr.len()).filter(|&i| is_primary(&arr[i])).collect();
+    let primaries: Vec<usize> = arr.iter().enumerate().filter(|(_, e)| is_primary(e)).map(|(i, _)| i).collect();
     if primaries.len() < 2 {
         return;
     }
     let winner = written.iter().rev().copied().find(|i| primaries.contains(i)).or_else(|| primaries.last().copied());
     for i in primaries {
         if Some(i) != winner {
-            if let Some(obj) = arr[i].as_object_mut() {
+            if let Some(obj) = arr.get_mut(i).and_then(Value::as_object_mut) {
                 set_key(obj, "primary", Value::Bool(false));
             }
         }
