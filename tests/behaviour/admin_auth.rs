@@ -385,3 +385,29 @@ async fn a_reset_code_dies_after_five_wrong_guesses() {
     assert_eq!(code, StatusCode::BAD_REQUEST, "the code survived five wrong guesses");
     status(&app, &org).await;
 }
+
+// The Argon2id gate holds under a flood of failed sign-ins.
+
+#[tokio::test]
+async fn a_flood_of_failed_sign_ins_never_runs_more_argon2_hashes_at_once_than_there_are_cpus() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        // Half for a real account, half for unknown ones (which still spend one hash, so the
+        // answer does not tell them apart).
+        let email = if i % 2 == 0 { org.owner.email.clone() } else { unique_email("nobody") };
+        let request = app
+            .http
+            .post(format!("{}/auth/sessions", app.address))
+            .json(&json!({"email": email, "passphrase": "not the passphrase, at all"}));
+        flood.spawn(async move { request.send().await.unwrap().status() });
+    }
+    while let Some(status) = flood.join_next().await {
+        let status = status.unwrap();
+        assert!(matches!(status, StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS), "{status}");
+    }
+    let gauge = insomnia_scim::auth::argon2_gauge();
+    assert!(gauge.peak >= 1, "the sign-ins hashed: {gauge:?}");
+    assert!(gauge.peak <= gauge.limit, "more Argon2id hashes ran at once than the bound: {gauge:?}");
+}

@@ -1,7 +1,12 @@
 //! DynamoDB round trips per request, counted by an SDK interceptor (request-log writes apart).
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
 
+use crate::admin_support::{console_org, enable};
 use crate::helpers::{spawn_app, OperatorScope};
+use crate::scim_client::{
+    create_group, created_id, encode, patch_body, scim, send, unique_email, user_with_work_email, with_body,
+};
 
 #[tokio::test]
 async fn an_authenticated_discovery_request_costs_one_round_trip() {
@@ -79,4 +84,67 @@ async fn request_log_records_of_requests_that_end_together_share_a_write_and_non
     // A lone request's record is one PutItem (above); records queued behind a write go in one BatchWriteItem.
     let writes = app.round_trips.log_writes();
     assert!(writes < 40, "40 records in {writes} writes");
+}
+
+// Decisions read the latest write: every read a decision depends on is strongly consistent.
+
+/// Whether a DynamoDB read request asks for a strongly consistent read (GSI queries cannot).
+fn is_consistent(operation: &str, body: &str) -> bool {
+    let request: Value = serde_json::from_str(body).unwrap();
+    match operation {
+        "GetItem" => request["ConsistentRead"] == true,
+        "Query" => request["ConsistentRead"] == true || request.get("IndexName").is_some(),
+        "BatchGetItem" => {
+            request["RequestItems"].as_object().unwrap().values().all(|keys| keys["ConsistentRead"] == true)
+        }
+        _ => true,
+    }
+}
+
+#[tokio::test]
+async fn every_read_a_decision_depends_on_is_strongly_consistent() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let token = enable(&app, &org, "90d").await;
+    let scim_org = crate::helpers::ScimOrg { id: org.id.clone(), base: org.connector_url(&app), token };
+    let user = created_id(with_body(
+        scim(&app, &scim_org, Method::POST, "/Users"),
+        &user_with_work_email(&unique_email("consistent")),
+    ))
+    .await;
+    let team = create_group(&app, &scim_org, "Consistent", &[&user]).await;
+
+    app.flush_logs().await;
+    app.round_trips.start();
+    let email = unique_email("other");
+    let requests = [
+        scim(&app, &scim_org, Method::GET, "/ServiceProviderConfig"),
+        scim(&app, &scim_org, Method::GET, &format!("/Users/{user}")),
+        scim(&app, &scim_org, Method::GET, &format!("/Users?filter={}", encode(&format!("userName eq \"{email}\"")))),
+        scim(&app, &scim_org, Method::GET, "/Users?startIndex=1&count=10"),
+        with_body(scim(&app, &scim_org, Method::POST, "/Users"), &user_with_work_email(&email)),
+        with_body(
+            scim(&app, &scim_org, Method::PATCH, &format!("/Users/{user}")),
+            &patch_body(json!([{"op": "replace", "path": "displayName", "value": "C"}])),
+        ),
+        scim(&app, &scim_org, Method::GET, &format!("/Groups/{team}")),
+        with_body(
+            scim(&app, &scim_org, Method::PATCH, &format!("/Groups/{team}")),
+            &patch_body(json!([{"op": "remove", "path": format!("members[value eq \"{user}\"]")}])),
+        ),
+    ];
+    for request in requests {
+        let (status, _, body) = send(request).await;
+        assert!(status.is_success(), "{status}: {body}");
+    }
+    let reads: Vec<(String, String)> = app
+        .round_trips
+        .requests()
+        .into_iter()
+        .filter(|(op, _)| matches!(op.as_str(), "GetItem" | "Query" | "BatchGetItem"))
+        .collect();
+    assert!(reads.len() >= 8, "the requests read the table: {reads:?}");
+    for (operation, body) in &reads {
+        assert!(is_consistent(operation, body), "an eventually consistent {operation}: {body}");
+    }
 }

@@ -6,7 +6,10 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, ScimOrg, TestApp};
-use crate::scim_client::{ENTERPRISE_SCHEMA, ERROR_SCHEMA, PATCH_SCHEMA, SCIM_JSON, USER_SCHEMA};
+use crate::scim_client::{
+    create_group, created_id, scim, send, unique_email, user_with_work_email, with_body, ENTERPRISE_SCHEMA,
+    ERROR_SCHEMA, PATCH_SCHEMA, SCIM_JSON, USER_SCHEMA,
+};
 
 // ------------------------------------------------------------------------------------------------ shared helpers
 
@@ -752,4 +755,31 @@ async fn bad_input_is_never_a_5xx() {
         assert!(status.is_client_error(), "GET /Users/{}: {status}", &path[..path.len().min(40)]);
     }
     assert_eq!(get_user(&app, &org, &id).await["id"], json!(id), "the service still answers");
+}
+
+// Conditional requests: ETags on users and groups alike.
+
+#[tokio::test]
+async fn a_conditional_get_answers_304_with_the_etag_for_users_and_groups_alike() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let user =
+        created_id(with_body(scim(&app, &org, Method::POST, "/Users"), &user_with_work_email(&unique_email("etag"))))
+            .await;
+    let team = create_group(&app, &org, "Tagged", &[&user]).await;
+    for path in [format!("/Users/{user}"), format!("/Groups/{team}")] {
+        let (status, headers, _) = send(scim(&app, &org, Method::GET, &path)).await;
+        assert_eq!(status, StatusCode::OK);
+        let tag = headers["etag"].to_str().unwrap().to_owned();
+        for condition in [tag.as_str(), "*"] {
+            let (status, headers, _) =
+                send(scim(&app, &org, Method::GET, &path).header("if-none-match", condition)).await;
+            assert_eq!(status, StatusCode::NOT_MODIFIED, "{path} {condition}");
+            assert_eq!(headers["etag"].to_str().unwrap(), tag, "{path}: a 304 carries the current ETag");
+        }
+        // A stale If-Match is refused the same way on both.
+        let (status, _, body) = send(scim(&app, &org, Method::DELETE, &path).header("if-match", "W/\"999\"")).await;
+        assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{path}: {body}");
+        assert!(body["detail"].as_str().unwrap().contains("If-Match"), "{body}");
+    }
 }

@@ -1,7 +1,6 @@
 //! Insomnia's rules for SCIM Users: matching existing members and accounts by email, welcome
 //! emails with an initial passphrase, licenses and the seat limit, races, and never removing what
 //! the IdP does not mention.
-use crate::helpers::OperatorScope;
 use std::time::Duration;
 
 use insomnia_scim::auth::{initial_credential_matches, verify_passphrase};
@@ -12,10 +11,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
-use crate::helpers::{spawn_app, ScimOrg, TestApp};
+use crate::helpers::{spawn_app, OperatorScope, ScimOrg, TestApp};
 use crate::scim_client::{
-    assert_scim_error_ignoring_detail, created_id, encode, licenses, okta, patch_body, send_for_status_and_body,
-    unique_email, user_with_work_email, with_body, ENTERPRISE_SCHEMA, PATCH_SCHEMA, USER_SCHEMA,
+    assert_scim_error_ignoring_detail, create_group, created_id, encode, licenses, ok_body, okta, patch_body, scim,
+    send, send_for_status_and_body, unique_email, user_with_work_email, with_body, ENTERPRISE_SCHEMA, PATCH_SCHEMA,
+    USER_SCHEMA,
 };
 
 async fn post_user(app: &TestApp, org: &ScimOrg, body: &Value) -> (StatusCode, Value) {
@@ -520,4 +520,47 @@ async fn a_user_absent_from_the_idp_is_never_removed_or_disabled() {
     assert_eq!(ids, [quiet.as_str(), manual.id.as_str(), b.as_str()].into_iter().collect());
     assert!(members.iter().filter(|m| m.id != b).all(|m| m.active));
     assert_eq!(licenses(&app, &org).await, (1, 1));
+}
+
+// Required attributes cannot be removed (`mutability`), and `/Schemas` publishes what the service
+// really requires.
+
+#[tokio::test]
+async fn removing_or_unassigning_a_required_attribute_is_a_mutability_error() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let email = unique_email("required");
+    let id = created_id(with_body(scim(&app, &org, Method::POST, "/Users"), &user_with_work_email(&email))).await;
+    let team = create_group(&app, &org, "Required", &[]).await;
+    for (path, operations) in [
+        (format!("/Users/{id}"), json!([{"op": "remove", "path": "userName"}])),
+        (format!("/Users/{id}"), json!([{"op": "remove", "path": format!("{USER_SCHEMA}:userName")}])),
+        (format!("/Users/{id}"), json!([{"op": "replace", "path": "userName", "value": null}])),
+        (format!("/Groups/{team}"), json!([{"op": "remove", "path": "displayName"}])),
+    ] {
+        let (status, _, body) = send(with_body(scim(&app, &org, Method::PATCH, &path), &patch_body(operations))).await;
+        assert_scim_error_ignoring_detail(status, &body, StatusCode::BAD_REQUEST, Some("mutability"));
+        assert!(body["detail"].as_str().unwrap().contains("required"), "{body}");
+    }
+    // Nothing changed.
+    let user = ok_body(scim(&app, &org, Method::GET, &format!("/Users/{id}"))).await;
+    assert_eq!(user["userName"], email);
+}
+
+#[tokio::test]
+async fn the_user_schema_publishes_that_an_email_is_required() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let schema = ok_body(scim(&app, &org, Method::GET, &format!("/Schemas/{USER_SCHEMA}"))).await;
+    let attribute =
+        |name: &str| schema["attributes"].as_array().unwrap().iter().find(|a| a["name"] == name).cloned().unwrap();
+    assert_eq!(attribute("emails")["required"], true);
+    assert_eq!(attribute("userName")["required"], true);
+    assert_eq!(attribute("password")["returned"], "never");
+    // What a checker sends from the schema alone (the required attributes) is accepted.
+    let email = unique_email("checker");
+    let minimal =
+        json!({"schemas": [USER_SCHEMA], "userName": format!("u-{}", &email[..8]), "emails": [{"value": email}]});
+    let (status, _, body) = send(with_body(scim(&app, &org, Method::POST, "/Users"), &minimal)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
