@@ -55,6 +55,33 @@ async fn unknown_email_and_wrong_passphrase_get_the_same_answer() {
     assert_eq!(wrong["message"], "The email or passphrase is incorrect.");
 }
 
+/// The console page asks on load whether it is signed in: without a session that is a plain
+/// "no" (200), not a 401 the browser reports as an error; every other caller still gets the 401.
+#[tokio::test]
+async fn a_session_probe_without_a_session_is_a_plain_no_and_other_callers_still_get_401() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let current = url(&app, "/auth/sessions/current");
+    let probe = |session: Option<&str>| {
+        let mut request = app.http.get(&current).header("x-session-probe", "1");
+        if let Some(session) = session {
+            request = request.bearer_auth(session);
+        }
+        request
+    };
+    for session in [None, Some("isess_not-a-session")] {
+        let answer = probe(session).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(answer.json::<Value>().await.unwrap(), json!({ "signedIn": false }));
+    }
+    let signed_in: Value = probe(Some(&org.owner.session)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(signed_in["signedIn"], true);
+    assert_eq!(signed_in["email"], org.owner.email.as_str());
+    let (code, body) = call(&app, Method::GET, &current, None, None).await;
+    assert_eq!(code, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "unauthenticated");
+}
+
 #[tokio::test]
 async fn sign_in_refuses_bad_input_with_a_json_error() {
     let app = spawn_app().await;

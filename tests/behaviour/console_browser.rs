@@ -179,7 +179,10 @@ async fn an_owner_enables_refreshes_reads_logs_and_disables_scim_in_a_browser() 
         .await;
     let new_token = browser.property("#token-value", "value").await.as_str().unwrap().to_owned();
     assert_ne!(new_token, token);
+    // Escape does not close it (the token would be lost for good); its button does.
     browser.keys(ESCAPE).await;
+    browser.wait_until("the dialog is still open", "document.getElementById('token-dialog').open").await;
+    browser.click("#token-done").await;
     browser
         .wait_until(
             "the dialog is closed and emptied",
@@ -188,7 +191,7 @@ async fn an_owner_enables_refreshes_reads_logs_and_disables_scim_in_a_browser() 
         )
         .await;
     let seen = browser.script(leaks, json!([])).await.as_str().unwrap().to_owned();
-    assert!(!seen.contains(&new_token), "the new token is still on the page after Escape");
+    assert!(!seen.contains(&new_token), "the new token is still on the page after closing");
     assert_eq!(scim_status(&app, &org.id, &token).await, StatusCode::UNAUTHORIZED, "the old token is dead");
     assert_eq!(scim_status(&app, &org.id, &new_token).await, StatusCode::OK);
     sent += 2;
@@ -402,9 +405,18 @@ async fn a_member_who_is_not_an_owner_gets_no_access_in_a_browser() {
     sign_in(&browser, &owner.email, &owner.passphrase).await;
     open_org(&browser, bare.as_str()).await;
     let requirements = browser.wait_text("#requirements", "Enterprise plan").await;
-    for todo in ["Upgrade the organization to the Enterprise plan", "Verify a domain", "Configure SSO with Okta"] {
+    for todo in [
+        "Upgrade the organization to the Enterprise plan",
+        "Add and verify a domain your members use: in the Insomnia web app, Enterprise Controls → Domains",
+        "Configure SSO with Okta or Microsoft Entra ID: in the Insomnia web app, Enterprise Controls → SSO",
+    ] {
         assert!(requirements.contains(todo), "{todo}: {requirements}");
     }
+    // Where SSO is configured is a link, not a page name this console does not have.
+    assert_eq!(
+        browser.property("[data-requirement=sso_configured] a", "href").await,
+        json!("https://app.insomnia.rest/app/enterprise/sso/list")
+    );
     assert_eq!(requirements.matches("✗ Not met").count(), 4, "{requirements}");
     assert_eq!(browser.property("#scim-toggle", "disabled").await, json!(true));
     assert!(!browser.visible("#idp-confirm").await, "the IdP is confirmed once the rest is met");
@@ -438,7 +450,7 @@ async fn the_page_warns_before_the_token_expires_and_says_when_provisioning_has_
     sign_in(&browser, &org.owner.email, &org.owner.passphrase).await;
     open_org(&browser, org.id.as_str()).await;
     let banner = browser.wait_text(".banner-warning[data-code=token_expiring_soon]", "expires in 15 days").await;
-    assert!(banner.contains("could not be refreshed automatically") && banner.contains("Refresh token"), "{banner}");
+    assert!(banner.contains("could not be refreshed automatically") && banner.contains("Refresh Token"), "{banner}");
     let facts = browser.text("#status-facts").await;
     assert!(facts.contains("Expiring soon") && facts.contains("15 days left"), "{facts}");
     assert!(facts.contains("Automatic refresh failed") && facts.contains("the plan is not Enterprise"), "{facts}");
@@ -452,6 +464,9 @@ async fn the_page_warns_before_the_token_expires_and_says_when_provisioning_has_
     open_org(&browser, org.id.as_str()).await;
     browser.wait_text(".banner-error[data-code=token_expired]", "provisioning has stopped").await;
     browser.wait_text("#token-state", "Expired").await;
+    // Said as what it is, by the service's clock: not "0 days left".
+    let expires = browser.text("#token-expires").await;
+    assert!(expires.contains("(expired 1 day ago)"), "{expires}");
     assert_clean(&browser, "expired").await;
     browser.screens("banner-expired").await;
     browser.click(".banner-error button").await;
@@ -543,7 +558,7 @@ async fn an_owner_rotates_with_an_overlap_revokes_every_token_and_connects_oauth
     browser.reload().await;
     let previous = browser.wait_text("#previous-token", "stops at").await;
     let stops: Vec<String> = (-1..=1)
-        .map(|m| (asked + Duration::hours(1) + Duration::minutes(m)).format("%Y-%m-%d %H:%M UTC").to_string())
+        .map(|m| (asked + Duration::hours(1) + Duration::minutes(m)).format("%-d %b %Y, %H:%M UTC").to_string())
         .collect();
     assert!(stops.iter().any(|at| previous.contains(at)), "{previous}, expected one of {stops:?}");
     assert!(!previous.contains("Last used: never"), "the old token's last use is shown: {previous}");
@@ -566,7 +581,7 @@ async fn an_owner_rotates_with_an_overlap_revokes_every_token_and_connects_oauth
     browser.type_into("#revoke-passphrase", &org.owner.passphrase).await;
     browser.click("#revoke-confirm").await;
     let banner = browser.wait_text(".banner-error[data-code=tokens_revoked]", "All tokens revoked").await;
-    assert!(banner.contains("generate a new one") && banner.contains("Generate a new token"), "{banner}");
+    assert!(banner.contains("refresh the token to get a new one") && banner.contains("Refresh Token"), "{banner}");
     for token in [&old, &new] {
         assert_eq!(scim_status(&app, &org.id, token).await, StatusCode::UNAUTHORIZED, "revoked");
     }
@@ -662,4 +677,158 @@ async fn an_owner_rotates_with_an_overlap_revokes_every_token_and_connects_oauth
     browser.wait_text("#token-state", "Valid").await;
     assert!(!browser.visible(".banner-error").await, "the revoked banner is gone");
     assert_clean(&browser, "a new token after the revoke").await;
+}
+
+/// Where `css` sits horizontally inside its parent (px from the parent's left edge).
+const LEFT_IN_PARENT: &str = "const e = document.querySelector(arguments[0]); \
+     return Math.round(e.getBoundingClientRect().left - e.parentElement.getBoundingClientRect().left);";
+
+/// What a new admin, who has read only the product documents, stumbled on: every state the page
+/// shows agrees with every other, the documents' words, a once-only dialog that cannot be lost by a
+/// stray key and says where each value goes, a disable that Enter cannot trigger, and a phone layout
+/// that shows every tab.
+#[tokio::test]
+async fn a_new_admin_walks_the_console_and_meets_no_contradiction() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let mut browser = Browser::start().await;
+
+    // First load: no request answers an error (no 401 probe of the session, no favicon 404).
+    open_console(&browser, &app).await;
+    let failed = browser
+        .script(
+            "return performance.getEntriesByType('resource').filter(e => e.responseStatus >= 400).map(e => e.name);",
+            json!([]),
+        )
+        .await;
+    assert_eq!(failed, json!([]), "requests that failed on first load");
+    assert_eq!(
+        browser
+            .script("const i = document.querySelector('link[rel~=icon]'); return i ? i.href : null;", json!([]))
+            .await,
+        json!("data:,"),
+        "the page names its icon, so the browser asks for no /favicon.ico"
+    );
+    sign_in(&browser, &org.owner.email, &org.owner.passphrase).await;
+    open_org(&browser, org.id.as_str()).await;
+
+    // While SCIM is off, what is missing sits right under the switch that asks for it.
+    browser.wait_text("#requirements", "Identity provider confirmed").await;
+    assert_eq!(
+        browser.script("return document.getElementById('toggle-card').nextElementSibling.id;", json!([])).await,
+        json!("requirements-card")
+    );
+    // The documents' expiry windows.
+    let windows = browser
+        .script(
+            "return Array.from(document.querySelectorAll('#enable-window option')).map(o => o.text).join(',');",
+            json!([]),
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(windows.contains("No expiration") && !windows.contains("No expiry"), "{windows}");
+    let knob_off = browser.script(LEFT_IN_PARENT, json!(["#scim-toggle .knob"])).await;
+
+    // Enable: behind the once-only dialog the page already says what is true.
+    browser.click("#idp-okta").await;
+    browser.wait_until("the toggle is usable", "!document.getElementById('scim-toggle').disabled").await;
+    browser.click("#scim-toggle").await;
+    browser.type_into("#enable-passphrase", &org.owner.passphrase).await;
+    browser.click("#enable-generate").await;
+    browser.wait_until("a token", "document.getElementById('token-value').value.startsWith('iscim_')").await;
+    browser.wait_text("#scim-state", "Enabled").await;
+    browser.wait_text("#toggle-text", "On").await;
+    // Where each value goes in Okta, and both shown whole (wrapped, nothing cut off).
+    assert!(browser.text("#token-url-where").await.contains("SCIM connector base URL"));
+    assert!(browser.text("#token-value-where").await.contains("Authorization"));
+    assert!(browser.text("#token-userid-where").await.contains("Unique identifier field for users: email"));
+    for field in ["#token-url", "#token-value"] {
+        let whole = browser
+            .script(
+                "const e = document.querySelector(arguments[0]); \
+                 return e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight + 2;",
+                json!([field]),
+            )
+            .await;
+        assert_eq!(whole, json!(true), "{field} is shown whole");
+    }
+    // Escape does not throw the token away.
+    browser.keys(ESCAPE).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(browser.script("return document.getElementById('token-dialog').open;", json!([])).await, json!(true));
+    assert!(browser.property("#token-value", "value").await.as_str().unwrap().starts_with("iscim_"));
+    assert_clean(&browser, "token dialog").await;
+    browser.screens("token-dialog-okta").await;
+    browser.click("#token-done").await;
+    browser.wait_text("#flash", "The token is no longer shown").await;
+    let knob_on = browser.script(LEFT_IN_PARENT, json!(["#scim-toggle .knob"])).await;
+    assert_ne!(knob_on, knob_off, "the knob moves between off and on");
+    let issued = browser.text("#token-issued").await;
+    assert!(issued.contains("issued today") && issued.ends_with(")"), "the token's age: {issued}");
+
+    // The documents' words; the destructive action apart from the everyday one.
+    assert_eq!(browser.text("#refresh-open").await, "Refresh Token");
+    assert_eq!(
+        browser
+            .script(
+                "return document.getElementById('refresh-open').parentElement \
+                 === document.getElementById('revoke-open').parentElement;",
+                json!([])
+            )
+            .await,
+        json!(false)
+    );
+    browser.click("#refresh-open").await;
+    assert_eq!(browser.text("#refresh-title").await, "Refresh Token");
+    assert_eq!(browser.text("label[for=refresh-passphrase]").await, "Passphrase");
+    assert_eq!(browser.text("#refresh-submit").await, "Refresh Token");
+    browser.click("#refresh-dialog .cancel").await;
+
+    // A notice belongs to its tab; roles in words.
+    browser.click("#tab-members").await;
+    browser.wait_text("#members-body", &org.owner.email).await;
+    assert_eq!(
+        browser.script("return document.getElementById('flash').textContent;", json!([])).await,
+        json!(""),
+        "the overview's notice does not follow to other tabs"
+    );
+    let members = browser.text("#members-body").await;
+    assert!(members.contains("Owner") && !members.contains("owner\n") && !members.ends_with("owner"), "{members}");
+
+    // At phone width every tab is reachable without a hidden scroll.
+    browser.resize((375, 800)).await;
+    let hidden_tabs = browser
+        .script(
+            "const w = document.documentElement.clientWidth; return Array.from(document.querySelectorAll('[role=tab]'))\
+             .filter(t => t.getBoundingClientRect().right > w || t.getBoundingClientRect().left < 0).map(t => t.id);",
+            json!([]),
+        )
+        .await;
+    assert_eq!(hidden_tabs, json!([]), "tabs off-screen at 375 px");
+    browser.screens("tabs-phone").await;
+    browser.resize((1280, 900)).await;
+
+    // Disable: the safe choice has the focus; afterwards the page says it once, and asks for the
+    // IdP again without claiming it is confirmed.
+    browser.click("#tab-overview").await;
+    browser.click("#scim-toggle").await;
+    browser.wait_text("#disable-what", "refused (401)").await;
+    assert_eq!(
+        browser.script("return document.activeElement.classList.contains('cancel');", json!([])).await,
+        json!(true),
+        "Enter must not disable SCIM"
+    );
+    browser.type_into("#disable-passphrase", &org.owner.passphrase).await;
+    browser.click("#disable-confirm").await;
+    browser.wait_text("#toggle-text", "Off").await;
+    browser.wait_text("#banners", "SCIM is disabled").await;
+    let page = browser.text("#main").await;
+    assert_eq!(page.matches("SCIM is disabled").count(), 1, "{page}");
+    browser.find("#idp-confirm").await;
+    let requirement = browser.text("[data-requirement=idp_confirmed]").await;
+    assert!(requirement.starts_with("✗ Not met"), "{requirement}");
+    assert_clean(&browser, "disabled").await;
+    browser.screens("scim-disabled-requirements").await;
 }

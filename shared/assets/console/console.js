@@ -16,22 +16,28 @@
   window.addEventListener('unhandledrejection', countError);
 
   const WINDOWS = [
-    ['30d', '30 days'], ['90d', '90 days'], ['180d', '180 days'], ['1y', '1 year'], ['2y', '2 years'], ['none', 'No expiry'],
+    ['30d', '30 days'], ['90d', '90 days'], ['180d', '180 days'], ['1y', '1 year'], ['2y', '2 years'], ['none', 'No expiration'],
   ];
   const IDPS = { okta: 'Okta', azure: 'Microsoft Entra ID' };
+  // Where the connector URL and the token go in each IdP's provisioning settings (as the set-up guide says).
+  const IDP_FIELDS = {
+    okta: { url: 'SCIM connector base URL', token: 'Authorization (HTTP Header)', userId: 'Unique identifier field for users: email' },
+    azure: { url: 'Tenant URL', token: 'Secret Token', userId: null },
+  };
+  const ROLES = { owner: 'Owner', co_owner: 'Co-Owner', member: 'Member' };
   const REQUIREMENTS = {
     enterprise_plan: ['Enterprise plan', 'Upgrade the organization to the Enterprise plan (Billing → Plan).'],
     owner_or_co_owner: ['You are an Owner or Co-Owner', 'Ask an Owner of the organization to make you an Owner or Co-Owner.'],
-    verified_domain: ['A verified domain', 'Verify a domain your members use (Enterprise Controls → Domains).'],
-    sso_configured: ['SSO configured', 'Configure SSO with Okta or Microsoft Entra ID (Enterprise Controls → SSO).'],
+    verified_domain: ['A verified domain', 'Add and verify a domain your members use: in the Insomnia web app, Enterprise Controls → Domains.', 'https://app.insomnia.rest/app/enterprise/domains/list'],
+    sso_configured: ['SSO configured', 'Configure SSO with Okta or Microsoft Entra ID: in the Insomnia web app, Enterprise Controls → SSO.', 'https://app.insomnia.rest/app/enterprise/sso/list'],
     idp_confirmed: ['Identity provider confirmed', 'Confirm below which identity provider SSO uses.'],
   };
   const TOKEN_STATES = {
     valid: ['Valid', 'pill-ok'], expiring_soon: ['Expiring soon', 'pill-warn'], expired: ['Expired', 'pill-bad'],
-    no_expiry: ['No expiry', 'pill-ok'], none: ['No token', ''],
+    no_expiry: ['Valid (no expiration)', 'pill-ok'], none: ['No token', ''],
   };
   const ACTIONS = {
-    enabled: 'Enabled', token_refreshed: 'Token refreshed', token_auto_refreshed: 'Token refreshed automatically',
+    enabled: 'Enabled', token_refreshed: 'Token refreshed', token_auto_refreshed: 'Token extended automatically',
     disabled: 'Disabled', overlap_ended: 'Previous token stopped (overlap ended)',
     tokens_revoked: 'All tokens and OAuth grants revoked', oauth_client_created: 'OAuth client created',
     oauth_client_deleted: 'OAuth client deleted',
@@ -65,9 +71,16 @@
     children.forEach((child) => node.append(child instanceof Node ? child : document.createTextNode(String(child))));
     return node;
   }
-  const when = (iso) => (iso ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : '—');
-  const day = (iso) => (iso ? iso.slice(0, 10) : '—');
-  const utc = (iso) => (iso ? `${when(iso)} UTC` : '—');
+  // One format for every date on the page, always UTC: "7 Dec 2026, 10:04 UTC" and "7 Dec 2026".
+  const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const day = (iso) => {
+    if (!iso) return '—';
+    const d = new Date(iso);
+    return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
+  };
+  const time = (iso) => new Date(iso).toISOString().slice(11, 16);
+  const utc = (iso) => (iso ? `${day(iso)}, ${time(iso)} UTC` : '—');
+  const when = utc;
   // The origin the status speaks of (the connector URL's), for the OAuth endpoints.
   const originOf = (status) => status.connectorUrl.split('/scim/v2/')[0];
   const windowLabel = (w) => (WINDOWS.find(([v]) => v === w) || [w, w || '—'])[1];
@@ -258,10 +271,9 @@
     const result = await api('GET', '/admin/orgs');
     if (sessionEnded(result) || result.status !== 200) return;
     const orgs = result.data.organizations || [];
-    const roles = { owner: 'Owner', co_owner: 'Co-Owner' };
     $('managed-orgs').replaceChildren(...orgs.map((org) => el('li', {}, el('button', {
       type: 'button', class: 'link', 'data-org': org.id,
-      text: `${org.name} (${org.id}) · ${roles[org.role] || org.role}`,
+      text: `${org.name} (${org.id}) · ${ROLES[org.role] || org.role}`,
       onclick: () => { location.hash = `org=${encodeURIComponent(org.id)}`; },
     }))));
     $('managed-orgs-empty').hidden = orgs.length > 0;
@@ -289,6 +301,8 @@
   function selectTab(tab, focus) {
     const tabs = ['overview', 'logs', 'history', 'members', 'guide'];
     const chosen = tabs.includes(tab) ? tab : 'overview';
+    // A notice belongs to the tab it was given on.
+    if (state.tab !== chosen) flash('');
     state.tab = chosen;
     tabs.forEach((name) => {
       const button = $(`tab-${name}`);
@@ -329,6 +343,19 @@
     return status.requirements.filter((r) => !r.met && r.requirement !== 'idp_confirmed');
   }
 
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  // Day counts come from the service's clock (the status), not the browser's.
+  function expiresText(token) {
+    if (!token.expiresAt) return 'Never (no expiration)';
+    if (token.expiredDaysAgo !== null && token.expiredDaysAgo !== undefined) {
+      const ago = token.expiredDaysAgo;
+      return `${utc(token.expiresAt)} (expired ${ago === 0 ? 'today' : `${plural(ago, 'day')} ago`})`;
+    }
+    return `${utc(token.expiresAt)} (${plural(token.daysLeft, 'day')} left)`;
+  }
+  // How old the token is: automatic refresh extends it, so its age tells how long one secret has lived.
+  const age = (days) => (days ? `${plural(days, 'day')} old` : 'issued today');
+
   function renderStatus(status) {
     state.status = status;
     $('org-name').textContent = `· ${status.organizationName}`;
@@ -346,14 +373,14 @@
       const box = el('div', { class: `banner banner-${level}`, role: level === 'error' ? 'alert' : 'status', 'data-code': w.code },
         el('p', { text: w.message }));
       if (status.enabled && (w.code === 'token_expired' || (w.code === 'token_expiring_soon' && cannotAuto))) {
-        box.append(el('button', { type: 'button', class: 'primary', text: 'Refresh token', onclick: openRefresh }));
+        box.append(el('button', { type: 'button', class: 'primary', text: 'Refresh Token', onclick: openRefresh }));
       }
       if (status.enabled && w.code === 'oauth_client_secret_expiring') {
         box.append(el('button', { type: 'button', class: 'primary', text: 'Replace OAuth client', onclick: openOAuthCreate }));
       }
       if (status.enabled && w.code === 'tokens_revoked') {
-        box.prepend(el('p', { class: 'banner-title', text: 'All tokens revoked: generate a new one.' }));
-        box.append(el('button', { type: 'button', class: 'primary', text: 'Generate a new token', onclick: openRefresh }));
+        box.prepend(el('p', { class: 'banner-title', text: 'All tokens revoked: refresh the token to get a new one.' }));
+        box.append(el('button', { type: 'button', class: 'primary', text: 'Refresh Token', onclick: openRefresh }));
       }
       return box;
     });
@@ -368,9 +395,13 @@
     toggle.disabled = !status.enabled && (blocking.length > 0 || needsIdp);
     $('toggle-hint').textContent = status.enabled
       ? `Your identity provider (${IDPS[status.idp] || status.idp}) provisions members and teams.`
-      : blocking.length > 0 ? 'Meet every requirement below to enable SCIM.'
+      : blocking.length > 0 ? 'Meet the requirements listed just below to enable SCIM.'
         : needsIdp ? 'Confirm your identity provider to enable SCIM.' : 'Ready: turn it on to generate a token.';
     $('idp-confirm').hidden = status.enabled || blocking.length > 0;
+    // While SCIM is off, what is missing sits right under the switch; once on, at the end.
+    const requirementsCard = $('requirements-card');
+    if (status.enabled) $('panel-overview').append(requirementsCard);
+    else $('toggle-card').after(requirementsCard);
     $('idp-sso').textContent = status.ssoIdp ? `SSO is configured with ${IDPS[status.ssoIdp] || status.ssoIdp}.` : '';
 
     // Status facts.
@@ -378,17 +409,16 @@
     const revoked = status.enabled && Boolean(token.revokedAt);
     const [stateLabel, stateClass] = revoked ? ['Revoked', 'pill-bad'] : TOKEN_STATES[token.state] || [token.state, ''];
     const facts = [
-      ['SCIM', status.enabled ? 'Enabled' : 'Disabled'],
+      ['SCIM', el('span', { id: 'scim-state', text: status.enabled ? 'Enabled' : 'Disabled' })],
       ['Identity provider', status.idp ? IDPS[status.idp] || status.idp : '—'],
       ['Connector URL', el('span', { class: 'copy-row' }, el('code', { id: 'status-url', text: status.connectorUrl }),
         el('button', { type: 'button', class: 'copy', 'data-copy-from': 'status-url', text: 'Copy URL' }))],
       ['Token', el('span', { class: `pill ${stateClass}`, id: 'token-state', text: stateLabel })],
     ];
     if (token.state !== 'none') {
-      facts.push(['Expires', token.expiresAt
-        ? `${day(token.expiresAt)} (${token.daysLeft} day${token.daysLeft === 1 ? '' : 's'} left)` : 'Never']);
+      facts.push(['Expires', el('span', { id: 'token-expires', text: expiresText(token) })]);
       facts.push(['Expiry window', windowLabel(token.window)]);
-      facts.push(['Issued', when(token.createdAt)]);
+      facts.push(['Issued', el('span', { id: 'token-issued', text: `${utc(token.createdAt)} (${age(token.ageDays)})` })]);
       facts.push(['Last used', el('span', { id: 'token-last-used', text: token.lastUsedAt ? utc(token.lastUsedAt) : 'Never' })]);
     }
     if (token.previous) {
@@ -404,20 +434,25 @@
     }
     $('status-facts').replaceChildren(...facts.flatMap(([term, value]) => [el('dt', { text: term }), el('dd', {}, value)]));
     $('refresh-open').hidden = !status.enabled;
-    $('refresh-open').textContent = revoked ? 'Generate a new token' : 'Refresh token';
-    $('revoke-open').hidden = !status.enabled || (revoked && !status.oauthClient);
+    $('revoke-box').hidden = !status.enabled || (revoked && !status.oauthClient);
     renderOAuth(status);
 
     // Requirements, with what to do for an unmet one.
     $('requirements').replaceChildren(...status.requirements.map((r) => {
-      const met = r.met || (r.requirement === 'idp_confirmed' && Boolean(state.idp));
-      let [label, todo] = REQUIREMENTS[r.requirement] || [r.requirement, r.message];
+      // The IdP is confirmed on this page, each time SCIM is turned on: while it is off, only the
+      // choice made here counts (the IdP of an earlier enablement is not a confirmation).
+      const met = r.requirement === 'idp_confirmed' ? status.enabled || Boolean(state.idp) : r.met;
+      let [label, todo, link] = REQUIREMENTS[r.requirement] || [r.requirement, r.message];
       if (r.requirement === 'idp_confirmed' && blocking.length > 0) {
         todo = 'Once the other requirements are met, confirm here which identity provider SSO uses.';
       }
       const item = el('li', { class: met ? 'req-met' : 'req-unmet', 'data-requirement': r.requirement },
         el('span', { class: 'req-state', text: met ? '✓ Met' : '✗ Not met' }), ' ', label);
-      if (!met) item.append(el('span', { class: 'req-todo', text: todo }));
+      if (!met) {
+        const what = el('span', { class: 'req-todo', text: todo });
+        if (link) what.append(' ', el('a', { href: link, target: '_blank', rel: 'noopener', text: 'Open it' }));
+        item.append(what);
+      }
       return item;
     }));
   }
@@ -461,7 +496,8 @@
       $('disable-error').textContent = '';
       $('disable-passphrase').value = '';
       $('disable-dialog').showModal();
-      $('disable-passphrase').focus();
+      // Enter must not disable by accident: the safe choice has the focus.
+      $('disable-dialog').querySelector('.cancel').focus();
     } else {
       $('enable-error').textContent = '';
       $('enable-passphrase').value = '';
@@ -488,6 +524,8 @@
     if (result.status === 201) {
       $('enable-dialog').close();
       showToken(result.data);
+      // The page behind the dialog says what is now true (on, enabled), not what was.
+      reloadStatus();
     } else if (result.data.error === 'wrong_passphrase') {
       $('enable-error').textContent = 'The passphrase is incorrect. Nothing was changed.';
       $('enable-passphrase').focus();
@@ -520,8 +558,9 @@
     $('refresh-overlap-box').hidden = !live;
     $('refresh-overlap').value = '0';
     overlapHint();
-    $('refresh-title').textContent = live ? 'Refresh the SCIM token' : 'Generate a new SCIM token';
-    $('refresh-submit').textContent = live ? 'Refresh token' : 'Generate token';
+    $('refresh-intro').textContent = live
+      ? 'The connector URL stays the same. Paste the new token into your identity provider.'
+      : 'The current token no longer works. The connector URL stays the same: paste the new token into your identity provider to provision again.';
     $('refresh-dialog').showModal();
     $('refresh-passphrase').focus();
   }
@@ -543,6 +582,7 @@
     if (result.status === 200) {
       $('refresh-dialog').close();
       showToken(result.data);
+      reloadStatus();
     } else {
       $('refresh-error').textContent = result.data.error === 'wrong_passphrase'
         ? 'The passphrase is incorrect. Nothing was changed: the current token still works.' : message(result);
@@ -571,7 +611,7 @@
     if (sessionEnded(result)) return;
     if (result.status === 200) {
       $('revoke-dialog').close();
-      flash('Every token and OAuth grant is revoked. SCIM stays enabled; generate a new token to provision again.');
+      flash('Every token and OAuth grant is revoked. SCIM stays enabled; refresh the token to provision again.');
       renderStatus(result.data);
       $('refresh-open').focus();
     } else {
@@ -663,7 +703,11 @@
     if (sessionEnded(result)) return;
     if (result.status === 200) {
       $('disable-dialog').close();
-      flash('SCIM is disabled. Your identity provider\'s requests are refused from now on.');
+      // The banner says it is disabled and what that means; no second notice.
+      flash('');
+      // Enabling again confirms the IdP again: nothing on the page claims it is confirmed.
+      state.idp = null;
+      document.querySelectorAll('input[name=idp]').forEach((radio) => { radio.checked = false; });
       renderStatus(result.data);
       $('scim-toggle').focus();
     } else {
@@ -691,6 +735,7 @@
   function showSecret(issued) {
     tokenDialog('client');
     shownToken = issued.clientSecret;
+    idpFields(null);
     $('token-url').value = state.status ? state.status.connectorUrl : '';
     $('client-id-value').value = issued.clientId;
     $('client-token-url').value = issued.tokenUrl;
@@ -703,13 +748,23 @@
     $('token-value').select();
   }
 
+  function idpFields(idp) {
+    const fields = IDP_FIELDS[idp];
+    const name = IDPS[idp] || idp;
+    $('token-url-where').textContent = fields ? `→ in ${name}: “${fields.url}”` : '';
+    $('token-value-where').textContent = fields && shownKind === 'token' ? `→ in ${name}: “${fields.token}”` : '';
+    $('token-userid-where').hidden = !(fields && fields.userId && shownKind === 'token');
+    $('token-userid-where').textContent = fields && fields.userId ? `Also in ${name}: “${fields.userId}”.` : '';
+  }
+
   function showToken(issued) {
     tokenDialog('token');
     shownToken = issued.token;
+    idpFields(issued.idp || (state.status && state.status.idp) || state.idp);
     $('token-url').value = issued.connectorUrl;
     $('token-value').value = shownToken;
     $('token-expiry').textContent = issued.expiresAt
-      ? `It expires on ${day(issued.expiresAt)} (${windowLabel(issued.window)}).` : 'It does not expire.';
+      ? `It expires on ${utc(issued.expiresAt)} (${windowLabel(issued.window)}).` : 'It does not expire (no expiration).';
     $('copy-status').textContent = '';
     $('token-dialog').showModal();
     $('token-value').focus();
@@ -845,7 +900,7 @@
       el('td', { 'data-label': 'Member' }, m.email, m.userName && m.userName !== m.email ? el('span', { class: 'hint', text: ` (${m.userName})` }) : ''),
       el('td', { text: m.managedBy === 'scim' ? 'SCIM' : 'Manual', 'data-label': 'Source' }),
       el('td', { text: m.active ? 'Active' : 'Deactivated', 'data-label': 'State' }),
-      el('td', { text: m.role, 'data-label': 'Role' }),
+      el('td', { text: ROLES[m.role] || m.role, 'data-label': 'Role' }),
       el('td', { text: m.teams.length ? m.teams.map((t) => t.displayName).join(', ') : '—', 'data-label': 'Teams' })));
     if (fresh) $('members-body').replaceChildren(...rows);
     else $('members-body').append(...rows);
@@ -907,6 +962,8 @@
       $('token-dialog').close();
     });
     $('token-dialog').addEventListener('close', forgetToken);
+    // Escape would lose the token for good: only the button closes this dialog.
+    $('token-dialog').addEventListener('cancel', (event) => event.preventDefault());
     document.querySelectorAll('dialog .cancel').forEach((button) => {
       button.addEventListener('click', () => button.closest('dialog').close());
     });
@@ -929,8 +986,9 @@
 
   async function boot() {
     wire();
-    const result = await api('GET', '/auth/sessions/current');
-    if (result.status === 200 && result.data.tokenType === 'Cookie') signedIn(result.data);
+    // A probe: without a session the answer is 200 `signedIn: false`, not a 401 the browser reports as an error.
+    const result = await api('GET', '/auth/sessions/current', undefined, { 'X-Session-Probe': '1' });
+    if (result.status === 200 && result.data.signedIn !== false && result.data.tokenType === 'Cookie') signedIn(result.data);
     else showSignIn('');
   }
 

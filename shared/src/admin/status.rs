@@ -18,6 +18,11 @@ pub struct TokenView {
     pub window: Option<TokenWindow>,
     /// Whole days left, rounded up (None without an expiry).
     pub days_left: Option<i64>,
+    /// Whole days since it expired (None unless it has).
+    pub expired_days_ago: Option<i64>,
+    /// Whole days since the token was issued: automatic refresh extends a token, so this says how
+    /// long one secret has lived.
+    pub age_days: Option<i64>,
     /// When the token was last presented (to the minute).
     pub last_used_at: Option<DateTime<Utc>>,
     /// During a rotation's overlap: the token it replaced, and when it stops.
@@ -265,6 +270,8 @@ pub fn build_status(
         expires_at: None,
         window: None,
         days_left: None,
+        expired_days_ago: None,
+        age_days: None,
         last_used_at: None,
         previous: None,
         revoked_at: None,
@@ -277,6 +284,8 @@ pub fn build_status(
             expires_at: s.token_expires_at,
             window: Some(s.token_window),
             days_left: s.token_expires_at.map(|at| days_left(at, now)),
+            expired_days_ago: s.token_expires_at.filter(|at| *at <= now).map(|at| (now - at).num_days()),
+            age_days: Some((now - s.token_created_at).num_days().max(0)),
             last_used_at: s.token_last_used_at,
             previous: s.previous_in_overlap(now).map(|p| PreviousTokenView {
                 created_at: p.created_at,
@@ -393,6 +402,20 @@ mod tests {
         assert!(status.warnings[0].message.contains("could not be refreshed automatically"));
         assert!(status.warnings[1].message.contains("no verified domain"));
         assert_eq!(status.last_refresh_failure.unwrap().reason, "no verified domain");
+    }
+
+    #[test]
+    fn an_expired_token_says_how_long_ago_and_every_token_its_age() {
+        let now = Utc::now();
+        let mut expired = settings(Some(Duration::days(30)), now - Duration::days(33));
+        expired.token_created_at = now - Duration::days(33);
+        let status = build_status(&org(Plan::Enterprise), Some(&expired), true, "u".into(), vec![], now);
+        assert_eq!(status.token.state, TokenState::Expired);
+        assert_eq!(status.token.expired_days_ago, Some(3));
+        assert_eq!(status.token.age_days, Some(33));
+        let valid = settings(Some(Duration::days(30)), now);
+        let status = build_status(&org(Plan::Enterprise), Some(&valid), true, "u".into(), vec![], now);
+        assert_eq!((status.token.expired_days_ago, status.token.age_days), (None, Some(0)));
     }
 
     #[test]

@@ -76,10 +76,23 @@ pub async fn sign_in(request: Anonymous, AdminJson(body): AdminJson<SignInBody>)
 }
 
 /// `GET /auth/sessions/current`: who is signed in; for a cookie session also its CSRF secret (a
-/// reloaded console page has only the cookie, which its script cannot read).
-pub async fn current(request: SignedIn) -> Json<serde_json::Value> {
+/// reloaded console page has only the cookie, which its script cannot read). Asked with
+/// `X-Session-Probe: 1` (the console page on load), no session is `200 {"signedIn": false}`: a
+/// page nobody has signed in to yet is not an error (a 401 would show in the browser's console).
+pub async fn current(
+    headers: axum::http::HeaderMap,
+    request: Result<SignedIn, AdminError>,
+) -> Result<Json<serde_json::Value>, AdminError> {
+    let request = match request {
+        Ok(request) => request,
+        Err(AdminError::SessionMissing | AdminError::SessionInvalid) if is_probe(&headers) => {
+            return Ok(Json(json!({ "signedIn": false })));
+        }
+        Err(refused) => return Err(refused),
+    };
     let record = &request.session.record;
     let mut body = json!({
+        "signedIn": true,
         "tokenType": match request.transport { Transport::Bearer => "Bearer", Transport::Cookie => "Cookie" },
         "email": record.account_email.as_str(),
         "expiresAt": record.expires_at,
@@ -88,7 +101,11 @@ pub async fn current(request: SignedIn) -> Json<serde_json::Value> {
     if let (Transport::Cookie, Some(fields)) = (request.transport, body.as_object_mut()) {
         fields.insert("csrfToken".into(), json!(csrf_token(&request.console.key, &request.session.token_hash)));
     }
-    Json(body)
+    Ok(Json(body))
+}
+
+fn is_probe(headers: &axum::http::HeaderMap) -> bool {
+    headers.get("x-session-probe").is_some_and(|value| value.as_bytes() == b"1")
 }
 
 /// `DELETE /auth/sessions/current`: the token stops working at once (and a cookie is removed).
