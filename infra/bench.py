@@ -9,6 +9,14 @@ the requests; both servers get the same requests. Server CPU per request comes f
 (utime + stime) before and after each phase, peak memory from /proc/<pid>/status (VmHWM), DynamoDB
 calls per request from the moto launcher's request counter (/_tests/dynamodb-calls.json). Only
 127.0.0.1; every loop is bounded in count and in time (--phase-seconds).
+
+With --dynamodb-latency-ms N (N > 0), a last phase models AWS: a second dev server of ours reaches
+moto through infra/latency_proxy.py, which holds each DynamoDB call N ms (calls in parallel overlap,
+as on AWS). Each operation the IdPs send most runs --latency-requests times, one at a time; the
+report gives its p50, the sequential DynamoDB round trips on its critical path (calls that overlap
+count once; calls made after the response, such as the request log, are not on it), and the floor:
+the fewest such round trips the operation can need (docs/ARCHITECTURE.md, "Round trips per
+operation").
 """
 import argparse
 import http.client
@@ -22,6 +30,9 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from latency_proxy import LatencyProxy, sequential_rounds  # noqa: E402  (beside this script)
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -419,6 +430,7 @@ def start_ours(args, workdir: str) -> tuple:
             return json.load(answer)
 
     target.dynamodb_calls = dynamodb_calls
+    target.env, target.moto_port = env, moto_port
     return target, [dev, moto]
 
 
@@ -430,6 +442,96 @@ def start_peer(workdir: str) -> tuple:
                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(workdir, "scim2-server.log"), "w"))
     wait_for_port(port, peer, "scim2-server")
     return Target("scim2-server 0.8.3", f"http://127.0.0.1:{port}/v2", token, {"peer": peer.pid}), [peer]
+
+
+# The operations of the latency model, with the floor of each: the fewest sequential DynamoDB round
+# trips it can need, and why (docs/ARCHITECTURE.md, "Round trips per operation").
+LATENCY_OPERATIONS = [
+    ("GET user", 1, "the token check, the user and its memberships (team names on them) in one round"),
+    ("userName eq lookup", 2, "the lookup key beside the token check, then the user it names"),
+    ("PATCH user (active)", 2, "read beside the token check, then the write conditioned on that version"),
+    ("PATCH user (attribute)", 2, "as above"),
+    ("member add", 2, "the team read beside the token check, then one transaction"),
+    ("member remove", 2, "as above"),
+    ("POST user", 2, "the uniqueness reads beside the token check, then the create transaction"),
+]
+
+
+def start_latency_server(args, ours: Target, delay_ms: float, workdir: str) -> tuple:
+    """A second dev server of ours, on the same table, whose DynamoDB is behind the delaying proxy."""
+    proxy = LatencyProxy(ours.moto_port, delay_ms / 1000).start()
+    port = free_port()
+    env = dict(ours.env)
+    env.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"})
+    dev = subprocess.Popen([args.dev_server, "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                           stderr=open(os.path.join(workdir, "dev-server-latency.log"), "w"))
+    wait_for_port(port, dev, "dev server behind the latency proxy")
+    target = Target("this service", f"http://127.0.0.1:{port}/scim/v2/orgs/bench", ours.token, {"Rust": dev.pid})
+    target.user_ids, target.team_ids = ours.user_ids, ours.team_ids
+    return target, proxy, dev
+
+
+def latency_model(args, target: Target, proxy: LatencyProxy) -> list:
+    """Each operation --latency-requests times, one at a time: (operation, floor, why, p50 ms,
+    median sequential round trips, calls per request, CPU ms per request)."""
+    conn = target.connection()
+    users = [uid for uid in target.user_ids if uid]
+    team = next((t for t in target.team_ids if t), None)
+    n = args.latency_requests
+    patch = lambda ops: {"schemas": [PATCH_SCHEMA], "Operations": ops}  # noqa: E731
+    requests_of = {
+        "GET user": lambda i: ("GET", f"/Users/{users[i % len(users)]}", None),
+        "userName eq lookup": lambda i: ("GET", lookup_path(i % args.users), None),
+        "PATCH user (active)": lambda i: ("PATCH", f"/Users/{users[i % len(users)]}",
+                                          patch([{"op": "replace", "path": "active", "value": i % 2 == 1}])),
+        "PATCH user (attribute)": lambda i: ("PATCH", f"/Users/{users[i % len(users)]}",
+                                             patch([{"op": "replace", "path": "name.givenName", "value": f"L{i}"}])),
+        "member add": lambda i: ("PATCH", f"/Groups/{team}",
+                                 patch([{"op": "add", "path": "members", "value": [{"value": users[-1 - i % len(users)]}]}])),
+        "member remove": lambda i: ("PATCH", f"/Groups/{team}",
+                                    patch([{"op": "remove", "path": f'members[value eq "{users[-1 - i % len(users)]}"]'}])),
+        "POST user": lambda i: ("POST", "/Users", user_document(2_000_000 + i)),
+    }
+    # The first requests open connections (ours to the proxy, the proxy's to moto): not measured.
+    for _ in range(3):
+        request(target, conn, "GET", "/ServiceProviderConfig")
+    rows = []
+    for name, floor, why in LATENCY_OPERATIONS:
+        if name.startswith("member") and team is None:
+            continue
+        latencies, rounds, calls, errors = [], [], 0, 0
+        cpu_before = cpu_seconds(target.processes["Rust"])
+        # One request at a time (by index, so an add and the remove after it name the same user).
+        for i in range(n):
+            method, path, body = requests_of[name](i)
+            time.sleep(0.02)  # lets work started after the previous response (its request log) end first
+            started = time.perf_counter()
+            status, _, seconds = request(target, conn, method, path, body)
+            ended = started + seconds
+            if not 200 <= status < 300:
+                errors += 1
+            own = proxy.calls.between(started, ended)
+            latencies.append(seconds)
+            rounds.append(sequential_rounds(own))
+            calls += len(own)
+        cpu = (cpu_seconds(target.processes["Rust"]) - cpu_before) * 1000 / max(n, 1)
+        ordered, rounds = sorted(latencies), sorted(rounds)
+        rows.append((name, floor, why, ordered[len(ordered) // 2] * 1000, rounds[len(rounds) // 2], calls / max(n, 1),
+                     cpu, errors))
+        proxy.calls.clear()
+    return rows
+
+
+def fmt_latency(rows: list, delay_ms: float) -> str:
+    lines = [f"latency model: each DynamoDB call held {delay_ms:g} ms (infra/latency_proxy.py); one request at a time",
+             "",
+             f"| operation | p50 ms at {delay_ms:g} ms a call | sequential round trips (median) | floor | "
+             "DynamoDB calls/req on the response path | Rust CPU ms/req | errors | why the floor |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, floor, why, p50, rounds, calls, cpu, errors in rows:
+        mark = "" if rounds <= floor else " (above)"
+        lines.append(f"| {name} | {p50:.1f} | {rounds}{mark} | {floor} | {calls:.2f} | {cpu:.2f} | {errors} | {why} |")
+    return "\n".join(lines)
 
 
 def fmt_table(rows: list) -> str:
@@ -495,6 +597,11 @@ def main() -> None:
     parser.add_argument("--werkzeug-moto", action="store_true",
                         help="moto's own server (a connection per request) instead of the launcher's kept-alive one")
     parser.add_argument("--workdir", default="target/bench")
+    parser.add_argument("--dynamodb-latency-ms", type=float, default=0,
+                        help="> 0: add the latency-model phase, each DynamoDB call held this long (AWS: ~4)")
+    parser.add_argument("--latency-requests", type=int, default=100, help="requests per operation in that phase")
+    parser.add_argument("--only-latency-model", action="store_true",
+                        help="sync a small organization, then run the latency model only (no peer, no other phase)")
     args = parser.parse_args()
     if not (0 <= args.single_gets <= 1_000_000 and 0 < args.users <= 200_000 and 0 <= args.teams <= 1000 and 0 < args.clients <= 64
             and 0 < args.patch_size <= 1000 and 0 <= args.steady <= 1_000_000 and 0 < args.team_size <= args.users):
@@ -505,6 +612,13 @@ def main() -> None:
     try:
         ours, procs = start_ours(args, args.workdir)
         processes += procs
+        if args.only_latency_model:
+            ours.user_ids = [None] * args.users
+            ours.team_ids = [None] * max(args.teams, 1)
+            Phase(ours, args.clients, args.phase_seconds).run(sync_jobs(args))
+            Phase(ours, args.clients, args.phase_seconds).run(team_jobs(args, ours)[0])
+            run_latency_model(args, ours, processes)
+            return
         peer, procs = start_peer(args.workdir)
         processes += procs
         targets = [ours, peer]
@@ -551,6 +665,8 @@ def main() -> None:
             if small and big and small["p50"]:
                 print(f"\n{name}: member PATCH p50 on the {args.big_team}-member team / on the 10-member team: "
                       f"{big['p50'] / small['p50']:.2f}")
+        if args.dynamodb_latency_ms > 0:
+            run_latency_model(args, ours, processes)
     finally:
         for proc in processes:
             proc.terminate()
@@ -559,6 +675,18 @@ def main() -> None:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def run_latency_model(args, ours: Target, processes: list) -> None:
+    delay = args.dynamodb_latency_ms or 4
+    target, proxy, dev = start_latency_server(args, ours, delay, args.workdir)
+    processes.append(dev)
+    try:
+        rows = latency_model(args, target, proxy)
+    finally:
+        proxy.stop()
+    print()
+    print(fmt_latency(rows, delay))
 
 
 if __name__ == "__main__":
