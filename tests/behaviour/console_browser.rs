@@ -832,3 +832,58 @@ async fn a_new_admin_walks_the_console_and_meets_no_contradiction() {
     assert_clean(&browser, "disabled").await;
     browser.screens("scim-disabled-requirements").await;
 }
+
+/// The request log reads as the IdP meant its requests: paths and queries decoded, times to the
+/// second, the IdP by its name, why a request failed on its own row, times filtered in UTC like the
+/// table shows them, and how long the log is kept.
+#[tokio::test]
+async fn the_request_log_reads_as_the_idp_meant_it() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    let token = enable(&app, &org, "90d").await;
+    let base = org.connector_url(&app);
+    let lookup = app
+        .get(&format!("{base}/Users?filter=userName%20eq%20%22ann%40example.com%22"), &token)
+        .header("user-agent", "Okta SCIM Client 1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lookup.status(), StatusCode::OK);
+    let missing = app
+        .get(&format!("{base}/Users/no-such-user"), &token)
+        .header("user-agent", "Okta SCIM Client 1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    app.flush_logs().await;
+
+    let browser = Browser::start().await;
+    open_console(&browser, &app).await;
+    sign_in(&browser, &org.owner.email, &org.owner.passphrase).await;
+    open_org(&browser, org.id.as_str()).await;
+    browser.click("#tab-logs").await;
+    let rows = browser.wait_text("#logs-body", "no-such-user").await;
+    assert!(rows.contains(r#"filter=userName eq "ann@example.com""#), "decoded: {rows}");
+    assert!(rows.contains("Okta") && !rows.contains("okta"), "the IdP by its name: {rows}");
+    let failed = browser.text("#logs-body tr[data-status='404']").await;
+    assert!(failed.contains("not found") || failed.contains("No user"), "the reason on the row: {failed}");
+    let time = browser.text("#logs-body tr td").await;
+    assert!(
+        time.len() > 8 && time[time.len() - 8..].chars().filter(|c| *c == ':').count() == 2,
+        "to the second: {time}"
+    );
+    assert!(browser.text("#logs-retention").await.contains("kept 30 days"));
+    assert_eq!(browser.text("label[for=f-from]").await, "From (UTC)");
+
+    // The pickers are read as UTC, whatever the browser's time zone.
+    browser.script("document.getElementById('f-from').value = '2020-01-01T00:00';", json!([])).await;
+    browser.click("#f-apply").await;
+    browser
+        .wait_until(
+            "the log read from 2020-01-01 00:00 UTC",
+            "performance.getEntriesByType('resource').some(e => e.name.includes('from=2020-01-01T00%3A00%3A00.000Z'))",
+        )
+        .await;
+    assert_clean(&browser, "readable logs").await;
+}

@@ -81,6 +81,15 @@
   const time = (iso) => new Date(iso).toISOString().slice(11, 16);
   const utc = (iso) => (iso ? `${day(iso)}, ${time(iso)} UTC` : '—');
   const when = utc;
+  // A log row's time: to the second.
+  const seconds = (iso) => (iso ? `${day(iso)}, ${new Date(iso).toISOString().slice(11, 19)}` : '—');
+  // A path or query as the IdP meant it (percent-decoding undone; left as sent if it is not valid).
+  const decoded = (text) => {
+    try { return decodeURIComponent(text.replace(/\+/g, ' ')); } catch (err) { return text; }
+  };
+  const idpName = (idp) => IDPS[idp] || (idp === 'unknown' ? 'Other client' : idp);
+  // A `datetime-local` value read as UTC (the table shows UTC), not as the browser's time zone.
+  const utcInput = (value) => new Date(value.length === 16 ? `${value}:00Z` : `${value}Z`).toISOString();
   // The origin the status speaks of (the connector URL's), for the OAuth endpoints.
   const originOf = (status) => status.connectorUrl.split('/scim/v2/')[0];
   const windowLabel = (w) => (WINDOWS.find(([v]) => v === w) || [w, w || '—'])[1];
@@ -813,8 +822,8 @@
     } else if (statusChoice) params.set('status', statusChoice);
     if ($('f-method').value) params.set('method', $('f-method').value);
     if ($('f-resource').value) params.set('resourceType', $('f-resource').value);
-    if ($('f-from').value) params.set('from', new Date($('f-from').value).toISOString());
-    if ($('f-to').value) params.set('to', new Date($('f-to').value).toISOString());
+    if ($('f-from').value) params.set('from', utcInput($('f-from').value));
+    if ($('f-to').value) params.set('to', utcInput($('f-to').value));
     params.set('limit', '25');
     return params;
   }
@@ -830,13 +839,18 @@
       return;
     }
     $('logs-error').textContent = '';
-    const rows = result.data.logs.map((log) => el('tr', { 'data-status': String(log.status), 'data-method': log.method },
-      el('td', { text: when(log.at), 'data-label': 'Time' }),
-      el('td', { text: log.method, 'data-label': 'Method' }),
-      el('td', { class: 'path', text: log.path + (log.query ? `?${log.query}` : ''), 'data-label': 'Path' }),
-      el('td', { 'data-label': 'Status' }, el('span', { class: `pill ${log.status < 300 ? 'pill-ok' : log.status < 500 ? 'pill-warn' : 'pill-bad'}`, text: String(log.status) })),
-      el('td', { text: log.idp, 'data-label': 'IdP' }),
-      el('td', {}, el('button', { type: 'button', class: 'link', text: 'Details', 'aria-label': `Details of ${log.method} ${log.path} at ${when(log.at)}`, onclick: () => showLog(log) }))));
+    const rows = result.data.logs.map((log) => {
+      const path = el('td', { class: 'path', 'data-label': 'Path' }, decoded(log.path) + (log.query ? `?${decoded(log.query)}` : ''));
+      // Why it failed, on the row itself.
+      if (log.status >= 400 && log.detail) path.append(el('span', { class: 'reason', text: log.detail }));
+      return el('tr', { 'data-status': String(log.status), 'data-method': log.method },
+        el('td', { text: seconds(log.at), 'data-label': 'Time' }),
+        el('td', { text: log.method, 'data-label': 'Method' }),
+        path,
+        el('td', { 'data-label': 'Status' }, el('span', { class: `pill ${log.status < 300 ? 'pill-ok' : log.status < 500 ? 'pill-warn' : 'pill-bad'}`, text: String(log.status) })),
+        el('td', { text: idpName(log.idp), 'data-label': 'IdP' }),
+        el('td', {}, el('button', { type: 'button', class: 'link', text: 'Details', 'aria-label': `Details of ${log.method} ${decoded(log.path)} at ${seconds(log.at)}`, onclick: () => showLog(log) })));
+    });
     if (fresh) $('logs-body').replaceChildren(...rows);
     else $('logs-body').append(...rows);
     cursors.logs = result.data.nextCursor || null;
@@ -846,9 +860,9 @@
 
   function showLog(log) {
     const facts = [
-      ['Time (UTC)', when(log.at)], ['Method', log.method], ['Path', log.path], ['Query', log.query || '—'],
+      ['Time (UTC)', seconds(log.at)], ['Method', log.method], ['Path', decoded(log.path)], ['Query', log.query ? decoded(log.query) : '—'],
       ['Status', String(log.status)], ['scimType', log.scimType || '—'], ['Detail', log.detail || '—'],
-      ['IdP', log.idp], ['User-Agent', log.userAgent || '—'], ['Resource type', log.resourceType || '—'],
+      ['IdP', idpName(log.idp)], ['User-Agent', log.userAgent || '—'], ['Resource type', log.resourceType || '—'],
       ['Tolerances applied', log.tolerances.length ? log.tolerances.join(', ') : 'None'],
       ['Latency', `${log.latencyMs} ms`], ['Request ID', log.requestId],
     ];
