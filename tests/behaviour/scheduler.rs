@@ -196,7 +196,7 @@ async fn a_run_that_missed_the_20_day_mark_sends_that_notice_then_waits_for_the_
     assert_eq!(subjects(&f.owner).await, ["SCIM provisioning for Test Org stops in 19 days"]);
     let settings = f.settings().await;
     assert_eq!(settings.notices_sent.len(), 1);
-    assert!(settings.notices_sent[0].ends_with("|20d"), "{:?}", settings.notices_sent);
+    assert!(ExpiryNotice::FirstWarning.was_sent(&settings), "{:?}", settings.notices_sent);
 
     assert_eq!(f.run_days_before_expiry(18).await.notices_queued, 0);
     assert_eq!(f.run_days_before_expiry(8).await.notices_queued, 0);
@@ -229,7 +229,7 @@ async fn repeated_and_concurrent_runs_send_each_notice_once() {
 
     // What decides it: two writers holding the same read, in either order, record one notice.
     let settings = f.settings().await;
-    let key = ExpiryNotice::Day1.key(&settings).unwrap();
+    let key = ExpiryNotice::LastWarning.key(&settings).unwrap();
     let email = || OutboxItem::token_expired(vec![f.owner.clone()], &f.org.id, "Test Org", at);
     let store = &f.app.store;
     assert!(store.record_expiry_notice(&f.org.id.scope(), settings.version, &key, None, &email()).await.unwrap());

@@ -17,7 +17,8 @@ use super::session::Session;
 use super::{AdminError, Console};
 use crate::domain::EmailAddress;
 
-pub const WINDOW: Duration = Duration::minutes(15);
+/// The window failures are counted in (`lifetimes::THROTTLE_WINDOW`).
+pub const WINDOW: Duration = crate::lifetimes::THROTTLE_WINDOW;
 /// Failed sign-ins of one account from one source address per window.
 pub const ACCOUNT_FAILURES: u64 = 5;
 /// Failed sign-ins from one source address per window, whatever the account.

@@ -1,15 +1,37 @@
 //! `/admin/orgs/{orgId}/scim…`: status, enable, token refresh, disable, request log, history.
+use std::str::FromStr;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::{only, params, AdminCaller, AdminJson, Params};
 use crate::admin::{AdminError, GuardedAction, HistoryPage, LogPage, LogQuery, ScimStatus};
+use crate::domain::{IdentityProvider, TokenWindow, ValueError};
 
 /// Pages of the history endpoint.
 const DEFAULT_HISTORY_PAGE: i32 = 50;
 const MAX_HISTORY_PAGE: i32 = 200;
+
+/// A body field read into its domain type by serde. A value the type refuses is kept, not answered
+/// at once: like before, the passphrase is checked first (a refused one is counted and recorded
+/// whatever else the body holds), then the value is the console's 400 naming the field.
+pub struct Checked<T>(Result<T, ValueError>);
+
+impl<'de, T: FromStr<Err = ValueError>> Deserialize<'de> for Checked<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Ok(Self(raw.parse()))
+    }
+}
+
+/// The value of an optional field, or the 400 for a refused one (`field`: the name on the wire).
+fn checked<T>(value: Option<Checked<T>>, field: &str) -> Result<Option<T>, AdminError> {
+    value
+        .map(|Checked(value)| value.map_err(|err| AdminError::InvalidRequest(format!("`{field}`: {err}."))))
+        .transpose()
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,9 +39,19 @@ pub struct EnableBody {
     #[serde(default)]
     passphrase: String,
     /// The IdP SSO is configured with, confirmed by the caller: `okta` or `azure`.
-    idp: Option<String>,
+    idp: Option<Checked<IdentityProvider>>,
     /// `30d`, `90d`, `180d`, `1y`, `2y` or `none`.
-    window: Option<String>,
+    window: Option<Checked<TokenWindow>>,
+}
+
+impl EnableBody {
+    /// The window (required) and the confirmed IdP (a missing one is an unmet requirement).
+    fn values(self) -> Result<(TokenWindow, Option<IdentityProvider>), AdminError> {
+        let window = checked(self.window, "window")?.ok_or_else(|| {
+            AdminError::InvalidRequest(format!("`window` is required: one of {}.", TokenWindow::ALL.join(", ")))
+        })?;
+        Ok((window, checked(self.idp, "idp")?))
+    }
 }
 
 #[derive(Deserialize)]
@@ -28,7 +60,7 @@ pub struct RefreshBody {
     #[serde(default)]
     passphrase: String,
     /// A new expiry window; the current one when absent.
-    window: Option<String>,
+    window: Option<Checked<TokenWindow>>,
     /// Hours (0–24) the previous token keeps working; 0 (the default): it stops at once.
     #[serde(rename = "overlapHours")]
     overlap_hours: Option<u32>,
@@ -61,7 +93,8 @@ pub async fn status(request: AdminCaller) -> Result<Json<ScimStatus>, AdminError
 pub async fn enable(request: AdminCaller, AdminJson(body): AdminJson<EnableBody>) -> Result<Response, AdminError> {
     let (console, origin) = (request.console.clone(), request.origin.clone());
     let confirmed = request.confirm(&body.passphrase, GuardedAction::Enable).await?;
-    let issued = console.enable_scim(&confirmed, body.idp.as_deref(), body.window.as_deref(), &origin).await?;
+    let (window, idp) = body.values()?;
+    let issued = console.enable_scim(&confirmed, idp, window, &origin).await?;
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
@@ -69,7 +102,8 @@ pub async fn enable(request: AdminCaller, AdminJson(body): AdminJson<EnableBody>
 pub async fn refresh(request: AdminCaller, AdminJson(body): AdminJson<RefreshBody>) -> Result<Response, AdminError> {
     let (console, origin) = (request.console.clone(), request.origin.clone());
     let confirmed = request.confirm(&body.passphrase, GuardedAction::Refresh).await?;
-    let issued = console.refresh_scim_token(&confirmed, body.window.as_deref(), body.overlap_hours, &origin).await?;
+    let window = checked(body.window, "window")?;
+    let issued = console.refresh_scim_token(&confirmed, window, body.overlap_hours, &origin).await?;
     Ok(Json(issued).into_response())
 }
 
