@@ -332,11 +332,8 @@ async fn a_bad_organization_record_is_reported_and_the_run_goes_on() {
 #[tokio::test]
 async fn an_organization_with_scim_disabled_gets_no_notice_but_the_failure_is_recorded() {
     let f = Fixture::new(TokenWindow::Days30, true).await;
-    let mut settings = f.settings().await;
-    let version = settings.version;
-    settings.enabled = false;
-    settings.version += 1;
-    f.app.store.put_scim_settings(&f.org.id.scope(), &settings, Some(version)).await.unwrap();
+    let settings = f.settings().await;
+    f.app.store.put_scim_settings(&f.org.id.scope(), &settings.disabled(), Some(settings.version)).await.unwrap();
 
     let summary = f.run_days_before_expiry(20).await;
     assert_eq!((summary.refreshed, summary.not_refreshable, summary.notices_queued), (0, 1, 0), "{summary:?}");
