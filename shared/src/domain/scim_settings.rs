@@ -539,4 +539,19 @@ mod tests {
         assert_eq!(serde_json::from_value::<ScimSettings>(item).unwrap(), current);
         assert_eq!(TokenHash::new(String::new()), None);
     }
+
+    #[test]
+    fn the_same_holds_through_the_dynamodb_codec() {
+        use serde_dynamo::{AttributeValue, Item};
+        let now = Utc::now();
+        let revoked = settings(Some(5), now).revoked(now);
+        let mut item: Item = serde_dynamo::to_item(&revoked).unwrap();
+        assert!(!item.contains_key("token_hash"));
+        item.insert("token_hash".into(), AttributeValue::S(String::new()));
+        assert_eq!(serde_dynamo::from_item::<_, ScimSettings>(item).unwrap(), revoked);
+        let current = settings(Some(5), now);
+        let item: Item = serde_dynamo::to_item(&current).unwrap();
+        assert_eq!(item.get("token_hash"), Some(&AttributeValue::S("h".into())));
+        assert_eq!(serde_dynamo::from_item::<_, ScimSettings>(item).unwrap(), current);
+    }
 }

@@ -164,3 +164,41 @@ pub async fn history(request: AdminCaller, query: Params) -> Result<Json<History
     let page = request.console.scim_history(&request.caller, params.get("cursor").map(String::as_str), limit).await?;
     Ok(Json(page))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enable(body: serde_json::Value) -> Result<(TokenWindow, Option<IdentityProvider>), String> {
+        let body: EnableBody = serde_json::from_value(body).map_err(|e| format!("serde: {e}"))?;
+        body.values().map_err(|e| match e {
+            AdminError::InvalidRequest(message) => message,
+            other => format!("{other:?}"),
+        })
+    }
+
+    #[test]
+    fn bodies_read_into_domain_types_and_a_refused_value_waits_for_the_handler() {
+        let ok = enable(serde_json::json!({ "passphrase": "p", "window": "1Y", "idp": "Azure" }));
+        assert_eq!(ok, Ok((TokenWindow::OneYear, Some(IdentityProvider::Azure))));
+        assert_eq!(enable(serde_json::json!({ "window": "90" })), Ok((TokenWindow::Days90, None)));
+        // A bad value is read, and refused only when the handler asks (after the passphrase).
+        assert_eq!(
+            enable(serde_json::json!({ "window": "7d", "idp": "ping" })),
+            Err("`window`: '7d' is not a valid token expiry window; expected one of: 30d, 90d, 180d, 1y, 2y, none."
+                .into())
+        );
+        assert_eq!(
+            enable(serde_json::json!({ "window": "30d", "idp": "ping" })),
+            Err("`idp`: 'ping' is not a valid identity provider; expected one of: okta, azure.".into())
+        );
+        assert_eq!(
+            enable(serde_json::json!({ "idp": "okta" })),
+            Err("`window` is required: one of 30d, 90d, 180d, 1y, 2y, none.".into())
+        );
+        // Not a string at all: the body itself is refused, as before.
+        assert!(enable(serde_json::json!({ "window": 30 })).unwrap_err().starts_with("serde: invalid type"));
+        let refresh: RefreshBody = serde_json::from_value(serde_json::json!({ "window": "2y" })).unwrap();
+        assert_eq!(checked(refresh.window, "window").ok(), Some(Some(TokenWindow::TwoYears)));
+    }
+}
