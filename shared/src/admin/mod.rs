@@ -35,7 +35,7 @@ pub use session::{csrf_matches, csrf_token, Session, SessionToken};
 pub use status::{FailureView, OAuthClientView, PreviousTokenView, RequirementView, ScimStatus, TokenView, Warning};
 pub use throttle::{
     window_start, Counter, ACCOUNT_FAILURES, ACCOUNT_RESET_CONFIRMS, SESSION_FAILURES, SOURCE_FAILURES,
-    SOURCE_RESET_CONFIRMS, WINDOW,
+    SOURCE_RESET_CONFIRMS,
 };
 
 /// The ports a console request uses, and the time it runs at.
