@@ -244,9 +244,10 @@ impl Console {
     }
 
     /// Issues a new token after checking the caller's passphrase (a wrong one changes nothing), with
-    /// `window` (the current one when None). With `overlap_hours` (0–24, default 0) the token it replaces keeps working until the overlap
-    /// ends, so the IdP can be updated without a gap; with 0 it stops at once. At most two static
-    /// tokens are valid at once: a token still in an earlier overlap stops now. The connector URL stays.
+    /// `window` (the current one when None). With `overlap_hours` (0–24, default 0) the token it
+    /// replaces keeps working until the overlap ends, so the IdP can be updated without a gap; with 0
+    /// it stops at once. At most two static tokens are valid at once: a token still in an earlier
+    /// overlap stops now. The connector URL stays.
     pub async fn refresh_scim_token(
         &self,
         confirmed: &ConfirmedByPassphrase,
@@ -284,14 +285,10 @@ impl Console {
         // history entry of the overlap's end recorded ahead.
         let kept = (overlap_hours > 0)
             .then(|| ScimHistoryEntry::new(ScimHistoryAction::OverlapEnded, None, self.now + overlap))
-            .and_then(|end| previous.kept_until(end.at, end.id.clone(), self.now).map(|kept| (kept, end)));
-        let mut entries = Vec::new();
-        let kept = kept.map(|(kept, end)| {
-            entry.overlap_until = Some(kept.valid_until);
-            entries.push(end);
-            kept
-        });
-        entries.insert(0, entry);
+            .and_then(|end| Some((previous.kept_until(end.at, end.id.clone(), self.now)?, end)));
+        entry.overlap_until = kept.as_ref().map(|(kept, _)| kept.valid_until);
+        let (kept, end) = kept.unzip();
+        let entries: Vec<ScimHistoryEntry> = std::iter::once(entry).chain(end).collect();
         let next = previous.rotated(token_hash, window, kept, self.now);
         let moved = scheduled_end_moved(&previous, self.now);
         self.store
