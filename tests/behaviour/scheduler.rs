@@ -205,6 +205,25 @@ async fn a_run_that_missed_the_20_day_mark_sends_that_notice_then_waits_for_the_
 }
 
 #[tokio::test]
+async fn a_notice_recorded_under_its_key_of_before_is_not_sent_again() {
+    let f = Fixture::new(TokenWindow::Days90, false).await;
+    // As the 20-day notice was recorded before notices were named by their place.
+    let settings = f.settings().await;
+    let expires_at = settings.token_expires_at.unwrap();
+    let recorded = ScimSettings {
+        notices_sent: vec![format!("{}|{}|20d", settings.token_created_at.to_rfc3339(), expires_at.to_rfc3339())],
+        version: settings.next_version(),
+        ..settings.clone()
+    };
+    f.app.store.put_scim_settings(&f.org.id.scope(), &recorded, Some(settings.version)).await.unwrap();
+
+    assert_eq!(f.run_days_before_expiry(19).await.notices_queued, 0);
+    assert!(sent_emails(&f.owner).await.is_empty());
+    assert_eq!(f.run_days_before_expiry(7).await.notices_queued, 1);
+    assert_eq!(subjects(&f.owner).await, ["SCIM provisioning for Test Org stops in 7 days"]);
+}
+
+#[tokio::test]
 async fn repeated_and_concurrent_runs_send_each_notice_once() {
     let f = Fixture::new(TokenWindow::Days90, false).await;
     let at = f.expires_at - Duration::days(20);
