@@ -42,24 +42,7 @@ pub async fn enable_scim(
     }
     let previous = store.scim_settings(org_id).await?;
     let (token, token_hash) = key.issue();
-    let settings = ScimSettings {
-        enabled: true,
-        idp: confirmed_idp,
-        token_hash,
-        token_window: window,
-        token_created_at: now,
-        token_expires_at: window.expiry_from(now),
-        version: previous.as_ref().map_or(1, |p| p.version + 1),
-        // A new token: no refresh history, no notices sent about it.
-        last_auto_refresh_at: None,
-        last_refresh_failure: None,
-        notices_sent: Vec::new(),
-        previous_token: None,
-        token_last_used_at: None,
-        revoked_at: None,
-        // Grants made before a disable stay dead after SCIM is enabled again.
-        grant_epoch: previous.as_ref().map_or(0, |p| p.grant_epoch + 1),
-    };
+    let settings = ScimSettings::enabled(previous.as_ref(), confirmed_idp, window, token_hash, now);
     store.put_scim_settings(org_id, &settings, previous.map(|p| p.version)).await?;
     Ok(token)
 }

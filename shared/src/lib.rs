@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod enablement;
+pub mod lifetimes;
 pub mod log;
 pub mod metrics;
 pub mod notify;

@@ -1,9 +1,10 @@
 //! Console accounts: sign-in and sessions, slowed failed sign-ins, passphrase change (also the
 //! forced one at first sign-in), and passphrase reset by email.
 use chrono::{DateTime, Duration, Utc};
-use insomnia_scim::auth::{verify_passphrase, InitialCredential, INITIAL_CREDENTIAL_LIFETIME};
+use insomnia_scim::auth::{verify_passphrase, InitialCredential};
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::{EmailAddress, MemberRole};
+use insomnia_scim::lifetimes;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -188,7 +189,7 @@ async fn the_initial_passphrase_must_be_changed_at_first_sign_in() {
     let address = EmailAddress::parse(&email).unwrap();
     create_pending_account(&app, &address).await;
     app.try_add_manual_member(&org.id, &email, MemberRole::CoOwner).await.unwrap();
-    let initial = give_initial_credential(&app, &address, Utc::now() + INITIAL_CREDENTIAL_LIFETIME).await;
+    let initial = give_initial_credential(&app, &address, Utc::now() + lifetimes::INITIAL_CREDENTIAL).await;
 
     let (code, body) = sign_in_raw(&app, &email, &initial).await;
     assert_eq!(code, StatusCode::CREATED, "{body}");
@@ -245,7 +246,7 @@ async fn the_initial_passphrase_signs_in_once_as_typed_and_not_after_it_expires(
     let address = EmailAddress::parse(&email).unwrap();
     create_pending_account(&app, &address).await;
     app.try_add_manual_member(&org.id, &email, MemberRole::Member).await.unwrap();
-    let initial = give_initial_credential(&app, &address, Utc::now() + INITIAL_CREDENTIAL_LIFETIME).await;
+    let initial = give_initial_credential(&app, &address, Utc::now() + lifetimes::INITIAL_CREDENTIAL).await;
 
     // Typed in lower case with spaces for dashes: still the same credential.
     let typed = initial.to_lowercase().replace('-', " ");

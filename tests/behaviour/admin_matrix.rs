@@ -103,8 +103,11 @@ async fn a_deactivated_or_demoted_owner_loses_access_at_once() {
     let address = insomnia_scim::domain::EmailAddress::parse(&co_owner.email).unwrap();
     let record = app.store.org_member_by_email(&org.id, &address).await.unwrap().unwrap();
 
-    let demoted =
-        insomnia_scim::store::MemberRecord { role: MemberRole::Member, version: record.version + 1, ..record.clone() };
+    let demoted = insomnia_scim::store::MemberRecord {
+        role: MemberRole::Member,
+        version: record.next_version(),
+        ..record.clone()
+    };
     app.store.write_member(&org.id.scope(), Some(&record), &demoted, Default::default()).await.unwrap();
     let (code, body) = call(&app, Method::GET, &org.url(&app, "/scim"), Some(&co_owner.session), None).await;
     assert_eq!((code, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
@@ -112,7 +115,7 @@ async fn a_deactivated_or_demoted_owner_loses_access_at_once() {
     let inactive_owner = insomnia_scim::store::MemberRecord {
         role: MemberRole::Owner,
         active: false,
-        version: demoted.version + 1,
+        version: demoted.next_version(),
         ..demoted.clone()
     };
     app.store.write_member(&org.id.scope(), Some(&demoted), &inactive_owner, Default::default()).await.unwrap();

@@ -75,13 +75,14 @@ pub async fn call_with_headers(
     (status, headers, body)
 }
 
-/// Waits, when the sign-in throttle's fixed window (admin::WINDOW) ends within `needed`, until the
+/// Waits, when the sign-in throttle's fixed window (lifetimes::THROTTLE_WINDOW) ends within `needed`, until the
 /// next one begins: a run of failed attempts counted across a window's end would start over and
 /// not reach the limit.
 pub async fn within_one_throttle_window(needed: std::time::Duration) {
     let now = Utc::now();
-    let left =
-        (insomnia_scim::admin::window_start(now) + insomnia_scim::admin::WINDOW - now).to_std().unwrap_or_default();
+    let left = (insomnia_scim::admin::window_start(now) + insomnia_scim::lifetimes::THROTTLE_WINDOW - now)
+        .to_std()
+        .unwrap_or_default();
     if left < needed {
         tokio::time::sleep(left + std::time::Duration::from_secs(1)).await;
     }

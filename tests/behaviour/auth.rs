@@ -71,11 +71,8 @@ async fn an_expired_token_is_401_and_says_how_to_recover() {
 async fn disabled_scim_refuses_the_token() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
-    let mut settings = app.store.scim_settings(&org.id).await.unwrap().unwrap();
-    let version = settings.version;
-    settings.enabled = false;
-    settings.version += 1;
-    app.store.put_scim_settings(&org.id.scope(), &settings, Some(version)).await.unwrap();
+    let settings = app.store.scim_settings(&org.id).await.unwrap().unwrap();
+    app.store.put_scim_settings(&org.id.scope(), &settings.disabled(), Some(settings.version)).await.unwrap();
     let response = app.get(&format!("{}/Schemas", org.base), &org.token).send().await.unwrap();
     assert_unauthorized(response, "not valid for this organization").await;
 }

@@ -1,9 +1,10 @@
 //! The console page in a real browser (headless Chromium over WebDriver) against the local stack:
 //! what an admin does, screen by screen, with a screenshot of each at desktop and phone width.
 use chrono::{Duration, Utc};
-use insomnia_scim::auth::{InitialCredential, INITIAL_CREDENTIAL_LIFETIME};
+use insomnia_scim::auth::InitialCredential;
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::{EmailAddress, MemberRole, RefreshFailure};
+use insomnia_scim::lifetimes;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -319,7 +320,11 @@ async fn a_first_sign_in_changes_the_initial_passphrase_and_a_forgotten_one_is_r
     let credential = InitialCredential::generate();
     let initial = credential.reveal().to_owned();
     let hash = credential.hash(&app.app.token_key, &address);
-    assert!(app.store.set_initial_credential(&address, &hash, Utc::now() + INITIAL_CREDENTIAL_LIFETIME).await.unwrap());
+    assert!(app
+        .store
+        .set_initial_credential(&address, &hash, Utc::now() + lifetimes::INITIAL_CREDENTIAL)
+        .await
+        .unwrap());
     let mut browser = Browser::start().await;
 
     open_console(&browser, &app).await;

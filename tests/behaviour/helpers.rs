@@ -32,7 +32,7 @@ use insomnia_scim::domain::{
 use insomnia_scim::enablement::enable_scim;
 use insomnia_scim::notify::Mailer;
 use insomnia_scim::runtime::{build_app, AwsClients};
-use insomnia_scim::store::{Account, ManagedBy, MemberRecord, NewMember, Store, StoreError};
+use insomnia_scim::store::{Account, MemberRecord, NewMember, Store, StoreError};
 use serde_json::json;
 
 pub const TOKEN_KEY_SECRET: &str = "behaviour-tests/token-key";
@@ -795,20 +795,7 @@ impl TestApp {
     ) -> Result<MemberRecord, StoreError> {
         let now = Utc::now();
         let email = EmailAddress::parse(email).unwrap();
-        let member = MemberRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            email: email.clone(),
-            user_name: email.as_str().to_owned(),
-            role,
-            managed_by: ManagedBy::Manual,
-            active: true,
-            created_at: now,
-            modified_at: now,
-            version: 1,
-            external_id: None,
-            resource: None,
-            lookups: Vec::new(),
-        };
+        let member = MemberRecord::manual(email.clone(), role, now);
         let new_account = match self.store.account(&email).await? {
             Some(_) => None,
             None => Some(Account::with_passphrase_hash(

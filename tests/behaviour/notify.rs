@@ -5,9 +5,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
-use insomnia_scim::auth::{initial_credential_matches, INITIAL_CREDENTIAL_LIFETIME};
+use insomnia_scim::auth::initial_credential_matches;
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::{EmailAddress, OrgId, Plan};
+use insomnia_scim::lifetimes;
 use insomnia_scim::notify::{deliver, deliver_due, DeliveryOutcome, DeliveryReport, Mailer, MAX_ATTEMPTS};
 use insomnia_scim::runtime::TokenKeySource;
 use insomnia_scim::scheduler::TokenScheduler;
@@ -97,7 +98,7 @@ async fn a_welcome_is_delivered_once_with_a_passphrase_that_only_the_email_holds
     assert!(initial_credential_matches(&app.app.token_key, &email, &passphrase, &hash), "the emailed passphrase");
     assert!(!account.contains_key("passphrase_hash"), "a one-time credential, not a chosen passphrase: {account:?}");
     let expires_at: DateTime<Utc> = account["initial_credential_expires_at"].as_s().unwrap().parse().unwrap();
-    assert_eq!(expires_at, now + INITIAL_CREDENTIAL_LIFETIME);
+    assert_eq!(expires_at, now + lifetimes::INITIAL_CREDENTIAL);
     assert_eq!(account["welcome_pending"], AttributeValue::Bool(false));
     assert_eq!(account["must_change_passphrase"], AttributeValue::Bool(true));
 

@@ -2,6 +2,7 @@
 //! with PKCE (its refusals: wrong verifier, wrong redirect URI, reused code, reused refresh token,
 //! the family revoked on reuse), access tokens on the SCIM routes like static tokens, their
 //! expiry (401) and renewal by refresh, and revoke ending every grant.
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use insomnia_scim::auth::CodeChallenge;
 use insomnia_scim::clock::Clock;
@@ -13,7 +14,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::admin_support::{call, console_org, enable, person, scim_status, ConsoleOrg};
-use crate::helpers::{sent_emails, spawn_app_on_table, spawn_app_with_clock, TestApp};
+use crate::helpers::{sent_emails, spawn_app_on_table, spawn_app_with_clock, OperatorScope, TestApp};
 
 const REDIRECT: &str = "https://idp.example.com/oauth/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-1B0jLmS6sdDDX5N5RIzkKhCWj0u7S4-verifier-of-this-test";
@@ -552,6 +553,42 @@ async fn a_scim_call_with_an_access_token_costs_one_round_trip_and_its_last_use_
     assert_eq!(later.round_trips.use_writes(), 1);
     let client_item = app.store.oauth_client(&crate::helpers::OperatorScope::scope(&org.id)).await.unwrap().unwrap();
     assert_eq!(client_item.last_used_at, Some(t0 + Duration::minutes(1)));
+}
+
+#[tokio::test]
+async fn an_oauth_notice_recorded_under_its_key_of_before_is_not_sent_again() {
+    let t0 = Utc::now();
+    let app = spawn_app_with_clock(Clock::Fixed(t0)).await;
+    let org = console_org(&app).await;
+    enable(&app, &org, "none").await;
+    let client = create_client(&app, &org, &[REDIRECT]).await;
+    let code = code_for(&app, &org, &client, "s").await;
+    exchange(&app, &client, &code, REDIRECT, VERIFIER).await;
+    let families = app.store.oauth_families(&org.id.scope()).await.unwrap();
+    let family = families.first().unwrap();
+    // As the refresh token's 20-day notice was recorded before notices were named by their place.
+    let old_key = format!("refresh:{}:{}:20d", family.id, family.refresh_expires_at.to_rfc3339());
+    app.store
+        .client()
+        .update_item()
+        .table_name(&app.table)
+        .key("PK", AttributeValue::S(format!("ORG#{}", org.id)))
+        .key("SK", AttributeValue::S("OAUTH#CLIENT".into()))
+        .update_expression("ADD notices_sent :keys")
+        .expression_attribute_values(":keys", AttributeValue::Ss(vec![old_key]))
+        .send()
+        .await
+        .unwrap();
+    let scheduler = |at: DateTime<Utc>| {
+        let key = TokenKeySource::Ready(app.app.token_key.clone());
+        TokenScheduler::new(app.store.clone(), app.app.mailer.clone(), key, Clock::Fixed(at))
+    };
+
+    let run = scheduler(t0 + Duration::days(75)).run().await;
+    assert_eq!((run.oauth_notices_queued, run.failure_count()), (0, 0), "{run:?}");
+    // The next notice (7 days before) is still sent.
+    let run = scheduler(t0 + Duration::days(84)).run().await;
+    assert_eq!((run.oauth_notices_queued, run.failure_count()), (1, 0), "{run:?}");
 }
 
 #[tokio::test]

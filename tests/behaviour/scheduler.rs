@@ -197,12 +197,31 @@ async fn a_run_that_missed_the_20_day_mark_sends_that_notice_then_waits_for_the_
     assert_eq!(subjects(&f.owner).await, ["SCIM provisioning for Test Org stops in 19 days"]);
     let settings = f.settings().await;
     assert_eq!(settings.notices_sent.len(), 1);
-    assert!(settings.notices_sent[0].ends_with("|20d"), "{:?}", settings.notices_sent);
+    assert!(ExpiryNotice::FirstWarning.was_sent(&settings), "{:?}", settings.notices_sent);
 
     assert_eq!(f.run_days_before_expiry(18).await.notices_queued, 0);
     assert_eq!(f.run_days_before_expiry(8).await.notices_queued, 0);
     assert_eq!(f.run_days_before_expiry(7).await.notices_queued, 1);
     assert_eq!(sent_emails(&f.owner).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_notice_recorded_under_its_key_of_before_is_not_sent_again() {
+    let f = Fixture::new(TokenWindow::Days90, false).await;
+    // As the 20-day notice was recorded before notices were named by their place.
+    let settings = f.settings().await;
+    let expires_at = settings.token_expires_at.unwrap();
+    let recorded = ScimSettings {
+        notices_sent: vec![format!("{}|{}|20d", settings.token_created_at.to_rfc3339(), expires_at.to_rfc3339())],
+        version: settings.next_version(),
+        ..settings.clone()
+    };
+    f.app.store.put_scim_settings(&f.org.id.scope(), &recorded, Some(settings.version)).await.unwrap();
+
+    assert_eq!(f.run_days_before_expiry(19).await.notices_queued, 0);
+    assert!(sent_emails(&f.owner).await.is_empty());
+    assert_eq!(f.run_days_before_expiry(7).await.notices_queued, 1);
+    assert_eq!(subjects(&f.owner).await, ["SCIM provisioning for Test Org stops in 7 days"]);
 }
 
 #[tokio::test]
@@ -230,7 +249,7 @@ async fn repeated_and_concurrent_runs_send_each_notice_once() {
 
     // What decides it: two writers holding the same read, in either order, record one notice.
     let settings = f.settings().await;
-    let key = ExpiryNotice::Day1.key(&settings).unwrap();
+    let key = ExpiryNotice::LastWarning.key(&settings).unwrap();
     let email = || OutboxItem::token_expired(vec![f.owner.clone()], &f.org.id, "Test Org", at);
     let store = &f.app.store;
     assert!(store.record_expiry_notice(&f.org.id.scope(), settings.version, &key, None, &email()).await.unwrap());
@@ -333,11 +352,8 @@ async fn a_bad_organization_record_is_reported_and_the_run_goes_on() {
 #[tokio::test]
 async fn an_organization_with_scim_disabled_gets_no_notice_but_the_failure_is_recorded() {
     let f = Fixture::new(TokenWindow::Days30, true).await;
-    let mut settings = f.settings().await;
-    let version = settings.version;
-    settings.enabled = false;
-    settings.version += 1;
-    f.app.store.put_scim_settings(&f.org.id.scope(), &settings, Some(version)).await.unwrap();
+    let settings = f.settings().await;
+    f.app.store.put_scim_settings(&f.org.id.scope(), &settings.disabled(), Some(settings.version)).await.unwrap();
 
     let summary = f.run_days_before_expiry(20).await;
     assert_eq!((summary.refreshed, summary.not_refreshable, summary.notices_queued), (0, 1, 0), "{summary:?}");

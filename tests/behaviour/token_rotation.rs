@@ -1,6 +1,7 @@
 //! Static tokens without downtime (issue #16): a refresh with an overlap keeps the previous token
 //! working until the overlap ends, then only the new one; a revoke stops every token at once; the
 //! status shows each token's last use; the history records rotation, overlap end and revoke.
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use insomnia_scim::clock::Clock;
 use reqwest::{Method, StatusCode};
@@ -160,4 +161,34 @@ async fn revoke_stops_every_token_at_once_and_scim_stays_enabled_until_a_new_one
     // A revoked token is not brought back as the "previous" one by the overlap.
     assert_eq!(scim_status(&app, &org.id, &new).await, StatusCode::UNAUTHORIZED);
     assert!(status(&app, &org).await["token"]["previous"].is_null());
+}
+
+#[tokio::test]
+async fn settings_a_revoke_stored_before_the_hash_was_optional_still_load() {
+    let app = spawn_app_with_clock(Clock::Fixed(Utc::now())).await;
+    let org = console_org(&app).await;
+    let old = enable(&app, &org, "90d").await;
+    let url = org.url(&app, "/scim/token/revoke");
+    let passphrase = json!({ "passphrase": org.owner.passphrase });
+    let (code, body) = call(&app, Method::POST, &url, Some(&org.owner.session), Some(passphrase.clone())).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    // As a revoke stored it then: an empty hash, not a missing one.
+    app.store
+        .client()
+        .update_item()
+        .table_name(&app.table)
+        .key("PK", AttributeValue::S(format!("ORG#{}", org.id)))
+        .key("SK", AttributeValue::S("SCIM".into()))
+        .update_expression("SET token_hash = :empty")
+        .expression_attribute_values(":empty", AttributeValue::S(String::new()))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(app.store.scim_settings(&org.id).await.unwrap().unwrap().token_hash, None);
+    assert_eq!(status(&app, &org).await["token"]["state"], "none");
+    assert_eq!(scim_status(&app, &org.id, &old).await, StatusCode::UNAUTHORIZED);
+    let (code, issued) = refresh(&app, &org, passphrase).await;
+    assert_eq!(code, StatusCode::OK, "{issued}");
+    assert_eq!(scim_status(&app, &org.id, issued["token"].as_str().unwrap()).await, StatusCode::OK);
 }

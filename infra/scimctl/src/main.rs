@@ -17,7 +17,7 @@ use insomnia_scim::notify::Mailer;
 use insomnia_scim::provisioning::fair_use;
 use insomnia_scim::runtime::{build_app, AwsClients, TokenKeySource};
 use insomnia_scim::scheduler::TokenScheduler;
-use insomnia_scim::store::{Account, ManagedBy, MemberRecord, NewMember, RateBudget, Store, TeamRecord};
+use insomnia_scim::store::{Account, MemberRecord, NewMember, RateBudget, Store, TeamRecord};
 
 #[derive(Parser)]
 #[command(name = "scimctl", about = "Operate the SCIM service: bootstrap a stack, manage organizations")]
@@ -256,19 +256,10 @@ async fn load_team(store: &Store, org: &OrgId, display_name: &str, count: usize)
         members.push(MemberRecord::provisioned(email, &resource, now));
     }
     store.load_members_unchecked(&AuthorizedOrg::for_operator(org.clone()), &members).await.map_err(failed)?;
-    let team_id = uuid::Uuid::new_v4().to_string();
     let resource =
         serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": display_name});
-    let team = TeamRecord {
-        id: team_id.clone(),
-        display_name: display_name.to_owned(),
-        external_id: None,
-        member_count: 0,
-        version: 1,
-        created_at: now,
-        modified_at: now,
-        resource: Some(resource.to_string()),
-    };
+    let team = TeamRecord::new(display_name, None, &resource, now);
+    let team_id = team.id.clone();
     store.create_team(&AuthorizedOrg::for_operator(org.clone()), &team, None).await.map_err(failed)?;
     let ids: Vec<String> = members.into_iter().map(|m| m.id).collect();
     store
@@ -316,20 +307,7 @@ async fn add_member(
             ))
         }
     };
-    let member = MemberRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        email: email.clone(),
-        user_name: email.as_str().to_owned(),
-        role,
-        managed_by: ManagedBy::Manual,
-        active: true,
-        created_at: now,
-        modified_at: now,
-        version: 1,
-        external_id: None,
-        resource: None,
-        lookups: Vec::new(),
-    };
+    let member = MemberRecord::manual(email.clone(), role, now);
     let id = member.id.clone();
     store
         .add_manual_member(&AuthorizedOrg::for_operator(org.clone()), &NewMember { member, new_account })

@@ -1,20 +1,19 @@
 //! Accounts in the console: sign-in and sign-out, passphrase change, passphrase reset by email.
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use rand::seq::IndexedRandom;
 use subtle::ConstantTimeEq;
 use tokio::sync::OnceCell;
 
-use super::session::{Session, SessionToken, SESSION_LIFETIME};
+use super::session::{Session, SessionToken};
 use super::{AdminError, Console};
 use crate::auth::{
     check_passphrase_strength, hash_passphrase_async, initial_credential_matches, verify_passphrase_async,
 };
 use crate::domain::{Account, EmailAddress};
+use crate::lifetimes;
 use crate::notify::passphrase_reset_message;
 use crate::store::{ResetCodeRecord, SessionRecord, StoreError};
 
-/// A reset code is short-lived and single-use.
-pub const RESET_CODE_LIFETIME: Duration = Duration::minutes(15);
 /// Wrong codes tried against one reset before it is deleted.
 const RESET_CODE_FAILURES: u32 = 5;
 /// No 0/O or 1/I/L: easy to read from an email and type. 10 characters ≈ 50 bits.
@@ -97,7 +96,7 @@ impl Console {
         let record = SessionRecord {
             account_email: account.email.clone(),
             created_at: self.now,
-            expires_at: self.now + SESSION_LIFETIME,
+            expires_at: self.now + lifetimes::SESSION,
             must_change_passphrase: account.must_change_passphrase,
         };
         self.store.put_session(&token.hash(&self.key), &record).await?;
@@ -277,11 +276,11 @@ impl Console {
         let record = ResetCodeRecord {
             code_hash: self.reset_code_hash(&account.email, &normalize_code(&code)),
             created_at: self.now,
-            expires_at: self.now + RESET_CODE_LIFETIME,
+            expires_at: self.now + lifetimes::RESET_CODE,
             failed_attempts: 0,
         };
         self.store.put_reset_code(&account.email, &record).await?;
-        let message = passphrase_reset_message(&account.email, &code, RESET_CODE_LIFETIME.num_minutes())
+        let message = passphrase_reset_message(&account.email, &code, lifetimes::RESET_CODE.num_minutes())
             .addressed_to(vec![account.email.clone()]);
         self.mailer.send(&message).await.map_err(|e| AdminError::Internal(e.to_string()))?;
         Ok(())

@@ -22,7 +22,7 @@ use crate::notify::Mailer;
 use crate::store::Store;
 
 pub use crate::store::GuardedAction;
-pub use accounts::{SignIn, RESET_CODE_LIFETIME};
+pub use accounts::SignIn;
 pub use authz::{ManagedOrganization, OrgCaller};
 pub use confirm::ConfirmedByPassphrase;
 pub use cursor::Cursor;
@@ -31,11 +31,11 @@ pub use logs::{parse_limit, LogPage, LogQuery, LogView};
 pub use members::{LicenseView, MemberView, MembersPage, TeamRef, DEFAULT_MEMBERS_PAGE, MAX_MEMBERS_PAGE};
 pub use oauth_client::IssuedClientView;
 pub use scim::{connector_url, HistoryPage, HistoryView, IssuedTokenView};
-pub use session::{csrf_matches, csrf_token, Session, SessionToken, SESSION_LIFETIME};
+pub use session::{csrf_matches, csrf_token, Session, SessionToken};
 pub use status::{FailureView, OAuthClientView, PreviousTokenView, RequirementView, ScimStatus, TokenView, Warning};
 pub use throttle::{
     window_start, Counter, ACCOUNT_FAILURES, ACCOUNT_RESET_CONFIRMS, SESSION_FAILURES, SOURCE_FAILURES,
-    SOURCE_RESET_CONFIRMS, WINDOW,
+    SOURCE_RESET_CONFIRMS,
 };
 
 /// The ports a console request uses, and the time it runs at.

@@ -12,7 +12,8 @@ use super::confirm::ConfirmedByPassphrase;
 use super::status::OAuthClientView;
 use super::{AdminError, Console};
 use crate::auth::SecretKind;
-use crate::domain::{ClientId, OAuthClient, RedirectUri, ScimSettings, CLIENT_SECRET_LIFETIME, MAX_REDIRECT_URIS};
+use crate::domain::{ClientId, OAuthClient, RedirectUri, ScimSettings, MAX_REDIRECT_URIS};
+use crate::lifetimes;
 use crate::store::{ScimHistoryAction, ScimHistoryEntry};
 
 /// The answer of a client's creation: the only time its secret is shown. `Debug` hides it.
@@ -69,18 +70,18 @@ impl Console {
         let settings = self.live_settings(caller).await?;
         let secret = self.key.issue_oauth(SecretKind::ClientSecret);
         let random = uuid::Uuid::new_v4().simple().to_string();
-        let epoch = settings.grant_epoch + 1;
+        let next = settings.grants_ended();
         let client = OAuthClient {
             client_id: ClientId::new(&caller.org, &random[..20]),
             secret_hash: secret.hash.clone(),
             redirect_uris,
             created_at: self.now,
             created_by: admin.email.clone(),
-            secret_expires_at: self.now + CLIENT_SECRET_LIFETIME,
-            epoch,
+            secret_expires_at: self.now + lifetimes::CLIENT_SECRET,
+            epoch: next.grant_epoch,
             last_used_at: None,
+            notices_sent: Vec::new(),
         };
-        let next = ScimSettings { grant_epoch: epoch, version: settings.version + 1, ..settings.clone() };
         let mut entry =
             ScimHistoryEntry::new(ScimHistoryAction::OauthClientCreated, Some(admin.email.clone()), self.now);
         entry.client_id = Some(client.client_id.as_str().to_owned());
@@ -104,8 +105,7 @@ impl Console {
             .oauth_client(&caller.org)
             .await?
             .ok_or_else(|| AdminError::InvalidRequest("There is no OAuth client to delete.".into()))?;
-        let next =
-            ScimSettings { grant_epoch: settings.grant_epoch + 1, version: settings.version + 1, ..settings.clone() };
+        let next = settings.grants_ended();
         let mut entry =
             ScimHistoryEntry::new(ScimHistoryAction::OauthClientDeleted, Some(admin.email.clone()), self.now);
         entry.client_id = Some(client.client_id.as_str().to_owned());

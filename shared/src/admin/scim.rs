@@ -12,10 +12,11 @@ use super::status::{build_status, requirements, OAuthClientView, ScimStatus, War
 use super::{AdminError, Console, Unmet};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{
-    GrantFamily, IdentityProvider, OAuthClient, OrgId, Organization, PreviousToken, ScimRequirement, ScimSettings,
-    TokenState, TokenWindow, EXPIRY_WARNING_DAYS, MAX_OVERLAP_HOURS,
+    GrantFamily, IdentityProvider, OAuthClient, OrgId, Organization, ScimRequirement, ScimSettings, TokenState,
+    TokenWindow,
 };
 use crate::enablement::{enable_scim, EnableError};
+use crate::lifetimes;
 use crate::store::{GuardedAction, ScimHistoryAction, ScimHistoryEntry};
 
 /// Changes shown with the status; the history endpoint pages through the rest.
@@ -102,7 +103,7 @@ pub(super) fn scheduled_end_moved(settings: &ScimSettings, now: DateTime<Utc>) -
 /// What can still expire in an OAuth connection, 20 days ahead: the client secret, and a refresh
 /// token its IdP stopped using (one that keeps refreshing renews its lifetime and needs nothing).
 fn oauth_warnings(client: &OAuthClient, families: &[GrantFamily], now: DateTime<Utc>) -> Vec<Warning> {
-    let soon = now + Duration::days(EXPIRY_WARNING_DAYS);
+    let soon = now + lifetimes::EXPIRY_WARNING;
     let date = |at: DateTime<Utc>| at.format("%B %-d, %Y at %H:%M UTC").to_string();
     let mut warnings = Vec::new();
     if client.secret_expires_at <= soon {
@@ -138,10 +139,6 @@ fn oauth_warnings(client: &OAuthClient, families: &[GrantFamily], now: DateTime<
 
 pub fn connector_url(origin: &str, org: &OrgId) -> String {
     format!("{}/scim/v2/orgs/{org}", origin.trim_end_matches('/'))
-}
-
-fn parse_window(raw: &str) -> Result<TokenWindow, AdminError> {
-    TokenWindow::parse(raw).map_err(|err| AdminError::InvalidRequest(format!("`window`: {err}.")))
 }
 
 fn enable_refused(err: EnableError) -> AdminError {
@@ -190,21 +187,16 @@ impl Console {
     /// Enables SCIM with a new token, for a caller who gave their passphrase (the first enable
     /// issues a token too). Refused, naming every unmet requirement at once, unless the
     /// organization is on Enterprise with a verified domain and SSO, the caller is an Owner or
-    /// Co-Owner, and the caller confirms the IdP that SSO is configured with.
+    /// Co-Owner, and the caller confirms the IdP that SSO is configured with (`idp`: None when the
+    /// caller confirmed none).
     pub async fn enable_scim(
         &self,
         confirmed: &ConfirmedByPassphrase,
-        idp: Option<&str>,
-        window: Option<&str>,
+        idp: Option<IdentityProvider>,
+        window: TokenWindow,
         origin: &str,
     ) -> Result<IssuedTokenView, AdminError> {
-        let window = window.map(parse_window).transpose()?.ok_or_else(|| {
-            AdminError::InvalidRequest(format!("`window` is required: one of {}.", TokenWindow::ALL.join(", ")))
-        })?;
         let caller = confirmed.caller();
-        let idp = idp
-            .map(|raw| IdentityProvider::parse(raw).map_err(|e| AdminError::InvalidRequest(format!("`idp`: {e}."))))
-            .transpose()?;
         let org = self.organization_of(&caller.org).await?;
         let mut unmet: Vec<Unmet> = requirements(&org, None, caller.is_admin())
             .into_iter()
@@ -251,23 +243,25 @@ impl Console {
         })
     }
 
-    /// Issues a new token after checking the caller's passphrase (a wrong one changes nothing).
-    /// With `overlap_hours` (0–24, default 0) the token it replaces keeps working until the overlap
-    /// ends, so the IdP can be updated without a gap; with 0 it stops at once. At most two static
-    /// tokens are valid at once: a token still in an earlier overlap stops now. The connector URL stays.
+    /// Issues a new token after checking the caller's passphrase (a wrong one changes nothing), with
+    /// `window` (the current one when None). With `overlap_hours` (0–24, default 0) the token it
+    /// replaces keeps working until the overlap ends, so the IdP can be updated without a gap; with 0
+    /// it stops at once. At most two static tokens are valid at once: a token still in an earlier
+    /// overlap stops now. The connector URL stays.
     pub async fn refresh_scim_token(
         &self,
         confirmed: &ConfirmedByPassphrase,
-        window: Option<&str>,
+        window: Option<TokenWindow>,
         overlap_hours: Option<u32>,
         origin: &str,
     ) -> Result<IssuedTokenView, AdminError> {
         let caller = confirmed.caller();
-        let window = window.map(parse_window).transpose()?;
         let overlap_hours = overlap_hours.unwrap_or(0);
-        if overlap_hours > MAX_OVERLAP_HOURS {
+        let overlap = Duration::hours(i64::from(overlap_hours));
+        if overlap > lifetimes::MAX_OVERLAP {
             return Err(AdminError::InvalidRequest(format!(
-                "`overlapHours` must be 0 to {MAX_OVERLAP_HOURS} (hours the previous token keeps working)."
+                "`overlapHours` must be 0 to {} (hours the previous token keeps working).",
+                lifetimes::MAX_OVERLAP.num_hours()
             )));
         }
 
@@ -287,39 +281,15 @@ impl Console {
         entry.idp = Some(previous.idp);
         entry.window = Some(window);
         entry.token_expires_at = expires_at;
-        let mut entries = Vec::new();
-        // The token it replaces, kept for the overlap (only a token that still works now).
-        let replaced_works = previous.has_token() && !previous.is_expired(self.now);
-        let kept = (overlap_hours > 0 && replaced_works).then(|| {
-            let valid_until = self.now + Duration::hours(i64::from(overlap_hours));
-            let end = ScimHistoryEntry::new(ScimHistoryAction::OverlapEnded, None, valid_until);
-            entry.overlap_until = Some(valid_until);
-            let kept = PreviousToken {
-                hash: previous.token_hash.clone(),
-                created_at: previous.token_created_at,
-                valid_until,
-                expires_at: previous.token_expires_at,
-                last_used_at: previous.token_last_used_at,
-                end_entry: Some(end.id.clone()),
-            };
-            entries.push(end);
-            kept
-        });
-        entries.insert(0, entry);
-        let next = ScimSettings {
-            token_hash,
-            token_window: window,
-            token_created_at: self.now,
-            token_expires_at: expires_at,
-            version: previous.version + 1,
-            // A new token: no failure or notice is about it yet, no use.
-            last_refresh_failure: None,
-            notices_sent: Vec::new(),
-            token_last_used_at: None,
-            previous_token: kept,
-            revoked_at: None,
-            ..previous.clone()
-        };
+        // The token it replaces, kept for the overlap (only a token that still works now), with the
+        // history entry of the overlap's end recorded ahead.
+        let kept = (overlap_hours > 0)
+            .then(|| ScimHistoryEntry::new(ScimHistoryAction::OverlapEnded, None, self.now + overlap))
+            .and_then(|end| Some((previous.kept_until(end.at, end.id.clone(), self.now)?, end)));
+        entry.overlap_until = kept.as_ref().map(|(kept, _)| kept.valid_until);
+        let (kept, end) = kept.unzip();
+        let entries: Vec<ScimHistoryEntry> = std::iter::once(entry).chain(end).collect();
+        let next = previous.rotated(token_hash, window, kept, self.now);
         let moved = scheduled_end_moved(&previous, self.now);
         self.store
             .write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &entries, moved)
@@ -351,18 +321,7 @@ impl Console {
             self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
         })?;
         let previous = previous.filter(|s| s.enabled).ok_or(AdminError::NotEnabled)?;
-        let next = ScimSettings {
-            token_hash: String::new(),
-            previous_token: None,
-            revoked_at: Some(self.now),
-            // No token, nothing to expire: out of the scheduler's expiry index until a new one.
-            token_expires_at: None,
-            last_refresh_failure: None,
-            grant_epoch: previous.grant_epoch + 1,
-            version: previous.version + 1,
-            notices_sent: Vec::new(),
-            ..previous.clone()
-        };
+        let next = previous.revoked(self.now);
         let mut entry =
             ScimHistoryEntry::new(ScimHistoryAction::TokensRevoked, Some(confirmed.email().clone()), self.now);
         entry.idp = Some(previous.idp);
@@ -387,14 +346,7 @@ impl Console {
             self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
         })?;
         let previous = previous.filter(|s| s.enabled).ok_or(AdminError::NotEnabled)?;
-        let next = ScimSettings {
-            enabled: false,
-            version: previous.version + 1,
-            // Every OAuth grant ends with the disable, and stays dead after an enable.
-            grant_epoch: previous.grant_epoch + 1,
-            previous_token: None,
-            ..previous.clone()
-        };
+        let next = previous.disabled();
         let mut entry = ScimHistoryEntry::new(ScimHistoryAction::Disabled, Some(confirmed.email().clone()), self.now);
         entry.idp = Some(previous.idp);
         let moved = scheduled_end_moved(&previous, self.now);

@@ -3,15 +3,12 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::Duration;
 use rand::RngCore;
 
 use super::AdminError;
 use crate::auth::TokenKey;
 use crate::store::SessionRecord;
 
-/// Sessions are short-lived: a stolen one is useless by the next working day.
-pub const SESSION_LIFETIME: Duration = Duration::hours(12);
 /// Lets secret scanners recognise a leaked session token (SCIM tokens use `iscim_`).
 const SESSION_PREFIX: &str = "isess_";
 const SESSION_RANDOM_BYTES: usize = 32;

@@ -11,13 +11,13 @@
 //!
 //! Each attempt is counted *before* the passphrase is checked (one atomic ADD), so parallel
 //! guesses cannot slip past the limit; a successful attempt is given back, so only failures count.
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 
 use super::session::Session;
 use super::{AdminError, Console};
 use crate::domain::EmailAddress;
+use crate::lifetimes::THROTTLE_WINDOW;
 
-pub const WINDOW: Duration = Duration::minutes(15);
 /// Failed sign-ins of one account from one source address per window.
 pub const ACCOUNT_FAILURES: u64 = 5;
 /// Failed sign-ins from one source address per window, whatever the account.
@@ -43,7 +43,7 @@ pub struct Counter {
 
 /// The start of the window holding `now`.
 pub fn window_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    let width = WINDOW.num_seconds();
+    let width = THROTTLE_WINDOW.num_seconds();
     let start = now.timestamp().div_euclid(width) * width;
     Utc.timestamp_opt(start, 0).single().unwrap_or(now)
 }
@@ -87,7 +87,7 @@ impl Console {
     /// Counts an attempt in every counter; `TooManyAttempts` when any is past its limit.
     pub(crate) async fn count_attempt(&self, counters: &[Counter]) -> Result<(), AdminError> {
         let start = window_start(self.now);
-        let end = start + WINDOW;
+        let end = start + THROTTLE_WINDOW;
         let mut over = false;
         // Both counters are written concurrently: one round trip of latency.
         let mut tasks = tokio::task::JoinSet::new();

@@ -1,19 +1,15 @@
 //! The initial passphrase a welcome email carries: a one-time credential, not a password
 //! (docs/ARCHITECTURE.md, "Secrets"). It is random and long enough (≈ 89 bits) that a keyed hash
 //! protects it as well as it protects SCIM tokens, so no Argon2id work is spent per provisioned
-//! user; it signs in once, within `INITIAL_CREDENTIAL_LIFETIME`, into a session that can only
+//! user; it signs in once, within `lifetimes::INITIAL_CREDENTIAL`, into a session that can only
 //! choose a passphrase.
 use std::fmt;
 
-use chrono::Duration;
 use rand::seq::IndexedRandom;
 use subtle::ConstantTimeEq;
 
 use super::TokenKey;
 use crate::domain::EmailAddress;
-
-/// How long an emailed initial passphrase can be used; after that a passphrase reset is the way in.
-pub const INITIAL_CREDENTIAL_LIFETIME: Duration = Duration::days(7);
 
 /// No 0/O or 1/I/L: easy to read from an email and type. 18 characters of 31 ≈ 89 bits.
 const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";

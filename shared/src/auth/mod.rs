@@ -6,7 +6,7 @@ mod passphrase;
 mod scim_token;
 mod scope;
 
-pub use initial_credential::{initial_credential_matches, InitialCredential, INITIAL_CREDENTIAL_LIFETIME};
+pub use initial_credential::{initial_credential_matches, InitialCredential};
 pub use oauth::{CodeChallenge, OAuthSecret, SecretKind};
 pub use passphrase::{
     argon2_gauge, check_passphrase_strength, generate_passphrase, hash_passphrase, hash_passphrase_async,

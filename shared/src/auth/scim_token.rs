@@ -9,7 +9,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::AuthorizedOrg;
-use crate::domain::{AccessGrant, ClientId, OrgId, ScimSettings};
+use crate::domain::{AccessGrant, ClientId, OrgId, ScimSettings, TokenHash};
 
 /// Prefix of every SCIM token: lets secret scanners recognise a leaked token.
 const TOKEN_PREFIX: &str = "iscim_";
@@ -82,12 +82,12 @@ impl TokenKey {
         self.hash(&presented.0).chars().take(16).collect()
     }
 
-    /// Generates a new token. The caller stores only `hash` and shows the token once.
-    pub fn issue(&self) -> (IssuedToken, String) {
+    /// Generates a new token. The caller stores only its hash and shows the token once.
+    pub fn issue(&self) -> (IssuedToken, TokenHash) {
         let mut bytes = [0u8; TOKEN_RANDOM_BYTES];
         rand::rng().fill_bytes(&mut bytes);
         let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
-        let hash = self.hash(&token);
+        let hash = TokenHash::of_key(self.hash(&token));
         (IssuedToken(token), hash)
     }
 
@@ -107,7 +107,8 @@ impl TokenKey {
         let settings = settings.filter(|s| s.enabled).ok_or(AuthError::InvalidToken)?;
         let presented_hash = self.hash(&presented.0);
         // Both static comparisons always run: the time taken does not tell which one matched.
-        let current: bool = presented_hash.as_bytes().ct_eq(settings.token_hash.as_bytes()).into();
+        let current_hash = settings.token_hash.as_ref().map_or("", TokenHash::as_str);
+        let current: bool = presented_hash.as_bytes().ct_eq(current_hash.as_bytes()).into();
         let previous_hash = settings.previous_token.as_ref().map_or("", |p| p.hash.as_str());
         let previous: bool = presented_hash.as_bytes().ct_eq(previous_hash.as_bytes()).into();
         if current && settings.has_token() {
@@ -201,23 +202,9 @@ mod tests {
         OrgId::parse("acme").unwrap()
     }
 
-    fn settings(hash: String, expires: Option<DateTime<Utc>>) -> ScimSettings {
-        ScimSettings {
-            enabled: true,
-            idp: IdentityProvider::Azure,
-            token_hash: hash,
-            token_window: TokenWindow::Days30,
-            token_created_at: Utc::now(),
-            token_expires_at: expires,
-            version: 1,
-            last_auto_refresh_at: None,
-            last_refresh_failure: None,
-            notices_sent: Vec::new(),
-            previous_token: None,
-            token_last_used_at: None,
-            revoked_at: None,
-            grant_epoch: 0,
-        }
+    fn settings(hash: TokenHash, expires: Option<DateTime<Utc>>) -> ScimSettings {
+        let settings = ScimSettings::enabled(None, IdentityProvider::Azure, TokenWindow::Days30, hash, Utc::now());
+        ScimSettings { token_expires_at: expires, ..settings }
     }
 
     #[test]
@@ -227,8 +214,8 @@ mod tests {
         let (b, _) = key.issue();
         assert!(a.reveal().starts_with("iscim_"));
         assert_ne!(a.reveal(), b.reveal());
-        assert_eq!(hash_a.len(), 64);
-        assert!(!hash_a.contains(a.reveal()));
+        assert_eq!(hash_a.as_str().len(), 64);
+        assert!(!hash_a.as_str().contains(a.reveal()));
         let now = Utc::now();
         let s = settings(hash_a, Some(now + Duration::days(1)));
         let presented = PresentedToken::from_authorization(Some(&format!("Bearer {}", a.reveal()))).unwrap();

@@ -57,6 +57,30 @@ impl MemberRecord {
         }
     }
 
+    /// A new active member added by hand (by an operator, or by Insomnia outside SCIM): its
+    /// userName is its email, and it has no SCIM document until an IdP takes it over.
+    pub fn manual(email: EmailAddress, role: MemberRole, now: DateTime<Utc>) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_name: email.to_string(),
+            email,
+            role,
+            managed_by: ManagedBy::Manual,
+            active: true,
+            created_at: now,
+            modified_at: now,
+            version: 1,
+            external_id: None,
+            resource: None,
+            lookups: Vec::new(),
+        }
+    }
+
+    /// The version the next write of this member stores.
+    pub fn next_version(&self) -> u64 {
+        super::next_version(self.version)
+    }
+
     /// A member consumes an Enterprise license while active.
     pub fn consumes_license(&self) -> bool {
         self.active

@@ -12,11 +12,14 @@ pub use email::{EmailAddress, EmailError};
 pub use ids::{IdError, OrgId};
 pub use member::{Account, ManagedBy, MemberRecord};
 pub use oauth::{
-    AccessGrant, ClientId, CodeGrant, GrantFamily, OAuthClient, RedirectUri, RefreshGrant, ACCESS_TOKEN_LIFETIME,
-    CLIENT_SECRET_LIFETIME, CODE_LIFETIME, MAX_REDIRECT_URIS, REFRESH_TOKEN_LIFETIME,
+    AccessGrant, ClientId, CodeGrant, GrantFamily, OAuthClient, RedirectUri, RefreshGrant, MAX_REDIRECT_URIS,
 };
 pub use organization::{IdentityProvider, MemberRole, Organization, Plan, ScimRequirement, SsoConfig, ValueError};
-pub use scim_settings::{
-    PreviousToken, RefreshFailure, ScimSettings, TokenState, TokenWindow, EXPIRY_WARNING_DAYS, MAX_OVERLAP_HOURS,
-};
+pub use scim_settings::{PreviousToken, RefreshFailure, ScimSettings, TokenHash, TokenState, TokenWindow};
 pub use team::{MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
+
+/// The version a conditional write stores after reading `version`: every versioned record (SCIM
+/// settings, members, teams) is bumped by this one rule, through its `next_version()`.
+fn next_version(version: u64) -> u64 {
+    version.saturating_add(1)
+}

@@ -1,19 +1,11 @@
 //! The OAuth 2.0 connection of an organization's SCIM connector: its client and the grants made to
 //! it (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth"). Secrets are never held here, only
 //! their keyed hashes.
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{EmailAddress, OrgId};
 
-/// How long an access token works.
-pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::hours(1);
-/// How long a refresh token works unused (each use rotates it and starts a new one).
-pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::days(90);
-/// How long an authorization code can be exchanged (RFC 6749 §4.1.2: at most 10 minutes).
-pub const CODE_LIFETIME: Duration = Duration::minutes(10);
-/// How long a client secret works; the scheduler warns the owners before it ends.
-pub const CLIENT_SECRET_LIFETIME: Duration = Duration::days(730);
 /// Registered redirect URIs per client.
 pub const MAX_REDIRECT_URIS: usize = 5;
 
@@ -90,6 +82,10 @@ pub struct OAuthClient {
     pub epoch: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_used_at: Option<DateTime<Utc>>,
+    /// Keys of the expiry notices queued about this client's secret and refresh tokens (a string
+    /// set the scheduler adds to with a conditional `ADD`; read to honour keys stored before).
+    #[serde(default, with = "serde_dynamo::string_set", skip_serializing_if = "Vec::is_empty")]
+    pub notices_sent: Vec<String>,
 }
 
 impl OAuthClient {

@@ -30,6 +30,15 @@ macro_rules! parse_enum {
             }
         }
 
+        /// The console's spelling, for request bodies.
+        impl std::str::FromStr for $ty {
+            type Err = ValueError;
+
+            fn from_str(raw: &str) -> Result<Self, ValueError> {
+                Self::parse(raw)
+            }
+        }
+
         impl std::fmt::Display for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())

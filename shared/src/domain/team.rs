@@ -19,6 +19,32 @@ pub struct TeamRecord {
     pub resource: Option<String>,
 }
 
+impl TeamRecord {
+    /// A new team with no members yet, at version 1; `resource` is the group document as written.
+    pub fn new(
+        display_name: &str,
+        external_id: Option<String>,
+        resource: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            display_name: display_name.to_owned(),
+            external_id,
+            member_count: 0,
+            version: 1,
+            created_at: now,
+            modified_at: now,
+            resource: Some(resource.to_string()),
+        }
+    }
+
+    /// The version the next write of this team (its memberships included) stores: its ETag.
+    pub fn next_version(&self) -> u64 {
+        super::next_version(self.version)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
     pub team_id: String,

@@ -88,7 +88,7 @@ const RECORDS_PER_WRITE: usize = 25;
 pub const UNAUTHENTICATED_PER_ORG: u64 = 20;
 /// The same, per source address, whatever the organization.
 pub const UNAUTHENTICATED_PER_SOURCE: u64 = 10;
-const UNAUTHENTICATED_WINDOW_SECS: i64 = 15 * 60;
+const UNAUTHENTICATED_WINDOW_SECS: i64 = crate::lifetimes::UNAUTHENTICATED_LOG_WINDOW.num_seconds();
 
 impl WriterInner {
     /// Writes the queue until it is empty; the last look and the end of `draining` are one step

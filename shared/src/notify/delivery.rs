@@ -8,20 +8,19 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::templates::{oauth_expiring_message, token_expired_message, token_expiring_message, welcome_message};
 use super::{Mailer, NotifyError};
-use crate::auth::{InitialCredential, TokenKey, INITIAL_CREDENTIAL_LIFETIME};
+use crate::auth::{InitialCredential, TokenKey};
 use crate::domain::EmailAddress;
+use crate::lifetimes;
 use crate::store::{OutboxItem, OutboxKind, Store, StoreError, UnreadableEmail};
 
 /// Attempts before an email that keeps failing transiently is given up on.
 pub const MAX_ATTEMPTS: u32 = 10;
-const FIRST_RETRY_MINUTES: i64 = 1;
-const LONGEST_RETRY_MINUTES: i64 = 6 * 60;
 
 /// How long after starting attempt number `attempt` (1-based) the email is tried again if that
 /// attempt fails: 1 min, 2, 4, … capped at 6 h.
 pub fn retry_delay(attempt: u32) -> Duration {
     let doublings = attempt.saturating_sub(1).min(16);
-    Duration::minutes((FIRST_RETRY_MINUTES << doublings).min(LONGEST_RETRY_MINUTES))
+    (lifetimes::FIRST_EMAIL_RETRY * (1 << doublings)).min(lifetimes::LONGEST_EMAIL_RETRY)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,12 +236,12 @@ async fn send_welcome(
     now: DateTime<Utc>,
 ) -> Result<DeliveryOutcome, AttemptError> {
     let credential = InitialCredential::generate();
-    let expires_at = now + INITIAL_CREDENTIAL_LIFETIME;
+    let expires_at = now + lifetimes::INITIAL_CREDENTIAL;
     if !store.set_initial_credential(account_email, &credential.hash(key, account_email), expires_at).await? {
         return Ok(DeliveryOutcome::NotNeeded);
     }
     // Only ever to the account itself, whatever the item lists.
-    let message = welcome_message(account_email, &item.org_name, credential.reveal(), INITIAL_CREDENTIAL_LIFETIME)
+    let message = welcome_message(account_email, &item.org_name, credential.reveal(), lifetimes::INITIAL_CREDENTIAL)
         .addressed_to(vec![account_email.clone()]);
     mailer.send(&message).await?;
     if let Err(err) = store.finish_welcome(account_email).await {

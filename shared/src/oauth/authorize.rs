@@ -3,15 +3,14 @@
 //! Co-Owner of the client's organization signs in (the console's sign-in: throttled, Argon2id) and
 //! approves; a single-use code bound to the client, the redirect URI and the challenge is issued.
 //! The approval form carries a signed, short-lived token bound to the request's parameters (CSRF).
-use chrono::Duration;
 
 use super::OAuth;
 use crate::admin::AdminError;
 use crate::auth::{CodeChallenge, SecretKind};
-use crate::domain::{ClientId, CodeGrant, EmailAddress, OAuthClient, OrgId, CODE_LIFETIME};
+use crate::domain::{ClientId, CodeGrant, EmailAddress, OAuthClient, OrgId};
+use crate::lifetimes;
 
 /// How long the approval form can be sent.
-const FORM_LIFETIME: Duration = Duration::minutes(10);
 const MAX_STATE: usize = 512;
 
 /// The request's parameters as given.
@@ -123,7 +122,8 @@ impl OAuth {
             .ok_or_else(|| redirect("invalid_request", "code_challenge must be 43 base64url characters (S256)"))?;
         let mut valid =
             ValidAuthorize { org, client_id, redirect_uri, state, code_challenge, form_token: String::new() };
-        valid.form_token = self.key.sign_form(&form_purpose(&valid), (self.now + FORM_LIFETIME).timestamp());
+        valid.form_token =
+            self.key.sign_form(&form_purpose(&valid), (self.now + lifetimes::AUTHORIZE_FORM).timestamp());
         Ok(valid)
     }
 
@@ -159,7 +159,7 @@ impl OAuth {
             redirect_uri: request.redirect_uri.clone(),
             code_challenge: request.code_challenge.as_str().to_owned(),
             approved_by: approver.clone(),
-            expires_at: self.now + CODE_LIFETIME,
+            expires_at: self.now + lifetimes::AUTHORIZATION_CODE,
             family: None,
             used_at: None,
         };

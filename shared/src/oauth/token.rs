@@ -5,9 +5,8 @@ use std::fmt;
 
 use super::{OAuth, OAuthError};
 use crate::auth::{AuthorizedOrg, CodeChallenge, SecretKind, TokenKey};
-use crate::domain::{
-    AccessGrant, ClientId, GrantFamily, OrgId, RefreshGrant, ACCESS_TOKEN_LIFETIME, REFRESH_TOKEN_LIFETIME,
-};
+use crate::domain::{AccessGrant, ClientId, GrantFamily, OrgId, RefreshGrant};
+use crate::lifetimes;
 use crate::store::{Claim, OAuthRead, ScimHistoryAction, ScimHistoryEntry};
 
 /// A token request's parameters (form fields; the client's from Basic auth or the form).
@@ -125,7 +124,7 @@ impl OAuth {
         let grant = AccessGrant {
             client_id: client.clone(),
             epoch,
-            expires_at: self.now + ACCESS_TOKEN_LIFETIME,
+            expires_at: self.now + lifetimes::ACCESS_TOKEN,
             family: None,
         };
         self.store.put_access_grant(org, &access.hash, &grant).await?;
@@ -178,7 +177,7 @@ impl OAuth {
             created_at: self.now,
             revoked_at: None,
             access_tokens: Vec::new(),
-            refresh_expires_at: self.now + REFRESH_TOKEN_LIFETIME,
+            refresh_expires_at: self.now + lifetimes::REFRESH_TOKEN,
         };
         let answer = self.issue_pair(org, client, epoch, family, true).await?;
         tracing::info!(org = %org, client = client.as_str(), "OAuth code exchanged for tokens");
@@ -239,10 +238,10 @@ impl OAuth {
             epoch,
             family: family.id.clone(),
             issued_at: self.now,
-            expires_at: self.now + REFRESH_TOKEN_LIFETIME,
+            expires_at: self.now + lifetimes::REFRESH_TOKEN,
             used_at: None,
         };
-        let expires_at = self.now + ACCESS_TOKEN_LIFETIME;
+        let expires_at = self.now + lifetimes::ACCESS_TOKEN;
         let access_grant =
             AccessGrant { client_id: client.clone(), epoch, expires_at, family: Some(family.id.clone()) };
         family.access_tokens.retain(|(_, at)| *at > self.now);
@@ -298,7 +297,7 @@ fn answer(access: &str, refresh: Option<&str>) -> TokenAnswer {
     TokenAnswer {
         access_token: access.to_owned(),
         token_type: "Bearer",
-        expires_in: ACCESS_TOKEN_LIFETIME.num_seconds(),
+        expires_in: lifetimes::ACCESS_TOKEN.num_seconds(),
         refresh_token: refresh.map(str::to_owned),
     }
 }

@@ -41,9 +41,12 @@ pub(super) fn note(
     now: DateTime<Utc>,
 ) {
     let (name, hash) = match credential {
-        Credential::Current => (format!("{org}|current|{}", settings.token_hash), settings.token_hash.clone()),
+        Credential::Current => {
+            let hash = settings.token_hash.as_ref().map(|h| h.as_str().to_owned()).unwrap_or_default();
+            (format!("{org}|current|{hash}"), hash)
+        }
         Credential::Previous => {
-            let hash = settings.previous_token.as_ref().map(|p| p.hash.clone()).unwrap_or_default();
+            let hash = settings.previous_token.as_ref().map(|p| p.hash.as_str().to_owned()).unwrap_or_default();
             (format!("{org}|previous|{hash}"), hash)
         }
         Credential::Access(client) => (format!("{org}|client|{}", client.as_str()), String::new()),

@@ -73,7 +73,7 @@ fn rewritten(team: &TeamRecord, doc: &GroupDocument, now: DateTime<Utc>) -> Team
         display_name: doc.display_name().to_owned(),
         external_id: doc.external_id(),
         modified_at: now,
-        version: team.version + 1,
+        version: team.next_version(),
         resource: Some(doc.to_stored()),
         ..team.clone()
     }

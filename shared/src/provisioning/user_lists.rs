@@ -26,7 +26,7 @@ use crate::store::{Prefetch, Prefetched, WalkPage, WalkScope};
 /// function's timeout and memory). A list that would read more is `400 tooMany`.
 pub const LIST_ITEM_BUDGET: u64 = 50_000;
 /// How long a remembered walk position is used (seconds): an IdP asks for the next page soon.
-const WALK_TTL_SECS: i64 = 15 * 60;
+const WALK_TTL_SECS: i64 = crate::lifetimes::WALK_POSITION.num_seconds();
 /// Member ids read per step when a team is streamed for a sort.
 const TEAM_STREAM_STEP: usize = 500;
 

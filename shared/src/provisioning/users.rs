@@ -50,7 +50,7 @@ fn rewritten(old: &MemberRecord, doc: &UserDocument, now: DateTime<Utc>) -> Memb
         user_name: doc.user_name().to_owned(),
         active: doc.active(),
         modified_at: now,
-        version: old.version + 1,
+        version: old.next_version(),
         external_id: doc.external_id(),
         resource: Some(doc.to_stored()),
         lookups: doc.lookups(),

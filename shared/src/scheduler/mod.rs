@@ -11,18 +11,17 @@
 mod policy;
 mod summary;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-pub use policy::{
-    days_left, describe_blockers, extended_expiry, notifies_owners, refresh_blockers, ExpiryNotice, RefreshBlocker,
-};
+pub use policy::{days_left, describe_blockers, notifies_owners, refresh_blockers, ExpiryNotice, RefreshBlocker};
 pub use summary::{OrgOutcome, RunError, RunFailure, RunSummary};
 
 use crate::auth::AuthorizedOrg;
 use crate::clock::Clock;
 use crate::config::AppConfig;
-use crate::domain::{EmailAddress, OrgId, RefreshFailure, ScimSettings, EXPIRY_WARNING_DAYS};
+use crate::domain::{EmailAddress, OrgId, RefreshFailure, ScimSettings};
+use crate::lifetimes;
 use crate::notify::{deliver_due, Mailer};
 use crate::provisioning::{Expected, ProvisioningError};
 use crate::runtime::{AwsClients, InitError, TokenKeySource};
@@ -55,9 +54,6 @@ pub enum EventError {
     InvalidAsOf(String),
 }
 
-/// How old an unfinished write must be before the sweep completes it: any request still working
-/// on it has long hit the function's timeout (docs/ARCHITECTURE.md, "Writes cut off part way").
-const SWEEP_AFTER: Duration = Duration::minutes(5);
 /// Unfinished writes one run completes at most (the rest wait for the next run).
 const SWEEP_LIMIT: usize = 200;
 
@@ -110,7 +106,7 @@ impl TokenScheduler {
     /// delivers the due emails, and logs the summary.
     pub async fn run_as_of(&self, now: DateTime<Utc>) -> RunSummary {
         let mut summary = RunSummary::new(now);
-        match self.store.scim_tokens_expiring_by(now + Duration::days(EXPIRY_WARNING_DAYS)).await {
+        match self.store.scim_tokens_expiring_by(now + lifetimes::EXPIRY_WARNING).await {
             Ok(entries) => {
                 for entry in entries {
                     summary.orgs_seen += 1;
@@ -144,10 +140,10 @@ impl TokenScheduler {
     }
 
     /// Completes (or, for a create nobody took over, undoes) every multi-step write that started
-    /// more than `SWEEP_AFTER` ago and that no request finished: a DELETE or POST cut off part
-    /// way whose IdP never retried (docs/ARCHITECTURE.md, "Writes cut off part way").
+    /// more than `lifetimes::SWEEP_AFTER` ago and that no request finished: a DELETE or POST cut off
+    /// part way whose IdP never retried (docs/ARCHITECTURE.md, "Writes cut off part way").
     async fn sweep_unfinished_writes(&self, now: DateTime<Utc>, summary: &mut RunSummary) {
-        let writes = match self.store.pending_writes(now - SWEEP_AFTER, SWEEP_LIMIT).await {
+        let writes = match self.store.pending_writes(now - lifetimes::SWEEP_AFTER, SWEEP_LIMIT).await {
             Ok(writes) => writes,
             Err(err) => return summary.fail(None, format!("reading unfinished writes failed: {err}")),
         };
@@ -231,7 +227,8 @@ impl TokenScheduler {
         settings: &ScimSettings,
         now: DateTime<Utc>,
     ) -> Result<OrgOutcome, OrgError> {
-        let expires_at = extended_expiry(settings).ok_or(OrgError::NoWindow)?;
+        let next = settings.extended(now).ok_or(OrgError::NoWindow)?;
+        let expires_at = next.token_expires_at.ok_or(OrgError::NoWindow)?;
         match self.store.extend_scim_token(org, settings, expires_at, now).await {
             Ok(()) => {
                 tracing::info!(
@@ -304,9 +301,13 @@ impl TokenScheduler {
             return Ok(0);
         }
         let mut due = Vec::new();
+        // A notice recorded under its key of before (see `ExpiryNotice::oauth_keys`) counts as sent.
+        let unsent = |[key, legacy]: [String; 2]| (!client.notices_sent.contains(&legacy)).then_some(key);
         if let Some(notice) = ExpiryNotice::due(client.secret_expires_at, now) {
-            let key = format!("secret:{}:{}", client.secret_expires_at.to_rfc3339(), notice.as_str());
-            due.push((OAuthCredential::ClientSecret, client.secret_expires_at, notice, key));
+            let credential = format!("secret:{}", client.secret_expires_at.to_rfc3339());
+            if let Some(key) = unsent(notice.oauth_keys(&credential)) {
+                due.push((OAuthCredential::ClientSecret, client.secret_expires_at, notice, key));
+            }
         }
         // The live connection is the family renewed last; older ones ending unused are no news.
         let families = self.store.oauth_families(org).await?;
@@ -316,9 +317,10 @@ impl TokenScheduler {
             .max_by_key(|family| family.refresh_expires_at);
         if let Some(family) = newest {
             if let Some(notice) = ExpiryNotice::due(family.refresh_expires_at, now) {
-                let key =
-                    format!("refresh:{}:{}:{}", family.id, family.refresh_expires_at.to_rfc3339(), notice.as_str());
-                due.push((OAuthCredential::RefreshToken, family.refresh_expires_at, notice, key));
+                let credential = format!("refresh:{}:{}", family.id, family.refresh_expires_at.to_rfc3339());
+                if let Some(key) = unsent(notice.oauth_keys(&credential)) {
+                    due.push((OAuthCredential::RefreshToken, family.refresh_expires_at, notice, key));
+                }
             }
         }
         if due.is_empty() {

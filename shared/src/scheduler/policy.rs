@@ -1,29 +1,47 @@
 //! The product rules of a run, without I/O: when a token may be extended, by how much, and which
 //! expiry notice is due (seeds: email from 20 days before expiry, at 20, 7 and 1 day(s), and once
-//! the token has expired).
+//! the token has expired; the lead times are in `lifetimes`).
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::domain::{Organization, ScimRequirement, ScimSettings, EXPIRY_WARNING_DAYS};
+use crate::domain::{Organization, ScimRequirement, ScimSettings};
+use crate::lifetimes;
 
-/// One expiry notice to owners and co-owners, from the least to the most urgent.
+/// One expiry notice to owners and co-owners, from the least to the most urgent. Named by its
+/// place in the sequence, not by its lead time: a recorded notice keeps its meaning when the lead
+/// times in `lifetimes` change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpiryNotice {
-    Days20,
-    Days7,
-    Day1,
+    /// `lifetimes::EXPIRY_WARNING` before (20 days).
+    FirstWarning,
+    /// `lifetimes::SECOND_NOTICE` before (7 days).
+    SecondWarning,
+    /// `lifetimes::LAST_NOTICE` before (1 day).
+    LastWarning,
     Expired,
 }
 
 impl ExpiryNotice {
-    pub const ALL: [Self; 4] = [Self::Days20, Self::Days7, Self::Day1, Self::Expired];
+    pub const ALL: [Self; 4] = [Self::FirstWarning, Self::SecondWarning, Self::LastWarning, Self::Expired];
 
+    /// The notice's name in logs and in the keys that record it as sent.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Days20 => "20d",
-            Self::Days7 => "7d",
-            Self::Day1 => "1d",
+            Self::FirstWarning => "first_warning",
+            Self::SecondWarning => "second_warning",
+            Self::LastWarning => "last_warning",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// The name keys stored before notices were named by their place: the lead time of that day.
+    /// Frozen (20, 7 and 1 days were the lead times then), whatever `lifetimes` says now.
+    fn legacy_name(self) -> &'static str {
+        match self {
+            Self::FirstWarning => "20d",
+            Self::SecondWarning => "7d",
+            Self::LastWarning => "1d",
             Self::Expired => "expired",
         }
     }
@@ -31,9 +49,9 @@ impl ExpiryNotice {
     /// How long before expiry the notice starts being due (`None`: at expiry).
     fn lead_time(self) -> Option<Duration> {
         match self {
-            Self::Days20 => Some(Duration::days(EXPIRY_WARNING_DAYS)),
-            Self::Days7 => Some(Duration::days(7)),
-            Self::Day1 => Some(Duration::days(1)),
+            Self::FirstWarning => Some(lifetimes::EXPIRY_WARNING),
+            Self::SecondWarning => Some(lifetimes::SECOND_NOTICE),
+            Self::LastWarning => Some(lifetimes::LAST_NOTICE),
             Self::Expired => None,
         }
     }
@@ -57,15 +75,31 @@ impl ExpiryNotice {
         (!sent_already).then_some(due)
     }
 
-    /// The key that records this notice as sent: it names the token (its creation) and the expiry
-    /// it warns about, so a new token or an extended expiry starts afresh.
+    /// The key that records this notice as sent: it names the token (its creation), the expiry it
+    /// warns about and the notice, so a new token or an extended expiry starts afresh.
     pub fn key(self, settings: &ScimSettings) -> Option<String> {
-        let expires_at = settings.token_expires_at?;
-        Some(format!("{}|{}|{}", settings.token_created_at.to_rfc3339(), expires_at.to_rfc3339(), self.as_str()))
+        self.key_named(settings, self.as_str())
     }
 
+    fn key_named(self, settings: &ScimSettings, name: &str) -> Option<String> {
+        let expires_at = settings.token_expires_at?;
+        Some(format!("{}|{}|{name}", settings.token_created_at.to_rfc3339(), expires_at.to_rfc3339()))
+    }
+
+    /// Whether the notice is recorded for this token and expiry (under its key, or the key it had
+    /// before notices were named by their place).
     pub fn was_sent(self, settings: &ScimSettings) -> bool {
-        self.key(settings).is_some_and(|key| settings.notices_sent.contains(&key))
+        [self.as_str(), self.legacy_name()]
+            .into_iter()
+            .filter_map(|name| self.key_named(settings, name))
+            .any(|key| settings.notices_sent.contains(&key))
+    }
+
+    /// The keys that record this notice about an OAuth credential (`credential`: what names it, e.g.
+    /// `secret:{expiry}`) as sent: the one to write, then the one stored before notices were named
+    /// by their place.
+    pub fn oauth_keys(self, credential: &str) -> [String; 2] {
+        [format!("{credential}:{}", self.as_str()), format!("{credential}:{}", self.legacy_name())]
     }
 }
 
@@ -124,16 +158,10 @@ pub fn notifies_owners(blockers: &[RefreshBlocker]) -> bool {
     !blockers.contains(&RefreshBlocker::ScimDisabled)
 }
 
-/// The expiry of the current token extended by its window (None for a token without expiry).
-/// Counted from the current expiry, not from now, so the token keeps its rhythm.
-pub fn extended_expiry(settings: &ScimSettings) -> Option<DateTime<Utc>> {
-    Some(settings.token_expires_at? + settings.token_window.duration()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{IdentityProvider, OrgId, Plan, SsoConfig, TokenWindow};
+    use crate::domain::{IdentityProvider, OrgId, Plan, SsoConfig, TokenHash, TokenWindow};
     use chrono::TimeZone;
 
     fn created() -> DateTime<Utc> {
@@ -141,22 +169,8 @@ mod tests {
     }
 
     fn settings() -> ScimSettings {
-        ScimSettings {
-            enabled: true,
-            idp: IdentityProvider::Okta,
-            token_hash: "h".into(),
-            token_window: TokenWindow::Days90,
-            token_created_at: created(),
-            token_expires_at: TokenWindow::Days90.expiry_from(created()),
-            version: 1,
-            last_auto_refresh_at: None,
-            last_refresh_failure: None,
-            notices_sent: Vec::new(),
-            previous_token: None,
-            token_last_used_at: None,
-            revoked_at: None,
-            grant_epoch: 0,
-        }
+        let hash = TokenHash::new("h".into()).unwrap();
+        ScimSettings::enabled(None, IdentityProvider::Okta, TokenWindow::Days90, hash, created())
     }
 
     fn days_before_expiry(days: i64) -> DateTime<Utc> {
@@ -174,12 +188,12 @@ mod tests {
         let due = |days: i64| ExpiryNotice::due(expires, days_before_expiry(days));
         assert_eq!(due(25), None);
         assert_eq!(ExpiryNotice::due(expires, days_before_expiry(20) - Duration::seconds(1)), None);
-        assert_eq!(due(20), Some(ExpiryNotice::Days20));
-        assert_eq!(due(19), Some(ExpiryNotice::Days20));
-        assert_eq!(due(8), Some(ExpiryNotice::Days20));
-        assert_eq!(due(7), Some(ExpiryNotice::Days7));
-        assert_eq!(due(2), Some(ExpiryNotice::Days7));
-        assert_eq!(due(1), Some(ExpiryNotice::Day1));
+        assert_eq!(due(20), Some(ExpiryNotice::FirstWarning));
+        assert_eq!(due(19), Some(ExpiryNotice::FirstWarning));
+        assert_eq!(due(8), Some(ExpiryNotice::FirstWarning));
+        assert_eq!(due(7), Some(ExpiryNotice::SecondWarning));
+        assert_eq!(due(2), Some(ExpiryNotice::SecondWarning));
+        assert_eq!(due(1), Some(ExpiryNotice::LastWarning));
         assert_eq!(due(0), Some(ExpiryNotice::Expired));
         assert_eq!(due(-30), Some(ExpiryNotice::Expired));
     }
@@ -187,15 +201,15 @@ mod tests {
     #[test]
     fn each_notice_is_pending_once_and_never_after_a_sterner_one() {
         let s = settings();
-        assert_eq!(ExpiryNotice::pending(&s, days_before_expiry(19)), Some(ExpiryNotice::Days20));
-        let after_20 = sent(s.clone(), &[ExpiryNotice::Days20]);
+        assert_eq!(ExpiryNotice::pending(&s, days_before_expiry(19)), Some(ExpiryNotice::FirstWarning));
+        let after_20 = sent(s.clone(), &[ExpiryNotice::FirstWarning]);
         assert_eq!(ExpiryNotice::pending(&after_20, days_before_expiry(19)), None);
-        assert_eq!(ExpiryNotice::pending(&after_20, days_before_expiry(7)), Some(ExpiryNotice::Days7));
+        assert_eq!(ExpiryNotice::pending(&after_20, days_before_expiry(7)), Some(ExpiryNotice::SecondWarning));
         // A run "as of" an earlier day does not send the milder notice after the sterner one.
-        let after_7 = sent(s.clone(), &[ExpiryNotice::Days7]);
+        let after_7 = sent(s.clone(), &[ExpiryNotice::SecondWarning]);
         assert_eq!(ExpiryNotice::pending(&after_7, days_before_expiry(15)), None);
         // Missed the 20 and 7 day runs: only the 1-day notice.
-        assert_eq!(ExpiryNotice::pending(&s, days_before_expiry(1)), Some(ExpiryNotice::Day1));
+        assert_eq!(ExpiryNotice::pending(&s, days_before_expiry(1)), Some(ExpiryNotice::LastWarning));
         let all = sent(s.clone(), &ExpiryNotice::ALL);
         assert_eq!(ExpiryNotice::pending(&all, days_before_expiry(-10)), None);
         let mut no_expiry = s;
@@ -205,16 +219,45 @@ mod tests {
 
     #[test]
     fn notice_keys_name_the_token_and_its_expiry() {
-        let old = sent(settings(), &[ExpiryNotice::Days20]);
+        let old = sent(settings(), &[ExpiryNotice::FirstWarning]);
         let mut extended = old.clone();
-        extended.token_expires_at = extended_expiry(&old);
-        assert!(!ExpiryNotice::Days20.was_sent(&extended), "an extended expiry starts afresh");
+        extended.token_expires_at = old.extended(created()).and_then(|e| e.token_expires_at);
+        assert!(!ExpiryNotice::FirstWarning.was_sent(&extended), "an extended expiry starts afresh");
         let mut new_token = old.clone();
         new_token.token_created_at = created() + Duration::days(1);
-        assert!(!ExpiryNotice::Days20.was_sent(&new_token), "a new token starts afresh");
-        assert!(ExpiryNotice::Days20.was_sent(&old));
+        assert!(!ExpiryNotice::FirstWarning.was_sent(&new_token), "a new token starts afresh");
+        assert!(ExpiryNotice::FirstWarning.was_sent(&old));
         let key = ExpiryNotice::Expired.key(&old).unwrap();
         assert!(key.ends_with("|expired") && key.starts_with("2026-08-01T14:05:00+00:00|"), "{key}");
+        let key = ExpiryNotice::FirstWarning.key(&old).unwrap();
+        assert!(key.ends_with("|first_warning"), "named by its place, not by its lead time: {key}");
+    }
+
+    #[test]
+    fn keys_stored_before_notices_were_named_by_their_place_still_count() {
+        let s = settings();
+        let prefix = |s: &ScimSettings| {
+            format!("{}|{}|", s.token_created_at.to_rfc3339(), s.token_expires_at.unwrap().to_rfc3339())
+        };
+        for (notice, old_name) in [
+            (ExpiryNotice::FirstWarning, "20d"),
+            (ExpiryNotice::SecondWarning, "7d"),
+            (ExpiryNotice::LastWarning, "1d"),
+            (ExpiryNotice::Expired, "expired"),
+        ] {
+            let mut old = s.clone();
+            old.notices_sent = vec![format!("{}{old_name}", prefix(&s))];
+            for other in ExpiryNotice::ALL {
+                assert_eq!(other.was_sent(&old), other == notice, "{old_name} read as {other:?}");
+            }
+        }
+        // The 20-day notice sent by an earlier version: not pending again on day 19.
+        let mut old = s.clone();
+        old.notices_sent = vec![format!("{}20d", prefix(&s))];
+        assert_eq!(ExpiryNotice::pending(&old, days_before_expiry(19)), None);
+        assert_eq!(ExpiryNotice::pending(&old, days_before_expiry(7)), Some(ExpiryNotice::SecondWarning));
+        let [new, legacy] = ExpiryNotice::FirstWarning.oauth_keys("secret:2026");
+        assert_eq!((new.as_str(), legacy.as_str()), ("secret:2026:first_warning", "secret:2026:20d"));
     }
 
     #[test]
@@ -256,15 +299,5 @@ mod tests {
             .starts_with("automatic refresh is not possible: the organization must be on the Enterprise plan; SSO"));
         assert!(!notifies_owners(&blockers));
         assert!(notifies_owners(&blockers[..2]));
-    }
-
-    #[test]
-    fn an_extension_adds_the_window_to_the_current_expiry() {
-        let s = settings();
-        assert_eq!(extended_expiry(&s), Some(created() + Duration::days(180)));
-        let mut none = s;
-        none.token_window = TokenWindow::NoExpiry;
-        none.token_expires_at = None;
-        assert_eq!(extended_expiry(&none), None);
     }
 }

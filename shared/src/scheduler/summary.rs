@@ -198,7 +198,7 @@ mod tests {
     fn outcomes_and_deliveries_add_up() {
         let mut summary = RunSummary::new(Utc::now());
         summary.count(OrgOutcome::Refreshed { expires_at: Utc::now() });
-        summary.count(OrgOutcome::NotRefreshed { notice: Some(ExpiryNotice::Days7) });
+        summary.count(OrgOutcome::NotRefreshed { notice: Some(ExpiryNotice::SecondWarning) });
         summary.count(OrgOutcome::NotRefreshed { notice: None });
         summary.count(OrgOutcome::Unchanged);
         summary.add_deliveries(&DeliveryReport { sent: 2, retried: 1, failed: 1, skipped: 4 });

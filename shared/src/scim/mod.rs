@@ -25,7 +25,7 @@ pub const MAX_RESULTS: usize = 200;
 /// Page size when a list request gives no `count`.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 /// How long a `nextCursor` stays usable (RFC 9865 `cursorTimeout`), in seconds.
-pub const CURSOR_TIMEOUT_SECS: i64 = 3600;
+pub const CURSOR_TIMEOUT_SECS: i64 = crate::lifetimes::CURSOR_TIMEOUT.num_seconds();
 
 /// Longest value (in bytes) of an attribute that is also part of a key (uniqueness guards and
 /// lookups): DynamoDB sort keys stop at 1 KiB.

@@ -318,7 +318,7 @@ impl Store {
             .update_expression("SET deleting_since = :now, version = :next")
             .condition_expression("version = :expected AND attribute_not_exists(deleting_since)")
             .expression_attribute_values(":now", to_attribute(&now)?)
-            .expression_attribute_values(":next", AttributeValue::N((member.version + 1).to_string()))
+            .expression_attribute_values(":next", AttributeValue::N(member.next_version().to_string()))
             .expression_attribute_values(":expected", AttributeValue::N(member.version.to_string()))
             .build()
             .map_err(build_err)?;

@@ -3,7 +3,7 @@
 //! refresh-token families, each secret under the key of its keyed hash (`OAUTH#AT#{hash}`, …), so
 //! a presented one is found by a direct read; and the last-use writes of every credential.
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -32,10 +32,9 @@ fn family_sk(id: &str) -> String {
     format!("OAUTH#FAMILY#{id}")
 }
 
-/// Items outlive their secret by a day (DynamoDB's TTL deletes only eventually; checks compare
-/// the expiry themselves).
+/// Items outlive their secret (`lifetimes::OAUTH_ITEM_GRACE`).
 fn ttl(expires_at: DateTime<Utc>) -> AttributeValue {
-    AttributeValue::N((expires_at + Duration::days(1)).timestamp().to_string())
+    AttributeValue::N((expires_at + crate::lifetimes::OAUTH_ITEM_GRACE).timestamp().to_string())
 }
 
 #[derive(Serialize, Deserialize)]

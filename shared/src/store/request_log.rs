@@ -1,5 +1,5 @@
 //! SCIM request log items: one per request, per organization, newest first, kept 30 days.
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::{log_pk, sortable_time};
@@ -7,8 +7,6 @@ use super::{from_item, s, to_item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::OrgId;
 use crate::log::Redacted;
-
-pub const LOG_RETENTION_DAYS: i64 = 30;
 
 /// What the log keeps of one SCIM request. Built only from redacted parts of the request: no
 /// header values except the User-Agent, no request body, no token. Every field that holds request
@@ -52,7 +50,7 @@ fn request_log_item(record: &RequestLogRecord) -> Result<super::Item, StoreError
     to_item(&RequestLogItem {
         pk: log_pk(&record.org),
         sk: format!("{}#{}", sortable_time(record.at), record.request_id),
-        ttl: (record.at + Duration::days(LOG_RETENTION_DAYS)).timestamp(),
+        ttl: (record.at + crate::lifetimes::REQUEST_LOG_RETENTION).timestamp(),
         record: record.clone(),
     })
 }

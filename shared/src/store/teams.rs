@@ -31,8 +31,6 @@ const INTENT_ENTRIES_PER_ITEM: usize = 1000;
 const MAX_INTENT_ITEMS: usize = 90;
 /// The largest member change one request may make (a PUT replacing 20,000 members by 20,000 others).
 pub const MAX_MEMBER_CHANGE: usize = INTENT_ENTRIES_PER_ITEM * MAX_INTENT_ITEMS;
-/// A recorded member change's items outlive any sweep of it (DynamoDB removes them by `ttl`).
-const INTENT_TTL_DAYS: i64 = 7;
 
 #[derive(Serialize, Deserialize)]
 struct TeamItem {
@@ -258,7 +256,7 @@ fn intent_items(
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     let adds: Vec<(&str, Option<&str>)> =
         delta.adds.iter().map(|m| (m.user_id.as_str(), m.display.as_deref())).collect();
-    let ttl = (pending.since + chrono::Duration::days(INTENT_TTL_DAYS)).timestamp();
+    let ttl = (pending.since + crate::lifetimes::MEMBER_CHANGE_RECORD).timestamp();
     let mut items = Vec::new();
     let mut chunk = 0;
     let (mut add_chunks, mut remove_chunks) =
@@ -719,7 +717,7 @@ impl Store {
             .condition_expression("version = :expected AND attribute_not_exists(deleting_since)")
             .expression_attribute_names("#pending", "pending")
             .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .expression_attribute_values(":next", AttributeValue::N((team.version + 1).to_string()))
+            .expression_attribute_values(":next", AttributeValue::N(team.next_version().to_string()))
             .expression_attribute_values(":expected", AttributeValue::N(team.version.to_string()))
             .build()
             .map_err(build_err)?;

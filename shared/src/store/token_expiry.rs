@@ -76,7 +76,7 @@ impl Store {
             .expression_attribute_values(":expires", attribute(&expires_at)?)
             .expression_attribute_values(":gsi_pk", s(TOKEN_EXPIRY_GSI_PK))
             .expression_attribute_values(":gsi_sk", s(token_expiry_gsi_sk(expires_at, org)))
-            .expression_attribute_values(":next", number(read.version.saturating_add(1)))
+            .expression_attribute_values(":next", number(read.next_version()))
             .expression_attribute_values(":now", attribute(&now)?)
             .expression_attribute_values(":expected", number(read.version))
             .send()
@@ -185,27 +185,18 @@ fn decode_expiry_entry(item: Item) -> ExpiryIndexEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{IdentityProvider, TokenWindow};
+    use crate::domain::{IdentityProvider, TokenHash, TokenWindow};
     use crate::store::organizations::scim_settings_put;
     use chrono::TimeZone;
 
     fn settings(notices: Vec<String>) -> ScimSettings {
         let created = Utc.with_ymd_and_hms(2026, 11, 3, 6, 0, 0).unwrap();
+        let hash = TokenHash::new("h".into()).unwrap();
         ScimSettings {
-            enabled: true,
-            idp: IdentityProvider::Okta,
-            token_hash: "h".into(),
-            token_window: TokenWindow::Days30,
-            token_created_at: created,
-            token_expires_at: TokenWindow::Days30.expiry_from(created),
             version: 4,
-            last_auto_refresh_at: None,
             last_refresh_failure: Some(RefreshFailure { reason: "plan".into(), at: created }),
             notices_sent: notices,
-            previous_token: None,
-            token_last_used_at: None,
-            revoked_at: None,
-            grant_epoch: 0,
+            ..ScimSettings::enabled(None, IdentityProvider::Okta, TokenWindow::Days30, hash, created)
         }
     }
 

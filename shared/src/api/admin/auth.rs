@@ -8,7 +8,8 @@ use serde_json::json;
 
 use super::cookie::{cleared_cookie, session_cookie, wants_cookie, Transport};
 use super::{AdminJson, Anonymous, SignedIn};
-use crate::admin::{csrf_token, AdminError, RESET_CODE_LIFETIME};
+use crate::admin::{csrf_token, AdminError};
+use crate::lifetimes;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,7 +142,7 @@ pub async fn request_reset(
     let message = format!(
         "If an Insomnia account uses this email, a reset code is on its way to it. The code works once, for {} \
          minutes: confirm it with a new passphrase at POST /auth/passphrase-resets/confirm.",
-        RESET_CODE_LIFETIME.num_minutes()
+        lifetimes::RESET_CODE.num_minutes()
     );
     Ok((StatusCode::ACCEPTED, Json(json!({ "message": message }))).into_response())
 }

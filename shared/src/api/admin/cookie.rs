@@ -8,7 +8,8 @@ use axum::http::header::{COOKIE, HOST};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 
-use crate::admin::{csrf_matches, AdminError, Console, Session, SessionToken, SESSION_LIFETIME};
+use crate::admin::{csrf_matches, AdminError, Console, Session, SessionToken};
+use crate::lifetimes;
 
 /// The cookie that carries a console page's session token on a loopback host (plain HTTP, where a
 /// `Secure` cookie, and so a `__Host-` one, would not be kept).
@@ -108,7 +109,7 @@ fn cookie(headers: &HeaderMap, value: &str, max_age: i64) -> Option<HeaderValue>
 
 /// The `Set-Cookie` of a new cookie session (it lives as long as the session).
 pub fn session_cookie(headers: &HeaderMap, token: &str) -> Option<HeaderValue> {
-    cookie(headers, token, SESSION_LIFETIME.num_seconds())
+    cookie(headers, token, lifetimes::SESSION.num_seconds())
 }
 
 /// The `Set-Cookie` that removes the session cookie.

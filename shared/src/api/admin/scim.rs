@@ -1,15 +1,37 @@
 //! `/admin/orgs/{orgId}/scim…`: status, enable, token refresh, disable, request log, history.
+use std::str::FromStr;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::{only, params, AdminCaller, AdminJson, Params};
 use crate::admin::{AdminError, GuardedAction, HistoryPage, LogPage, LogQuery, ScimStatus};
+use crate::domain::{IdentityProvider, TokenWindow, ValueError};
 
 /// Pages of the history endpoint.
 const DEFAULT_HISTORY_PAGE: i32 = 50;
 const MAX_HISTORY_PAGE: i32 = 200;
+
+/// A body field read into its domain type by serde. A value the type refuses is kept, not answered
+/// at once: like before, the passphrase is checked first (a refused one is counted and recorded
+/// whatever else the body holds), then the value is the console's 400 naming the field.
+pub struct Checked<T>(Result<T, ValueError>);
+
+impl<'de, T: FromStr<Err = ValueError>> Deserialize<'de> for Checked<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Ok(Self(raw.parse()))
+    }
+}
+
+/// The value of an optional field, or the 400 for a refused one (`field`: the name on the wire).
+fn checked<T>(value: Option<Checked<T>>, field: &str) -> Result<Option<T>, AdminError> {
+    value
+        .map(|Checked(value)| value.map_err(|err| AdminError::InvalidRequest(format!("`{field}`: {err}."))))
+        .transpose()
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,9 +39,19 @@ pub struct EnableBody {
     #[serde(default)]
     passphrase: String,
     /// The IdP SSO is configured with, confirmed by the caller: `okta` or `azure`.
-    idp: Option<String>,
+    idp: Option<Checked<IdentityProvider>>,
     /// `30d`, `90d`, `180d`, `1y`, `2y` or `none`.
-    window: Option<String>,
+    window: Option<Checked<TokenWindow>>,
+}
+
+impl EnableBody {
+    /// The window (required) and the confirmed IdP (a missing one is an unmet requirement).
+    fn values(self) -> Result<(TokenWindow, Option<IdentityProvider>), AdminError> {
+        let window = checked(self.window, "window")?.ok_or_else(|| {
+            AdminError::InvalidRequest(format!("`window` is required: one of {}.", TokenWindow::ALL.join(", ")))
+        })?;
+        Ok((window, checked(self.idp, "idp")?))
+    }
 }
 
 #[derive(Deserialize)]
@@ -28,7 +60,7 @@ pub struct RefreshBody {
     #[serde(default)]
     passphrase: String,
     /// A new expiry window; the current one when absent.
-    window: Option<String>,
+    window: Option<Checked<TokenWindow>>,
     /// Hours (0–24) the previous token keeps working; 0 (the default): it stops at once.
     #[serde(rename = "overlapHours")]
     overlap_hours: Option<u32>,
@@ -61,7 +93,8 @@ pub async fn status(request: AdminCaller) -> Result<Json<ScimStatus>, AdminError
 pub async fn enable(request: AdminCaller, AdminJson(body): AdminJson<EnableBody>) -> Result<Response, AdminError> {
     let (console, origin) = (request.console.clone(), request.origin.clone());
     let confirmed = request.confirm(&body.passphrase, GuardedAction::Enable).await?;
-    let issued = console.enable_scim(&confirmed, body.idp.as_deref(), body.window.as_deref(), &origin).await?;
+    let (window, idp) = body.values()?;
+    let issued = console.enable_scim(&confirmed, idp, window, &origin).await?;
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
@@ -69,7 +102,8 @@ pub async fn enable(request: AdminCaller, AdminJson(body): AdminJson<EnableBody>
 pub async fn refresh(request: AdminCaller, AdminJson(body): AdminJson<RefreshBody>) -> Result<Response, AdminError> {
     let (console, origin) = (request.console.clone(), request.origin.clone());
     let confirmed = request.confirm(&body.passphrase, GuardedAction::Refresh).await?;
-    let issued = console.refresh_scim_token(&confirmed, body.window.as_deref(), body.overlap_hours, &origin).await?;
+    let window = checked(body.window, "window")?;
+    let issued = console.refresh_scim_token(&confirmed, window, body.overlap_hours, &origin).await?;
     Ok(Json(issued).into_response())
 }
 
@@ -129,4 +163,42 @@ pub async fn history(request: AdminCaller, query: Params) -> Result<Json<History
     let limit = crate::admin::parse_limit(params.get("limit"), DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
     let page = request.console.scim_history(&request.caller, params.get("cursor").map(String::as_str), limit).await?;
     Ok(Json(page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enable(body: serde_json::Value) -> Result<(TokenWindow, Option<IdentityProvider>), String> {
+        let body: EnableBody = serde_json::from_value(body).map_err(|e| format!("serde: {e}"))?;
+        body.values().map_err(|e| match e {
+            AdminError::InvalidRequest(message) => message,
+            other => format!("{other:?}"),
+        })
+    }
+
+    #[test]
+    fn bodies_read_into_domain_types_and_a_refused_value_waits_for_the_handler() {
+        let ok = enable(serde_json::json!({ "passphrase": "p", "window": "1Y", "idp": "Azure" }));
+        assert_eq!(ok, Ok((TokenWindow::OneYear, Some(IdentityProvider::Azure))));
+        assert_eq!(enable(serde_json::json!({ "window": "90" })), Ok((TokenWindow::Days90, None)));
+        // A bad value is read, and refused only when the handler asks (after the passphrase).
+        assert_eq!(
+            enable(serde_json::json!({ "window": "7d", "idp": "ping" })),
+            Err("`window`: '7d' is not a valid token expiry window; expected one of: 30d, 90d, 180d, 1y, 2y, none."
+                .into())
+        );
+        assert_eq!(
+            enable(serde_json::json!({ "window": "30d", "idp": "ping" })),
+            Err("`idp`: 'ping' is not a valid identity provider; expected one of: okta, azure.".into())
+        );
+        assert_eq!(
+            enable(serde_json::json!({ "idp": "okta" })),
+            Err("`window` is required: one of 30d, 90d, 180d, 1y, 2y, none.".into())
+        );
+        // Not a string at all: the body itself is refused, as before.
+        assert!(enable(serde_json::json!({ "window": 30 })).unwrap_err().starts_with("serde: invalid type"));
+        let refresh: RefreshBody = serde_json::from_value(serde_json::json!({ "window": "2y" })).unwrap();
+        assert_eq!(checked(refresh.window, "window").ok(), Some(Some(TokenWindow::TwoYears)));
+    }
 }
