@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
 use super::{deletes, Caller, Expected, Provisioning, ProvisioningError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
+use crate::domain::{LookupAttr, MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
 use crate::scim::group::{
     self, filter_mentions_members, GroupDocument, ListPage, MemberRef, MembershipChange, Pushed, LIST_PAGE_BUDGET,
     MEMBERS_INLINE_LIMIT,
@@ -16,9 +16,7 @@ use crate::scim::group::{
 use crate::scim::list::{ListQuery, Projection};
 use crate::scim::patch::PatchRequest;
 use crate::scim::{ScimError, ScimType};
-use crate::store::{
-    Prefetch, Prefetched, Store, TeamGuard, TeamState, TeamWriteError, MEMBERSHIPS_PER_TRANSACTION, TEAM_EXTERNAL_ID,
-};
+use crate::store::{Prefetch, Prefetched, Store, TeamGuard, TeamState, TeamWriteError, MEMBERSHIPS_PER_TRANSACTION};
 
 const KIND: &str = "group";
 
@@ -401,7 +399,7 @@ impl Provisioning<'_> {
                 (org, teams)
             }
             Some((path, value)) if path.is(rules, "externalId", None) => {
-                let prefetch = Prefetch::default().with_lookup(TEAM_EXTERNAL_ID, value);
+                let prefetch = Prefetch::default().with_lookup(LookupAttr::TeamExternalId, value);
                 let (org, found) = self.authorize_with(caller, &prefetch).await?;
                 let teams = self.store.teams_by_ids(&org, &found.ids).await?;
                 (org, teams)

@@ -14,7 +14,8 @@ use super::walks::{WalkPage, WalkPosition, WalkScope};
 use super::{Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{
-    AccessGrant, Account, EmailAddress, MemberRecord, Membership, OrgId, Organization, ScimSettings, TeamRecord,
+    AccessGrant, Account, EmailAddress, LookupAttr, MemberRecord, Membership, OrgId, Organization, ScimSettings,
+    TeamRecord,
 };
 
 /// Members whose items are read with the token check at most (a BatchGetItem takes 100 keys).
@@ -47,7 +48,7 @@ enum Alongside {
     /// Every membership of this team.
     TeamMembers(String),
     /// Ids whose lookup value `(attribute, normalized value)` matches.
-    Lookup { attribute: &'static str, value: String },
+    Lookup { attribute: LookupAttr, value: String },
     /// Up to `take` members after the member `after` (from the first without).
     MembersAfter { after: Option<String>, take: usize },
     /// Up to `take` member ids of this team after the user `after` (from the first without).
@@ -117,9 +118,10 @@ impl Prefetch {
         self
     }
 
-    /// Also the ids a lookup value names (`externalId`, an email, a team's externalId).
-    pub fn with_lookup(mut self, attribute: &'static str, value: &str) -> Self {
-        self.alongside = Some(Alongside::Lookup { attribute, value: value.to_owned() });
+    /// Also the ids a lookup value names (`externalId`, an email, a team's externalId), as the
+    /// value is indexed (emails without case).
+    pub fn with_lookup(mut self, attribute: LookupAttr, value: &str) -> Self {
+        self.alongside = Some(Alongside::Lookup { attribute, value: attribute.normalize(value) });
         self
     }
 
@@ -306,7 +308,7 @@ impl Store {
             }
             Some(Alongside::TeamMembers(team)) => AlongsideResult::Memberships(self.team_members(org, team).await?),
             Some(Alongside::Lookup { attribute, value }) => {
-                AlongsideResult::Ids(self.member_ids_by_lookup(org, attribute, value).await?)
+                AlongsideResult::Ids(self.member_ids_by_lookup(org, attribute.as_str(), value).await?)
             }
             Some(Alongside::MembersAfter { after, take }) => {
                 AlongsideResult::Members(self.members_after(org, after.as_deref(), *take).await?)
