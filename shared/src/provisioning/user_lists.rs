@@ -272,10 +272,6 @@ impl Provisioning<'_> {
         settle: bool,
     ) -> Result<(AuthorizedOrg, Listed), ProvisioningError> {
         let count = query.count;
-        let base = match &scope {
-            WalkScope::Members => Prefetch::organization(),
-            WalkScope::Team(team) => Prefetch::team(team),
-        };
         let total = |found: &Prefetched| match &scope {
             WalkScope::Members => found.organization.as_ref().map_or(0, |(_, counts)| counter(counts.members)),
             WalkScope::Team(_) => found.team().map_or(0, |team| counter(team.member_count)),
@@ -284,12 +280,11 @@ impl Provisioning<'_> {
         let (org, total, mut page) = match (paging.known_after(), &scope) {
             // The position is known: the page is read beside the token check.
             (Some(after), WalkScope::Members) => {
-                let (org, mut found) = self.authorize_with(caller, &base.with_members_after(after, count)).await?;
+                let (org, mut found) = self.authorize_with(caller, &Prefetch::walk_page(&scope, after, count)).await?;
                 (org, total(&found), std::mem::take(&mut found.page))
             }
-            (Some(after), WalkScope::Team(team)) => {
-                let prefetch = base.clone().with_team_member_ids_after(team, after, count);
-                let (org, mut found) = self.authorize_with(caller, &prefetch).await?;
+            (Some(after), WalkScope::Team(_)) => {
+                let (org, mut found) = self.authorize_with(caller, &Prefetch::walk_page(&scope, after, count)).await?;
                 if let Some(state) = found.team_with_pending_change().filter(|_| settle) {
                     // Its members are changing: complete that first, then read the page again.
                     super::teams::complete_pending_change(self.store, &org, state.clone(), self.clock.now()).await?;
@@ -303,7 +298,7 @@ impl Provisioning<'_> {
             // Page `startIndex` of an index walk: where the walk's previous page ended, if remembered.
             (None, _) => {
                 let start = paging.index();
-                let (org, found) = self.authorize_with(caller, &base.with_walk(scope.clone(), start)).await?;
+                let (org, found) = self.authorize_with(caller, &Prefetch::walk_positions(&scope, start)).await?;
                 if let Some(state) = found.team_with_pending_change().filter(|_| settle) {
                     super::teams::complete_pending_change(self.store, &org, state.clone(), self.clock.now()).await?;
                     return Box::pin(self.walk(caller, query, scope, paging, false)).await;
@@ -454,8 +449,7 @@ impl Provisioning<'_> {
                 (org, members)
             }
             KeyLookup::Indexed(attribute, value) => {
-                let (org, found) =
-                    self.authorize_with(caller, &Prefetch::default().with_lookup(*attribute, value)).await?;
+                let (org, found) = self.authorize_with(caller, &Prefetch::lookup(*attribute, value)).await?;
                 let members =
                     if found.ids.is_empty() { Vec::new() } else { self.store.members_by_ids(&org, &found.ids).await? };
                 (org, members)

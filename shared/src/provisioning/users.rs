@@ -178,7 +178,7 @@ impl Provisioning<'_> {
 
     /// The user with its teams (read alongside the token check).
     pub async fn read_user(&self, caller: &Caller, id: &str) -> Result<UserView, ProvisioningError> {
-        let (org, found) = self.authorize_with(caller, &Prefetch::member(id).with_user_teams(id)).await?;
+        let (org, found) = self.authorize_with(caller, &Prefetch::member_with_teams(id)).await?;
         let member = found.member(id).cloned().ok_or_else(|| not_found(id))?;
         let teams = if found.ids.is_empty() { Vec::new() } else { self.store.teams_by_ids(&org, &found.ids).await? };
         Ok(UserView { member, teams })
@@ -240,7 +240,7 @@ impl Provisioning<'_> {
     /// Deletes the user (docs/ARCHITECTURE.md, "Deletes").
     pub async fn delete_user(&self, caller: &Caller, id: &str, expected: &Expected) -> Result<(), ProvisioningError> {
         // The user's teams are looked up at the same time as the token check and the user.
-        let (org, mut found) = self.authorize_with(caller, &Prefetch::member(id).with_user_teams(id)).await?;
+        let (org, mut found) = self.authorize_with(caller, &Prefetch::member_with_teams(id)).await?;
         let first = found.take_member_state(id);
         let team_ids = std::mem::take(&mut found.ids);
         deletes::delete_user(self.store, &org, id, first, team_ids, expected, self.clock.now()).await
