@@ -9,8 +9,8 @@
 //! presenting a token that passed the check on this instance is counted, all of an organization's
 //! valid tokens in one counter (two static tokens during a rotation's overlap, OAuth access tokens):
 //! a wrong token writes nothing and spends nothing; the first request an instance sees of a token
-//! goes uncounted. What an instance learned lives in the gate ([`FairUseMemory`]), not in a
-//! process-wide static: each function state (and each test's app) has its own.
+//! goes uncounted. What an instance learned lives in its gate ([`FairUseMemory`], part of the
+//! function's state): each function state (and each test's app) has its own.
 use std::collections::HashMap;
 use std::sync::Mutex;
 
