@@ -1,5 +1,6 @@
 //! The function's state, built once per cold start: configuration, the store, the token key, the
-//! clock, the request-log writer, the mailer. Handlers reach the use cases through it.
+//! clock, the request-log writer, the mailer, the SCIM token check's gate. Handlers reach the use
+//! cases through it.
 use std::sync::Arc;
 
 use axum::http::{header, HeaderMap};
@@ -9,7 +10,7 @@ use crate::clock::Clock;
 use crate::config::AppConfig;
 use crate::log::RequestLogWriter;
 use crate::notify::Mailer;
-use crate::provisioning::Provisioning;
+use crate::provisioning::{Gate, Provisioning};
 use crate::store::Store;
 
 /// Everything a handler needs, built once per cold start.
@@ -20,6 +21,8 @@ pub struct App {
     pub clock: Clock,
     pub logs: RequestLogWriter,
     pub mailer: Mailer,
+    /// The SCIM token check and what it remembers between this instance's requests.
+    pub gate: Gate,
 }
 
 pub type AppState = Arc<App>;
@@ -49,6 +52,7 @@ impl App {
             token_key: &self.token_key,
             clock: &self.clock,
             mailer: &self.mailer,
+            gate: &self.gate,
             background: &self.logs,
         }
     }

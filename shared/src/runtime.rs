@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::{AppConfig, ConfigError};
 use crate::log::RequestLogWriter;
 use crate::notify::Mailer;
+use crate::provisioning::Gate;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +110,7 @@ pub async fn build_app(config: AppConfig, clients: &AwsClients, clock: Clock) ->
     tracing::info!(warm_up_ms = started.elapsed().as_secs_f64() * 1000.0, "secret read and DynamoDB warm-up done");
     let logs = RequestLogWriter::new(store.clone());
     let mailer = Mailer::new(clients.ses.clone(), config.sender_email.clone());
-    Ok(Arc::new(App { config, store, token_key: token_key?, clock, logs, mailer }))
+    Ok(Arc::new(App { config, store, token_key: token_key?, clock, logs, mailer, gate: Gate::default() }))
 }
 
 pub async fn app_from_env() -> Result<AppState, InitError> {

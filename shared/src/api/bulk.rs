@@ -3,24 +3,30 @@
 //! case, with the same guarantees: a Bulk cut off part way leaves each operation done or not done, as the
 //! single requests would (docs/ARCHITECTURE.md, "Bulk").
 use std::collections::HashMap;
+use std::future::Future;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use super::body::{BulkBody, ScimBody};
-use super::request::checked;
+use super::request::{parse_checked, Checked, NoBody, Raw, ScimInput};
 use super::{groups, scim_json, users, AppState, ScimCaller};
-use crate::provisioning::Caller;
 use crate::scim::bulk::{bulk_response, BulkMethod, BulkOperation, BulkRequest, BulkResource, BulkResult};
 use crate::scim::ScimError;
 
+impl ScimInput for BulkRequest {
+    type Body = BulkBody;
+
+    fn parse(raw: Raw<'_, BulkBody>) -> Result<Self, ScimError> {
+        Self::parse(&raw.body?.0)
+    }
+}
+
 pub(super) async fn post(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    body: Result<BulkBody, ScimError>,
+    Checked(caller, request): Checked<BulkRequest>,
 ) -> Result<Response, ScimError> {
-    let request = checked(&caller, &app, body.and_then(|b| BulkRequest::parse(&b.0))).await?;
     if request.operations.is_empty() {
         caller.authorize(&app).await?;
         return Ok(scim_json(StatusCode::OK, &bulk_response(&[])));
@@ -117,36 +123,29 @@ fn unresolved_reference(op: &BulkOperation, bulk_id: &str) -> BulkResult {
 
 /// The operation as the single request it stands for, through that request's handler.
 async fn execute(app: &AppState, caller: &ScimCaller, op: &BulkOperation) -> BulkResult {
-    let state = State(app.clone());
-    let caller_again = || ScimCaller {
-        caller: Caller { org: caller.org.clone(), token: caller.token.clone(), log: caller.log.clone() },
-        base_url: caller.base_url.clone(),
-    };
-    let query = || Ok(Query(HashMap::new()));
     let mut headers = HeaderMap::new();
     if let Some(version) = op.version.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
         headers.insert(header::IF_MATCH, version);
     }
-    let id = op.id.clone().unwrap_or_default();
-    let path = || Path((caller.org.to_string(), id.clone()));
-    let body = || Ok(ScimBody(op.data.clone().unwrap_or_default()));
+    // Each operation is its own request: its id, no query, its version as If-Match, its data as body.
+    let no_body = || Raw {
+        app,
+        caller,
+        id: op.id.clone().unwrap_or_default(),
+        query: Ok(HashMap::new()),
+        headers: headers.clone(),
+        body: Ok(NoBody),
+    };
+    let data = || no_body().with_body(ScimBody(op.data.clone().unwrap_or_default()));
     let answer = match (op.resource, op.method) {
-        (BulkResource::Users, BulkMethod::Post) => users::create(state, caller_again(), query(), body()).await,
-        (BulkResource::Users, BulkMethod::Put) => {
-            users::replace(state, caller_again(), path(), query(), headers, body()).await
-        }
-        (BulkResource::Users, BulkMethod::Patch) => {
-            users::patch(state, caller_again(), path(), query(), headers, body()).await
-        }
-        (BulkResource::Users, BulkMethod::Delete) => users::remove(state, caller_again(), path(), headers).await,
-        (BulkResource::Groups, BulkMethod::Post) => groups::create(state, caller_again(), query(), body()).await,
-        (BulkResource::Groups, BulkMethod::Put) => {
-            groups::replace(state, caller_again(), path(), query(), headers, body()).await
-        }
-        (BulkResource::Groups, BulkMethod::Patch) => {
-            groups::patch(state, caller_again(), path(), query(), headers, body()).await
-        }
-        (BulkResource::Groups, BulkMethod::Delete) => groups::remove(state, caller_again(), path(), headers).await,
+        (BulkResource::Users, BulkMethod::Post) => through(app, caller, data(), users::create).await,
+        (BulkResource::Users, BulkMethod::Put) => through(app, caller, data(), users::replace).await,
+        (BulkResource::Users, BulkMethod::Patch) => through(app, caller, data(), users::patch).await,
+        (BulkResource::Users, BulkMethod::Delete) => through(app, caller, no_body(), users::remove).await,
+        (BulkResource::Groups, BulkMethod::Post) => through(app, caller, data(), groups::create).await,
+        (BulkResource::Groups, BulkMethod::Put) => through(app, caller, data(), groups::replace).await,
+        (BulkResource::Groups, BulkMethod::Patch) => through(app, caller, data(), groups::patch).await,
+        (BulkResource::Groups, BulkMethod::Delete) => through(app, caller, no_body(), groups::remove).await,
     };
     let location = match (&op.id, op.method) {
         (Some(id), _) => Some(format!("{}{}/{id}", caller.base_url, op.resource.endpoint())),
@@ -173,4 +172,20 @@ async fn execute(app: &AppState, caller: &ScimCaller, op: &BulkOperation) -> Bul
             error: Some(error.body()),
         },
     }
+}
+
+/// Hands `raw` to `handler` as the extractor would: parsed, and bad input answered after the token check.
+async fn through<T, F, Fut>(
+    app: &AppState,
+    caller: &ScimCaller,
+    raw: Raw<'_, T::Body>,
+    handler: F,
+) -> Result<Response, ScimError>
+where
+    T: ScimInput,
+    F: FnOnce(State<AppState>, Checked<T>) -> Fut,
+    Fut: Future<Output = Result<Response, ScimError>>,
+{
+    let input = parse_checked(raw).await?;
+    handler(State(app.clone()), Checked(caller.clone(), input)).await
 }

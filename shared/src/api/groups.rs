@@ -1,17 +1,17 @@
-//! `/scim/v2/orgs/{orgId}/Groups`: SCIM Groups as Insomnia teams. HTTP only: each handler
-//! parses, calls one use case of `provisioning`, renders.
-use axum::extract::{Path, State};
+//! `/scim/v2/orgs/{orgId}/Groups`: SCIM Groups as Insomnia teams. HTTP only: each handler is given
+//! its parsed input ([`Checked`]), calls one use case of `provisioning`, renders.
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::body::ScimBody;
 use super::etag::{expected, not_modified, not_modified_response, with_etag};
-use super::request::{checked, list_query, params, resource_response, search_query, Params};
-use super::{scim_text, AppState, ScimCaller};
-use crate::provisioning::{GroupView, MembersWanted, TeamRead};
-use crate::scim::group::{self, split_patch, GroupDocument};
+use super::request::{resource_response, Checked, NoBody, Raw, ScimInput, Target};
+use super::{scim_text, AppState};
+use crate::provisioning::{Expected, GroupView, MembersWanted, TeamRead};
+use crate::scim::group::{self, split_patch, GroupDocument, MemberRef, MembershipChange};
 use crate::scim::list::{ListQuery, Projection};
-use crate::scim::patch::parse_patch;
+use crate::scim::patch::{parse_patch, PatchRequest};
 use crate::scim::{ScimError, ScimType};
 
 fn group_response(status: StatusCode, view: &GroupView, base_url: &str, projection: &Projection) -> Response {
@@ -20,80 +20,105 @@ fn group_response(status: StatusCode, view: &GroupView, base_url: &str, projecti
     resource_response(status, body, view.team.version, &location)
 }
 
+/// `POST /Groups`, and `PUT /Groups/{id}` (with its id and the version asked for).
+pub(super) struct GroupWrite {
+    id: String,
+    expected: Expected,
+    projection: Projection,
+    doc: GroupDocument,
+    members: Vec<MemberRef>,
+    tolerances: Vec<String>,
+}
+
+impl ScimInput for GroupWrite {
+    type Body = ScimBody;
+
+    fn parse(raw: Raw<'_, ScimBody>) -> Result<Self, ScimError> {
+        let projection = Projection::from_params(&raw.query?)?;
+        let (doc, members, tolerances) = GroupDocument::from_request(raw.body?.0)?;
+        Ok(Self { expected: expected(&raw.headers), id: raw.id, projection, doc, members, tolerances })
+    }
+}
+
 pub(super) async fn create(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    query: Params,
-    body: Result<ScimBody, ScimError>,
+    Checked(caller, input): Checked<GroupWrite>,
 ) -> Result<Response, ScimError> {
-    let parsed = (|| {
-        let projection = Projection::from_params(&params(query)?)?;
-        let (doc, members, tolerances) = GroupDocument::from_request(body?.0)?;
-        Ok((projection, doc, members, tolerances))
-    })();
-    let (projection, doc, refs, tolerances) = checked(&caller, &app, parsed).await?;
-    tolerances.iter().for_each(|t| caller.log.add_tolerance(t));
-    let view = app.provisioning().create_team(&caller, &doc, &refs).await?;
-    Ok(group_response(StatusCode::CREATED, &view, &caller.base_url, &projection))
+    input.tolerances.iter().for_each(|t| caller.log.add_tolerance(t));
+    let view = app.provisioning().create_team(&caller, &input.doc, &input.members).await?;
+    Ok(group_response(StatusCode::CREATED, &view, &caller.base_url, &input.projection))
+}
+
+/// `GET /Groups/{id}`.
+pub(super) struct GroupRead {
+    id: String,
+    projection: Projection,
+    headers: HeaderMap,
+}
+
+impl ScimInput for GroupRead {
+    type Body = NoBody;
+
+    fn parse(raw: Raw<'_, NoBody>) -> Result<Self, ScimError> {
+        let projection = Projection::from_params(&raw.query?)?;
+        Ok(Self { id: raw.id, projection, headers: raw.headers })
+    }
 }
 
 pub(super) async fn read(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    Path((_, id)): Path<(String, String)>,
-    query: Params,
-    headers: HeaderMap,
+    Checked(caller, input): Checked<GroupRead>,
 ) -> Result<Response, ScimError> {
-    let projection = checked(&caller, &app, params(query).and_then(|p| Projection::from_params(&p))).await?;
-    let wanted = MembersWanted::of(&projection);
-    let unchanged = |version| not_modified(&headers, version);
-    match app.provisioning().read_team(&caller, &id, wanted, unchanged).await? {
-        TeamRead::Found(view) => Ok(group_response(StatusCode::OK, &view, &caller.base_url, &projection)),
+    let wanted = MembersWanted::of(&input.projection);
+    let unchanged = |version| not_modified(&input.headers, version);
+    match app.provisioning().read_team(&caller, &input.id, wanted, unchanged).await? {
+        TeamRead::Found(view) => Ok(group_response(StatusCode::OK, &view, &caller.base_url, &input.projection)),
         TeamRead::NotModified { version } => Ok(not_modified_response(version)),
     }
 }
 
 pub(super) async fn replace(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    Path((_, id)): Path<(String, String)>,
-    query: Params,
-    headers: HeaderMap,
-    body: Result<ScimBody, ScimError>,
+    Checked(caller, input): Checked<GroupWrite>,
 ) -> Result<Response, ScimError> {
-    let parsed = (|| {
-        let projection = Projection::from_params(&params(query)?)?;
-        let (doc, members, tolerances) = GroupDocument::from_request(body?.0)?;
-        Ok((projection, doc, members, tolerances))
-    })();
-    let (projection, doc, refs, tolerances) = checked(&caller, &app, parsed).await?;
-    tolerances.iter().for_each(|t| caller.log.add_tolerance(t));
-    let wanted = MembersWanted::of(&projection);
-    let view = app.provisioning().replace_team(&caller, &id, &expected(&headers), &doc, &refs, wanted).await?;
-    Ok(group_response(StatusCode::OK, &view, &caller.base_url, &projection))
+    input.tolerances.iter().for_each(|t| caller.log.add_tolerance(t));
+    let wanted = MembersWanted::of(&input.projection);
+    let (doc, refs) = (&input.doc, &input.members);
+    let view = app.provisioning().replace_team(&caller, &input.id, &input.expected, doc, refs, wanted).await?;
+    Ok(group_response(StatusCode::OK, &view, &caller.base_url, &input.projection))
+}
+
+/// `PATCH /Groups/{id}`: the operations on the document and the membership change.
+pub(super) struct GroupPatch {
+    id: String,
+    expected: Expected,
+    projection: Projection,
+    document_ops: PatchRequest,
+    change: MembershipChange,
+}
+
+impl ScimInput for GroupPatch {
+    type Body = ScimBody;
+
+    fn parse(raw: Raw<'_, ScimBody>) -> Result<Self, ScimError> {
+        let projection = Projection::from_params(&raw.query?)?;
+        let request = parse_patch(&raw.body?.0)?;
+        request.tolerances.iter().for_each(|t| raw.caller.log.add_tolerance(t.as_str()));
+        let (document_ops, change) = split_patch(&request)?;
+        Ok(Self { expected: expected(&raw.headers), id: raw.id, projection, document_ops, change })
+    }
 }
 
 /// `204` with the ETag, or, when the client names `attributes` or `excludedAttributes`, `200` with the
 /// group so projected (RFC 7644 §3.5.2: a server MUST answer 200 when `attributes` is given).
 pub(super) async fn patch(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    Path((_, id)): Path<(String, String)>,
-    query: Params,
-    headers: HeaderMap,
-    body: Result<ScimBody, ScimError>,
+    Checked(caller, input): Checked<GroupPatch>,
 ) -> Result<Response, ScimError> {
-    let parsed = (|| {
-        let projection = Projection::from_params(&params(query)?)?;
-        let request = parse_patch(&body?.0)?;
-        request.tolerances.iter().for_each(|t| caller.log.add_tolerance(t.as_str()));
-        let (document_ops, change) = split_patch(&request)?;
-        Ok((projection, document_ops, change))
-    })();
-    let (projection, document_ops, change) = checked(&caller, &app, parsed).await?;
+    let GroupPatch { id, expected, projection, document_ops, change } = input;
     let asked = !projection.attributes.is_empty() || !projection.excluded.is_empty();
     let wanted = if asked { MembersWanted::of(&projection) } else { MembersWanted::No };
-    let view = app.provisioning().patch_team(&caller, &id, &expected(&headers), &document_ops, change, wanted).await?;
+    let view = app.provisioning().patch_team(&caller, &id, &expected, &document_ops, change, wanted).await?;
     if asked {
         return Ok(group_response(StatusCode::OK, &view, &caller.base_url, &projection));
     }
@@ -102,41 +127,58 @@ pub(super) async fn patch(
 
 pub(super) async fn remove(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Checked(caller, input): Checked<Target>,
 ) -> Result<Response, ScimError> {
-    app.provisioning().delete_team(&caller, &id, &expected(&headers)).await?;
+    app.provisioning().delete_team(&caller, &input.id, &input.expected).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A list page of teams is bounded by size, paged by index (docs/ARCHITECTURE.md, "Paging"): a
+/// cursor is refused.
+fn index_paged(query: ListQuery) -> Result<ListQuery, ScimError> {
+    if query.cursor.is_some() {
+        return Err(ScimError::bad_request(
+            ScimType::InvalidValue,
+            "Cursor paging is offered on /Users; page /Groups with startIndex.",
+        ));
+    }
+    Ok(query)
+}
+
+/// `GET /Groups`.
+pub(super) struct GroupList(ListQuery);
+
+impl ScimInput for GroupList {
+    type Body = NoBody;
+
+    fn parse(raw: Raw<'_, NoBody>) -> Result<Self, ScimError> {
+        index_paged(ListQuery::from_params(&raw.query?)?).map(Self)
+    }
+}
+
+/// `POST /Groups/.search` (RFC 7644 §3.4.3).
+pub(super) struct GroupSearch(ListQuery);
+
+impl ScimInput for GroupSearch {
+    type Body = ScimBody;
+
+    fn parse(raw: Raw<'_, ScimBody>) -> Result<Self, ScimError> {
+        index_paged(ListQuery::from_search_request(&raw.body?.0)?).map(Self)
+    }
 }
 
 pub(super) async fn list(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    query: Params,
+    Checked(caller, GroupList(query)): Checked<GroupList>,
 ) -> Result<Response, ScimError> {
-    let query = list_query(&caller, &app, query).await?;
-    run_list(&app, &caller, query).await
+    let page = app.provisioning().list_teams(&caller, &query, &caller.base_url).await?;
+    Ok(scim_text(StatusCode::OK, page.0))
 }
 
 pub(super) async fn search(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    body: Result<ScimBody, ScimError>,
+    Checked(caller, GroupSearch(query)): Checked<GroupSearch>,
 ) -> Result<Response, ScimError> {
-    let query = search_query(&caller, &app, body).await?;
-    run_list(&app, &caller, query).await
-}
-
-async fn run_list(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Result<Response, ScimError> {
-    if query.cursor.is_some() {
-        // docs/ARCHITECTURE.md, "Paging": a list page of teams is bounded by size, paged by index.
-        let refused = ScimError::bad_request(
-            ScimType::InvalidValue,
-            "Cursor paging is offered on /Users; page /Groups with startIndex.",
-        );
-        return checked(caller, app, Err(refused)).await;
-    }
-    let page = app.provisioning().list_teams(caller, &query, &caller.base_url).await?;
+    let page = app.provisioning().list_teams(&caller, &query, &caller.base_url).await?;
     Ok(scim_text(StatusCode::OK, page.0))
 }

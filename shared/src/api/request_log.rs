@@ -37,7 +37,7 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
     let resource_type = path.split('/').nth(5).map(|segment| segment.to_owned());
     // The route template, not the path: it holds no id, so it can be logged as it is.
     let route = request.extensions().get::<MatchedPath>().map(|matched| matched.as_str().to_owned());
-    // `org` is filled in by the token check once the organization is known (`provisioning::access`),
+    // `org` is filled in by the token check once the organization is known (`provisioning::Gate`),
     // the same moment it becomes known to the request log.
     let span = tracing::info_span!(
         "request",

@@ -14,8 +14,10 @@ use crate::scim::ScimError;
 
 pub use crate::log::LogSlot;
 
-/// The caller of a `/scim/v2/orgs/{orgId}/…` route. Extracting it reads no data; the use case it
-/// is handed to checks the token.
+/// The caller of a `/scim/v2/orgs/{orgId}/…` route. The use case it is handed to checks the token
+/// (the gate); extracting it reads only for a path whose resource id is not UTF-8, answered 404
+/// after the token check.
+#[derive(Clone)]
 pub struct ScimCaller {
     pub caller: Caller,
     /// `{origin}/scim/v2/orgs/{orgId}`: the connector base URL, for `Location` and `meta.location`.
@@ -55,9 +57,8 @@ impl FromRequestParts<AppState> for ScimCaller {
         let base_url = format!("{}/scim/v2/orgs/{org}", app.origin(&parts.headers));
         let caller = Self { caller: Caller { org, token, log }, base_url };
         if !id_is_utf8 {
-            // The token is checked first, so that only a caller with a valid token learns anything (RFC 7644 §3.12).
-            caller.authorize(app).await?;
-            return Err(ScimError::not_found("No resource has this id: the id in the path is not valid UTF-8."));
+            let refused = Err(ScimError::not_found("No resource has this id: the id in the path is not valid UTF-8."));
+            return super::request::after_check(app, &caller, refused).await;
         }
         Ok(caller)
     }

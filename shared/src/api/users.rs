@@ -1,29 +1,45 @@
 //! `/scim/v2/orgs/{orgId}/Users`: SCIM Users as Insomnia members (RFC 7644 §3.3–§3.6). HTTP only:
-//! each handler parses, calls one use case of `provisioning`, renders.
-use axum::extract::{Path, State};
+//! each handler is given its parsed input ([`Checked`]), calls one use case of `provisioning`,
+//! renders.
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::body::ScimBody;
 use super::etag::{expected, not_modified, not_modified_response};
-use super::request::{checked, list_query, params, resource_response, search_query, Params};
-use super::{scim_json, AppState, ScimCaller};
-use crate::domain::MemberRecord;
-use crate::provisioning::{groups_value, UserChange, UserView};
+use super::request::{resource_response, Checked, NoBody, Raw, ScimInput, Target};
+use super::{scim_json, AppState};
+use crate::domain::{MemberRecord, TeamRecord};
+use crate::provisioning::{Expected, UserChange, UserListRequest, UserView};
 use crate::scim::list::{cursor_list_response, list_response, ListQuery, Projection};
-use crate::scim::patch::parse_patch;
+use crate::scim::patch::{parse_patch, PatchRequest};
 use crate::scim::user::{self, UserDocument};
 use crate::scim::ScimError;
 
-fn user_response(status: StatusCode, view: &UserView, base_url: &str, projection: &Projection) -> Response {
+/// A user as answered: its document, with its teams as the read-only `groups` when they were read.
+fn render(view: &UserView, base_url: &str, projection: &Projection) -> Value {
     let mut body = user::render(&view.member, base_url);
     if !view.teams.is_empty() && !projection.excludes("groups", user::rules()) {
         if let Value::Object(map) = &mut body {
             map.insert("groups".into(), groups_value(&view.teams, base_url));
         }
     }
-    let body = projection.apply(body, user::rules()).to_string();
+    projection.apply(body, user::rules())
+}
+
+/// A user's read-only `groups` attribute.
+pub fn groups_value(teams: &[TeamRecord], base_url: &str) -> Value {
+    Value::Array(
+        teams
+            .iter()
+            .map(|t| json!({"value": t.id, "$ref": format!("{base_url}/Groups/{}", t.id), "display": t.display_name, "type": "direct"}))
+            .collect(),
+    )
+}
+
+fn user_response(status: StatusCode, view: &UserView, base_url: &str, projection: &Projection) -> Response {
+    let body = render(view, base_url, projection).to_string();
     let location = format!("{base_url}/Users/{}", view.member.id);
     resource_response(status, body, view.member.version, &location)
 }
@@ -33,112 +49,171 @@ fn written(member: MemberRecord) -> UserView {
     UserView { member, teams: Vec::new() }
 }
 
+/// `POST /Users`.
+pub(super) struct NewUser {
+    projection: Projection,
+    doc: UserDocument,
+    tolerances: Vec<String>,
+}
+
+impl ScimInput for NewUser {
+    type Body = ScimBody;
+
+    fn parse(raw: Raw<'_, ScimBody>) -> Result<Self, ScimError> {
+        let projection = Projection::from_params(&raw.query?)?;
+        let (doc, tolerances) = UserDocument::from_request(raw.body?.0)?;
+        doc.account_email()?;
+        Ok(Self { projection, doc, tolerances })
+    }
+}
+
 pub(super) async fn create(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    query: Params,
-    body: Result<ScimBody, ScimError>,
+    Checked(caller, input): Checked<NewUser>,
 ) -> Result<Response, ScimError> {
-    let parsed = (|| {
-        let projection = Projection::from_params(&params(query)?)?;
-        let (doc, tolerances) = UserDocument::from_request(body?.0)?;
-        doc.account_email()?;
-        Ok((projection, doc, tolerances))
-    })();
-    let (projection, doc, tolerances) = checked(&caller, &app, parsed).await?;
-    tolerances.iter().for_each(|t| caller.log.add_tolerance(t));
-    let member = app.provisioning().create_user(&caller, &doc).await?;
-    Ok(user_response(StatusCode::CREATED, &written(member), &caller.base_url, &projection))
+    input.tolerances.iter().for_each(|t| caller.log.add_tolerance(t));
+    let member = app.provisioning().create_user(&caller, &input.doc).await?;
+    Ok(user_response(StatusCode::CREATED, &written(member), &caller.base_url, &input.projection))
+}
+
+/// `GET /Users/{id}`.
+pub(super) struct UserRead {
+    id: String,
+    projection: Projection,
+    headers: HeaderMap,
+}
+
+impl ScimInput for UserRead {
+    type Body = NoBody;
+
+    fn parse(raw: Raw<'_, NoBody>) -> Result<Self, ScimError> {
+        let projection = Projection::from_params(&raw.query?)?;
+        Ok(Self { id: raw.id, projection, headers: raw.headers })
+    }
 }
 
 pub(super) async fn read(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    Path((_, id)): Path<(String, String)>,
-    query: Params,
-    headers: HeaderMap,
+    Checked(caller, input): Checked<UserRead>,
 ) -> Result<Response, ScimError> {
-    let projection = checked(&caller, &app, params(query).and_then(|p| Projection::from_params(&p))).await?;
-    let view = app.provisioning().read_user(&caller, &id).await?;
-    if not_modified(&headers, view.member.version) {
+    let view = app.provisioning().read_user(&caller, &input.id).await?;
+    if not_modified(&input.headers, view.member.version) {
         return Ok(not_modified_response(view.member.version));
     }
-    Ok(user_response(StatusCode::OK, &view, &caller.base_url, &projection))
+    Ok(user_response(StatusCode::OK, &view, &caller.base_url, &input.projection))
+}
+
+/// `PUT /Users/{id}`.
+pub(super) struct UserReplace {
+    id: String,
+    expected: Expected,
+    projection: Projection,
+    doc: UserDocument,
+    tolerances: Vec<String>,
+}
+
+impl ScimInput for UserReplace {
+    type Body = ScimBody;
+
+    fn parse(raw: Raw<'_, ScimBody>) -> Result<Self, ScimError> {
+        let projection = Projection::from_params(&raw.query?)?;
+        let (doc, tolerances) = UserDocument::from_request(raw.body?.0)?;
+        Ok(Self { expected: expected(&raw.headers), id: raw.id, projection, doc, tolerances })
+    }
 }
 
 pub(super) async fn replace(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    Path((_, id)): Path<(String, String)>,
-    query: Params,
-    headers: HeaderMap,
-    body: Result<ScimBody, ScimError>,
+    Checked(caller, input): Checked<UserReplace>,
 ) -> Result<Response, ScimError> {
-    let parsed = (|| {
-        let projection = Projection::from_params(&params(query)?)?;
-        let (doc, tolerances) = UserDocument::from_request(body?.0)?;
-        Ok((projection, doc, tolerances))
-    })();
-    let (projection, doc, tolerances) = checked(&caller, &app, parsed).await?;
-    tolerances.iter().for_each(|t| caller.log.add_tolerance(t));
-    let change = UserChange::Replace(doc);
-    let member = app.provisioning().change_user(&caller, &id, &expected(&headers), &change).await?;
-    Ok(user_response(StatusCode::OK, &written(member), &caller.base_url, &projection))
+    input.tolerances.iter().for_each(|t| caller.log.add_tolerance(t));
+    let change = UserChange::Replace(input.doc);
+    let member = app.provisioning().change_user(&caller, &input.id, &input.expected, &change).await?;
+    Ok(user_response(StatusCode::OK, &written(member), &caller.base_url, &input.projection))
+}
+
+/// `PATCH /Users/{id}`.
+pub(super) struct UserPatch {
+    id: String,
+    expected: Expected,
+    projection: Projection,
+    request: PatchRequest,
+}
+
+impl ScimInput for UserPatch {
+    type Body = ScimBody;
+
+    fn parse(raw: Raw<'_, ScimBody>) -> Result<Self, ScimError> {
+        let projection = Projection::from_params(&raw.query?)?;
+        let request = parse_patch(&raw.body?.0)?;
+        Ok(Self { expected: expected(&raw.headers), id: raw.id, projection, request })
+    }
 }
 
 pub(super) async fn patch(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    Path((_, id)): Path<(String, String)>,
-    query: Params,
-    headers: HeaderMap,
-    body: Result<ScimBody, ScimError>,
+    Checked(caller, input): Checked<UserPatch>,
 ) -> Result<Response, ScimError> {
-    let parsed = (|| {
-        let projection = Projection::from_params(&params(query)?)?;
-        let request = parse_patch(&body?.0)?;
-        Ok((projection, request))
-    })();
-    let (projection, request) = checked(&caller, &app, parsed).await?;
-    let change = UserChange::Patch(request);
-    let member = app.provisioning().change_user(&caller, &id, &expected(&headers), &change).await?;
-    Ok(user_response(StatusCode::OK, &written(member), &caller.base_url, &projection))
+    let change = UserChange::Patch(input.request);
+    let member = app.provisioning().change_user(&caller, &input.id, &input.expected, &change).await?;
+    Ok(user_response(StatusCode::OK, &written(member), &caller.base_url, &input.projection))
 }
 
 pub(super) async fn remove(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Checked(caller, input): Checked<Target>,
 ) -> Result<Response, ScimError> {
-    app.provisioning().delete_user(&caller, &id, &expected(&headers)).await?;
+    app.provisioning().delete_user(&caller, &input.id, &input.expected).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /Users`: the query planned, its cursor (if any) decoded.
+pub(super) struct UserList(UserListRequest);
+
+impl ScimInput for UserList {
+    type Body = NoBody;
+
+    fn parse(raw: Raw<'_, NoBody>) -> Result<Self, ScimError> {
+        let query = ListQuery::from_params(&raw.query?)?;
+        raw.app.provisioning().plan_user_list(&raw.caller.org, query).map(Self)
+    }
+}
+
+/// `POST /Users/.search` (RFC 7644 §3.4.3).
+pub(super) struct UserSearch(UserListRequest);
+
+impl ScimInput for UserSearch {
+    type Body = ScimBody;
+
+    fn parse(raw: Raw<'_, ScimBody>) -> Result<Self, ScimError> {
+        let query = ListQuery::from_search_request(&raw.body?.0)?;
+        raw.app.provisioning().plan_user_list(&raw.caller.org, query).map(Self)
+    }
 }
 
 pub(super) async fn list(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    query: Params,
+    Checked(caller, UserList(request)): Checked<UserList>,
 ) -> Result<Response, ScimError> {
-    let query = list_query(&caller, &app, query).await?;
-    run_list(&app, &caller, query).await
+    run_list(&app, &caller, request).await
 }
 
 pub(super) async fn search(
     State(app): State<AppState>,
-    caller: ScimCaller,
-    body: Result<ScimBody, ScimError>,
+    Checked(caller, UserSearch(request)): Checked<UserSearch>,
 ) -> Result<Response, ScimError> {
-    let query = search_query(&caller, &app, body).await?;
-    run_list(&app, &caller, query).await
+    run_list(&app, &caller, request).await
 }
 
-async fn run_list(app: &AppState, caller: &ScimCaller, query: ListQuery) -> Result<Response, ScimError> {
-    let page = app.provisioning().list_users(caller, &query, &caller.base_url).await?;
-    let projected: Vec<Value> = page.resources.into_iter().map(|r| query.projection.apply(r, user::rules())).collect();
+async fn run_list(app: &AppState, caller: &super::ScimCaller, request: UserListRequest) -> Result<Response, ScimError> {
+    // Filters are evaluated on resources as they are answered (`meta.location` included).
+    let page = app.provisioning().list_users(caller, &request, &caller.base_url).await?;
+    let query = request.query();
+    let resources: Vec<Value> =
+        page.users.iter().map(|view| render(view, &caller.base_url, &query.projection)).collect();
     let body = match query.cursor {
-        Some(_) => cursor_list_response(projected, page.total, page.next_cursor),
-        None => list_response(projected, page.total, query.start_index),
+        Some(_) => cursor_list_response(resources, page.total, page.next_cursor),
+        None => list_response(resources, page.total, query.start_index),
     };
     Ok(scim_json(StatusCode::OK, &body))
 }

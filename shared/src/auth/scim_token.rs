@@ -2,14 +2,11 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
-use super::AuthorizedOrg;
-use crate::domain::{AccessGrant, ClientId, OrgId, ScimSettings, TokenHash};
+use crate::domain::{ClientId, TokenHash};
 
 /// Prefix of every SCIM token: lets secret scanners recognise a leaked token.
 const TOKEN_PREFIX: &str = "iscim_";
@@ -91,44 +88,10 @@ impl TokenKey {
         (IssuedToken(token), hash)
     }
 
-    /// Checks a presented token against `org`'s SCIM settings: on success, the organization's
-    /// data is the caller's to touch. Accepted: the current static token, the previous one while
-    /// its overlap lasts, and an OAuth access token (`access`: the grant stored under the
-    /// presented token's keyed hash, read in the same BatchGetItem) of the current grant epoch
-    /// (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth").
-    pub fn authorize(
-        &self,
-        org: &OrgId,
-        settings: Option<&ScimSettings>,
-        access: Option<&AccessGrant>,
-        presented: &PresentedToken,
-        now: DateTime<Utc>,
-    ) -> Result<(AuthorizedOrg, Credential), AuthError> {
-        let settings = settings.filter(|s| s.enabled).ok_or(AuthError::InvalidToken)?;
-        let presented_hash = self.hash(&presented.0);
-        // Both static comparisons always run: the time taken does not tell which one matched.
-        let current_hash = settings.token_hash.as_ref().map_or("", TokenHash::as_str);
-        let current: bool = presented_hash.as_bytes().ct_eq(current_hash.as_bytes()).into();
-        let previous_hash = settings.previous_token.as_ref().map_or("", |p| p.hash.as_str());
-        let previous: bool = presented_hash.as_bytes().ct_eq(previous_hash.as_bytes()).into();
-        if current && settings.has_token() {
-            // Expiry is told only to a caller holding the right token.
-            if settings.is_expired(now) {
-                return Err(AuthError::ExpiredToken);
-            }
-            return Ok((AuthorizedOrg::checked(org.clone()), Credential::Current));
-        }
-        if previous && settings.revoked_at.is_none() && settings.previous_in_overlap(now).is_some() {
-            return Ok((AuthorizedOrg::checked(org.clone()), Credential::Previous));
-        }
-        // The grant was found under the presented token's keyed hash: its key is the comparison.
-        if let Some(grant) = access.filter(|g| g.epoch == settings.grant_epoch) {
-            if now >= grant.expires_at {
-                return Err(AuthError::ExpiredAccessToken);
-            }
-            return Ok((AuthorizedOrg::checked(org.clone()), Credential::Access(grant.client_id.clone())));
-        }
-        Err(AuthError::InvalidToken)
+    /// The keyed hash of a presented token: the form the token check compares
+    /// (`provisioning::decide`).
+    pub fn presented_hash(&self, presented: &PresentedToken) -> String {
+        self.hash(&presented.0)
     }
 
     /// The keyed hash of a presented token that has the shape of an OAuth access token (its grant
@@ -191,15 +154,22 @@ impl PresentedToken {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{IdentityProvider, TokenWindow};
-    use chrono::Duration;
+    use crate::domain::{AccessGrant, IdentityProvider, ScimSettings, TokenWindow};
+    use chrono::{DateTime, Duration, Utc};
 
     fn key() -> TokenKey {
         TokenKey::new(&[7u8; 32]).unwrap()
     }
 
-    fn org() -> OrgId {
-        OrgId::parse("acme").unwrap()
+    /// The token check as the gate makes it: the presented token's keyed hash, decided on.
+    fn authorize(
+        key: &TokenKey,
+        settings: Option<&ScimSettings>,
+        grant: Option<&AccessGrant>,
+        presented: &PresentedToken,
+        now: DateTime<Utc>,
+    ) -> Result<Credential, AuthError> {
+        crate::provisioning::decide(settings, grant, &key.presented_hash(presented), now)
     }
 
     fn settings(hash: TokenHash, expires: Option<DateTime<Utc>>) -> ScimSettings {
@@ -219,19 +189,16 @@ mod tests {
         let now = Utc::now();
         let s = settings(hash_a, Some(now + Duration::days(1)));
         let presented = PresentedToken::from_authorization(Some(&format!("Bearer {}", a.reveal()))).unwrap();
-        assert_eq!(key.authorize(&org(), Some(&s), None, &presented, now).map(|_| ()), Ok(()));
+        assert_eq!(authorize(&key, Some(&s), None, &presented, now).map(|_| ()), Ok(()));
         let other = PresentedToken::from_authorization(Some(&format!("bearer {}", b.reveal()))).unwrap();
-        assert_eq!(key.authorize(&org(), Some(&s), None, &other, now).map(|_| ()), Err(AuthError::InvalidToken));
-        assert_eq!(key.authorize(&org(), None, None, &presented, now).map(|_| ()), Err(AuthError::InvalidToken));
+        assert_eq!(authorize(&key, Some(&s), None, &other, now).map(|_| ()), Err(AuthError::InvalidToken));
+        assert_eq!(authorize(&key, None, None, &presented, now).map(|_| ()), Err(AuthError::InvalidToken));
         assert_eq!(
-            key.authorize(&org(), Some(&s), None, &presented, now + Duration::days(2)).map(|_| ()),
+            authorize(&key, Some(&s), None, &presented, now + Duration::days(2)).map(|_| ()),
             Err(AuthError::ExpiredToken)
         );
         let disabled = ScimSettings { enabled: false, ..s };
-        assert_eq!(
-            key.authorize(&org(), Some(&disabled), None, &presented, now).map(|_| ()),
-            Err(AuthError::InvalidToken)
-        );
+        assert_eq!(authorize(&key, Some(&disabled), None, &presented, now).map(|_| ()), Err(AuthError::InvalidToken));
     }
 
     #[test]
@@ -250,7 +217,7 @@ mod tests {
             end_entry: None,
         });
         let bearer = |t: &str| PresentedToken::from_authorization(Some(&format!("Bearer {t}"))).unwrap();
-        let check = |s: &ScimSettings, t: &str, at| key.authorize(&org(), Some(s), None, &bearer(t), at).map(|r| r.1);
+        let check = |s: &ScimSettings, t: &str, at| authorize(&key, Some(s), None, &bearer(t), at);
         assert_eq!(check(&s, new.reveal(), now), Ok(Credential::Current));
         assert_eq!(check(&s, old.reveal(), now), Ok(Credential::Previous));
         assert_eq!(check(&s, old.reveal(), now + Duration::hours(2)), Err(AuthError::InvalidToken));
@@ -262,8 +229,7 @@ mod tests {
         let grant =
             AccessGrant { client_id: client.clone(), epoch: 0, expires_at: now + Duration::hours(1), family: None };
         let access = bearer("iscim_at_whatever");
-        let with =
-            |s: &ScimSettings, g: &AccessGrant, at| key.authorize(&org(), Some(s), Some(g), &access, at).map(|r| r.1);
+        let with = |s: &ScimSettings, g: &AccessGrant, at| authorize(&key, Some(s), Some(g), &access, at);
         assert_eq!(with(&s, &grant, now), Ok(Credential::Access(client)));
         assert_eq!(with(&s, &grant, now + Duration::hours(1)), Err(AuthError::ExpiredAccessToken));
         let moved_on = ScimSettings { grant_epoch: 1, ..s.clone() };

@@ -1,6 +1,6 @@
 //! Tenant scope as a type (docs/ARCHITECTURE.md, "Tenant scope"): an [`AuthorizedOrg`] names an
 //! organization whose data the current caller has been allowed to touch. Only a successful check
-//! makes one: the SCIM token check ([`super::TokenKey::authorize`]), the console's owner check, or
+//! makes one: the SCIM token check (`provisioning::Gate`, on `provisioning::decide`), the console's owner check, or
 //! an operator's own tools, which say so by name. The store's calls on an organization's data take
 //! one, so a handler that skips the check does not compile.
 use std::fmt;

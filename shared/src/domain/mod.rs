@@ -2,6 +2,7 @@
 //! memberships, SCIM settings. Entities and their rules; no storage (that is `store/`).
 mod email;
 mod ids;
+mod lookup;
 mod member;
 mod oauth;
 mod organization;
@@ -10,6 +11,7 @@ mod team;
 
 pub use email::{EmailAddress, EmailError};
 pub use ids::{IdError, OrgId};
+pub use lookup::LookupAttr;
 pub use member::{Account, ManagedBy, MemberRecord};
 pub use oauth::{
     AccessGrant, ClientId, CodeGrant, GrantFamily, OAuthClient, RedirectUri, RefreshGrant, MAX_REDIRECT_URIS,

@@ -9,7 +9,8 @@
 //! presenting a token that passed the check on this instance is counted, all of an organization's
 //! valid tokens in one counter (two static tokens during a rotation's overlap, OAuth access tokens):
 //! a wrong token writes nothing and spends nothing; the first request an instance sees of a token
-//! goes uncounted.
+//! goes uncounted. What an instance learned lives in its gate ([`FairUseMemory`], part of the
+//! function's state): each function state (and each test's app) has its own.
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -41,23 +42,26 @@ struct Known {
     valid: Vec<String>,
 }
 
-static KNOWN: Mutex<Option<HashMap<OrgId, Known>>> = Mutex::new(None);
+/// What this instance remembers of each organization's fair use: held by the gate, so by the
+/// function's state, one per instance.
+#[derive(Debug, Default)]
+pub struct FairUseMemory(Mutex<HashMap<OrgId, Known>>);
 
-/// The budget to count this request under before its read comes back, and the buckets of the
-/// organization's valid tokens this instance saw pass.
-pub fn remembered(org: &OrgId) -> (RateBudget, Vec<String>) {
-    KNOWN
-        .lock()
-        .ok()
-        .and_then(|map| map.as_ref().and_then(|m| m.get(org).cloned()))
-        .map_or((DEFAULT_BUDGET, Vec::new()), |known| (known.budget, known.valid))
-}
+impl FairUseMemory {
+    /// The budget to count this request under before its read comes back, and the buckets of the
+    /// organization's valid tokens this instance saw pass.
+    pub fn remembered(&self, org: &OrgId) -> (RateBudget, Vec<String>) {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|map| map.get(org).cloned())
+            .map_or((DEFAULT_BUDGET, Vec::new()), |known| (known.budget, known.valid))
+    }
 
-/// Remembers what a token check found: the budget read (the defaults when none is set), and
-/// whether the presented token's bucket passed (remembered) or failed (forgotten).
-pub fn remember(org: &OrgId, budget: RateBudget, bucket: Option<&str>, passed: bool) {
-    if let Ok(mut map) = KNOWN.lock() {
-        let map = map.get_or_insert_with(HashMap::new);
+    /// Remembers what a token check found: the budget read (the defaults when none is set), and
+    /// whether the presented token's bucket passed (remembered) or failed (forgotten).
+    pub fn remember(&self, org: &OrgId, budget: RateBudget, bucket: Option<&str>, passed: bool) {
+        let Ok(mut map) = self.0.lock() else { return };
         if map.len() >= REMEMBERED && !map.contains_key(org) {
             map.clear();
         }
@@ -146,28 +150,33 @@ mod tests {
 
     #[test]
     fn a_budget_read_is_remembered_per_organization() {
+        let memory = FairUseMemory::default();
         let org = OrgId::parse("fair-use-memory").unwrap();
-        assert_eq!(remembered(&org), (DEFAULT_BUDGET, Vec::new()));
-        remember(&org, RateBudget { per_second: 1, burst: 2 }, Some("b"), true);
-        assert_eq!(remembered(&org), (RateBudget { per_second: 1, burst: 2 }, vec!["b".to_owned()]));
+        assert_eq!(memory.remembered(&org), (DEFAULT_BUDGET, Vec::new()));
+        memory.remember(&org, RateBudget { per_second: 1, burst: 2 }, Some("b"), true);
+        assert_eq!(memory.remembered(&org), (RateBudget { per_second: 1, burst: 2 }, vec!["b".to_owned()]));
+        let other = OrgId::parse("fair-use-other").unwrap();
+        assert_eq!(memory.remembered(&other), (DEFAULT_BUDGET, Vec::new()), "per organization");
+        assert_eq!(FairUseMemory::default().remembered(&org), (DEFAULT_BUDGET, Vec::new()), "per instance");
     }
 
     #[test]
     fn two_valid_tokens_are_both_remembered_without_ping_pong() {
+        let memory = FairUseMemory::default();
         let org = OrgId::parse("fair-use-two-tokens").unwrap();
         for _ in 0..3 {
-            remember(&org, DEFAULT_BUDGET, Some("old"), true);
-            remember(&org, DEFAULT_BUDGET, Some("new"), true);
+            memory.remember(&org, DEFAULT_BUDGET, Some("old"), true);
+            memory.remember(&org, DEFAULT_BUDGET, Some("new"), true);
         }
-        assert_eq!(remembered(&org).1, ["old", "new"]);
+        assert_eq!(memory.remembered(&org).1, ["old", "new"]);
         // A wrong token changes nothing; a remembered one that fails is forgotten.
-        remember(&org, DEFAULT_BUDGET, Some("wrong"), false);
-        assert_eq!(remembered(&org).1, ["old", "new"]);
-        remember(&org, DEFAULT_BUDGET, Some("old"), false);
-        assert_eq!(remembered(&org).1, ["new"]);
+        memory.remember(&org, DEFAULT_BUDGET, Some("wrong"), false);
+        assert_eq!(memory.remembered(&org).1, ["old", "new"]);
+        memory.remember(&org, DEFAULT_BUDGET, Some("old"), false);
+        assert_eq!(memory.remembered(&org).1, ["new"]);
         for bucket in ["a", "b", "c", "d", "e"] {
-            remember(&org, DEFAULT_BUDGET, Some(bucket), true);
+            memory.remember(&org, DEFAULT_BUDGET, Some(bucket), true);
         }
-        assert_eq!(remembered(&org).1, ["b", "c", "d", "e"], "at most four, the newest");
+        assert_eq!(memory.remembered(&org).1, ["b", "c", "d", "e"], "at most four, the newest");
     }
 }

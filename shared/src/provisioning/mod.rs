@@ -1,25 +1,27 @@
 //! SCIM use cases above the store, as `admin/` holds the console's: what a provisioning request
 //! does, whatever HTTP carried it (docs/ARCHITECTURE.md, "Layers"). The HTTP handlers in `api/`
 //! parse, call one use case, render. Every use case checks the caller's token first, in the same
-//! read as its first data, and works on an [`AuthorizedOrg`](crate::auth::AuthorizedOrg).
-mod access;
+//! read as its first data (the [`Gate`]), and works on an [`AuthorizedOrg`](crate::auth::AuthorizedOrg).
 mod cursor;
+mod decision;
 mod deletes;
 mod error;
 pub mod fair_use;
+mod gate;
 mod last_use;
 mod retry;
 mod teams;
 mod user_lists;
 mod users;
 
-pub use access::Caller;
+pub use decision::{decide, Decision};
 pub use deletes::{delete_team, delete_user};
 pub use error::ProvisioningError;
+pub use gate::{Caller, Gate};
 pub use retry::{pause_after_conflict, WRITE_ATTEMPTS};
 pub use teams::{finish_team_write, GroupPage, GroupView, MembersWanted, TeamRead};
-pub use user_lists::{UserPage, LIST_ITEM_BUDGET};
-pub use users::{groups_value, UserChange, UserView};
+pub use user_lists::{KeyLookup, ListPlan, UserListRequest, UserPage, LIST_ITEM_BUDGET};
+pub use users::{UserChange, UserView};
 
 use crate::auth::TokenKey;
 use crate::clock::Clock;
@@ -34,6 +36,8 @@ pub struct Provisioning<'a> {
     pub token_key: &'a TokenKey,
     pub clock: &'a Clock,
     pub mailer: &'a Mailer,
+    /// The token check, with what this instance remembers between requests.
+    pub gate: &'a Gate,
     /// Work that runs after the response (the welcome email).
     pub background: &'a RequestLogWriter,
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
 use super::{deletes, Caller, Expected, Provisioning, ProvisioningError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
+use crate::domain::{LookupAttr, MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
 use crate::scim::group::{
     self, filter_mentions_members, GroupDocument, ListPage, MemberRef, MembershipChange, Pushed, LIST_PAGE_BUDGET,
     MEMBERS_INLINE_LIMIT,
@@ -16,9 +16,7 @@ use crate::scim::group::{
 use crate::scim::list::{ListQuery, Projection};
 use crate::scim::patch::PatchRequest;
 use crate::scim::{ScimError, ScimType};
-use crate::store::{
-    Prefetch, Prefetched, Store, TeamGuard, TeamState, TeamWriteError, MEMBERSHIPS_PER_TRANSACTION, TEAM_EXTERNAL_ID,
-};
+use crate::store::{Prefetch, Prefetched, Store, TeamGuard, TeamState, TeamWriteError, MEMBERSHIPS_PER_TRANSACTION};
 
 const KIND: &str = "group";
 
@@ -129,7 +127,7 @@ impl Provisioning<'_> {
         refs: &[MemberRef],
     ) -> Result<GroupView, ProvisioningError> {
         let name = doc.display_name().to_owned();
-        let prefetch = Prefetch::team_name(&name).and_members(refs.iter().map(|r| r.value.as_str()));
+        let prefetch = Prefetch::new_team(&name, refs.iter().map(|r| r.value.as_str()));
         let (org, found) = self.authorize_with(caller, &prefetch).await?;
         let superseded = match &found.team_name_owner {
             None => None,
@@ -211,7 +209,7 @@ impl Provisioning<'_> {
         refs: &[MemberRef],
         members: MembersWanted,
     ) -> Result<GroupView, ProvisioningError> {
-        let prefetch = Prefetch::team(id).and_members(refs.iter().map(|r| r.value.as_str()));
+        let prefetch = Prefetch::team_and_members(id, refs.iter().map(|r| r.value.as_str()));
         let (org, mut found) = self.authorize_with(caller, &prefetch).await?;
         // Validate members before anything is written.
         let target = self.resolve_members(&org, refs, &found, id).await?;
@@ -235,7 +233,7 @@ impl Provisioning<'_> {
         members: MembersWanted,
     ) -> Result<GroupView, ProvisioningError> {
         let adds: Vec<&MemberRef> = change.adds.iter().chain(change.replace_all.iter().flatten()).collect();
-        let prefetch = Prefetch::team(id).and_members(adds.iter().map(|r| r.value.as_str()));
+        let prefetch = Prefetch::team_and_members(id, adds.iter().map(|r| r.value.as_str()));
         let (org, mut found) = self.authorize_with(caller, &prefetch).await?;
         // Unknown members refuse the whole request before anything is written.
         let added: Vec<MemberRef> = adds.into_iter().cloned().collect();
@@ -401,13 +399,13 @@ impl Provisioning<'_> {
                 (org, teams)
             }
             Some((path, value)) if path.is(rules, "externalId", None) => {
-                let prefetch = Prefetch::default().with_lookup(TEAM_EXTERNAL_ID, value);
+                let prefetch = Prefetch::lookup(LookupAttr::TeamExternalId, value);
                 let (org, found) = self.authorize_with(caller, &prefetch).await?;
                 let teams = self.store.teams_by_ids(&org, &found.ids).await?;
                 (org, teams)
             }
             Some((path, value)) if path.is(rules, "members", Some("value")) || path.is(rules, "members", None) => {
-                let (org, found) = self.authorize_with(caller, &Prefetch::default().with_user_teams(value)).await?;
+                let (org, found) = self.authorize_with(caller, &Prefetch::teams_of_member(value)).await?;
                 let teams = self.store.teams_by_ids(&org, &found.ids).await?;
                 (org, teams)
             }

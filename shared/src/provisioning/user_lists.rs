@@ -14,13 +14,14 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::cursor::{self, CursorPosition};
-use super::{Caller, Provisioning, ProvisioningError};
-use crate::auth::AuthorizedOrg;
-use crate::domain::MemberRecord;
+use super::{Caller, Provisioning, ProvisioningError, UserView};
+use crate::auth::{AuthorizedOrg, TokenKey};
+use crate::domain::{LookupAttr, MemberRecord, OrgId, TeamRecord};
+use crate::scim::filter::Filter;
 use crate::scim::list::{compare_sort_keys, sort_key, ListQuery};
 use crate::scim::user;
 use crate::scim::{ScimError, ScimType};
-use crate::store::{Prefetch, Prefetched, WalkPage, WalkScope};
+use crate::store::{Prefetch, Prefetched, StoreError, WalkPage, WalkScope};
 
 /// Items one list request may read at most (about 50 MB of member items: well inside the
 /// function's timeout and memory). A list that would read more is `400 tooMany`.
@@ -30,43 +31,84 @@ const WALK_TTL_SECS: i64 = crate::lifetimes::WALK_POSITION.num_seconds();
 /// Member ids read per step when a team is streamed for a sort.
 const TEAM_STREAM_STEP: usize = 500;
 
-/// One page of a user list.
+/// One page of a user list: the users (with their teams when `groups` was asked for), to be
+/// rendered and projected by the caller.
 pub struct UserPage {
-    /// The users, rendered (before projection).
-    pub resources: Vec<Value>,
+    pub users: Vec<UserView>,
     pub total: usize,
     /// Under cursor paging, the cursor of the next page while more follow.
     pub next_cursor: Option<String>,
 }
 
-/// How a filter can be answered by key lookups instead of reading the organization's members.
-enum Lookup {
-    Id(String),
-    UserName(String),
-    Index(&'static str, String),
-    Team(String),
+/// How a user list is answered; decided from the query alone ([`ListPlan::of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListPlan {
+    /// A filter that requires an equality answered by a key: a handful of candidates, re-checked
+    /// against the whole filter (any `sortBy` applies to them).
+    KeyLookup(KeyLookup),
+    /// No filter and no `sortBy` (the organization's members), or exactly
+    /// `groups.value eq "<team>"` without `sortBy` (the team's): an in-order walk.
+    Walk(WalkScope),
+    /// Exactly `groups.value eq "<team>"` with a `sortBy`: the team's members streamed in steps.
+    SortedTeam(String),
+    /// Any other filter, or a `sortBy` alone: the organization's members streamed.
+    Streamed,
 }
 
-fn lookup_for(query: &ListQuery) -> Option<Lookup> {
-    let rules = user::rules();
-    let filter = query.filter.as_ref()?;
-    // A team's members are paged by key without re-checking the filter: only for exactly `groups.value eq`.
-    if let Some((path, value)) = filter.as_string_equality() {
-        if path.is(rules, "groups", Some("value")) || path.is(rules, "groups", None) {
-            return Some(Lookup::Team(value.to_owned()));
+/// A key that answers a filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyLookup {
+    Id(String),
+    UserName(String),
+    /// A value of an indexed attribute (as the filter spells it: the index normalizes).
+    Indexed(LookupAttr, String),
+}
+
+impl ListPlan {
+    pub fn of(query: &ListQuery) -> Self {
+        let Some(filter) = &query.filter else {
+            return if query.sort_by.is_some() { Self::Streamed } else { Self::Walk(WalkScope::Members) };
+        };
+        // A team's members are paged by key without re-checking the filter: only for exactly `groups.value eq`.
+        if let Some(team) = team_equality(filter) {
+            return if query.sort_by.is_some() { Self::SortedTeam(team) } else { Self::Walk(WalkScope::Team(team)) };
+        }
+        key_lookup(filter).map_or(Self::Streamed, Self::KeyLookup)
+    }
+
+    /// The fingerprint a cursor is bound to: the sequence it walks and the filter it applies.
+    fn fingerprint(&self, query: &ListQuery) -> String {
+        match (self, &query.filter) {
+            (Self::Walk(scope), _) => scope.segment(),
+            (_, None) => WalkScope::Members.segment(),
+            (_, Some(filter)) => {
+                let digest = Sha256::digest(format!("{filter:?}").as_bytes());
+                let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+                format!("FILTER#{hex}")
+            }
         }
     }
-    // The other lookups give candidates that `page_of` re-checks against the whole filter, so any equality the
-    // filter requires will do (`emails[type eq "work"].value eq "x"` requires `emails.value eq "x"`).
+}
+
+fn team_equality(filter: &Filter) -> Option<String> {
+    let rules = user::rules();
+    let (path, value) = filter.as_string_equality()?;
+    (path.is(rules, "groups", Some("value")) || path.is(rules, "groups", None)).then(|| value.to_owned())
+}
+
+/// The candidates a lookup gives are re-checked against the whole filter, so any equality the
+/// filter requires will do (`emails[type eq "work"].value eq "x"` requires `emails.value eq "x"`).
+fn key_lookup(filter: &Filter) -> Option<KeyLookup> {
+    let rules = user::rules();
     filter.required_string_equalities().into_iter().find_map(|(path, value)| {
         if path.is(rules, "id", None) {
-            Some(Lookup::Id(value.to_owned()))
+            Some(KeyLookup::Id(value.to_owned()))
         } else if path.is(rules, "userName", None) {
-            Some(Lookup::UserName(value.to_owned()))
+            Some(KeyLookup::UserName(value.to_owned()))
         } else if path.is(rules, "externalId", None) {
-            Some(Lookup::Index("externalId", value.to_owned()))
+            Some(KeyLookup::Indexed(LookupAttr::ExternalId, value.to_owned()))
         } else if path.is(rules, "emails", None) || path.is(rules, "emails", Some("value")) {
-            Some(Lookup::Index("email", value.to_lowercase()))
+            Some(KeyLookup::Indexed(LookupAttr::Email, value.to_owned()))
         } else {
             None
         }
@@ -74,12 +116,32 @@ fn lookup_for(query: &ListQuery) -> Option<Lookup> {
 }
 
 /// Where the page starts: an index, or a cursor's position (none: the first cursor page).
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Paging {
     Index(usize),
     Cursor(Option<CursorPosition>),
 }
 
 impl Paging {
+    /// The paging `query` asks for; a cursor is checked against `fingerprint` (the plan's).
+    fn of(
+        key: &TokenKey,
+        org: &OrgId,
+        query: &ListQuery,
+        fingerprint: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self, ScimError> {
+        match query.cursor.as_deref() {
+            None => Ok(Self::Index(query.start_index)),
+            Some(_) if query.sort_by.is_some() => Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                "Cursor paging goes in id order: 'sortBy' pages by 'startIndex' only.",
+            )),
+            Some("") => Ok(Self::Cursor(None)),
+            Some(text) => cursor::decode(key, org, fingerprint, text, now).map(|p| Self::Cursor(Some(p))),
+        }
+    }
+
     /// The id the page continues after, when it is known without a read.
     fn known_after(&self) -> Option<Option<&str>> {
         match self {
@@ -99,16 +161,17 @@ impl Paging {
     }
 }
 
-/// The fingerprint a cursor is bound to: the sequence it walks and the filter it applies.
-fn fingerprint(query: &ListQuery, scope: Option<&WalkScope>) -> String {
-    match (scope, &query.filter) {
-        (Some(scope), _) => scope.segment(),
-        (None, None) => WalkScope::Members.segment(),
-        (None, Some(filter)) => {
-            let digest = Sha256::digest(format!("{filter:?}").as_bytes());
-            let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-            format!("FILTER#{hex}")
-        }
+/// A user list or search, planned, with its paging read (a cursor checked): what `list_users` runs.
+pub struct UserListRequest {
+    query: ListQuery,
+    plan: ListPlan,
+    paging: Paging,
+    fingerprint: String,
+}
+
+impl UserListRequest {
+    pub fn query(&self) -> &ListQuery {
+        &self.query
     }
 }
 
@@ -128,60 +191,73 @@ fn counter(value: u64) -> usize {
 }
 
 impl Provisioning<'_> {
-    /// One page of a user list or search, rendered under `base_url` (before projection).
+    /// Plans a user list or search of `org` and reads its paging: a bad cursor is the caller's
+    /// input error (answered after the token check, as every other).
+    pub fn plan_user_list(&self, org: &OrgId, query: ListQuery) -> Result<UserListRequest, ScimError> {
+        let plan = ListPlan::of(&query);
+        let fingerprint = plan.fingerprint(&query);
+        let paging = Paging::of(self.token_key, org, &query, &fingerprint, self.clock.now())?;
+        Ok(UserListRequest { query, plan, paging, fingerprint })
+    }
+
+    /// One page of a user list or search. Filters are evaluated on resources as they are answered
+    /// under `resources_at` (the connector's base URL: `meta.location` can be filtered on).
     pub async fn list_users(
         &self,
         caller: &Caller,
-        query: &ListQuery,
-        base_url: &str,
+        request: &UserListRequest,
+        resources_at: &str,
     ) -> Result<UserPage, ProvisioningError> {
-        let lookup = lookup_for(query);
-        let scope = match (&lookup, &query.filter, &query.sort_by) {
-            (_, _, Some(_)) => None,
-            (None, None, None) => Some(WalkScope::Members),
-            (Some(Lookup::Team(team)), _, None) => Some(WalkScope::Team(team.clone())),
-            _ => None,
+        let UserListRequest { query, plan, paging, fingerprint } = request;
+        let (org, page) = match plan {
+            ListPlan::Walk(scope) => self.walk(caller, query, scope.clone(), paging, true).await?,
+            ListPlan::SortedTeam(team) => self.sorted_team(caller, query, team, resources_at).await?,
+            ListPlan::KeyLookup(lookup) => self.looked_up(caller, query, lookup, paging, resources_at).await?,
+            ListPlan::Streamed => self.streamed(caller, query, paging, resources_at).await?,
         };
-        let fingerprint = fingerprint(query, scope.as_ref());
-        let paging = match self.paging(caller, query, &fingerprint) {
-            Ok(paging) => paging,
-            Err(err) => {
-                // Bad input is answered after the token check, as every other (api/request.rs).
-                self.authorize(caller).await?;
-                return Err(err.into());
-            }
-        };
-        let (org, mut page): (AuthorizedOrg, Listed) = match (lookup, scope) {
-            (_, Some(scope)) => self.walk(caller, query, scope, &paging, true).await?,
-            (Some(Lookup::Team(team)), None) => self.sorted_team(caller, query, &team, base_url).await?,
-            (Some(lookup), None) => self.looked_up(caller, query, lookup, &paging, base_url).await?,
-            (None, None) => self.streamed(caller, query, &paging, base_url).await?,
-        };
-        let mut resources: Vec<Value> = page.items.iter().map(|m| user::render(m, base_url)).collect();
-        if query.projection.attributes.iter().any(|p| p.name.eq_ignore_ascii_case("groups")) {
-            self.add_groups(&org, &mut resources, base_url).await?;
-        }
-        let next_cursor = match (&paging, page.next_after.take()) {
+        let Listed { items, total, next_after } = page;
+        let next_cursor = match (paging, next_after) {
             (Paging::Cursor(_), Some(after)) => {
-                let position = CursorPosition { after, index: paging.index() + page.items.len() };
-                Some(cursor::encode(self.token_key, &org, &fingerprint, &position, self.clock.now()))
+                let position = CursorPosition { after, index: paging.index() + items.len() };
+                Some(cursor::encode(self.token_key, &org, fingerprint, &position, self.clock.now()))
             }
             _ => None,
         };
-        Ok(UserPage { resources, total: page.total, next_cursor })
+        let teams = if query.projection.attributes.iter().any(|p| p.name.eq_ignore_ascii_case("groups")) {
+            self.teams_of(&org, &items).await?
+        } else {
+            vec![Vec::new(); items.len()]
+        };
+        let users = items.into_iter().zip(teams).map(|(member, teams)| UserView { member, teams }).collect();
+        Ok(UserPage { users, total, next_cursor })
     }
 
-    fn paging(&self, caller: &Caller, query: &ListQuery, fingerprint: &str) -> Result<Paging, ScimError> {
-        match query.cursor.as_deref() {
-            None => Ok(Paging::Index(query.start_index)),
-            Some(_) if query.sort_by.is_some() => Err(ScimError::bad_request(
-                ScimType::InvalidValue,
-                "Cursor paging goes in id order: 'sortBy' pages by 'startIndex' only.",
-            )),
-            Some("") => Ok(Paging::Cursor(None)),
-            Some(text) => cursor::decode(self.token_key, &caller.org, fingerprint, text, self.clock.now())
-                .map(|p| Paging::Cursor(Some(p))),
+    /// Each member's teams (lists read them only on request): each member's team ids are queried
+    /// at the same time, then every team named in one BatchGetItem, so the page costs two round
+    /// trips whatever its size.
+    async fn teams_of(
+        &self,
+        org: &AuthorizedOrg,
+        members: &[MemberRecord],
+    ) -> Result<Vec<Vec<TeamRecord>>, ProvisioningError> {
+        let mut lookups = tokio::task::JoinSet::new();
+        for (index, member) in members.iter().enumerate() {
+            let (store, org, id) = (self.store.clone(), org.clone(), member.id.clone());
+            lookups.spawn(async move { store.user_team_ids(&org, &id).await.map(|teams| (index, teams)) });
         }
+        let mut team_ids: Vec<Vec<String>> = vec![Vec::new(); members.len()];
+        while let Some(joined) = lookups.join_next().await {
+            let (index, ids) = joined.map_err(|e| StoreError::Backend(e.to_string()))??;
+            if let Some(slot) = team_ids.get_mut(index) {
+                *slot = ids;
+            }
+        }
+        let every_team: Vec<String> = team_ids.iter().flatten().cloned().collect();
+        if every_team.is_empty() {
+            return Ok(vec![Vec::new(); members.len()]);
+        }
+        let teams = self.store.teams_by_ids(org, &every_team).await?;
+        Ok(team_ids.iter().map(|ids| teams.iter().filter(|t| ids.contains(&t.id)).cloned().collect()).collect())
     }
 
     /// An in-order walk of the organization's members or of a team's: about one page of reads.
@@ -196,10 +272,6 @@ impl Provisioning<'_> {
         settle: bool,
     ) -> Result<(AuthorizedOrg, Listed), ProvisioningError> {
         let count = query.count;
-        let base = match &scope {
-            WalkScope::Members => Prefetch::organization(),
-            WalkScope::Team(team) => Prefetch::team(team),
-        };
         let total = |found: &Prefetched| match &scope {
             WalkScope::Members => found.organization.as_ref().map_or(0, |(_, counts)| counter(counts.members)),
             WalkScope::Team(_) => found.team().map_or(0, |team| counter(team.member_count)),
@@ -208,12 +280,11 @@ impl Provisioning<'_> {
         let (org, total, mut page) = match (paging.known_after(), &scope) {
             // The position is known: the page is read beside the token check.
             (Some(after), WalkScope::Members) => {
-                let (org, mut found) = self.authorize_with(caller, &base.with_members_after(after, count)).await?;
+                let (org, mut found) = self.authorize_with(caller, &Prefetch::walk_page(&scope, after, count)).await?;
                 (org, total(&found), std::mem::take(&mut found.page))
             }
-            (Some(after), WalkScope::Team(team)) => {
-                let prefetch = base.clone().with_team_member_ids_after(team, after, count);
-                let (org, mut found) = self.authorize_with(caller, &prefetch).await?;
+            (Some(after), WalkScope::Team(_)) => {
+                let (org, mut found) = self.authorize_with(caller, &Prefetch::walk_page(&scope, after, count)).await?;
                 if let Some(state) = found.team_with_pending_change().filter(|_| settle) {
                     // Its members are changing: complete that first, then read the page again.
                     super::teams::complete_pending_change(self.store, &org, state.clone(), self.clock.now()).await?;
@@ -227,7 +298,7 @@ impl Provisioning<'_> {
             // Page `startIndex` of an index walk: where the walk's previous page ended, if remembered.
             (None, _) => {
                 let start = paging.index();
-                let (org, found) = self.authorize_with(caller, &base.with_walk(scope.clone(), start)).await?;
+                let (org, found) = self.authorize_with(caller, &Prefetch::walk_positions(&scope, start)).await?;
                 if let Some(state) = found.team_with_pending_change().filter(|_| settle) {
                     super::teams::complete_pending_change(self.store, &org, state.clone(), self.clock.now()).await?;
                     return Box::pin(self.walk(caller, query, scope, paging, false)).await;
@@ -360,31 +431,29 @@ impl Provisioning<'_> {
         &self,
         caller: &Caller,
         query: &ListQuery,
-        lookup: Lookup,
+        lookup: &KeyLookup,
         paging: &Paging,
         base_url: &str,
     ) -> Result<(AuthorizedOrg, Listed), ProvisioningError> {
         let (org, candidates) = match lookup {
-            Lookup::Id(id) => {
-                let (org, found) = self.authorize_with(caller, &Prefetch::member(&id)).await?;
-                (org, found.member(&id).cloned().into_iter().collect())
+            KeyLookup::Id(id) => {
+                let (org, found) = self.authorize_with(caller, &Prefetch::member(id)).await?;
+                (org, found.member(id).cloned().into_iter().collect())
             }
-            Lookup::UserName(name) => {
-                let (org, found) = self.authorize_with(caller, &Prefetch::user_name(&name)).await?;
+            KeyLookup::UserName(name) => {
+                let (org, found) = self.authorize_with(caller, &Prefetch::user_name(name)).await?;
                 let members = match &found.user_name_owner {
                     Some(owner) => self.store.member(&org, owner).await?.into_iter().collect(),
                     None => Vec::new(),
                 };
                 (org, members)
             }
-            Lookup::Index(attribute, value) => {
-                let (org, found) =
-                    self.authorize_with(caller, &Prefetch::default().with_lookup(attribute, &value)).await?;
+            KeyLookup::Indexed(attribute, value) => {
+                let (org, found) = self.authorize_with(caller, &Prefetch::lookup(*attribute, value)).await?;
                 let members =
                     if found.ids.is_empty() { Vec::new() } else { self.store.members_by_ids(&org, &found.ids).await? };
                 (org, members)
             }
-            Lookup::Team(_) => (self.authorize(caller).await?, Vec::new()),
         };
         let mut sink = Sink::new(query, paging, base_url);
         sink.offer_all(candidates.clone());
@@ -606,6 +675,100 @@ mod tests {
     fn query(params: &[(&str, &str)]) -> ListQuery {
         let params: HashMap<String, String> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         ListQuery::from_params(&params).unwrap()
+    }
+
+    fn plan(params: &[(&str, &str)]) -> ListPlan {
+        ListPlan::of(&query(params))
+    }
+
+    #[test]
+    fn no_filter_walks_the_members_and_a_sort_alone_streams_them() {
+        assert_eq!(plan(&[]), ListPlan::Walk(WalkScope::Members));
+        assert_eq!(plan(&[("startIndex", "51"), ("count", "10")]), ListPlan::Walk(WalkScope::Members));
+        assert_eq!(plan(&[("sortBy", "userName")]), ListPlan::Streamed);
+    }
+
+    #[test]
+    fn exactly_a_team_equality_walks_the_team_or_streams_it_for_a_sort() {
+        let team = || "t1".to_owned();
+        assert_eq!(plan(&[("filter", r#"groups.value eq "t1""#)]), ListPlan::Walk(WalkScope::Team(team())));
+        assert_eq!(plan(&[("filter", r#"groups eq "t1""#)]), ListPlan::Walk(WalkScope::Team(team())));
+        assert_eq!(
+            plan(&[("filter", r#"groups.value eq "t1""#), ("sortBy", "userName")]),
+            ListPlan::SortedTeam(team())
+        );
+        // Anything more than the equality is not answered by the team's walk.
+        assert_eq!(plan(&[("filter", r#"groups.value eq "t1" and title eq "x""#)]), ListPlan::Streamed);
+    }
+
+    #[test]
+    fn a_required_equality_on_a_key_is_a_lookup() {
+        let lookup = |filter: &str| plan(&[("filter", filter)]);
+        assert_eq!(lookup(r#"id eq "u1""#), ListPlan::KeyLookup(KeyLookup::Id("u1".into())));
+        assert_eq!(lookup(r#"userName eq "A@x.com""#), ListPlan::KeyLookup(KeyLookup::UserName("A@x.com".into())));
+        assert_eq!(
+            lookup(r#"externalId eq "E-1""#),
+            ListPlan::KeyLookup(KeyLookup::Indexed(LookupAttr::ExternalId, "E-1".into()))
+        );
+        assert_eq!(
+            lookup(r#"emails.value eq "A@x.com""#),
+            ListPlan::KeyLookup(KeyLookup::Indexed(LookupAttr::Email, "A@x.com".into()))
+        );
+        assert_eq!(
+            lookup(r#"emails[type eq "work"].value eq "a@x.com""#),
+            ListPlan::KeyLookup(KeyLookup::Indexed(LookupAttr::Email, "a@x.com".into()))
+        );
+        assert_eq!(
+            lookup(r#"userName eq "a@x.com" and title eq "x""#),
+            ListPlan::KeyLookup(KeyLookup::UserName("a@x.com".into()))
+        );
+        // A sort applies to the candidates.
+        assert_eq!(
+            plan(&[("filter", r#"externalId eq "E-1""#), ("sortBy", "userName")]),
+            ListPlan::KeyLookup(KeyLookup::Indexed(LookupAttr::ExternalId, "E-1".into()))
+        );
+    }
+
+    #[test]
+    fn a_filter_without_a_key_is_streamed() {
+        assert_eq!(plan(&[("filter", r#"title eq "x""#)]), ListPlan::Streamed);
+        assert_eq!(plan(&[("filter", r#"userName eq "a@x.com" or title eq "x""#)]), ListPlan::Streamed);
+        assert_eq!(plan(&[("filter", "userName pr")]), ListPlan::Streamed);
+    }
+
+    #[test]
+    fn a_cursor_is_bound_to_the_walk_or_to_the_filter() {
+        let fingerprint = |params: &[(&str, &str)]| {
+            let query = query(params);
+            ListPlan::of(&query).fingerprint(&query)
+        };
+        assert_eq!(fingerprint(&[]), WalkScope::Members.segment());
+        assert_eq!(fingerprint(&[("filter", r#"groups.value eq "t1""#)]), WalkScope::Team("t1".into()).segment());
+        let by_title = fingerprint(&[("filter", r#"title eq "x""#)]);
+        assert!(by_title.starts_with("FILTER#"));
+        assert_ne!(by_title, fingerprint(&[("filter", r#"title eq "y""#)]));
+        assert_eq!(by_title, fingerprint(&[("filter", r#"title eq "x""#), ("count", "3")]));
+    }
+
+    #[test]
+    fn paging_is_an_index_or_a_cursor_and_never_a_cursor_with_a_sort() {
+        let key = TokenKey::new(&[7u8; 32]).unwrap();
+        let org = OrgId::parse("acme").unwrap();
+        let now = Utc::now();
+        let paging = |params: &[(&str, &str)]| {
+            let query = query(params);
+            let fingerprint = ListPlan::of(&query).fingerprint(&query);
+            Paging::of(&key, &org, &query, &fingerprint, now)
+        };
+        assert_eq!(paging(&[("startIndex", "11")]).unwrap(), Paging::Index(11));
+        assert_eq!(paging(&[("cursor", "")]).unwrap(), Paging::Cursor(None));
+        assert!(paging(&[("cursor", ""), ("sortBy", "userName")]).is_err());
+        assert!(paging(&[("cursor", "forged")]).is_err());
+        let position = CursorPosition { after: "u9".into(), index: 11 };
+        let issued = cursor::encode(&key, &org, &WalkScope::Members.segment(), &position, now);
+        assert_eq!(paging(&[("cursor", &issued)]).unwrap(), Paging::Cursor(Some(position)));
+        // A cursor of the member walk does not page a filtered list.
+        assert!(paging(&[("cursor", &issued), ("filter", r#"title eq "x""#)]).is_err());
     }
 
     /// Streams `all` in pages of 37, as the store hands them over; the most sort keys ever held.

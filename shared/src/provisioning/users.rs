@@ -1,7 +1,6 @@
 //! SCIM Users as Insomnia members: create or link by email (seat limit, welcome email), read,
 //! replace and patch (reactivation included), delete, list.
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
 
 use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
 use super::{deletes, Caller, Expected, Provisioning, ProvisioningError};
@@ -179,7 +178,7 @@ impl Provisioning<'_> {
 
     /// The user with its teams (read alongside the token check).
     pub async fn read_user(&self, caller: &Caller, id: &str) -> Result<UserView, ProvisioningError> {
-        let (org, found) = self.authorize_with(caller, &Prefetch::member(id).with_user_teams(id)).await?;
+        let (org, found) = self.authorize_with(caller, &Prefetch::member_with_teams(id)).await?;
         let member = found.member(id).cloned().ok_or_else(|| not_found(id))?;
         let teams = if found.ids.is_empty() { Vec::new() } else { self.store.teams_by_ids(&org, &found.ids).await? };
         Ok(UserView { member, teams })
@@ -241,55 +240,9 @@ impl Provisioning<'_> {
     /// Deletes the user (docs/ARCHITECTURE.md, "Deletes").
     pub async fn delete_user(&self, caller: &Caller, id: &str, expected: &Expected) -> Result<(), ProvisioningError> {
         // The user's teams are looked up at the same time as the token check and the user.
-        let (org, mut found) = self.authorize_with(caller, &Prefetch::member(id).with_user_teams(id)).await?;
+        let (org, mut found) = self.authorize_with(caller, &Prefetch::member_with_teams(id)).await?;
         let first = found.take_member_state(id);
         let team_ids = std::mem::take(&mut found.ids);
         deletes::delete_user(self.store, &org, id, first, team_ids, expected, self.clock.now()).await
     }
-
-    /// Adds the read-only `groups` attribute to a page of rendered users (lists do this only on
-    /// request): each user's teams are queried at the same time, then every team named in one
-    /// BatchGetItem, so the page costs two round trips whatever its size.
-    pub(super) async fn add_groups(
-        &self,
-        org: &AuthorizedOrg,
-        page: &mut [Value],
-        base_url: &str,
-    ) -> Result<(), ProvisioningError> {
-        let mut lookups = tokio::task::JoinSet::new();
-        for (index, resource) in page.iter().enumerate() {
-            let Some(id) = resource.get("id").and_then(Value::as_str).map(str::to_owned) else { continue };
-            let (store, org) = (self.store.clone(), org.clone());
-            lookups.spawn(async move { store.user_team_ids(&org, &id).await.map(|teams| (index, teams)) });
-        }
-        let mut team_ids: Vec<Vec<String>> = vec![Vec::new(); page.len()];
-        while let Some(joined) = lookups.join_next().await {
-            let (index, ids) = joined.map_err(|e| crate::store::StoreError::Backend(e.to_string()))??;
-            if let Some(slot) = team_ids.get_mut(index) {
-                *slot = ids;
-            }
-        }
-        let every_team: Vec<String> = team_ids.iter().flatten().cloned().collect();
-        if every_team.is_empty() {
-            return Ok(());
-        }
-        let teams = self.store.teams_by_ids(org, &every_team).await?;
-        for (resource, ids) in page.iter_mut().zip(team_ids) {
-            let mine: Vec<TeamRecord> = teams.iter().filter(|t| ids.contains(&t.id)).cloned().collect();
-            if let (false, Value::Object(map)) = (mine.is_empty(), resource) {
-                map.insert("groups".into(), groups_value(&mine, base_url));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A user's read-only `groups` attribute.
-pub fn groups_value(teams: &[TeamRecord], base_url: &str) -> Value {
-    Value::Array(
-        teams
-            .iter()
-            .map(|t| json!({"value": t.id, "$ref": format!("{base_url}/Groups/{}", t.id), "display": t.display_name, "type": "direct"}))
-            .collect(),
-    )
 }

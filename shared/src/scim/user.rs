@@ -5,8 +5,8 @@ use serde_json::{json, Map, Value};
 use super::patch::{apply_patch, PatchOp, PatchOpKind, PatchRequest};
 use super::schema::{ResourceSchema, USER_RESOURCE, USER_SCHEMA};
 use super::{ScimError, ScimType};
-use crate::domain::EmailAddress;
 use crate::domain::MemberRecord;
+use crate::domain::{EmailAddress, LookupAttr};
 
 pub const RESOURCE_TYPE: &str = "User";
 
@@ -194,11 +194,11 @@ impl UserDocument {
     pub fn lookups(&self) -> Vec<(String, String)> {
         let mut lookups = Vec::new();
         if let Some(external_id) = self.external_id() {
-            lookups.push(("externalId".to_owned(), external_id));
+            lookups.push((LookupAttr::ExternalId.as_str().to_owned(), LookupAttr::ExternalId.normalize(&external_id)));
         }
         for email in self.email_values() {
             if let Some(value) = email.get("value").and_then(Value::as_str) {
-                let entry = ("email".to_owned(), value.to_lowercase());
+                let entry = (LookupAttr::Email.as_str().to_owned(), LookupAttr::Email.normalize(value));
                 if !lookups.contains(&entry) {
                     lookups.push(entry);
                 }

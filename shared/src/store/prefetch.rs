@@ -14,7 +14,7 @@ use super::walks::{WalkPage, WalkPosition, WalkScope};
 use super::{Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{
-    AccessGrant, Account, EmailAddress, MemberRecord, Membership, OrgId, Organization, ScimSettings, TeamRecord,
+    AccessGrant, Account, EmailAddress, LookupAttr, MemberRecord, OrgId, Organization, ScimSettings, TeamRecord,
 };
 
 /// Members whose items are read with the token check at most (a BatchGetItem takes 100 keys).
@@ -42,12 +42,8 @@ pub struct Prefetch {
 enum Alongside {
     /// The teams of this user (GSI1).
     UserTeams(String),
-    /// Member ids `skip..skip + take` of this team.
-    TeamMemberIds { team: String, skip: usize, take: usize },
-    /// Every membership of this team.
-    TeamMembers(String),
     /// Ids whose lookup value `(attribute, normalized value)` matches.
-    Lookup { attribute: &'static str, value: String },
+    Lookup { attribute: LookupAttr, value: String },
     /// Up to `take` members after the member `after` (from the first without).
     MembersAfter { after: Option<String>, take: usize },
     /// Up to `take` member ids of this team after the user `after` (from the first without).
@@ -56,13 +52,39 @@ enum Alongside {
     Walk { scope: WalkScope, start_index: usize },
 }
 
+/// What a use case reads with its token check, named in domain terms: the store decides which items
+/// the BatchGetItem names and which query runs beside it (one at most), so a use case never
+/// assembles a read.
 impl Prefetch {
+    /// A user.
     pub fn member(id: &str) -> Self {
         Self { members: vec![id.to_owned()], ..Self::default() }
     }
 
+    /// A user and the teams it belongs to.
+    pub fn member_with_teams(id: &str) -> Self {
+        Self::member(id).with(Alongside::UserTeams(id.to_owned()))
+    }
+
+    /// The teams a user belongs to (its ids in `ids`).
+    pub fn teams_of_member(id: &str) -> Self {
+        Self::default().with(Alongside::UserTeams(id.to_owned()))
+    }
+
+    /// A team (its member counter included).
     pub fn team(id: &str) -> Self {
         Self { team: Some(id.to_owned()), ..Self::default() }
+    }
+
+    /// A team and the members a change of it names, when there are few enough to ride along (the
+    /// rest are read later).
+    pub fn team_and_members<'a>(id: &str, members: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::team(id).and_members(members)
+    }
+
+    /// What creating a team needs: who holds its name, and the members it names (as above).
+    pub fn new_team<'a>(display_name: &str, members: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::team_name(display_name).and_members(members)
     }
 
     /// Who holds this userName (case-insensitive).
@@ -75,6 +97,7 @@ impl Prefetch {
         Self { team_name: Some(display_name.to_owned()), ..Self::default() }
     }
 
+    /// The organization (its license and member counters included).
     pub fn organization() -> Self {
         Self { organization: true, ..Self::default() }
     }
@@ -90,8 +113,35 @@ impl Prefetch {
         }
     }
 
-    /// Also these members, when there are few enough to ride along (the rest are read later).
-    pub fn and_members<'a>(mut self, ids: impl IntoIterator<Item = &'a str>) -> Self {
+    /// The ids a lookup value names (`externalId`, an email, a team's externalId), as the value is
+    /// indexed (emails without case).
+    pub fn lookup(attribute: LookupAttr, value: &str) -> Self {
+        Self::default().with(Alongside::Lookup { attribute, value: attribute.normalize(value) })
+    }
+
+    /// The walk's counter (the organization's members or the team's) and up to `take` of its
+    /// members after `after` (from the first without): members in `page`, or for a team member
+    /// ids in `ids` and where its next page continues in `page.next_after`.
+    pub fn walk_page(scope: &WalkScope, after: Option<&str>, take: usize) -> Self {
+        let after = after.map(str::to_owned);
+        match scope {
+            WalkScope::Members => Self::organization().with(Alongside::MembersAfter { after, take }),
+            WalkScope::Team(team) => {
+                Self::team(team).with(Alongside::TeamMemberIdsAfter { team: team.clone(), after, take })
+            }
+        }
+    }
+
+    /// The walk's counter and the remembered positions of its page `start_index` (in `walks`).
+    pub fn walk_positions(scope: &WalkScope, start_index: usize) -> Self {
+        let counter = match scope {
+            WalkScope::Members => Self::organization(),
+            WalkScope::Team(team) => Self::team(team),
+        };
+        counter.with(Alongside::Walk { scope: scope.clone(), start_index })
+    }
+
+    fn and_members<'a>(mut self, ids: impl IntoIterator<Item = &'a str>) -> Self {
         let ids: Vec<String> = ids.into_iter().map(str::to_owned).collect();
         if ids.len() <= MAX_PREFETCHED_MEMBERS {
             self.members.extend(ids);
@@ -99,52 +149,14 @@ impl Prefetch {
         self
     }
 
-    /// Also the user's teams (GSI1), queried at the same time.
-    pub fn with_user_teams(mut self, user_id: &str) -> Self {
-        self.alongside = Some(Alongside::UserTeams(user_id.to_owned()));
-        self
-    }
-
-    /// Also member ids `skip..skip + take` of a team, queried at the same time.
-    pub fn with_team_member_ids(mut self, team: &str, skip: usize, take: usize) -> Self {
-        self.alongside = Some(Alongside::TeamMemberIds { team: team.to_owned(), skip, take });
-        self
-    }
-
-    /// Also every membership of a team, queried at the same time.
-    pub fn with_team_members(mut self, team: &str) -> Self {
-        self.alongside = Some(Alongside::TeamMembers(team.to_owned()));
-        self
-    }
-
-    /// Also the ids a lookup value names (`externalId`, an email, a team's externalId).
-    pub fn with_lookup(mut self, attribute: &'static str, value: &str) -> Self {
-        self.alongside = Some(Alongside::Lookup { attribute, value: value.to_owned() });
+    fn with(mut self, alongside: Alongside) -> Self {
+        self.alongside = Some(alongside);
         self
     }
 
     /// Also the grant of the access token with this keyed hash (added by the token check only).
     pub(crate) fn with_access_token(mut self, hash: String) -> Self {
         self.access_token = Some(hash);
-        self
-    }
-
-    /// Also the remembered positions of page `start_index` of `scope`, queried at the same time.
-    pub fn with_walk(mut self, scope: WalkScope, start_index: usize) -> Self {
-        self.alongside = Some(Alongside::Walk { scope, start_index });
-        self
-    }
-
-    /// Also up to `take` members after `after`, queried at the same time.
-    pub fn with_members_after(mut self, after: Option<&str>, take: usize) -> Self {
-        self.alongside = Some(Alongside::MembersAfter { after: after.map(str::to_owned), take });
-        self
-    }
-
-    /// Also up to `take` member ids of a team after the user `after`, queried at the same time.
-    pub fn with_team_member_ids_after(mut self, team: &str, after: Option<&str>, take: usize) -> Self {
-        self.alongside =
-            Some(Alongside::TeamMemberIdsAfter { team: team.to_owned(), after: after.map(str::to_owned), take });
         self
     }
 
@@ -192,12 +204,10 @@ pub struct Prefetched {
     pub account: Option<Account>,
     /// What the query alongside found: team ids, member ids or lookup ids.
     pub ids: Vec<String>,
-    /// The memberships `with_team_members` asked for.
-    pub memberships: Vec<Membership>,
-    /// The members `with_members_after` asked for, and for `with_team_member_ids_after` (whose
-    /// ids are in `ids`) where the team's next page continues.
+    /// The members `walk_page` of the organization asked for, and for a team's (whose ids are in
+    /// `ids`) where its next page continues.
     pub page: WalkPage<MemberRecord>,
-    /// The positions `with_walk` asked for, smallest id first (expired ones too: the caller
+    /// The positions `walk_positions` asked for, smallest id first (expired ones too: the caller
     /// knows the time).
     pub walks: Vec<WalkPosition>,
     /// The organization's fair-use budget, when one is set (read only by a counted check).
@@ -250,7 +260,7 @@ impl Store {
     ) -> Result<(Option<ScimSettings>, Prefetched), StoreError> {
         let (read, alongside) = tokio::join!(self.prefetch_read(org, prefetch, false), self.alongside(org, prefetch));
         let (settings, mut found) = read?;
-        Self::merge_alongside(prefetch, alongside?, &mut found);
+        Self::merge_alongside(alongside?, &mut found);
         Ok((settings, found))
     }
 
@@ -273,24 +283,20 @@ impl Store {
         let (read, alongside, count) =
             tokio::join!(self.prefetch_read(org, prefetch, true), self.alongside(org, prefetch), count);
         let (settings, mut found) = read?;
-        Self::merge_alongside(prefetch, alongside?, &mut found);
+        Self::merge_alongside(alongside?, &mut found);
         found.rate_count = count;
         Ok((settings, found))
     }
 
-    fn merge_alongside(prefetch: &Prefetch, alongside: AlongsideResult, found: &mut Prefetched) {
-        match (&prefetch.alongside, alongside) {
-            (Some(Alongside::TeamMembers(_)), AlongsideResult::Memberships(memberships)) => {
-                found.memberships = memberships
-            }
-            (_, AlongsideResult::Ids(ids)) => found.ids = ids,
-            (_, AlongsideResult::Members(page)) => found.page = page,
-            (_, AlongsideResult::Walks(positions)) => found.walks = positions,
-            (_, AlongsideResult::IdsPage(page)) => {
+    fn merge_alongside(alongside: AlongsideResult, found: &mut Prefetched) {
+        match alongside {
+            AlongsideResult::Ids(ids) => found.ids = ids,
+            AlongsideResult::Members(page) => found.page = page,
+            AlongsideResult::Walks(positions) => found.walks = positions,
+            AlongsideResult::IdsPage(page) => {
                 found.ids = page.items;
                 found.page.next_after = page.next_after;
             }
-            _ => {}
         }
     }
 
@@ -301,12 +307,8 @@ impl Store {
         Ok(match &prefetch.alongside {
             None => AlongsideResult::Ids(Vec::new()),
             Some(Alongside::UserTeams(user)) => AlongsideResult::Ids(self.user_team_ids(org, user).await?),
-            Some(Alongside::TeamMemberIds { team, skip, take }) => {
-                AlongsideResult::Ids(self.team_member_ids(org, team, *skip, *take).await?)
-            }
-            Some(Alongside::TeamMembers(team)) => AlongsideResult::Memberships(self.team_members(org, team).await?),
             Some(Alongside::Lookup { attribute, value }) => {
-                AlongsideResult::Ids(self.member_ids_by_lookup(org, attribute, value).await?)
+                AlongsideResult::Ids(self.member_ids_by_lookup(org, attribute.as_str(), value).await?)
             }
             Some(Alongside::MembersAfter { after, take }) => {
                 AlongsideResult::Members(self.members_after(org, after.as_deref(), *take).await?)
@@ -368,7 +370,6 @@ impl Store {
 
 enum AlongsideResult {
     Ids(Vec<String>),
-    Memberships(Vec<Membership>),
     Members(WalkPage<MemberRecord>),
     IdsPage(WalkPage<String>),
     Walks(Vec<WalkPosition>),

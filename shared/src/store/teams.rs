@@ -17,10 +17,10 @@ use super::pending::{pending_delete, pending_put, PendingResource};
 use super::transact::TransactFailure;
 use super::{from_item, s, to_item, Item, Store, StoreError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{MemberDelta, Membership, OrgId, PendingKind, PendingMembers, TeamRecord};
+use crate::domain::{LookupAttr, MemberDelta, Membership, OrgId, PendingKind, PendingMembers, TeamRecord};
 
 /// Lookup-index attribute name of a team's externalId.
-pub const TEAM_EXTERNAL_ID: &str = "team.externalId";
+pub const TEAM_EXTERNAL_ID: &str = LookupAttr::TeamExternalId.as_str();
 /// TransactWriteItems takes at most 100 actions: per membership its item and its member's
 /// counter (the condition that the member exists and is not being deleted), plus the team's
 /// counter.
