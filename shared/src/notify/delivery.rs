@@ -122,7 +122,7 @@ async fn set_aside(store: &Store, bad: &UnreadableEmail, now: DateTime<Utc>) -> 
         }
         Ok(false) => DeliveryOutcome::ClaimedElsewhere,
         Err(err) => {
-            tracing::warn!(outbox_sk = %bad.sk, error = %err, "setting an unreadable outbox item aside failed");
+            tracing::warn!(outbox_sk = %bad.sk, error = %crate::telemetry::Chain(&err), "setting an unreadable outbox item aside failed");
             DeliveryOutcome::Deferred { error: err.to_string() }
         }
     }
@@ -157,7 +157,7 @@ pub async fn deliver(
         Ok(outcome) => {
             if let Err(err) = store.complete_email(&claimed).await {
                 // The item comes due again: a welcome then finds nothing pending; a notice goes twice.
-                tracing::warn!(outbox_id = %claimed.id, error = %err, "completing a delivered email failed");
+                tracing::warn!(outbox_id = %claimed.id, error = %crate::telemetry::Chain(&err), "completing a delivered email failed");
             }
             tracing::info!(
                 outbox_id = %claimed.id,
@@ -172,7 +172,7 @@ pub async fn deliver(
         Err(err) if err.is_transient() && claimed.attempts < MAX_ATTEMPTS => {
             let error = err.to_string();
             if let Err(store_err) = store.record_email_error(&claimed, &error).await {
-                tracing::warn!(outbox_id = %claimed.id, error = %store_err, "recording an email failure failed");
+                tracing::warn!(outbox_id = %claimed.id, error = %crate::telemetry::Chain(&store_err), "recording an email failure failed");
             }
             tracing::warn!(
                 outbox_id = %claimed.id,
@@ -247,7 +247,7 @@ async fn send_welcome(
     mailer.send(&message).await?;
     if let Err(err) = store.finish_welcome(account_email).await {
         // The passphrase was delivered and works; the account merely still looks pending.
-        tracing::warn!(outbox_id = %item.id, error = %err, "marking the welcome delivered failed");
+        tracing::warn!(outbox_id = %item.id, error = %crate::telemetry::Chain(&err), "marking the welcome delivered failed");
     }
     Ok(DeliveryOutcome::Sent)
 }
@@ -287,6 +287,6 @@ mod tests {
         assert!(!AttemptError::Notify(NotifyError::Rejected("unverified".into())).is_transient());
         assert!(!AttemptError::Notify(NotifyError::NoRecipient).is_transient());
         assert!(AttemptError::Store(StoreError::Throttled).is_transient());
-        assert!(!AttemptError::Store(StoreError::Codec("bad".into())).is_transient());
+        assert!(!AttemptError::Store(StoreError::malformed("bad")).is_transient());
     }
 }

@@ -166,7 +166,7 @@ impl Provisioning<'_> {
                 )
                 .await
                 .map_err(|err| {
-                    tracing::warn!(error = %err, user = holder, "could not finish an interrupted delete");
+                    tracing::warn!(error = %crate::telemetry::Chain(&err), user = holder, "could not finish an interrupted delete");
                     being_deleted(holder)
                 })?;
                 Ok(true)
@@ -264,7 +264,7 @@ impl Provisioning<'_> {
         }
         let mut team_ids: Vec<Vec<String>> = vec![Vec::new(); page.len()];
         while let Some(joined) = lookups.join_next().await {
-            let (index, ids) = joined.map_err(|e| crate::store::StoreError::Backend(e.to_string()))??;
+            let (index, ids) = joined.map_err(crate::store::StoreError::backend)??;
             if let Some(slot) = team_ids.get_mut(index) {
                 *slot = ids;
             }

@@ -1,12 +1,13 @@
 //! The email outbox (docs/ARCHITECTURE.md, "Items"): what still has to be sent, keyed by when it is due, plus the
 //! welcome-passphrase write on the account item. Outbox items hold no secret: a welcome's
 //! passphrase is generated at delivery time and exists only in memory and in the email.
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{account_pk, sortable_time, ACCOUNT_SK};
-use super::{from_item, s, to_item, Item, Store, StoreError};
+use super::dynamo::{applied, delete, from_item, key_item, put_new, s, to_item, Action, Item};
+use super::keys::{account_pk, sortable_time, timed_sk, ACCOUNT_SK};
+use super::{Conflict, Record, Store, StoreError};
 use crate::domain::{EmailAddress, OrgId};
 
 /// Partition of the emails still to send, sorted by due time.
@@ -142,7 +143,7 @@ impl UnreadableEmail {
         let sk = take_string(&mut item, "SK").unwrap_or_default();
         item.remove("PK");
         let id = item.get("id").and_then(|id| id.as_s().ok()).cloned();
-        Self { sk, id, reason: without_quoted_values(&error.to_string()), attributes: item }
+        Self { sk, id, reason: without_quoted_values(&crate::telemetry::Chain(error).to_string()), attributes: item }
     }
 }
 
@@ -182,66 +183,43 @@ struct OutboxRecord {
 }
 
 fn outbox_sk(due: DateTime<Utc>, id: &str) -> String {
-    format!("{}#{id}", sortable_time(due))
+    timed_sk(due, id)
 }
 
 fn outbox_key(item: &OutboxItem) -> Item {
-    [("PK".to_owned(), s(OUTBOX_PK)), ("SK".to_owned(), s(outbox_sk(item.due, &item.id)))].into()
+    key_item(OUTBOX_PK.to_owned(), outbox_sk(item.due, &item.id))
 }
 
 fn encode(pk: &str, sk: String, item: &OutboxItem) -> Result<Item, StoreError> {
     to_item(&OutboxRecord { pk: pk.to_owned(), sk, item: item.clone() })
 }
 
-fn backend(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(err.to_string())
-}
-
-/// A put of a new outbox item for a TransactWriteItems (the table is set by `Store::transact`),
-/// so that a member and its welcome email are written together or not at all.
+/// A put of a new outbox item in a transaction, so that a member and its welcome email (or a
+/// notice and its email) are written together or not at all.
 pub(crate) fn outbox_put_action(item: &OutboxItem) -> Result<TransactWriteItem, StoreError> {
-    put_action(encode(OUTBOX_PK, outbox_sk(item.due, &item.id), item)?)
-}
-
-fn put_action(item: Item) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name("")
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(PK)")
-        .build()
-        .map_err(backend)?;
-    Ok(TransactWriteItem::builder().put(put).build())
+    put_new(encode(OUTBOX_PK, outbox_sk(item.due, &item.id), item)?)
 }
 
 /// Deleting the item as it was read: the condition makes two runs that read the same item
 /// disagree, so only one of them moves it.
 fn delete_existing_action(item: &OutboxItem) -> Result<TransactWriteItem, StoreError> {
-    let delete = Delete::builder()
-        .table_name("")
-        .set_key(Some(outbox_key(item)))
-        .condition_expression("attribute_exists(PK)")
-        .build()
-        .map_err(backend)?;
-    Ok(TransactWriteItem::builder().delete(delete).build())
+    delete(outbox_key(item)).condition_expression("attribute_exists(PK)").action()
 }
 
 impl Store {
     /// Adds an email to the outbox (outside of any other write).
     pub async fn enqueue_email(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(encode(OUTBOX_PK, outbox_sk(item.due, &item.id), item)?))
             .condition_expression("attribute_not_exists(PK)")
             .send()
-            .await
-            .map_err(|err| {
-                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
-                    StoreError::Conflict(format!("outbox item {} already exists", item.id))
-                } else {
-                    StoreError::from_sdk(err)
-                }
-            })?;
+            .await;
+        if !applied(result)? {
+            return Err(StoreError::Conflict(Conflict::Exists(Record::OutboxItem)));
+        }
         Ok(())
     }
 
@@ -270,7 +248,7 @@ impl Store {
                 // Claiming and completing address the item by the key its contents give.
                 Ok(record) if record.sk == outbox_sk(record.item.due, &record.item.id) => due.emails.push(record.item),
                 Ok(_) => {
-                    let error = StoreError::Codec("its sort key does not match its due time and id".into());
+                    let error = StoreError::malformed("its sort key does not match its due time and id");
                     due.unreadable.push(UnreadableEmail::new(item, &error));
                 }
                 Err(error) => due.unreadable.push(UnreadableEmail::new(item, &error)),
@@ -287,28 +265,24 @@ impl Store {
         bad: &UnreadableEmail,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let delete = Delete::builder()
-            .table_name("")
-            .key("PK", s(OUTBOX_PK))
-            .key("SK", s(&bad.sk))
+        let remove = delete(key_item(OUTBOX_PK.to_owned(), bad.sk.clone()))
             .condition_expression("attribute_exists(PK)")
-            .build()
-            .map_err(backend)?;
+            .action()?;
         let record: Item = [
             ("PK".to_owned(), s(OUTBOX_UNREADABLE_PK)),
-            ("SK".to_owned(), s(format!("{}#{}", sortable_time(now), bad.sk))),
+            ("SK".to_owned(), s(timed_sk(now, &bad.sk))),
             ("original_sk".to_owned(), s(&bad.sk)),
             ("reason".to_owned(), s(&bad.reason)),
             ("set_aside_at".to_owned(), s(now.to_rfc3339())),
             ("original".to_owned(), AttributeValue::M(bad.attributes.clone())),
         ]
         .into();
-        let actions = vec![TransactWriteItem::builder().delete(delete).build(), put_action(record)?];
-        let labels = [
-            format!("outbox item {} was set aside by another run", bad.sk),
-            format!("outbox item {} was set aside already", bad.sk),
+        // Set aside by another run, or already: either way it is out of the queue.
+        let actions = vec![
+            (remove, Conflict::Changed(Record::OutboxItem)),
+            (put_new(record)?, Conflict::Exists(Record::OutboxItem)),
         ];
-        match self.transact(actions, &labels).await {
+        match self.transact(actions).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict(_)) => Ok(false),
             Err(err) => Err(err),
@@ -353,7 +327,8 @@ impl Store {
 
     /// Notes why the last attempt of a claimed email failed (the email stays due at its retry time).
     pub async fn record_email_error(&self, item: &OutboxItem, error: &str) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(outbox_key(item)))
@@ -361,14 +336,10 @@ impl Store {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":error", s(error))
             .send()
-            .await
-            .map_err(|err| {
-                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
-                    StoreError::NotFound(format!("outbox item {}", item.id))
-                } else {
-                    StoreError::from_sdk(err)
-                }
-            })?;
+            .await;
+        if !applied(result)? {
+            return Err(StoreError::NotFound(Record::OutboxItem));
+        }
         Ok(())
     }
 
@@ -434,12 +405,13 @@ impl Store {
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .send()
             .await;
-        super::applied(result)
+        applied(result)
     }
 
     /// Marks an account's welcome as delivered: later welcome deliveries send nothing.
     pub async fn finish_welcome(&self, email: &EmailAddress) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(account_pk(&email.normalized())))
@@ -449,25 +421,20 @@ impl Store {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()
-            .await
-            .map_err(|err| {
-                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
-                    StoreError::NotFound(format!("account {email}"))
-                } else {
-                    StoreError::from_sdk(err)
-                }
-            })?;
+            .await;
+        if !applied(result)? {
+            return Err(StoreError::NotFound(Record::Account));
+        }
         Ok(())
     }
 
     /// Deletes `from` (which must still exist) and puts `to` under `pk`/`sk`, in one transaction.
     async fn move_email(&self, from: &OutboxItem, pk: &str, sk: String, to: &OutboxItem) -> Result<(), StoreError> {
-        let actions = vec![delete_existing_action(from)?, put_action(encode(pk, sk, to)?)?];
-        let labels = [
-            format!("outbox item {} was claimed or completed by another run", from.id),
-            format!("outbox item {} exists already at its new key", to.id),
+        let actions = vec![
+            (delete_existing_action(from)?, Conflict::Changed(Record::OutboxItem)),
+            (put_new(encode(pk, sk, to)?)?, Conflict::Exists(Record::OutboxItem)),
         ];
-        self.transact(actions, &labels).await
+        self.transact(actions).await
     }
 }
 
