@@ -5,6 +5,7 @@ mod ids;
 mod member;
 mod oauth;
 mod organization;
+mod outbox;
 mod scim_settings;
 mod team;
 
@@ -16,6 +17,7 @@ pub use oauth::{
     CLIENT_SECRET_LIFETIME, CODE_LIFETIME, MAX_REDIRECT_URIS, REFRESH_TOKEN_LIFETIME,
 };
 pub use organization::{IdentityProvider, MemberRole, Organization, Plan, ScimRequirement, SsoConfig, ValueError};
+pub use outbox::{OAuthCredential, OutboxItem, OutboxKind};
 pub use scim_settings::{
     PreviousToken, RefreshFailure, ScimSettings, TokenState, TokenWindow, EXPIRY_WARNING_DAYS, MAX_OVERLAP_HOURS,
 };

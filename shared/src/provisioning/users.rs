@@ -6,11 +6,11 @@ use serde_json::{json, Value};
 use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
 use super::{deletes, Caller, Expected, Provisioning, ProvisioningError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{Account, ManagedBy, MemberRecord, MemberRole, TeamRecord};
+use crate::domain::{Account, ManagedBy, MemberRecord, MemberRole, OutboxItem, TeamRecord};
 use crate::notify::deliver;
 use crate::scim::patch::PatchRequest;
 use crate::scim::user::UserDocument;
-use crate::store::{MemberConflict, MemberWriteError, MemberWriteExtras, OutboxItem, Prefetch};
+use crate::store::{MemberConflict, MemberWriteError, MemberWriteExtras, Prefetch};
 
 const KIND: &str = "user";
 

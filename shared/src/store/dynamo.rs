@@ -94,29 +94,31 @@ pub(crate) fn guard_delete(pk: String, sk: String, holder: &str) -> Result<Trans
         .action()
 }
 
-/// A builder finished into a transaction action (with the table named for now as the empty
-/// string, which `on_table` replaces when the transaction is sent).
+/// The table of an action until `on_table` names the store's, as the transaction is sent.
+const NAMED_WHEN_SENT: &str = "";
+
+/// A builder finished into a transaction action (on no table until it is sent).
 pub(crate) trait Action {
     fn action(self) -> Result<TransactWriteItem, StoreError>;
 }
 
 impl Action for PutBuilder {
     fn action(self) -> Result<TransactWriteItem, StoreError> {
-        let put = self.table_name("").build().map_err(StoreError::backend)?;
+        let put = self.table_name(NAMED_WHEN_SENT).build().map_err(StoreError::backend)?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 }
 
 impl Action for UpdateBuilder {
     fn action(self) -> Result<TransactWriteItem, StoreError> {
-        let update = self.table_name("").build().map_err(StoreError::backend)?;
+        let update = self.table_name(NAMED_WHEN_SENT).build().map_err(StoreError::backend)?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 
 impl Action for DeleteBuilder {
     fn action(self) -> Result<TransactWriteItem, StoreError> {
-        let delete = self.table_name("").build().map_err(StoreError::backend)?;
+        let delete = self.table_name(NAMED_WHEN_SENT).build().map_err(StoreError::backend)?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 }

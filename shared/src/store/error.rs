@@ -35,7 +35,7 @@ pub enum StoreError {
 pub enum Conflict {
     #[error("the organization exists already")]
     OrganizationExists,
-    #[error("member write: {0:?}")]
+    #[error("{0}")]
     Member(MemberConflict),
     /// The SCIM settings are no longer at the version the write expected.
     #[error("the SCIM settings changed")]

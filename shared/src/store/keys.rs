@@ -193,6 +193,14 @@ pub fn rate_window_sk(bucket: &str, length_ms: i64, index: i64) -> String {
     format!("RATE#{bucket}#{length_ms}#{index}")
 }
 
+/// Partition of the emails still to send, sorted by due time.
+pub const OUTBOX_PK: &str = "OUTBOX";
+/// Partition of the emails given up on: kept for operators to see, never retried.
+pub const OUTBOX_FAILED_PK: &str = "OUTBOX#FAILED";
+/// Partition of the items found in the due queue that cannot be read (not decodable, or not under
+/// the key their contents give): set aside as found, so they never hold up the others.
+pub const OUTBOX_UNREADABLE_PK: &str = "OUTBOX#UNREADABLE";
+
 // The console's items.
 pub const SESSION_SK: &str = "SESSION";
 pub const RESET_SK: &str = "RESET";

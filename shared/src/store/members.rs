@@ -19,13 +19,12 @@ use super::keys::{
     account_orgs_gsi_pk, account_pk, admins_gsi_pk, email_guard_sk, lookup_prefix, lookup_sk, org_pk,
     user_name_guard_sk, user_sk, user_sk_of, ACCOUNT_SK, ORG_SK, USER_SK_PREFIX,
 };
-use super::outbox::OutboxItem;
 use super::pending::{pending_delete, pending_put, PendingResource};
 use super::{Conflict, Store, StoreError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{Account, EmailAddress, ManagedBy, MemberRecord, OrgId};
+use crate::domain::{Account, EmailAddress, ManagedBy, MemberRecord, OrgId, OutboxItem};
 
-/// Extra actions that ride in a member write's transaction.
+/// What else a member write creates, in its transaction (domain values: the store makes the items).
 #[derive(Default)]
 pub struct MemberWriteExtras {
     /// Created with the member when the email has no account yet (fails if one appears meanwhile).
@@ -40,13 +39,18 @@ pub struct NewMember {
     pub new_account: Option<Account>,
 }
 
-/// Why a member write was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a member write was refused (worded for people by the wire mappers; this is the log's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MemberConflict {
+    #[error("the userName is taken in the organization")]
     UserNameTaken,
+    #[error("the email is a member of the organization already")]
     EmailTaken,
+    #[error("no Enterprise license left (seat limit), or no such organization")]
     SeatLimit,
+    #[error("an account for the email was created meanwhile")]
     AccountCreatedMeanwhile,
+    #[error("the member was changed meanwhile")]
     Changed,
 }
 
@@ -452,7 +456,7 @@ impl Store {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MemberWriteError {
-    #[error("member write refused: {0:?}")]
+    #[error("member write refused: {0}")]
     Conflict(MemberConflict),
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -25,13 +25,15 @@ use aws_sdk_dynamodb::Client;
 
 use dynamo::{s, Item};
 
-pub use crate::domain::{Account, ManagedBy, MemberRecord, Membership, TeamRecord};
+pub use crate::domain::{
+    Account, ManagedBy, MemberRecord, Membership, OAuthCredential, OutboxItem, OutboxKind, TeamRecord,
+};
 pub use admin_history::{GuardedAction, PageError, RequestLogFilter, ScimHistoryAction, ScimHistoryEntry};
 pub use error::{BoxError, CodecError, Conflict, Missing, Record, StoreError};
 pub use members::{MemberConflict, MemberState, MemberWriteError, MemberWriteExtras, NewMember};
 pub use oauth::{Claim, OAuthRead};
 pub use organizations::LicenseCounts;
-pub use outbox::{DueEmails, OAuthCredential, OutboxItem, OutboxKind, UnreadableEmail};
+pub use outbox::{DueEmails, UnreadableEmail};
 pub use pending::{PendingResource, PendingWrite};
 pub use prefetch::{Prefetch, Prefetched};
 pub use rate::{RateBudget, RateWindow};

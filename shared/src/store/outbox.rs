@@ -1,122 +1,14 @@
-//! The email outbox (docs/ARCHITECTURE.md, "Items"): what still has to be sent, keyed by when it is due, plus the
-//! welcome-passphrase write on the account item. Outbox items hold no secret: a welcome's
+//! The email outbox (docs/ARCHITECTURE.md, "Items"): the emails still to send (`domain::OutboxItem`),
+//! keyed by when they are due, plus the welcome-passphrase write on the account item. Outbox items hold no secret: a welcome's
 //! passphrase is generated at delivery time and exists only in memory and in the email.
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::dynamo::{applied, delete, from_item, key_item, put_new, s, to_item, Action, Item};
-use super::keys::{account_pk, sortable_time, timed_sk, ACCOUNT_SK};
+use super::keys::{account_pk, sortable_time, timed_sk, ACCOUNT_SK, OUTBOX_FAILED_PK, OUTBOX_PK, OUTBOX_UNREADABLE_PK};
 use super::{Conflict, Record, Store, StoreError};
-use crate::domain::{EmailAddress, OrgId};
-
-/// Partition of the emails still to send, sorted by due time.
-pub const OUTBOX_PK: &str = "OUTBOX";
-/// Partition of the emails given up on: kept for operators to see, never retried.
-pub const OUTBOX_FAILED_PK: &str = "OUTBOX#FAILED";
-/// Partition of the items found in the due queue that cannot be read (not decodable, or not under
-/// the key their contents give): set aside as found, so they never hold up the others.
-pub const OUTBOX_UNREADABLE_PK: &str = "OUTBOX#UNREADABLE";
-
-/// What an outbox email is about; the message text is rendered from it at delivery time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum OutboxKind {
-    /// A brand-new account: the delivery sets and sends its initial passphrase.
-    Welcome { account_email: EmailAddress },
-    /// The organization's SCIM token expires soon and could not be refreshed automatically.
-    TokenExpiring { days_left: u32, expires_at: DateTime<Utc> },
-    /// The organization's SCIM token has expired: provisioning has stopped.
-    TokenExpired,
-    /// A credential of the OAuth connection expires soon (`days_left` 0: it has expired).
-    OauthExpiring { credential: OAuthCredential, days_left: u32, expires_at: DateTime<Utc> },
-}
-
-/// What can still expire in an OAuth connection (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OAuthCredential {
-    /// The client secret (an admin makes a new client).
-    ClientSecret,
-    /// The newest refresh token of the connection, which its IdP stopped renewing.
-    RefreshToken,
-}
-
-impl OutboxKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Welcome { .. } => "welcome",
-            Self::TokenExpiring { .. } => "token_expiring",
-            Self::TokenExpired => "token_expired",
-            Self::OauthExpiring { .. } => "oauth_expiring",
-        }
-    }
-}
-
-/// One email to send (or given up on).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutboxItem {
-    pub id: String,
-    pub kind: OutboxKind,
-    pub recipients: Vec<EmailAddress>,
-    pub org: OrgId,
-    /// Kept with the item so the message reads the same even if the organization changes meanwhile.
-    pub org_name: String,
-    /// Delivery attempts started so far.
-    pub attempts: u32,
-    pub due: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-}
-
-impl OutboxItem {
-    fn new(kind: OutboxKind, recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
-        Self {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            kind,
-            recipients,
-            org: org.clone(),
-            org_name: org_name.to_owned(),
-            attempts: 0,
-            due: now,
-            created_at: now,
-            last_error: None,
-        }
-    }
-
-    /// The welcome email of a new account, due at once.
-    pub fn welcome(account_email: &EmailAddress, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
-        let kind = OutboxKind::Welcome { account_email: account_email.clone() };
-        Self::new(kind, vec![account_email.clone()], org, org_name, now)
-    }
-
-    pub fn token_expiring(
-        recipients: Vec<EmailAddress>,
-        org: &OrgId,
-        org_name: &str,
-        days_left: u32,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Self {
-        Self::new(OutboxKind::TokenExpiring { days_left, expires_at }, recipients, org, org_name, now)
-    }
-
-    pub fn token_expired(recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
-        Self::new(OutboxKind::TokenExpired, recipients, org, org_name, now)
-    }
-
-    pub fn oauth_expiring(
-        recipients: Vec<EmailAddress>,
-        org: &OrgId,
-        org_name: &str,
-        credential: OAuthCredential,
-        days_left: u32,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Self {
-        Self::new(OutboxKind::OauthExpiring { credential, days_left, expires_at }, recipients, org, org_name, now)
-    }
-}
+use crate::domain::{EmailAddress, OutboxItem};
 
 /// One read of the due queue: the emails to deliver, and the items that cannot be read.
 #[derive(Debug, Default)]
@@ -441,6 +333,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::OrgId;
     use chrono::TimeZone;
 
     fn at(hour: u32) -> DateTime<Utc> {
