@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::dynamo::{delete, from_item, key_item, put_new, s, to_item, Action, Item};
-use super::keys::{history_pk, log_pk, sortable_time, timed_sk};
+use super::keys::{history_pk, log_pk, sortable_time, timed_range_end, timed_sk};
 use super::organizations::scim_settings_put;
 use super::{Conflict, Record, RequestLogRecord, Store, StoreError};
 use crate::auth::AuthorizedOrg;
@@ -231,7 +231,7 @@ impl Store {
                 return Err(PageError::ForeignCursor);
             }
         }
-        let mut start: Option<Item> = after.map(|sk| [("PK".to_owned(), s(&pk)), ("SK".to_owned(), s(sk))].into());
+        let mut start: Option<Item> = after.map(|sk| key_item(pk.clone(), sk.to_owned()));
         let mut found: Vec<Item> = Vec::new();
         for _ in 0..MAX_QUERIES_PER_PAGE {
             let remaining = wanted - found.len();
@@ -295,8 +295,7 @@ impl Store {
 
 /// The sort-key bounds of a time range (sort keys start with the fixed-width time).
 fn time_range(filter: &RequestLogFilter) -> (Option<String>, Option<String>) {
-    // '~' sorts after every character of `#{requestId}`, so the bound includes the whole second.
-    (filter.from.map(sortable_time), filter.to.map(|to| format!("{}~", sortable_time(to))))
+    (filter.from.map(sortable_time), filter.to.map(timed_range_end))
 }
 
 type Expression = (String, Vec<(String, String)>, Vec<(String, aws_sdk_dynamodb::types::AttributeValue)>);

@@ -152,6 +152,24 @@ pub fn history_pk(org: &OrgId) -> String {
     format!("{}#SCIMHISTORY", org_pk(org))
 }
 
+/// Above every timed key (`{time}#…`, see `timed_sk`) at or before `at`, below every later one:
+/// '$' sorts right after '#'.
+pub fn timed_sk_bound(at: DateTime<Utc>) -> String {
+    format!("{}$", sortable_time(at))
+}
+
+/// The end of a time range over timed keys, the whole of its last microsecond included ('~' sorts
+/// after every character of an id).
+pub fn timed_range_end(to: DateTime<Utc>) -> String {
+    format!("{}~", sortable_time(to))
+}
+
+/// The upper bound of the token expiry index up to `until` ('~' sorts after every character of an
+/// organization id: keys expiring exactly at `until` are in).
+pub fn token_expiry_gsi_bound(until: DateTime<Utc>) -> String {
+    format!("{}#~", until.to_rfc3339())
+}
+
 /// A history entry or a request-log record: by time, then its id (unique).
 pub fn timed_sk(at: DateTime<Utc>, id: &str) -> String {
     format!("{}#{id}", sortable_time(at))

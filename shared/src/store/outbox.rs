@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::dynamo::{applied, delete, from_item, key_item, put_new, s, to_item, Action, Item};
-use super::keys::{account_pk, sortable_time, timed_sk, ACCOUNT_SK, OUTBOX_FAILED_PK, OUTBOX_PK, OUTBOX_UNREADABLE_PK};
+use super::keys::{
+    account_pk, timed_sk, timed_sk_bound, ACCOUNT_SK, OUTBOX_FAILED_PK, OUTBOX_PK, OUTBOX_UNREADABLE_PK,
+};
 use super::{Conflict, Record, Store, StoreError};
 use crate::domain::{EmailAddress, OutboxItem};
 
@@ -123,8 +125,7 @@ impl Store {
     /// The oldest items due at `now`, at most `limit`: the emails, and apart the items that
     /// cannot be read (one such item must not keep every other email from being delivered).
     pub async fn due_outbox(&self, now: DateTime<Utc>, limit: i32) -> Result<DueEmails, StoreError> {
-        // '$' sorts right after '#': every key `{due}#{id}` with due <= now is below the bound.
-        let bound = format!("{}$", sortable_time(now));
+        let bound = timed_sk_bound(now);
         let output = self
             .query_table()
             .key_condition_expression("PK = :pk AND SK < :bound")
@@ -364,7 +365,7 @@ mod tests {
         let early = outbox_sk(at(1), "ffff");
         let later = outbox_sk(at(2), "0000");
         assert!(early < later);
-        let bound = format!("{}$", sortable_time(at(1)));
+        let bound = timed_sk_bound(at(1));
         assert!(early < bound && bound < later);
     }
 

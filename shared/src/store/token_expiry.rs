@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::dynamo::{applied, from_item, key_item, n as number, s, to_attribute as attribute, update, Action, Item};
-use super::keys::{admins_gsi_pk, org_of_pk, org_pk, token_expiry_gsi_sk, SCIM_SK};
+use super::keys::{admins_gsi_pk, org_of_pk, org_pk, token_expiry_gsi_bound, token_expiry_gsi_sk, SCIM_SK};
 use super::members::decode_member;
 use super::outbox::outbox_put_action;
 use super::table::GSI1_NAME;
@@ -29,8 +29,7 @@ impl Store {
     /// Every SCIM settings item whose token expires at or before `until` (already expired ones
     /// included), earliest expiry first: a query of the sparse expiry index, never a table scan.
     pub async fn scim_tokens_expiring_by(&self, until: DateTime<Utc>) -> Result<Vec<ExpiryIndexEntry>, StoreError> {
-        // '~' sorts after every character of an organization id: keys expiring exactly at `until` are in.
-        let bound = format!("{}#~", until.to_rfc3339());
+        let bound = token_expiry_gsi_bound(until);
         let query = self
             .client
             .query()
@@ -239,7 +238,7 @@ mod tests {
     fn the_query_bound_keeps_keys_up_to_and_at_the_limit() {
         let org = OrgId::parse("zz_top-9").unwrap();
         let until = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
-        let bound = format!("{}#~", until.to_rfc3339());
+        let bound = token_expiry_gsi_bound(until);
         let at = |at: DateTime<Utc>| token_expiry_gsi_sk(at, &org);
         assert!(at(until) <= bound);
         assert!(at(until - chrono::Duration::nanoseconds(1)) <= bound);
