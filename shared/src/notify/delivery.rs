@@ -75,7 +75,7 @@ impl DeliveryReport {
 enum AttemptError {
     #[error(transparent)]
     Notify(#[from] NotifyError),
-    #[error("the outbox store failed: {0}")]
+    #[error("the outbox store failed")]
     Store(#[from] StoreError),
 }
 
@@ -123,7 +123,7 @@ async fn set_aside(store: &Store, bad: &UnreadableEmail, now: DateTime<Utc>) -> 
         Ok(false) => DeliveryOutcome::ClaimedElsewhere,
         Err(err) => {
             tracing::warn!(outbox_sk = %bad.sk, error = %crate::telemetry::Chain(&err), "setting an unreadable outbox item aside failed");
-            DeliveryOutcome::Deferred { error: err.to_string() }
+            DeliveryOutcome::Deferred { error: crate::telemetry::Chain(&err).to_string() }
         }
     }
 }
@@ -151,7 +151,7 @@ pub async fn deliver(
     let claimed = match store.claim_email(&item, now + retry_delay(item.attempts.saturating_add(1))).await {
         Ok(Some(claimed)) => claimed,
         Ok(None) => return DeliveryOutcome::ClaimedElsewhere,
-        Err(err) => return DeliveryOutcome::Deferred { error: err.to_string() },
+        Err(err) => return DeliveryOutcome::Deferred { error: crate::telemetry::Chain(&err).to_string() },
     };
     match attempt(store, mailer, key, &claimed, now).await {
         Ok(outcome) => {
@@ -170,7 +170,7 @@ pub async fn deliver(
             outcome
         }
         Err(err) if err.is_transient() && claimed.attempts < MAX_ATTEMPTS => {
-            let error = err.to_string();
+            let error = crate::telemetry::Chain(&err).to_string();
             if let Err(store_err) = store.record_email_error(&claimed, &error).await {
                 tracing::warn!(outbox_id = %claimed.id, error = %crate::telemetry::Chain(&store_err), "recording an email failure failed");
             }
@@ -184,7 +184,11 @@ pub async fn deliver(
             );
             DeliveryOutcome::Retrying { attempts: claimed.attempts, next_due: claimed.due }
         }
-        Err(err) => give_up(store, &claimed, err.to_string(), now).await,
+        Err(err) => {
+            // The text is made before the await: the chain borrows a cause that is not Sync.
+            let error = crate::telemetry::Chain(&err).to_string();
+            give_up(store, &claimed, error, now).await
+        }
     }
 }
 
@@ -201,7 +205,7 @@ async fn give_up(store: &Store, item: &OutboxItem, error: String, now: DateTime<
             );
             DeliveryOutcome::FailedPermanently { error }
         }
-        Err(err) => DeliveryOutcome::Deferred { error: err.to_string() },
+        Err(err) => DeliveryOutcome::Deferred { error: crate::telemetry::Chain(&err).to_string() },
     }
 }
 
