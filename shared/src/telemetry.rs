@@ -28,3 +28,39 @@ where
         .with_writer(writer)
         .finish()
 }
+
+/// An error and its causes on one line (`outer: cause: root cause`): how every error is logged,
+/// so a cause kept as a `#[source]` is never lost on the way to the log.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(err) = cause {
+            write!(f, ": {err}")?;
+            cause = err.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner")]
+    struct Inner(#[source] std::io::Error);
+
+    #[test]
+    fn a_chain_names_every_cause_in_order() {
+        let err = Outer(Inner(std::io::Error::other("root")));
+        assert_eq!(Chain(&err).to_string(), "outer: inner: root");
+        assert_eq!(Chain(&std::io::Error::other("alone")).to_string(), "alone");
+    }
+}

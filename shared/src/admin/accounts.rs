@@ -208,7 +208,7 @@ impl Console {
         let record = self.store.session(&token_hash).await?.ok_or(AdminError::SessionInvalid)?;
         if record.is_expired(self.now) {
             if let Err(err) = self.store.delete_session(&token_hash).await {
-                tracing::warn!(error = %err, "deleting an expired session failed");
+                tracing::warn!(error = %crate::telemetry::Chain(&err), "deleting an expired session failed");
             }
             return Err(AdminError::SessionInvalid);
         }
@@ -255,7 +255,7 @@ impl Console {
         let source = source.to_owned();
         self.background.spawn_after_response(async move {
             if let Err(err) = console.send_reset_code(&email, &source).await {
-                tracing::warn!(error = %err, "sending a passphrase reset code failed");
+                tracing::warn!(error = %crate::telemetry::Chain(&err), "sending a passphrase reset code failed");
             }
         });
         Ok(())
@@ -282,7 +282,7 @@ impl Console {
         self.store.put_reset_code(&account.email, &record).await?;
         let message = passphrase_reset_message(&account.email, &code, lifetimes::RESET_CODE.num_minutes())
             .addressed_to(vec![account.email.clone()]);
-        self.mailer.send(&message).await.map_err(|e| AdminError::Internal(e.to_string()))?;
+        self.mailer.send(&message).await.map_err(AdminError::internal)?;
         Ok(())
     }
 

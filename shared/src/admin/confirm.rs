@@ -64,7 +64,7 @@ impl Console {
             let mut entry = ScimHistoryEntry::new(ScimHistoryAction::PassphraseRefused, Some(email.clone()), self.now);
             entry.attempted = Some(action);
             if let Err(err) = self.store.append_scim_history(&caller.org, &entry).await {
-                tracing::warn!(org = %caller.org, error = %err, "recording a refused passphrase in the history failed");
+                tracing::warn!(org = %caller.org, error = %crate::telemetry::Chain(&err), "recording a refused passphrase in the history failed");
             }
             tracing::info!(org = %caller.org, action = action.describe(), "passphrase refused for a guarded change");
             return Err(AdminError::WrongPassphrase);

@@ -1,8 +1,9 @@
 //! Why a console request was refused. `api::admin::error` turns each into its HTTP status and JSON
-//! body (the one place where console errors meet the wire).
+//! body: the console's wire format has that one mapper (SCIM and OAuth have theirs;
+//! docs/ARCHITECTURE.md, "Errors").
 use crate::auth::PassphraseError;
 use crate::domain::ScimRequirement;
-use crate::store::{PageError, StoreError};
+use crate::store::{BoxError, PageError, StoreError};
 
 /// A requirement for SCIM that is not met, with what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,9 +83,16 @@ pub enum AdminError {
     PayloadTooLarge(usize),
     #[error("The service is busy; try again in a few seconds.")]
     Unavailable,
-    /// Details are logged, never answered.
+    /// The cause is logged (as a chain), never answered.
     #[error("An internal error occurred; try again later.")]
-    Internal(String),
+    Internal(#[source] BoxError),
+}
+
+impl AdminError {
+    /// A fault on our side, with its cause kept for the log.
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
+        Self::Internal(cause.into())
+    }
 }
 
 impl From<StoreError> for AdminError {
@@ -92,7 +100,7 @@ impl From<StoreError> for AdminError {
         match err {
             StoreError::Throttled | StoreError::Unavailable(_) => Self::Unavailable,
             StoreError::VersionMismatch => Self::Conflict,
-            other => Self::Internal(other.to_string()),
+            other => Self::internal(other),
         }
     }
 }
@@ -110,7 +118,7 @@ impl From<PassphraseError> for AdminError {
     fn from(err: PassphraseError) -> Self {
         match err {
             PassphraseError::TooShort { .. } | PassphraseError::TooLong { .. } => Self::WeakPassphrase(err.to_string()),
-            PassphraseError::CorruptHash | PassphraseError::Hashing => Self::Internal(err.to_string()),
+            PassphraseError::CorruptHash | PassphraseError::Hashing => Self::internal(err),
         }
     }
 }

@@ -115,7 +115,7 @@ impl Console {
         }
         let mut team_ids: Vec<Vec<String>> = vec![Vec::new(); members.len()];
         while let Some(joined) = lookups.join_next().await {
-            let (index, ids) = joined.map_err(|e| AdminError::Internal(e.to_string()))??;
+            let (index, ids) = joined.map_err(AdminError::internal)??;
             if let Some(slot) = team_ids.get_mut(index) {
                 *slot = ids;
             }

@@ -98,7 +98,7 @@ impl Console {
                 .spawn(async move { store.count_attempt(&counter.scope, start, end).await.map(|n| n > counter.limit) });
         }
         while let Some(joined) = tasks.join_next().await {
-            let exceeded = joined.map_err(|e| AdminError::Internal(e.to_string()))??;
+            let exceeded = joined.map_err(AdminError::internal)??;
             over |= exceeded;
         }
         if over {
@@ -121,7 +121,7 @@ impl Console {
         let start = window_start(self.now);
         for counter in counters {
             if let Err(err) = self.store.give_back_attempt(&counter.scope, start).await {
-                tracing::warn!(error = %err, "giving back a successful attempt failed");
+                tracing::warn!(error = %crate::telemetry::Chain(&err), "giving back a successful attempt failed");
             }
         }
     }

@@ -160,11 +160,11 @@ pub async fn authorize_approve(
                     "Only an Owner or Co-Owner of this organization can approve its SCIM connection.".to_owned(),
                 ),
                 ApprovalRefusal::SignIn(err) => {
-                    tracing::error!(error = %err, "OAuth approval sign-in failed");
+                    tracing::error!(error = %crate::telemetry::Chain(err), "OAuth approval sign-in failed");
                     (StatusCode::SERVICE_UNAVAILABLE, "The service could not sign you in; try again.".to_owned())
                 }
                 ApprovalRefusal::Failed(err) => {
-                    tracing::error!(error = %err, "OAuth approval failed");
+                    tracing::error!(error = %crate::telemetry::Chain(err), "OAuth approval failed");
                     (
                         StatusCode::SERVICE_UNAVAILABLE,
                         "The service could not finish the approval; try again.".to_owned(),
@@ -242,8 +242,8 @@ fn token_error(err: &OAuthError, basic: bool) -> Response {
     let status = match err {
         OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
         OAuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        OAuthError::Internal(detail) => {
-            tracing::error!(error = %detail, "OAuth token request failed");
+        OAuthError::Internal(cause) => {
+            tracing::error!(error = %crate::telemetry::Chain(cause.as_ref()), "OAuth token request failed");
             StatusCode::INTERNAL_SERVER_ERROR
         }
         _ => StatusCode::BAD_REQUEST,

@@ -6,6 +6,7 @@ mod lookup;
 mod member;
 mod oauth;
 mod organization;
+mod outbox;
 mod scim_settings;
 mod team;
 
@@ -17,6 +18,7 @@ pub use oauth::{
     AccessGrant, ClientId, CodeGrant, GrantFamily, OAuthClient, RedirectUri, RefreshGrant, MAX_REDIRECT_URIS,
 };
 pub use organization::{IdentityProvider, MemberRole, Organization, Plan, ScimRequirement, SsoConfig, ValueError};
+pub use outbox::{OAuthCredential, OutboxItem, OutboxKind};
 pub use scim_settings::{PreviousToken, RefreshFailure, ScimSettings, TokenHash, TokenState, TokenWindow};
 pub use team::{MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
 

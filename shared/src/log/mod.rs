@@ -112,7 +112,7 @@ impl WriterInner {
             };
             if let Err(err) = self.store.put_request_logs(&batch).await {
                 for record in &batch {
-                    tracing::warn!(error = %err, org = %record.org, request_id = %record.request_id, "request log write failed");
+                    tracing::warn!(error = %crate::telemetry::Chain(&err), org = %record.org, request_id = %record.request_id, "request log write failed");
                 }
             }
         }
@@ -177,13 +177,13 @@ impl RequestLogWriter {
                     Ok(count) if count <= limit => {}
                     Ok(_) => return,
                     Err(err) => {
-                        tracing::warn!(error = %err, "counting an unauthenticated request failed; not logged");
+                        tracing::warn!(error = %crate::telemetry::Chain(&err), "counting an unauthenticated request failed; not logged");
                         return;
                     }
                 }
             }
             if let Err(err) = inner.store.put_request_log(&record).await {
-                tracing::warn!(error = %err, org = %record.org, request_id = %record.request_id, "request log write failed");
+                tracing::warn!(error = %crate::telemetry::Chain(&err), org = %record.org, request_id = %record.request_id, "request log write failed");
             }
         }));
     }

@@ -74,7 +74,7 @@ impl DeliveryReport {
 enum AttemptError {
     #[error(transparent)]
     Notify(#[from] NotifyError),
-    #[error("the outbox store failed: {0}")]
+    #[error("the outbox store failed")]
     Store(#[from] StoreError),
 }
 
@@ -121,8 +121,8 @@ async fn set_aside(store: &Store, bad: &UnreadableEmail, now: DateTime<Utc>) -> 
         }
         Ok(false) => DeliveryOutcome::ClaimedElsewhere,
         Err(err) => {
-            tracing::warn!(outbox_sk = %bad.sk, error = %err, "setting an unreadable outbox item aside failed");
-            DeliveryOutcome::Deferred { error: err.to_string() }
+            tracing::warn!(outbox_sk = %bad.sk, error = %crate::telemetry::Chain(&err), "setting an unreadable outbox item aside failed");
+            DeliveryOutcome::Deferred { error: crate::telemetry::Chain(&err).to_string() }
         }
     }
 }
@@ -150,13 +150,13 @@ pub async fn deliver(
     let claimed = match store.claim_email(&item, now + retry_delay(item.attempts.saturating_add(1))).await {
         Ok(Some(claimed)) => claimed,
         Ok(None) => return DeliveryOutcome::ClaimedElsewhere,
-        Err(err) => return DeliveryOutcome::Deferred { error: err.to_string() },
+        Err(err) => return DeliveryOutcome::Deferred { error: crate::telemetry::Chain(&err).to_string() },
     };
     match attempt(store, mailer, key, &claimed, now).await {
         Ok(outcome) => {
             if let Err(err) = store.complete_email(&claimed).await {
                 // The item comes due again: a welcome then finds nothing pending; a notice goes twice.
-                tracing::warn!(outbox_id = %claimed.id, error = %err, "completing a delivered email failed");
+                tracing::warn!(outbox_id = %claimed.id, error = %crate::telemetry::Chain(&err), "completing a delivered email failed");
             }
             tracing::info!(
                 outbox_id = %claimed.id,
@@ -169,9 +169,9 @@ pub async fn deliver(
             outcome
         }
         Err(err) if err.is_transient() && claimed.attempts < MAX_ATTEMPTS => {
-            let error = err.to_string();
+            let error = crate::telemetry::Chain(&err).to_string();
             if let Err(store_err) = store.record_email_error(&claimed, &error).await {
-                tracing::warn!(outbox_id = %claimed.id, error = %store_err, "recording an email failure failed");
+                tracing::warn!(outbox_id = %claimed.id, error = %crate::telemetry::Chain(&store_err), "recording an email failure failed");
             }
             tracing::warn!(
                 outbox_id = %claimed.id,
@@ -183,7 +183,11 @@ pub async fn deliver(
             );
             DeliveryOutcome::Retrying { attempts: claimed.attempts, next_due: claimed.due }
         }
-        Err(err) => give_up(store, &claimed, err.to_string(), now).await,
+        Err(err) => {
+            // The text is made before the await: the chain borrows a cause that is not Sync.
+            let error = crate::telemetry::Chain(&err).to_string();
+            give_up(store, &claimed, error, now).await
+        }
     }
 }
 
@@ -200,7 +204,7 @@ async fn give_up(store: &Store, item: &OutboxItem, error: String, now: DateTime<
             );
             DeliveryOutcome::FailedPermanently { error }
         }
-        Err(err) => DeliveryOutcome::Deferred { error: err.to_string() },
+        Err(err) => DeliveryOutcome::Deferred { error: crate::telemetry::Chain(&err).to_string() },
     }
 }
 
@@ -246,7 +250,7 @@ async fn send_welcome(
     mailer.send(&message).await?;
     if let Err(err) = store.finish_welcome(account_email).await {
         // The passphrase was delivered and works; the account merely still looks pending.
-        tracing::warn!(outbox_id = %item.id, error = %err, "marking the welcome delivered failed");
+        tracing::warn!(outbox_id = %item.id, error = %crate::telemetry::Chain(&err), "marking the welcome delivered failed");
     }
     Ok(DeliveryOutcome::Sent)
 }
@@ -286,6 +290,6 @@ mod tests {
         assert!(!AttemptError::Notify(NotifyError::Rejected("unverified".into())).is_transient());
         assert!(!AttemptError::Notify(NotifyError::NoRecipient).is_transient());
         assert!(AttemptError::Store(StoreError::Throttled).is_transient());
-        assert!(!AttemptError::Store(StoreError::Codec("bad".into())).is_transient());
+        assert!(!AttemptError::Store(StoreError::malformed("bad")).is_transient());
     }
 }

@@ -64,7 +64,8 @@ pub enum ApprovalRefusal {
     SignIn(AdminError),
     /// Signed in, but not an Owner or Co-Owner of the client's organization.
     NotAdmin,
-    Failed(String),
+    /// The store failed (the cause is logged).
+    Failed(crate::store::StoreError),
 }
 
 fn form_purpose(request: &ValidAuthorize) -> String {
@@ -149,7 +150,7 @@ impl OAuth {
             .store
             .scim_settings(&request.org)
             .await
-            .map_err(|e| ApprovalRefusal::Failed(e.to_string()))?
+            .map_err(ApprovalRefusal::Failed)?
             .filter(|s| s.enabled)
             .map(|s| s.grant_epoch)
             .ok_or_else(|| ApprovalRefusal::Request(AuthorizeRefusal::Page("SCIM is not enabled.".into())))?;
@@ -163,17 +164,13 @@ impl OAuth {
             family: None,
             used_at: None,
         };
-        self.store
-            .put_code(&request.org, &code.hash, &grant)
-            .await
-            .map_err(|e| ApprovalRefusal::Failed(e.to_string()))?;
+        self.store.put_code(&request.org, &code.hash, &grant).await.map_err(ApprovalRefusal::Failed)?;
         tracing::info!(org = %request.org, client = request.client_id.as_str(), "OAuth authorization approved");
         Ok(Approval { redirect_uri: request.redirect_uri, code: code.reveal().to_owned(), state: request.state })
     }
 
     async fn require_admin(&self, org: &OrgId, email: &EmailAddress) -> Result<(), ApprovalRefusal> {
-        let member =
-            self.store.org_member_by_email(org, email).await.map_err(|e| ApprovalRefusal::Failed(e.to_string()))?;
+        let member = self.store.org_member_by_email(org, email).await.map_err(ApprovalRefusal::Failed)?;
         match member {
             Some(member) if member.active && member.role.is_admin() => Ok(()),
             _ => Err(ApprovalRefusal::NotAdmin),

@@ -1,5 +1,6 @@
-//! Why a token request was refused: RFC 6749 §5.2 error codes, put on the wire by `api::oauth`.
-use crate::store::StoreError;
+//! Why a token request was refused: RFC 6749 §5.2 error codes, put on the wire by `api::oauth`
+//! (the OAuth wire format's one mapper; docs/ARCHITECTURE.md, "Errors").
+use crate::store::{BoxError, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OAuthError {
@@ -15,8 +16,9 @@ pub enum OAuthError {
     UnsupportedGrantType,
     #[error("the service is busy; try again")]
     Unavailable,
+    /// The cause is logged (as a chain), never answered.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] BoxError),
 }
 
 impl OAuthError {
@@ -37,7 +39,7 @@ impl From<StoreError> for OAuthError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Throttled | StoreError::Unavailable(_) => Self::Unavailable,
-            other => Self::Internal(other.to_string()),
+            other => Self::Internal(Box::new(other)),
         }
     }
 }

@@ -271,7 +271,9 @@ impl OAuth {
         match self.store.family(org, id).await {
             Ok(Some(family)) if family.revoked_at.is_none() => self.revoke_family(org, &family, "code reused").await,
             Ok(_) => {}
-            Err(err) => tracing::error!(org = %org, error = %err, "reading the family of a reused code failed"),
+            Err(err) => {
+                tracing::error!(org = %org, error = %crate::telemetry::Chain(&err), "reading the family of a reused code failed")
+            }
         }
     }
 
@@ -280,7 +282,7 @@ impl OAuth {
     async fn revoke_family(&self, org: &OrgId, family: &GrantFamily, why: &str) {
         tracing::warn!(org = %org, client = family.client_id.as_str(), why, "OAuth grant family revoked");
         if let Err(err) = self.store.revoke_family(org, family, self.now).await {
-            tracing::error!(org = %org, error = %err, "revoking an OAuth grant family failed");
+            tracing::error!(org = %org, error = %crate::telemetry::Chain(&err), "revoking an OAuth grant family failed");
             return;
         }
         let mut entry = ScimHistoryEntry::new(ScimHistoryAction::OauthFamilyRevoked, None, self.now);
@@ -288,7 +290,7 @@ impl OAuth {
         // The client authenticated with its secret: the organization is the caller's.
         let scope = AuthorizedOrg::checked(org.clone());
         if let Err(err) = self.store.append_scim_history(&scope, &entry).await {
-            tracing::error!(org = %org, error = %err, "recording a revoked OAuth grant family failed");
+            tracing::error!(org = %org, error = %crate::telemetry::Chain(&err), "recording a revoked OAuth grant family failed");
         }
     }
 }

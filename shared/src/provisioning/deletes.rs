@@ -87,7 +87,7 @@ async fn finish_user_delete(
             Some(teams) => teams,
             None => store.user_team_ids(org, &marked.id).await.map_err(|e| unfinished("user", &marked.id, &e))?,
         };
-        let unfinished = |cause: &dyn std::fmt::Display| unfinished("user", &marked.id, cause);
+        let unfinished = |cause: &(dyn std::error::Error + 'static)| unfinished("user", &marked.id, cause);
         store.remove_user_from_teams(org, &marked.id, &teams, now).await.map_err(|e| unfinished(&e))?;
         match store.finish_member_delete(org, marked).await {
             Ok(()) => return Ok(()),
@@ -150,7 +150,7 @@ async fn finish_team_delete(
     now: DateTime<Utc>,
 ) -> Result<(), ProvisioningError> {
     let started = Instant::now();
-    let unfinished = |cause: &dyn std::fmt::Display| unfinished("group", &marked.id, cause);
+    let unfinished = |cause: &(dyn std::error::Error + 'static)| unfinished("group", &marked.id, cause);
     loop {
         // The team's partition, read consistently: no member can be added any more.
         let user_ids = store.team_member_ids(org, &marked.id, 0, TEAM_SWEEP_PAGE).await.map_err(|e| unfinished(&e))?;
@@ -176,7 +176,7 @@ async fn finish_team_delete(
 
 /// A fault after the mark: the delete holds and the retried DELETE finishes it, so the caller is
 /// told to retry (503), and the cause is logged for operators.
-fn unfinished(kind: &'static str, id: &str, cause: &dyn std::fmt::Display) -> ProvisioningError {
-    tracing::error!(error = %cause, kind, id, "delete interrupted after its first step; a retry finishes it");
+fn unfinished(kind: &'static str, id: &str, cause: &(dyn std::error::Error + 'static)) -> ProvisioningError {
+    tracing::error!(error = %crate::telemetry::Chain(cause), kind, id, "delete interrupted after its first step; a retry finishes it");
     ProvisioningError::Unfinished { kind, what: "it was interrupted part way".to_owned() }
 }

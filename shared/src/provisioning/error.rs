@@ -2,7 +2,7 @@
 //! (`api/error.rs`).
 use crate::auth::AuthError;
 use crate::scim::ScimError;
-use crate::store::StoreError;
+use crate::store::{Conflict, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisioningError {
@@ -56,6 +56,10 @@ pub enum ProvisioningError {
     /// DynamoDB did not answer in time or could not be reached (a fault on our side, worth a retry).
     #[error("The service could not reach its database in time; retry the request.")]
     Unavailable(#[source] StoreError),
+    /// A store write refused for a conflict the use case has no better answer for (409; the SCIM
+    /// mapper words it).
+    #[error("write refused: {0}")]
+    Conflict(Conflict),
     /// A fault on our side (the store failed or held something it cannot decode).
     #[error(transparent)]
     Store(StoreError),
@@ -66,7 +70,7 @@ impl From<StoreError> for ProvisioningError {
         match err {
             StoreError::Throttled => Self::Throttled,
             unavailable @ StoreError::Unavailable(_) => Self::Unavailable(unavailable),
-            StoreError::Conflict(what) => Self::Taken(what),
+            StoreError::Conflict(conflict) => Self::Conflict(conflict),
             StoreError::VersionMismatch => Self::ChangedMeanwhile { kind: "resource" },
             other => Self::Store(other),
         }

@@ -36,7 +36,7 @@ fn team_error(err: TeamWriteError, id: &str, name: &str) -> ProvisioningError {
         TeamWriteError::Missing => not_found(id),
         TeamWriteError::Store(err) => err.into(),
         TeamWriteError::Interrupted { applied, requested, cause } => {
-            tracing::error!(error = %cause, applied, requested, group = id, "membership change interrupted");
+            tracing::error!(error = %crate::telemetry::Chain(&cause), applied, requested, group = id, "membership change interrupted");
             ProvisioningError::Interrupted { team: id.to_owned(), applied, requested }
         }
     }
@@ -538,7 +538,7 @@ async fn settle(
         Ok(()) | Err(TeamWriteError::Changed | TeamWriteError::Missing) => Ok(()),
         // The change stays recorded: the retry, the next request on the team or the sweep completes it.
         Err(TeamWriteError::Store(cause)) => {
-            tracing::error!(error = %cause, group = id, "member change interrupted; it completes on retry");
+            tracing::error!(error = %crate::telemetry::Chain(&cause), group = id, "member change interrupted; it completes on retry");
             Err(ProvisioningError::Interrupted { team: id.to_owned(), applied: 0, requested: delta.len() as u64 })
         }
         Err(err) => Err(team_error(err, id, "")),

@@ -247,7 +247,7 @@ impl Provisioning<'_> {
         }
         let mut team_ids: Vec<Vec<String>> = vec![Vec::new(); members.len()];
         while let Some(joined) = lookups.join_next().await {
-            let (index, ids) = joined.map_err(|e| StoreError::Backend(e.to_string()))??;
+            let (index, ids) = joined.map_err(StoreError::backend)??;
             if let Some(slot) = team_ids.get_mut(index) {
                 *slot = ids;
             }

@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
 use super::{deletes, Caller, Expected, Provisioning, ProvisioningError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{Account, ManagedBy, MemberRecord, MemberRole, TeamRecord};
+use crate::domain::{Account, ManagedBy, MemberRecord, MemberRole, OutboxItem, TeamRecord};
 use crate::notify::deliver;
 use crate::scim::patch::PatchRequest;
 use crate::scim::user::UserDocument;
-use crate::store::{MemberConflict, MemberWriteError, MemberWriteExtras, OutboxItem, Prefetch};
+use crate::store::{MemberConflict, MemberWriteError, MemberWriteExtras, Prefetch};
 
 const KIND: &str = "user";
 
@@ -165,7 +165,7 @@ impl Provisioning<'_> {
                 )
                 .await
                 .map_err(|err| {
-                    tracing::warn!(error = %err, user = holder, "could not finish an interrupted delete");
+                    tracing::warn!(error = %crate::telemetry::Chain(&err), user = holder, "could not finish an interrupted delete");
                     being_deleted(holder)
                 })?;
                 Ok(true)

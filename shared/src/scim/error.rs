@@ -1,10 +1,10 @@
-//! RFC 7644 §3.12 errors. Every concern's error enum is turned into a `ScimError` here, and a
-//! `ScimError` into an HTTP response here: the one place where errors meet the wire.
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+//! RFC 7644 §3.12 errors: the status, `scimType` and `detail` of a refusal, and its body. Pure:
+//! the response (headers, redaction, the request log's copy) is made in `api::error`, the SCIM
+//! wire format's one mapper (docs/ARCHITECTURE.md, "Errors").
+use axum::http::StatusCode;
 use serde::Serialize;
 
-use super::{ERROR_SCHEMA, SCIM_MEDIA_TYPE};
+use super::ERROR_SCHEMA;
 use crate::auth::AuthError;
 use crate::domain::IdError;
 
@@ -107,26 +107,6 @@ impl ScimError {
     }
 }
 
-impl IntoResponse for ScimError {
-    fn into_response(mut self) -> Response {
-        // A detail may quote the request (a filter, an attribute name): never a secret it held.
-        self.detail = crate::redact::Redactor::default().text(&self.detail).into_string();
-        let body = self.body().to_string();
-        let mut response = (self.status, body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_MEDIA_TYPE));
-        if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"SCIM\""));
-        }
-        if let Some(seconds) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        // Kept for the request log, which records scimType and detail without parsing the body.
-        response.extensions_mut().insert(self);
-        response
-    }
-}
-
 impl From<AuthError> for ScimError {
     fn from(err: AuthError) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, None, err.to_string())
@@ -180,22 +160,5 @@ mod tests {
         let not_found = ScimError::not_found("no such user").body();
         assert!(not_found.get("scimType").is_none());
         assert_eq!(not_found["status"], "404");
-    }
-
-    #[test]
-    fn responses_carry_the_scim_media_type() {
-        let response = ScimError::from(AuthError::MissingToken).into_response();
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(response.headers()[header::CONTENT_TYPE], SCIM_MEDIA_TYPE);
-        assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
-        assert!(!response.headers().contains_key(header::RETRY_AFTER));
-    }
-
-    #[test]
-    fn a_retry_after_becomes_the_header() {
-        let response =
-            ScimError::new(StatusCode::TOO_MANY_REQUESTS, None, "slow down").with_retry_after(3).into_response();
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
     }
 }

@@ -1,19 +1,16 @@
 //! What the console reads and records about an organization's SCIM: the history of changes
 //! (enable, token refresh, disable: who, when, what), written in the same transaction as the
 //! settings they change, and paged reads of the history and of the SCIM request log.
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{log_pk, org_pk, sortable_time};
+use super::dynamo::{delete, from_item, key_item, put_new, s, to_item, Action, Item};
+use super::keys::{history_pk, log_pk, sortable_time, timed_range_end, timed_sk};
 use super::organizations::scim_settings_put;
-use super::{from_item, s, to_item, Item, RequestLogRecord, Store, StoreError};
+use super::{Conflict, Record, RequestLogRecord, Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{EmailAddress, IdentityProvider, OrgId, ScimSettings, TokenWindow};
-
-fn history_pk(org: &OrgId) -> String {
-    format!("{}#SCIMHISTORY", org_pk(org))
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -115,18 +112,8 @@ struct HistoryItem {
 
 /// The put of a history entry, for a transaction with the change it records.
 pub(crate) fn history_put_action(org: &OrgId, entry: &ScimHistoryEntry) -> Result<TransactWriteItem, StoreError> {
-    let item = to_item(&HistoryItem {
-        pk: history_pk(org),
-        sk: format!("{}#{}", sortable_time(entry.at), entry.id),
-        entry: entry.clone(),
-    })?;
-    let put = Put::builder()
-        .table_name("")
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(PK)")
-        .build()
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
-    Ok(TransactWriteItem::builder().put(put).build())
+    let item = to_item(&HistoryItem { pk: history_pk(org), sk: timed_sk(entry.at, &entry.id), entry: entry.clone() })?;
+    put_new(item)
 }
 
 /// Which request-log records a page holds.
@@ -163,13 +150,7 @@ impl Store {
         expected_version: Option<u64>,
         entry: &ScimHistoryEntry,
     ) -> Result<(), StoreError> {
-        let settings_put = scim_settings_put(&self.table, org, settings, expected_version)?;
-        let actions = vec![TransactWriteItem::builder().put(settings_put).build(), history_put_action(org, entry)?];
-        let labels = ["settings".to_owned(), "history".to_owned()];
-        match self.transact(actions, &labels).await {
-            Err(StoreError::Conflict(label)) if label == "settings" => Err(StoreError::VersionMismatch),
-            other => other,
-        }
+        self.write_scim_settings_with_entries(org, settings, expected_version, std::slice::from_ref(entry), None).await
     }
 
     /// `write_scim_settings_with_history` with more entries, and the removal of an entry recorded
@@ -182,34 +163,24 @@ impl Store {
         entries: &[ScimHistoryEntry],
         remove: Option<(DateTime<Utc>, String)>,
     ) -> Result<(), StoreError> {
-        let settings_put = scim_settings_put(&self.table, org, settings, expected_version)?;
-        let mut actions = vec![TransactWriteItem::builder().put(settings_put).build()];
-        let mut labels = vec!["settings".to_owned()];
+        let settings_put = scim_settings_put(org, settings, expected_version)?.action()?;
+        let mut actions = vec![(settings_put, Conflict::SettingsChanged)];
         for entry in entries {
-            actions.push(history_put_action(org, entry)?);
-            labels.push("history".to_owned());
+            actions.push((history_put_action(org, entry)?, Conflict::Exists(Record::HistoryEntry)));
         }
         if let Some((at, id)) = remove {
-            let key: Item =
-                [("PK".to_owned(), s(history_pk(org))), ("SK".to_owned(), s(format!("{}#{id}", sortable_time(at))))]
-                    .into();
-            let delete = aws_sdk_dynamodb::types::Delete::builder()
-                .table_name("")
-                .set_key(Some(key))
-                .build()
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-            actions.push(TransactWriteItem::builder().delete(delete).build());
-            labels.push("scheduled entry".to_owned());
+            let scheduled = delete(key_item(history_pk(org), timed_sk(at, &id))).action()?;
+            actions.push((scheduled, Conflict::Changed(Record::ScheduledEntry)));
         }
-        match self.transact(actions, &labels).await {
-            Err(StoreError::Conflict(label)) if label == "settings" => Err(StoreError::VersionMismatch),
+        match self.transact(actions).await {
+            Err(StoreError::Conflict(Conflict::SettingsChanged)) => Err(StoreError::VersionMismatch),
             other => other,
         }
     }
 
     /// Records a change made elsewhere (e.g. by `enablement::enable_scim`).
     pub async fn append_scim_history(&self, org: &AuthorizedOrg, entry: &ScimHistoryEntry) -> Result<(), StoreError> {
-        self.transact(vec![history_put_action(org, entry)?], &["history".to_owned()]).await
+        self.transact(vec![(history_put_action(org, entry)?, Conflict::Exists(Record::HistoryEntry))]).await
     }
 
     /// History entries, newest first, after the sort key `after`; with the key to continue from.
@@ -260,7 +231,7 @@ impl Store {
                 return Err(PageError::ForeignCursor);
             }
         }
-        let mut start: Option<Item> = after.map(|sk| [("PK".to_owned(), s(&pk)), ("SK".to_owned(), s(sk))].into());
+        let mut start: Option<Item> = after.map(|sk| key_item(pk.clone(), sk.to_owned()));
         let mut found: Vec<Item> = Vec::new();
         for _ in 0..MAX_QUERIES_PER_PAGE {
             let remaining = wanted - found.len();
@@ -324,8 +295,7 @@ impl Store {
 
 /// The sort-key bounds of a time range (sort keys start with the fixed-width time).
 fn time_range(filter: &RequestLogFilter) -> (Option<String>, Option<String>) {
-    // '~' sorts after every character of `#{requestId}`, so the bound includes the whole second.
-    (filter.from.map(sortable_time), filter.to.map(|to| format!("{}~", sortable_time(to))))
+    (filter.from.map(sortable_time), filter.to.map(timed_range_end))
 }
 
 type Expression = (String, Vec<(String, String)>, Vec<(String, aws_sdk_dynamodb::types::AttributeValue)>);

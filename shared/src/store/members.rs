@@ -7,22 +7,24 @@
 //! welcome email in the outbox.
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{
-    account_orgs_gsi_pk, account_pk, admins_gsi_pk, email_guard_sk, lookup_prefix, org_pk, user_name_guard_sk, user_sk,
-    ACCOUNT_SK, ORG_SK,
+use super::dynamo::{
+    delete, from_item, guard_delete, guard_put, key_item, n, put, put_new, s, to_attribute, to_item, update, Action,
+    Item,
 };
-use super::outbox::OutboxItem;
+use super::keys::{
+    account_orgs_gsi_pk, account_pk, admins_gsi_pk, email_guard_sk, lookup_prefix, lookup_sk, org_pk,
+    user_name_guard_sk, user_sk, user_sk_of, ACCOUNT_SK, ORG_SK, USER_SK_PREFIX,
+};
 use super::pending::{pending_delete, pending_put, PendingResource};
-use super::transact::TransactFailure;
-use super::{from_item, s, to_item, Item, Store, StoreError};
+use super::{Conflict, Store, StoreError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{Account, EmailAddress, ManagedBy, MemberRecord, OrgId};
+use crate::domain::{Account, EmailAddress, ManagedBy, MemberRecord, OrgId, OutboxItem};
 
-/// Extra actions that ride in a member write's transaction.
+/// What else a member write creates, in its transaction (domain values: the store makes the items).
 #[derive(Default)]
 pub struct MemberWriteExtras {
     /// Created with the member when the email has no account yet (fails if one appears meanwhile).
@@ -37,13 +39,18 @@ pub struct NewMember {
     pub new_account: Option<Account>,
 }
 
-/// Why a member write was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a member write was refused (worded for people by the wire mappers; this is the log's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MemberConflict {
+    #[error("the userName is taken in the organization")]
     UserNameTaken,
+    #[error("the email is a member of the organization already")]
     EmailTaken,
+    #[error("no Enterprise license left (seat limit), or no such organization")]
     SeatLimit,
+    #[error("an account for the email was created meanwhile")]
     AccountCreatedMeanwhile,
+    #[error("the member was changed meanwhile")]
     Changed,
 }
 
@@ -89,30 +96,6 @@ struct AccountItem {
     account: Account,
 }
 
-pub(crate) fn key_item(pk: String, sk: String) -> Item {
-    [("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))].into()
-}
-
-pub(crate) fn build_err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-pub(crate) fn put_new(item: Item) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(PK)")
-        .table_name("")
-        .build()
-        .map_err(build_err)?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
-pub(crate) fn guard_put(org: &OrgId, sk: String, member_id: &str) -> Result<TransactWriteItem, StoreError> {
-    let mut item = key_item(org_pk(org), sk);
-    item.insert("member_id".into(), s(member_id));
-    put_new(item)
-}
-
 /// The email guard also lists the organization under its account (GSI1 `ACCOUNT#{email}#ORGS`), so
 /// the console can show a signed-in person their organizations without a scan.
 fn email_guard_put(org: &OrgId, email: &EmailAddress, member_id: &str) -> Result<TransactWriteItem, StoreError> {
@@ -121,32 +104,6 @@ fn email_guard_put(org: &OrgId, email: &EmailAddress, member_id: &str) -> Result
     item.insert("GSI1PK".into(), s(account_orgs_gsi_pk(&email.normalized())));
     item.insert("GSI1SK".into(), s(org.as_str()));
     put_new(item)
-}
-
-pub(crate) fn guard_delete(org: &OrgId, sk: String, member_id: &str) -> Result<TransactWriteItem, StoreError> {
-    // Only our own guard: never release a name another member holds.
-    let delete = Delete::builder()
-        .table_name("")
-        .set_key(Some(key_item(org_pk(org), sk)))
-        .condition_expression("attribute_not_exists(PK) OR member_id = :id")
-        .expression_attribute_values(":id", s(member_id))
-        .build()
-        .map_err(build_err)?;
-    Ok(TransactWriteItem::builder().delete(delete).build())
-}
-
-pub(crate) fn lookup_sk(attribute: &str, value: &str, member_id: &str) -> String {
-    format!("{}{member_id}", lookup_prefix(attribute, value))
-}
-
-pub(crate) fn plain_put(item: Item) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder().set_item(Some(item)).table_name("").build().map_err(build_err)?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
-pub(crate) fn plain_delete(key: Item) -> Result<TransactWriteItem, StoreError> {
-    let delete = Delete::builder().table_name("").set_key(Some(key)).build().map_err(build_err)?;
-    Ok(TransactWriteItem::builder().delete(delete).build())
 }
 
 /// License and member counter changes of one write.
@@ -181,16 +138,14 @@ impl CounterDelta {
         if *self == Self::default() {
             return Ok(None);
         }
-        let mut update = Update::builder()
-            .table_name("")
-            .set_key(Some(key_item(org_pk(org), ORG_SK.into())))
+        let mut update = update(key_item(org_pk(org), ORG_SK.into()))
             .update_expression(
                 "ADD licenses_scim :scim, licenses_manual :manual, licenses_used :used, member_count :members",
             )
-            .expression_attribute_values(":scim", AttributeValue::N(self.scim.to_string()))
-            .expression_attribute_values(":manual", AttributeValue::N(self.manual.to_string()))
-            .expression_attribute_values(":used", AttributeValue::N(self.used().to_string()))
-            .expression_attribute_values(":members", AttributeValue::N(self.members.to_string()));
+            .expression_attribute_values(":scim", n(self.scim))
+            .expression_attribute_values(":manual", n(self.manual))
+            .expression_attribute_values(":used", n(self.used()))
+            .expression_attribute_values(":members", n(self.members));
         update = if self.used() > 0 {
             update
                 .condition_expression(
@@ -201,7 +156,7 @@ impl CounterDelta {
         } else {
             update.condition_expression("attribute_exists(PK)")
         };
-        Ok(Some(TransactWriteItem::builder().update(update.build().map_err(build_err)?).build()))
+        Ok(Some(update.action()?))
     }
 }
 
@@ -236,17 +191,22 @@ impl Store {
 
         let old_user_name = old.map(|o| o.user_name.to_lowercase());
         if old_user_name.as_deref() != Some(new.user_name.to_lowercase().as_str()) {
-            actions.push((guard_put(org, user_name_guard_sk(&new.user_name), &new.id)?, MemberConflict::UserNameTaken));
+            actions.push((
+                guard_put(org_pk(org), user_name_guard_sk(&new.user_name), &new.id)?,
+                MemberConflict::UserNameTaken,
+            ));
             if let Some(old) = old {
-                actions
-                    .push((guard_delete(org, user_name_guard_sk(&old.user_name), &old.id)?, MemberConflict::Changed));
+                actions.push((
+                    guard_delete(org_pk(org), user_name_guard_sk(&old.user_name), &old.id)?,
+                    MemberConflict::Changed,
+                ));
             }
         }
         if old.map(|o| o.email.normalized()) != Some(new.email.normalized()) {
             actions.push((email_guard_put(org, &new.email, &new.id)?, MemberConflict::EmailTaken));
             if let Some(old) = old {
                 actions.push((
-                    guard_delete(org, email_guard_sk(&old.email.normalized()), &old.id)?,
+                    guard_delete(org_pk(org), email_guard_sk(&old.email.normalized()), &old.id)?,
                     MemberConflict::Changed,
                 ));
             }
@@ -257,11 +217,11 @@ impl Store {
         for (attribute, value) in after.difference(&before) {
             let mut item = key_item(org_pk(org), lookup_sk(attribute, value, &new.id));
             item.insert("member_id".into(), s(&new.id));
-            actions.push((plain_put(item)?, MemberConflict::Changed));
+            actions.push((put(item).action()?, MemberConflict::Changed));
         }
         for (attribute, value) in before.difference(&after) {
             actions.push((
-                plain_delete(key_item(org_pk(org), lookup_sk(attribute, value, &new.id)))?,
+                delete(key_item(org_pk(org), lookup_sk(attribute, value, &new.id))).action()?,
                 MemberConflict::Changed,
             ));
         }
@@ -290,17 +250,14 @@ impl Store {
         org: &AuthorizedOrg,
         old: &MemberRecord,
     ) -> Result<(), MemberWriteError> {
-        let delete = Delete::builder()
-            .table_name("")
-            .set_key(Some(key_item(org_pk(org), user_sk(&old.id))))
+        let delete = delete(key_item(org_pk(org), user_sk(&old.id)))
             .condition_expression(
                 "version = :expected AND attribute_not_exists(deleting_since) AND \
                  (attribute_not_exists(team_count) OR team_count <= :zero)",
             )
-            .expression_attribute_values(":expected", AttributeValue::N(old.version.to_string()))
-            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-            .build()
-            .map_err(build_err)?;
+            .expression_attribute_values(":expected", n(old.version))
+            .expression_attribute_values(":zero", n(0))
+            .action()?;
         self.delete_member_with(org, old, delete).await
     }
 
@@ -312,17 +269,13 @@ impl Store {
         member: &MemberRecord,
         now: DateTime<Utc>,
     ) -> Result<(), MemberWriteError> {
-        let update = Update::builder()
-            .table_name("")
-            .set_key(Some(key_item(org_pk(org), user_sk(&member.id))))
+        let action = update(key_item(org_pk(org), user_sk(&member.id)))
             .update_expression("SET deleting_since = :now, version = :next")
             .condition_expression("version = :expected AND attribute_not_exists(deleting_since)")
             .expression_attribute_values(":now", to_attribute(&now)?)
-            .expression_attribute_values(":next", AttributeValue::N(member.next_version().to_string()))
-            .expression_attribute_values(":expected", AttributeValue::N(member.version.to_string()))
-            .build()
-            .map_err(build_err)?;
-        let action = TransactWriteItem::builder().update(update).build();
+            .expression_attribute_values(":next", n(member.next_version()))
+            .expression_attribute_values(":expected", n(member.version))
+            .action()?;
         let record = pending_put(org, &PendingResource::User(member.id.clone()), now)?;
         self.transact_members(vec![(action, MemberConflict::Changed), (record, MemberConflict::Changed)]).await
     }
@@ -334,15 +287,12 @@ impl Store {
         org: &AuthorizedOrg,
         marked: &MemberRecord,
     ) -> Result<(), MemberWriteError> {
-        let delete = Delete::builder()
-            .table_name("")
-            .set_key(Some(key_item(org_pk(org), user_sk(&marked.id))))
+        let delete = delete(key_item(org_pk(org), user_sk(&marked.id)))
             .condition_expression(
                 "attribute_exists(deleting_since) AND (attribute_not_exists(team_count) OR team_count <= :zero)",
             )
-            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-            .build()
-            .map_err(build_err)?;
+            .expression_attribute_values(":zero", n(0))
+            .action()?;
         self.delete_member_with(org, marked, delete).await
     }
 
@@ -351,17 +301,17 @@ impl Store {
         &self,
         org: &OrgId,
         old: &MemberRecord,
-        delete: Delete,
+        member_delete: TransactWriteItem,
     ) -> Result<(), MemberWriteError> {
         let mut actions = vec![
-            (TransactWriteItem::builder().delete(delete).build(), MemberConflict::Changed),
-            (guard_delete(org, user_name_guard_sk(&old.user_name), &old.id)?, MemberConflict::Changed),
-            (guard_delete(org, email_guard_sk(&old.email.normalized()), &old.id)?, MemberConflict::Changed),
+            (member_delete, MemberConflict::Changed),
+            (guard_delete(org_pk(org), user_name_guard_sk(&old.user_name), &old.id)?, MemberConflict::Changed),
+            (guard_delete(org_pk(org), email_guard_sk(&old.email.normalized()), &old.id)?, MemberConflict::Changed),
             (pending_delete(org, &PendingResource::User(old.id.clone()))?, MemberConflict::Changed),
         ];
         for (attribute, value) in &old.lookups {
             actions.push((
-                plain_delete(key_item(org_pk(org), lookup_sk(attribute, value, &old.id)))?,
+                delete(key_item(org_pk(org), lookup_sk(attribute, value, &old.id))).action()?,
                 MemberConflict::Changed,
             ));
         }
@@ -375,18 +325,7 @@ impl Store {
     pub async fn add_manual_member(&self, org: &AuthorizedOrg, new: &NewMember) -> Result<(), StoreError> {
         let extras = MemberWriteExtras { new_account: new.new_account.clone(), welcome: None };
         self.write_member(org, None, &new.member, extras).await.map_err(|err| match err {
-            MemberWriteError::Conflict(conflict) => StoreError::Conflict(
-                match conflict {
-                    MemberConflict::UserNameTaken => "this userName is already taken in this organization",
-                    MemberConflict::EmailTaken => "this email is already a member of this organization",
-                    MemberConflict::SeatLimit => {
-                        "the organization has no Enterprise licenses left (seat limit reached), or does not exist"
-                    }
-                    MemberConflict::AccountCreatedMeanwhile => "an account for this email was created meanwhile",
-                    MemberConflict::Changed => "the member was changed meanwhile",
-                }
-                .to_owned(),
-            ),
+            MemberWriteError::Conflict(conflict) => StoreError::Conflict(Conflict::Member(conflict)),
             MemberWriteError::Store(err) => err,
         })
     }
@@ -485,7 +424,7 @@ impl Store {
             .query_table()
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(org_pk(org)))
-            .expression_attribute_values(":prefix", s("USER#"))
+            .expression_attribute_values(":prefix", s(USER_SK_PREFIX))
             .set_exclusive_start_key(after.map(|id| key_item(org_pk(org), user_sk(id))))
             .set_limit(limit)
             .send()
@@ -496,7 +435,7 @@ impl Store {
             .as_ref()
             .and_then(|key| key.get("SK"))
             .and_then(|sk| sk.as_s().ok())
-            .and_then(|sk| sk.strip_prefix("USER#"))
+            .and_then(|sk| user_sk_of(sk))
             .map(str::to_owned);
         let members = output
             .items
@@ -511,21 +450,13 @@ impl Store {
         &self,
         actions: Vec<(TransactWriteItem, MemberConflict)>,
     ) -> Result<(), MemberWriteError> {
-        let (actions, reasons): (Vec<_>, Vec<_>) = actions.into_iter().unzip();
-        match self.transact_items(actions).await {
-            Ok(()) => Ok(()),
-            Err(TransactFailure::Conditions(failed)) => {
-                let reason = failed.first().and_then(|i| reasons.get(*i)).cloned();
-                Err(MemberWriteError::Conflict(reason.unwrap_or(MemberConflict::Changed)))
-            }
-            Err(TransactFailure::Store(err)) => Err(err.into()),
-        }
+        self.transact_labelled(actions).await?.map_err(MemberWriteError::Conflict)
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum MemberWriteError {
-    #[error("member write refused: {0:?}")]
+    #[error("member write refused: {0}")]
     Conflict(MemberConflict),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -549,8 +480,8 @@ pub(crate) fn decode_member_state(item: Item) -> Result<MemberState, StoreError>
 /// name, such as the membership counter and a delete mark, stay as they are.
 fn rewrite(item: Item, expected: u64) -> Result<TransactWriteItem, StoreError> {
     let mut sets = Vec::new();
-    let mut update = Update::builder().table_name("");
     let mut key = Item::new();
+    let mut names = Vec::new();
     let mut present = BTreeSet::new();
     for (index, (name, value)) in item.into_iter().enumerate() {
         if name == "PK" || name == "SK" {
@@ -558,9 +489,7 @@ fn rewrite(item: Item, expected: u64) -> Result<TransactWriteItem, StoreError> {
             continue;
         }
         sets.push(format!("#a{index} = :a{index}"));
-        update = update
-            .expression_attribute_names(format!("#a{index}"), name.clone())
-            .expression_attribute_values(format!(":a{index}"), value);
+        names.push((index, name.clone(), value));
         present.insert(name);
     }
     let removes: Vec<&str> = ["GSI1PK", "GSI1SK"].into_iter().filter(|a| !present.contains(*a)).collect();
@@ -568,39 +497,21 @@ fn rewrite(item: Item, expected: u64) -> Result<TransactWriteItem, StoreError> {
     if !removes.is_empty() {
         expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
     }
-    let update = update
-        .set_key(Some(key))
+    let mut update = update(key);
+    for (index, name, value) in names {
+        update = update
+            .expression_attribute_names(format!("#a{index}"), name)
+            .expression_attribute_values(format!(":a{index}"), value);
+    }
+    update
         .update_expression(expression)
         .condition_expression("version = :expected")
-        .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
-        .build()
-        .map_err(build_err)?;
-    Ok(TransactWriteItem::builder().update(update).build())
-}
-
-fn to_attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Codec(e.to_string()))
+        .expression_attribute_values(":expected", n(expected))
+        .action()
 }
 
 pub(crate) fn decode_account(item: Item) -> Result<Account, StoreError> {
     from_item::<AccountItem>(item).map(|a| a.account)
-}
-
-pub(crate) fn with_table(action: TransactWriteItem, table: &str) -> TransactWriteItem {
-    let mut action = action;
-    if let Some(put) = action.put.as_mut() {
-        put.table_name = table.to_owned();
-    }
-    if let Some(update) = action.update.as_mut() {
-        update.table_name = table.to_owned();
-    }
-    if let Some(delete) = action.delete.as_mut() {
-        delete.table_name = table.to_owned();
-    }
-    if let Some(check) = action.condition_check.as_mut() {
-        check.table_name = table.to_owned();
-    }
-    action
 }
 
 /// A member as an item (for the fixture loaders).

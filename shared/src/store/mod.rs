@@ -1,6 +1,7 @@
 //! DynamoDB adapter: one table, items keyed by `PK`/`SK` (docs/ARCHITECTURE.md, "Items"), codecs via serde_dynamo.
 mod admin_history;
 mod batch_write;
+mod dynamo;
 mod error;
 #[cfg(feature = "fixtures")]
 mod fixtures;
@@ -20,18 +21,19 @@ mod token_expiry;
 mod transact;
 mod walks;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
-use std::collections::HashMap;
 
-pub use crate::domain::{Account, ManagedBy, MemberRecord, Membership, TeamRecord};
+use dynamo::{s, Item};
+
+pub use crate::domain::{
+    Account, ManagedBy, MemberRecord, Membership, OAuthCredential, OutboxItem, OutboxKind, TeamRecord,
+};
 pub use admin_history::{GuardedAction, PageError, RequestLogFilter, ScimHistoryAction, ScimHistoryEntry};
-pub use error::StoreError;
+pub use error::{BoxError, CodecError, Conflict, Missing, Record, StoreError};
 pub use members::{MemberConflict, MemberState, MemberWriteError, MemberWriteExtras, NewMember};
 pub use oauth::{Claim, OAuthRead};
 pub use organizations::LicenseCounts;
-pub(crate) use outbox::outbox_put_action;
-pub use outbox::{DueEmails, OAuthCredential, OutboxItem, OutboxKind, UnreadableEmail};
+pub use outbox::{DueEmails, UnreadableEmail};
 pub use pending::{PendingResource, PendingWrite};
 pub use prefetch::{Prefetch, Prefetched};
 pub use rate::{RateBudget, RateWindow};
@@ -43,8 +45,6 @@ pub use teams::{
 pub use token_expiry::{ExpiryIndexEntry, TOKEN_EXPIRY_GSI_PK};
 pub use walks::{WalkPage, WalkPosition, WalkScope};
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
-
 /// The table and the client that reaches it (endpoint, region and credentials from the SDK's
 /// standard configuration: the same code talks to AWS and to the local stack).
 #[derive(Clone, Debug)]
@@ -53,22 +53,6 @@ pub struct Store {
     table: String,
     /// Fair-use counts waiting for the counter's next `ADD` (see `rate::RequestCounts`).
     request_counts: std::sync::Arc<rate::RequestCounts>,
-}
-
-/// The answer of a conditional write: `true` when it applied, `false` when its condition did not
-/// hold (a single-use credential already spent, a welcome no longer pending, …).
-pub(crate) fn applied<T, E, R>(result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<bool, StoreError>
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    match result {
-        Ok(_) => Ok(true),
-        Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") => {
-            Ok(false)
-        }
-        Err(err) => Err(StoreError::from_sdk(err)),
-    }
 }
 
 impl Store {
@@ -93,8 +77,8 @@ impl Store {
         self.client
             .get_item()
             .table_name(&self.table)
-            .key("PK", AttributeValue::S("WARMUP".into()))
-            .key("SK", AttributeValue::S("WARMUP".into()))
+            .key("PK", s("WARMUP"))
+            .key("SK", s("WARMUP"))
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
@@ -150,7 +134,7 @@ impl Store {
             .table_name(&self.table)
             .index_name(table::GSI1_NAME)
             .key_condition_expression("GSI1PK = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":pk", s(pk))
     }
 
     /// Writes an item whatever is there (a record, a counter window, a position).
@@ -181,18 +165,6 @@ impl Store {
         .await?;
         Ok(all)
     }
-}
-
-fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Codec(e.to_string()))
-}
-
-fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Codec(e.to_string()))
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
 }
 
 /// Counts every DynamoDB request (each attempt) into the metrics of the request that sent it.

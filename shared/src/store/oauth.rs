@@ -2,39 +2,27 @@
 //! revoke, OAuth"): its client, access tokens, refresh tokens, authorization codes and
 //! refresh-token families, each secret under the key of its keyed hash (`OAUTH#AT#{hash}`, …), so
 //! a presented one is found by a direct read; and the last-use writes of every credential.
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::keys::{org_pk, SCIM_SK};
-use super::members::{build_err, key_item};
+use super::dynamo::{
+    condition_failed, delete, from_item, key_item, n, put, s, to_attribute, to_item, update, Action, Item,
+};
+use super::keys::{
+    access_token_sk, code_sk, family_sk, org_pk, refresh_token_sk, OAUTH_CLIENTS_GSI_PK, OAUTH_CLIENT_SK as CLIENT_SK,
+    OAUTH_CODE_PREFIX, OAUTH_FAMILY_PREFIX, OAUTH_REFRESH_PREFIX, SCIM_SK,
+};
 use super::organizations::{decode_scim_settings, scim_settings_put};
-use super::{from_item, s, to_item, Item, ScimHistoryEntry, Store, StoreError};
+use super::{Conflict, Record, ScimHistoryEntry, Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{AccessGrant, ClientId, CodeGrant, GrantFamily, OAuthClient, OrgId, RefreshGrant, ScimSettings};
 
-pub(crate) const CLIENT_SK: &str = "OAUTH#CLIENT";
-
-pub(crate) fn access_sk(hash: &str) -> String {
-    format!("OAUTH#AT#{hash}")
-}
-
-fn refresh_sk(hash: &str) -> String {
-    format!("OAUTH#RT#{hash}")
-}
-
-fn code_sk(hash: &str) -> String {
-    format!("OAUTH#CODE#{hash}")
-}
-
-fn family_sk(id: &str) -> String {
-    format!("OAUTH#FAMILY#{id}")
-}
-
-/// Items outlive their secret (`lifetimes::OAUTH_ITEM_GRACE`).
+/// Items outlive their secret (`lifetimes::OAUTH_ITEM_GRACE`; DynamoDB's TTL deletes only
+/// eventually, and checks compare the expiry themselves).
 fn ttl(expires_at: DateTime<Utc>) -> AttributeValue {
-    AttributeValue::N((expires_at + crate::lifetimes::OAUTH_ITEM_GRACE).timestamp().to_string())
+    n((expires_at + crate::lifetimes::OAUTH_ITEM_GRACE).timestamp())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -60,9 +48,6 @@ fn item_of<T: Serialize>(
     Ok(item)
 }
 
-/// GSI1 partition of every OAuth client: the scheduler's daily look at what can still expire.
-const OAUTH_CLIENTS_GSI_PK: &str = "OAUTH_CLIENTS";
-
 fn client_item(org: &OrgId, client: &OAuthClient) -> Result<Item, StoreError> {
     let mut item = item_of(org, CLIENT_SK.into(), client, None)?;
     item.insert("GSI1PK".into(), s(OAUTH_CLIENTS_GSI_PK));
@@ -74,13 +59,8 @@ fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     from_item::<Keyed<T>>(item).map(|k| k.value)
 }
 
-fn put(item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
-    let builder = Put::builder().table_name("").set_item(Some(item));
-    let builder = match condition {
-        Some(condition) => builder.condition_expression(condition),
-        None => builder,
-    };
-    Ok(TransactWriteItem::builder().put(builder.build().map_err(build_err)?).build())
+fn put_if(item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+    put(item).set_condition_expression(condition.map(str::to_owned)).action()
 }
 
 /// What the token endpoint reads for a request, in one BatchGetItem.
@@ -115,7 +95,7 @@ impl Store {
     ) -> Result<OAuthRead, StoreError> {
         let in_org = |sk: String| key_item(org_pk(org), sk);
         let mut keys = vec![in_org(SCIM_SK.into()), in_org(CLIENT_SK.into())];
-        keys.extend(refresh_hash.map(|h| in_org(refresh_sk(h))));
+        keys.extend(refresh_hash.map(|h| in_org(refresh_token_sk(h))));
         keys.extend(family.map(|f| in_org(family_sk(f))));
         keys.extend(code_hash.map(|h| in_org(code_sk(h))));
         let mut read = OAuthRead::default();
@@ -125,11 +105,11 @@ impl Store {
                 read.settings = Some(decode_scim_settings(item)?);
             } else if sk == CLIENT_SK {
                 read.client = Some(decode(item)?);
-            } else if sk.starts_with("OAUTH#RT#") {
+            } else if sk.starts_with(OAUTH_REFRESH_PREFIX) {
                 read.refresh = Some(decode(item)?);
-            } else if sk.starts_with("OAUTH#FAMILY#") {
+            } else if sk.starts_with(OAUTH_FAMILY_PREFIX) {
                 read.family = Some(decode(item)?);
-            } else if sk.starts_with("OAUTH#CODE#") {
+            } else if sk.starts_with(OAUTH_CODE_PREFIX) {
                 read.code = Some(decode(item)?);
             }
         }
@@ -162,23 +142,20 @@ impl Store {
         notice_key: &str,
         email: &super::OutboxItem,
     ) -> Result<bool, StoreError> {
-        let update = Update::builder()
-            .table_name("")
-            .set_key(Some(key_item(org_pk(org), CLIENT_SK.into())))
+        let record = update(key_item(org_pk(org), CLIENT_SK.into()))
             .update_expression("ADD notices_sent :keys")
             .condition_expression("client_id = :client AND NOT contains(notices_sent, :key)")
             .expression_attribute_values(":client", s(client.as_str()))
             .expression_attribute_values(":key", s(notice_key))
             .expression_attribute_values(":keys", AttributeValue::Ss(vec![notice_key.to_owned()]))
-            .build()
-            .map_err(build_err)?;
-        let actions =
-            vec![TransactWriteItem::builder().update(update).build(), super::outbox::outbox_put_action(email)?];
-        let labels =
-            ["notice recorded already, or the client replaced".to_owned(), format!("outbox item {}", email.id)];
-        match self.transact(actions, &labels).await {
+            .action()?;
+        let actions = vec![
+            (record, Conflict::Exists(Record::Notice)),
+            (super::outbox::outbox_put_action(email)?, Conflict::Exists(Record::OutboxItem)),
+        ];
+        match self.transact(actions).await {
             Ok(()) => Ok(true),
-            Err(StoreError::Conflict(label)) if label == labels[0] => Ok(false),
+            Err(StoreError::Conflict(Conflict::Exists(Record::Notice))) => Ok(false),
             Err(err) => Err(err),
         }
     }
@@ -194,17 +171,11 @@ impl Store {
         entry: &ScimHistoryEntry,
     ) -> Result<(), StoreError> {
         let actions = vec![
-            TransactWriteItem::builder()
-                .put(scim_settings_put(&self.table, org, settings, Some(expected_version))?)
-                .build(),
-            put(client_item(org, client)?, None)?,
-            super::admin_history::history_put_action(org, entry)?,
+            (scim_settings_put(org, settings, Some(expected_version))?.action()?, Conflict::SettingsChanged),
+            (put(client_item(org, client)?).action()?, Conflict::Changed(Record::OAuthClient)),
+            (super::admin_history::history_put_action(org, entry)?, Conflict::Exists(Record::HistoryEntry)),
         ];
-        let labels = ["settings".to_owned(), "client".to_owned(), "history".to_owned()];
-        match self.transact(actions, &labels).await {
-            Err(StoreError::Conflict(label)) if label == "settings" => Err(StoreError::VersionMismatch),
-            other => other,
-        }
+        settings_version_checked(self.transact(actions).await)
     }
 
     /// Removes the client, moving the grant epoch on in the same transaction.
@@ -215,35 +186,25 @@ impl Store {
         expected_version: u64,
         entry: &ScimHistoryEntry,
     ) -> Result<(), StoreError> {
-        let delete = Delete::builder()
-            .table_name("")
-            .set_key(Some(key_item(org_pk(org), CLIENT_SK.into())))
-            .build()
-            .map_err(build_err)?;
         let actions = vec![
-            TransactWriteItem::builder()
-                .put(scim_settings_put(&self.table, org, settings, Some(expected_version))?)
-                .build(),
-            TransactWriteItem::builder().delete(delete).build(),
-            super::admin_history::history_put_action(org, entry)?,
+            (scim_settings_put(org, settings, Some(expected_version))?.action()?, Conflict::SettingsChanged),
+            (delete(key_item(org_pk(org), CLIENT_SK.into())).action()?, Conflict::Changed(Record::OAuthClient)),
+            (super::admin_history::history_put_action(org, entry)?, Conflict::Exists(Record::HistoryEntry)),
         ];
-        let labels = ["settings".to_owned(), "client".to_owned(), "history".to_owned()];
-        match self.transact(actions, &labels).await {
-            Err(StoreError::Conflict(label)) if label == "settings" => Err(StoreError::VersionMismatch),
-            other => other,
-        }
+        settings_version_checked(self.transact(actions).await)
     }
 
     pub async fn put_code(&self, org: &OrgId, hash: &str, code: &CodeGrant) -> Result<(), StoreError> {
         let item = item_of(org, code_sk(hash), code, Some(code.expires_at))?;
-        self.client
+        let put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(StoreError::from_sdk)?;
+            .condition_expression("attribute_not_exists(PK)");
+        if !super::dynamo::applied(put.send().await)? {
+            return Err(StoreError::Conflict(Conflict::Exists(Record::Grant)));
+        }
         Ok(())
     }
 
@@ -264,7 +225,7 @@ impl Store {
             .update_expression("SET used_at = :now, #family = :family")
             .expression_attribute_names("#family", "family")
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(used_at)")
-            .expression_attribute_values(":now", attribute(&now)?)
+            .expression_attribute_values(":now", to_attribute(&now)?)
             .expression_attribute_values(":family", s(family))
             .return_values(ReturnValue::AllNew);
         self.claim(update, org, code_sk(hash)).await
@@ -281,12 +242,12 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key_item(org_pk(org), refresh_sk(hash))))
+            .set_key(Some(key_item(org_pk(org), refresh_token_sk(hash))))
             .update_expression("SET used_at = :now")
             .condition_expression("attribute_exists(PK) AND attribute_not_exists(used_at)")
-            .expression_attribute_values(":now", attribute(&now)?)
+            .expression_attribute_values(":now", to_attribute(&now)?)
             .return_values(ReturnValue::AllNew);
-        self.claim(update, org, refresh_sk(hash)).await
+        self.claim(update, org, refresh_token_sk(hash)).await
     }
 
     async fn claim<T: DeserializeOwned>(
@@ -300,7 +261,7 @@ impl Store {
                 Some(item) => Ok(Claim::Claimed(decode(item)?)),
                 None => Ok(Claim::Missing),
             },
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(err) if condition_failed(&err) => {
                 let output = self.item_by_key(org_pk(org), sk).await?;
                 Ok(match output.item {
                     Some(item) => Claim::Reused(decode(item)?),
@@ -313,7 +274,7 @@ impl Store {
 
     /// Stores an access token's grant (client credentials: nothing else is written).
     pub async fn put_access_grant(&self, org: &OrgId, hash: &str, grant: &AccessGrant) -> Result<(), StoreError> {
-        let item = item_of(org, access_sk(hash), grant, Some(grant.expires_at))?;
+        let item = item_of(org, access_token_sk(hash), grant, Some(grant.expires_at))?;
         self.put_unconditionally(item).await?;
         Ok(())
     }
@@ -334,36 +295,34 @@ impl Store {
         } else {
             "attribute_exists(PK) AND attribute_not_exists(revoked_at)"
         };
+        let family_put = item_of(org, family_sk(&family.id), family, Some(family.refresh_expires_at))?;
         let actions = vec![
-            put(item_of(org, family_sk(&family.id), family, Some(family.refresh_expires_at))?, Some(condition))?,
-            put(item_of(org, refresh_sk(refresh.0), refresh.1, Some(refresh.1.expires_at))?, None)?,
-            put(item_of(org, access_sk(access.0), access.1, Some(access.1.expires_at))?, None)?,
+            (put_if(family_put, Some(condition))?, Conflict::Changed(Record::GrantFamily)),
+            (
+                put_if(item_of(org, refresh_token_sk(refresh.0), refresh.1, Some(refresh.1.expires_at))?, None)?,
+                Conflict::Changed(Record::Grant),
+            ),
+            (
+                put_if(item_of(org, access_token_sk(access.0), access.1, Some(access.1.expires_at))?, None)?,
+                Conflict::Changed(Record::Grant),
+            ),
         ];
-        let labels = ["family".to_owned(), "refresh".to_owned(), "access".to_owned()];
-        self.transact(actions, &labels).await
+        self.transact(actions).await
     }
 
     /// Revokes a refresh-token family: marks it revoked and deletes its access tokens, so neither
     /// a refresh token nor an access token of it works any more.
     pub async fn revoke_family(&self, org: &OrgId, family: &GrantFamily, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mark = Update::builder()
-            .table_name("")
-            .set_key(Some(key_item(org_pk(org), family_sk(&family.id))))
+        let mark = update(key_item(org_pk(org), family_sk(&family.id)))
             .update_expression("SET revoked_at = :now")
-            .expression_attribute_values(":now", attribute(&now)?)
-            .build()
-            .map_err(build_err)?;
-        let mut actions = vec![TransactWriteItem::builder().update(mark).build()];
+            .expression_attribute_values(":now", to_attribute(&now)?)
+            .action()?;
+        let mut actions = vec![(mark, Conflict::Changed(Record::GrantFamily))];
         for (hash, _) in family.access_tokens.iter().filter(|(_, expires)| *expires > now).take(90) {
-            let delete = Delete::builder()
-                .table_name("")
-                .set_key(Some(key_item(org_pk(org), access_sk(hash))))
-                .build()
-                .map_err(build_err)?;
-            actions.push(TransactWriteItem::builder().delete(delete).build());
+            let access = delete(key_item(org_pk(org), access_token_sk(hash))).action()?;
+            actions.push((access, Conflict::Changed(Record::Grant)));
         }
-        let labels: Vec<String> = (0..actions.len()).map(|i| format!("revoke {i}")).collect();
-        self.transact(actions, &labels).await
+        self.transact(actions).await
     }
 
     /// Every refresh-token family of the organization (revoked ones included), for the status.
@@ -372,7 +331,7 @@ impl Store {
             .query_table()
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(org_pk(org)))
-            .expression_attribute_values(":prefix", s("OAUTH#FAMILY#"));
+            .expression_attribute_values(":prefix", s(OAUTH_FAMILY_PREFIX));
         self.query_all_decoded(query, decode).await
     }
 
@@ -391,7 +350,7 @@ impl Store {
             .set_key(Some(key_item(org_pk(org), SCIM_SK.into())))
             .update_expression("SET token_last_used_at = :at")
             .condition_expression("token_hash = :hash")
-            .expression_attribute_values(":at", attribute(&at)?)
+            .expression_attribute_values(":at", to_attribute(&at)?)
             .expression_attribute_values(":hash", s(hash));
         ignore_condition(update.send().await)
     }
@@ -411,7 +370,7 @@ impl Store {
             .update_expression("SET previous_token.last_used_at = :at")
             .condition_expression("previous_token.#hash = :hash")
             .expression_attribute_names("#hash", "hash")
-            .expression_attribute_values(":at", attribute(&at)?)
+            .expression_attribute_values(":at", to_attribute(&at)?)
             .expression_attribute_values(":hash", s(hash));
         ignore_condition(update.send().await)
     }
@@ -425,7 +384,7 @@ impl Store {
             .set_key(Some(key_item(org_pk(org), CLIENT_SK.into())))
             .update_expression("SET last_used_at = :at")
             .condition_expression("client_id = :client")
-            .expression_attribute_values(":at", attribute(&at)?)
+            .expression_attribute_values(":at", to_attribute(&at)?)
             .expression_attribute_values(":client", s(client.as_str()));
         ignore_condition(update.send().await)
     }
@@ -438,16 +397,16 @@ type UpdateResult<R> = Result<
 
 /// A last-use write whose condition failed (the credential was replaced meanwhile) did nothing.
 fn ignore_condition<R: std::fmt::Debug + Send + Sync + 'static>(result: UpdateResult<R>) -> Result<(), StoreError> {
-    match result {
-        Ok(_) => Ok(()),
-        Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-        Err(err) => Err(StoreError::from_sdk(err)),
-    }
+    super::dynamo::applied(result).map(|_| ())
 }
 
-/// A value encoded exactly as the items' codec encodes it.
-fn attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Codec(e.to_string()))
+/// A write that also replaced the SCIM settings: their condition failing means another writer
+/// changed them first.
+fn settings_version_checked(result: Result<(), StoreError>) -> Result<(), StoreError> {
+    match result {
+        Err(StoreError::Conflict(Conflict::SettingsChanged)) => Err(StoreError::VersionMismatch),
+        other => other,
+    }
 }
 
 /// The access-token grant among a prefetch's BatchGetItem results.

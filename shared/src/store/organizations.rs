@@ -1,9 +1,12 @@
 //! Organization and SCIM settings items.
-use aws_sdk_dynamodb::types::{KeysAndAttributes, Put};
+use aws_sdk_dynamodb::types::builders::PutBuilder;
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use serde::{Deserialize, Serialize};
 
-use super::keys::{org_pk, ORG_SK, SCIM_SK};
-use super::{from_item, s, to_item, Item, Store, StoreError};
+use super::dynamo::{applied, from_item, n, put, s, to_item, Item};
+use super::keys::{org_pk, token_expiry_gsi_sk, ORG_SK, SCIM_SK};
+use super::token_expiry::TOKEN_EXPIRY_GSI_PK;
+use super::{Conflict, Record, Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{OrgId, Organization, ScimSettings};
 use crate::retry::Backoff;
@@ -66,20 +69,15 @@ impl Store {
             licenses_used: 0,
             member_count: 0,
         })?;
-        self.client
+        let put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(|err| {
-                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
-                    StoreError::Conflict(format!("organization '{}' already exists", org.id))
-                } else {
-                    StoreError::from_sdk(err)
-                }
-            })?;
+            .condition_expression("attribute_not_exists(PK)");
+        if !applied(put.send().await)? {
+            return Err(StoreError::Conflict(Conflict::OrganizationExists));
+        }
         Ok(())
     }
 
@@ -100,13 +98,9 @@ impl Store {
                 .expression_attribute_names(format!("#a{index}"), name)
                 .expression_attribute_values(format!(":v{index}"), value);
         }
-        update.update_expression(format!("SET {}", sets.join(", "))).send().await.map_err(|err| {
-            if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
-                StoreError::NotFound(format!("organization '{}'", org.id))
-            } else {
-                StoreError::from_sdk(err)
-            }
-        })?;
+        if !applied(update.update_expression(format!("SET {}", sets.join(", "))).send().await)? {
+            return Err(StoreError::NotFound(Record::Organization));
+        }
         Ok(())
     }
 
@@ -127,22 +121,19 @@ impl Store {
         settings: &ScimSettings,
         expected_version: Option<u64>,
     ) -> Result<(), StoreError> {
-        let put = scim_settings_put(&self.table, org, settings, expected_version)?;
-        self.client
+        let put = scim_settings_put(org, settings, expected_version)?;
+        let sent = self
+            .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(put.item))
-            .set_condition_expression(put.condition_expression)
-            .set_expression_attribute_values(put.expression_attribute_values)
+            .set_item(put.get_item().clone())
+            .set_condition_expression(put.get_condition_expression().clone())
+            .set_expression_attribute_values(put.get_expression_attribute_values().clone())
             .send()
-            .await
-            .map_err(|err| {
-                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
-                    StoreError::VersionMismatch
-                } else {
-                    StoreError::from_sdk(err)
-                }
-            })?;
+            .await;
+        if !applied(sent)? {
+            return Err(StoreError::VersionMismatch);
+        }
         Ok(())
     }
 
@@ -166,7 +157,7 @@ impl Store {
                 .set_keys(Some(keys))
                 .consistent_read(true)
                 .build()
-                .map_err(|e| StoreError::Backend(e.to_string()))?,
+                .map_err(StoreError::backend)?,
         );
         let mut attempt = 0u32;
         while let Some(request) = pending.take() {
@@ -208,27 +199,25 @@ pub(crate) fn decode_scim_settings(item: Item) -> Result<ScimSettings, StoreErro
     from_item::<ScimSettingsItem>(item).map(|decoded| decoded.settings)
 }
 
-/// The conditional put of SCIM settings, also usable inside a transaction.
+/// The conditional put of SCIM settings, also usable inside a transaction (`.action()`).
 pub(crate) fn scim_settings_put(
-    table: &str,
     org: &OrgId,
     settings: &ScimSettings,
     expected_version: Option<u64>,
-) -> Result<Put, StoreError> {
+) -> Result<PutBuilder, StoreError> {
     let mut item = to_item(&ScimSettingsItem { pk: org_pk(org), sk: SCIM_SK.into(), settings: settings.clone() })?;
     // Sparse expiry index for the scheduler: only tokens that expire are in it.
     if let Some(expires_at) = settings.token_expires_at {
-        item.insert("GSI1PK".into(), s("SCIM_TOKEN_EXPIRY"));
-        item.insert("GSI1SK".into(), s(format!("{}#{org}", expires_at.to_rfc3339())));
+        item.insert("GSI1PK".into(), s(TOKEN_EXPIRY_GSI_PK));
+        item.insert("GSI1SK".into(), s(token_expiry_gsi_sk(expires_at, org)));
     }
-    let builder = Put::builder().table_name(table).set_item(Some(item));
-    let builder = match expected_version {
+    let builder = put(item);
+    Ok(match expected_version {
         None => builder.condition_expression("attribute_not_exists(PK)"),
-        Some(version) => builder
-            .condition_expression("version = :expected")
-            .expression_attribute_values(":expected", aws_sdk_dynamodb::types::AttributeValue::N(version.to_string())),
-    };
-    builder.build().map_err(|e| StoreError::Backend(e.to_string()))
+        Some(version) => {
+            builder.condition_expression("version = :expected").expression_attribute_values(":expected", n(version))
+        }
+    })
 }
 
 #[cfg(test)]

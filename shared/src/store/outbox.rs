@@ -1,121 +1,16 @@
-//! The email outbox (docs/ARCHITECTURE.md, "Items"): what still has to be sent, keyed by when it is due, plus the
-//! welcome-passphrase write on the account item. Outbox items hold no secret: a welcome's
+//! The email outbox (docs/ARCHITECTURE.md, "Items"): the emails still to send (`domain::OutboxItem`),
+//! keyed by when they are due, plus the welcome-passphrase write on the account item. Outbox items hold no secret: a welcome's
 //! passphrase is generated at delivery time and exists only in memory and in the email.
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{account_pk, sortable_time, ACCOUNT_SK};
-use super::{from_item, s, to_item, Item, Store, StoreError};
-use crate::domain::{EmailAddress, OrgId};
-
-/// Partition of the emails still to send, sorted by due time.
-pub const OUTBOX_PK: &str = "OUTBOX";
-/// Partition of the emails given up on: kept for operators to see, never retried.
-pub const OUTBOX_FAILED_PK: &str = "OUTBOX#FAILED";
-/// Partition of the items found in the due queue that cannot be read (not decodable, or not under
-/// the key their contents give): set aside as found, so they never hold up the others.
-pub const OUTBOX_UNREADABLE_PK: &str = "OUTBOX#UNREADABLE";
-
-/// What an outbox email is about; the message text is rendered from it at delivery time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum OutboxKind {
-    /// A brand-new account: the delivery sets and sends its initial passphrase.
-    Welcome { account_email: EmailAddress },
-    /// The organization's SCIM token expires soon and could not be refreshed automatically.
-    TokenExpiring { days_left: u32, expires_at: DateTime<Utc> },
-    /// The organization's SCIM token has expired: provisioning has stopped.
-    TokenExpired,
-    /// A credential of the OAuth connection expires soon (`days_left` 0: it has expired).
-    OauthExpiring { credential: OAuthCredential, days_left: u32, expires_at: DateTime<Utc> },
-}
-
-/// What can still expire in an OAuth connection (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OAuthCredential {
-    /// The client secret (an admin makes a new client).
-    ClientSecret,
-    /// The newest refresh token of the connection, which its IdP stopped renewing.
-    RefreshToken,
-}
-
-impl OutboxKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Welcome { .. } => "welcome",
-            Self::TokenExpiring { .. } => "token_expiring",
-            Self::TokenExpired => "token_expired",
-            Self::OauthExpiring { .. } => "oauth_expiring",
-        }
-    }
-}
-
-/// One email to send (or given up on).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutboxItem {
-    pub id: String,
-    pub kind: OutboxKind,
-    pub recipients: Vec<EmailAddress>,
-    pub org: OrgId,
-    /// Kept with the item so the message reads the same even if the organization changes meanwhile.
-    pub org_name: String,
-    /// Delivery attempts started so far.
-    pub attempts: u32,
-    pub due: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-}
-
-impl OutboxItem {
-    fn new(kind: OutboxKind, recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
-        Self {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            kind,
-            recipients,
-            org: org.clone(),
-            org_name: org_name.to_owned(),
-            attempts: 0,
-            due: now,
-            created_at: now,
-            last_error: None,
-        }
-    }
-
-    /// The welcome email of a new account, due at once.
-    pub fn welcome(account_email: &EmailAddress, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
-        let kind = OutboxKind::Welcome { account_email: account_email.clone() };
-        Self::new(kind, vec![account_email.clone()], org, org_name, now)
-    }
-
-    pub fn token_expiring(
-        recipients: Vec<EmailAddress>,
-        org: &OrgId,
-        org_name: &str,
-        days_left: u32,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Self {
-        Self::new(OutboxKind::TokenExpiring { days_left, expires_at }, recipients, org, org_name, now)
-    }
-
-    pub fn token_expired(recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
-        Self::new(OutboxKind::TokenExpired, recipients, org, org_name, now)
-    }
-
-    pub fn oauth_expiring(
-        recipients: Vec<EmailAddress>,
-        org: &OrgId,
-        org_name: &str,
-        credential: OAuthCredential,
-        days_left: u32,
-        expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Self {
-        Self::new(OutboxKind::OauthExpiring { credential, days_left, expires_at }, recipients, org, org_name, now)
-    }
-}
+use super::dynamo::{applied, delete, from_item, key_item, put_new, s, to_item, Action, Item};
+use super::keys::{
+    account_pk, timed_sk, timed_sk_bound, ACCOUNT_SK, OUTBOX_FAILED_PK, OUTBOX_PK, OUTBOX_UNREADABLE_PK,
+};
+use super::{Conflict, Record, Store, StoreError};
+use crate::domain::{EmailAddress, OutboxItem};
 
 /// One read of the due queue: the emails to deliver, and the items that cannot be read.
 #[derive(Debug, Default)]
@@ -142,7 +37,7 @@ impl UnreadableEmail {
         let sk = take_string(&mut item, "SK").unwrap_or_default();
         item.remove("PK");
         let id = item.get("id").and_then(|id| id.as_s().ok()).cloned();
-        Self { sk, id, reason: without_quoted_values(&error.to_string()), attributes: item }
+        Self { sk, id, reason: without_quoted_values(&crate::telemetry::Chain(error).to_string()), attributes: item }
     }
 }
 
@@ -182,66 +77,43 @@ struct OutboxRecord {
 }
 
 fn outbox_sk(due: DateTime<Utc>, id: &str) -> String {
-    format!("{}#{id}", sortable_time(due))
+    timed_sk(due, id)
 }
 
 fn outbox_key(item: &OutboxItem) -> Item {
-    [("PK".to_owned(), s(OUTBOX_PK)), ("SK".to_owned(), s(outbox_sk(item.due, &item.id)))].into()
+    key_item(OUTBOX_PK.to_owned(), outbox_sk(item.due, &item.id))
 }
 
 fn encode(pk: &str, sk: String, item: &OutboxItem) -> Result<Item, StoreError> {
     to_item(&OutboxRecord { pk: pk.to_owned(), sk, item: item.clone() })
 }
 
-fn backend(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(err.to_string())
-}
-
-/// A put of a new outbox item for a TransactWriteItems (the table is set by `Store::transact`),
-/// so that a member and its welcome email are written together or not at all.
+/// A put of a new outbox item in a transaction, so that a member and its welcome email (or a
+/// notice and its email) are written together or not at all.
 pub(crate) fn outbox_put_action(item: &OutboxItem) -> Result<TransactWriteItem, StoreError> {
-    put_action(encode(OUTBOX_PK, outbox_sk(item.due, &item.id), item)?)
-}
-
-fn put_action(item: Item) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name("")
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(PK)")
-        .build()
-        .map_err(backend)?;
-    Ok(TransactWriteItem::builder().put(put).build())
+    put_new(encode(OUTBOX_PK, outbox_sk(item.due, &item.id), item)?)
 }
 
 /// Deleting the item as it was read: the condition makes two runs that read the same item
 /// disagree, so only one of them moves it.
 fn delete_existing_action(item: &OutboxItem) -> Result<TransactWriteItem, StoreError> {
-    let delete = Delete::builder()
-        .table_name("")
-        .set_key(Some(outbox_key(item)))
-        .condition_expression("attribute_exists(PK)")
-        .build()
-        .map_err(backend)?;
-    Ok(TransactWriteItem::builder().delete(delete).build())
+    delete(outbox_key(item)).condition_expression("attribute_exists(PK)").action()
 }
 
 impl Store {
     /// Adds an email to the outbox (outside of any other write).
     pub async fn enqueue_email(&self, item: &OutboxItem) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(encode(OUTBOX_PK, outbox_sk(item.due, &item.id), item)?))
             .condition_expression("attribute_not_exists(PK)")
             .send()
-            .await
-            .map_err(|err| {
-                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
-                    StoreError::Conflict(format!("outbox item {} already exists", item.id))
-                } else {
-                    StoreError::from_sdk(err)
-                }
-            })?;
+            .await;
+        if !applied(result)? {
+            return Err(StoreError::Conflict(Conflict::Exists(Record::OutboxItem)));
+        }
         Ok(())
     }
 
@@ -253,8 +125,7 @@ impl Store {
     /// The oldest items due at `now`, at most `limit`: the emails, and apart the items that
     /// cannot be read (one such item must not keep every other email from being delivered).
     pub async fn due_outbox(&self, now: DateTime<Utc>, limit: i32) -> Result<DueEmails, StoreError> {
-        // '$' sorts right after '#': every key `{due}#{id}` with due <= now is below the bound.
-        let bound = format!("{}$", sortable_time(now));
+        let bound = timed_sk_bound(now);
         let output = self
             .query_table()
             .key_condition_expression("PK = :pk AND SK < :bound")
@@ -270,7 +141,7 @@ impl Store {
                 // Claiming and completing address the item by the key its contents give.
                 Ok(record) if record.sk == outbox_sk(record.item.due, &record.item.id) => due.emails.push(record.item),
                 Ok(_) => {
-                    let error = StoreError::Codec("its sort key does not match its due time and id".into());
+                    let error = StoreError::malformed("its sort key does not match its due time and id");
                     due.unreadable.push(UnreadableEmail::new(item, &error));
                 }
                 Err(error) => due.unreadable.push(UnreadableEmail::new(item, &error)),
@@ -287,28 +158,24 @@ impl Store {
         bad: &UnreadableEmail,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let delete = Delete::builder()
-            .table_name("")
-            .key("PK", s(OUTBOX_PK))
-            .key("SK", s(&bad.sk))
+        let remove = delete(key_item(OUTBOX_PK.to_owned(), bad.sk.clone()))
             .condition_expression("attribute_exists(PK)")
-            .build()
-            .map_err(backend)?;
+            .action()?;
         let record: Item = [
             ("PK".to_owned(), s(OUTBOX_UNREADABLE_PK)),
-            ("SK".to_owned(), s(format!("{}#{}", sortable_time(now), bad.sk))),
+            ("SK".to_owned(), s(timed_sk(now, &bad.sk))),
             ("original_sk".to_owned(), s(&bad.sk)),
             ("reason".to_owned(), s(&bad.reason)),
             ("set_aside_at".to_owned(), s(now.to_rfc3339())),
             ("original".to_owned(), AttributeValue::M(bad.attributes.clone())),
         ]
         .into();
-        let actions = vec![TransactWriteItem::builder().delete(delete).build(), put_action(record)?];
-        let labels = [
-            format!("outbox item {} was set aside by another run", bad.sk),
-            format!("outbox item {} was set aside already", bad.sk),
+        // Set aside by another run, or already: either way it is out of the queue.
+        let actions = vec![
+            (remove, Conflict::Changed(Record::OutboxItem)),
+            (put_new(record)?, Conflict::Exists(Record::OutboxItem)),
         ];
-        match self.transact(actions, &labels).await {
+        match self.transact(actions).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict(_)) => Ok(false),
             Err(err) => Err(err),
@@ -353,7 +220,8 @@ impl Store {
 
     /// Notes why the last attempt of a claimed email failed (the email stays due at its retry time).
     pub async fn record_email_error(&self, item: &OutboxItem, error: &str) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(outbox_key(item)))
@@ -361,14 +229,10 @@ impl Store {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":error", s(error))
             .send()
-            .await
-            .map_err(|err| {
-                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
-                    StoreError::NotFound(format!("outbox item {}", item.id))
-                } else {
-                    StoreError::from_sdk(err)
-                }
-            })?;
+            .await;
+        if !applied(result)? {
+            return Err(StoreError::NotFound(Record::OutboxItem));
+        }
         Ok(())
     }
 
@@ -434,12 +298,13 @@ impl Store {
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .send()
             .await;
-        super::applied(result)
+        applied(result)
     }
 
     /// Marks an account's welcome as delivered: later welcome deliveries send nothing.
     pub async fn finish_welcome(&self, email: &EmailAddress) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(account_pk(&email.normalized())))
@@ -449,31 +314,27 @@ impl Store {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()
-            .await
-            .map_err(|err| {
-                if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) {
-                    StoreError::NotFound(format!("account {email}"))
-                } else {
-                    StoreError::from_sdk(err)
-                }
-            })?;
+            .await;
+        if !applied(result)? {
+            return Err(StoreError::NotFound(Record::Account));
+        }
         Ok(())
     }
 
     /// Deletes `from` (which must still exist) and puts `to` under `pk`/`sk`, in one transaction.
     async fn move_email(&self, from: &OutboxItem, pk: &str, sk: String, to: &OutboxItem) -> Result<(), StoreError> {
-        let actions = vec![delete_existing_action(from)?, put_action(encode(pk, sk, to)?)?];
-        let labels = [
-            format!("outbox item {} was claimed or completed by another run", from.id),
-            format!("outbox item {} exists already at its new key", to.id),
+        let actions = vec![
+            (delete_existing_action(from)?, Conflict::Changed(Record::OutboxItem)),
+            (put_new(encode(pk, sk, to)?)?, Conflict::Exists(Record::OutboxItem)),
         ];
-        self.transact(actions, &labels).await
+        self.transact(actions).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::OrgId;
     use chrono::TimeZone;
 
     fn at(hour: u32) -> DateTime<Utc> {
@@ -504,7 +365,7 @@ mod tests {
         let early = outbox_sk(at(1), "ffff");
         let later = outbox_sk(at(2), "0000");
         assert!(early < later);
-        let bound = format!("{}$", sortable_time(at(1)));
+        let bound = timed_sk_bound(at(1));
         assert!(early < bound && bound < later);
     }
 

@@ -6,9 +6,9 @@
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
+use super::dynamo::{delete, key_item, put, s, Action};
 use super::keys::{pending_team_sk, pending_user_sk, sortable_time, PENDING_PK};
-use super::members::{key_item, plain_delete, plain_put};
-use super::{s, Store, StoreError};
+use super::{Store, StoreError};
 use crate::domain::OrgId;
 
 /// Which resource an unfinished write is about.
@@ -48,12 +48,12 @@ pub(crate) fn pending_put(
     item.insert("kind".into(), s(kind));
     item.insert("id".into(), s(id));
     item.insert("since".into(), s(sortable_time(since)));
-    plain_put(item)
+    put(item).action()
 }
 
 /// The delete of a write's pending item, in the transaction that finishes the write.
 pub(crate) fn pending_delete(org: &OrgId, resource: &PendingResource) -> Result<TransactWriteItem, StoreError> {
-    plain_delete(key_item(PENDING_PK.to_owned(), pending_sk(org, resource)))
+    delete(key_item(PENDING_PK.to_owned(), pending_sk(org, resource))).action()
 }
 
 fn decode_pending(item: &super::Item) -> Option<PendingWrite> {

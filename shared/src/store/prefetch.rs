@@ -1,12 +1,14 @@
 //! What a SCIM request reads together with its token check: one BatchGetItem for the
 //! organization's SCIM settings and the items the request needs first, so the check costs no
 //! round trip of its own (docs/ARCHITECTURE.md, "The request path").
+use super::dynamo::key_item;
+use super::keys::access_token_sk as access_sk;
 use super::keys::{
     account_pk, email_guard_sk, org_pk, team_name_guard_sk, team_sk, user_name_guard_sk, user_sk, ACCOUNT_SK, ORG_SK,
     SCIM_SK,
 };
-use super::members::{decode_account, decode_member_state, key_item, MemberState};
-use super::oauth::{access_sk, decode_access_grant};
+use super::members::{decode_account, decode_member_state, MemberState};
+use super::oauth::decode_access_grant;
 use super::organizations::{decode_organization, decode_scim_settings, LicenseCounts};
 use super::rate::{decode_budget, fair_use_key, RateBudget, RateWindow, FAIR_USE_SK};
 use super::teams::{decode_team_state, TeamState};

@@ -10,13 +10,12 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use tokio::sync::oneshot;
 
-use super::keys::org_pk;
-use super::{Item, Store, StoreError};
+use super::dynamo::{key_item, n as number_attribute, Item};
+pub(crate) use super::keys::FAIR_USE_SK;
+use super::keys::{org_pk, rate_window_sk};
+use super::{Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::OrgId;
-
-/// SK of an organization's fair-use budget (absent: the defaults).
-pub(crate) const FAIR_USE_SK: &str = "FAIRUSE";
 
 /// A request budget: a sustained rate and a burst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +35,7 @@ pub struct RateWindow {
 
 impl RateWindow {
     fn sk(&self) -> String {
-        format!("RATE#{}#{}#{}", self.bucket, self.length_ms, self.index)
+        rate_window_sk(&self.bucket, self.length_ms, self.index)
     }
 
     /// When the window ends (epoch milliseconds).
@@ -46,7 +45,7 @@ impl RateWindow {
 }
 
 pub(crate) fn fair_use_key(org: &OrgId) -> Item {
-    Item::from([("PK".into(), AttributeValue::S(org_pk(org))), ("SK".into(), AttributeValue::S(FAIR_USE_SK.into()))])
+    key_item(org_pk(org), FAIR_USE_SK.into())
 }
 
 fn number(item: &Item, name: &str) -> Option<u64> {
@@ -115,11 +114,13 @@ impl Drop for InFlight {
     }
 }
 
-/// One error for each request of a batch (`StoreError` is not `Clone`).
-fn shared_error(error: &StoreError) -> StoreError {
-    match error {
+/// One error for each request of a batch (`StoreError` is not `Clone`): the batch's, shared as
+/// the cause.
+fn shared_error(error: &Arc<StoreError>) -> StoreError {
+    match error.as_ref() {
         StoreError::Throttled => StoreError::Throttled,
-        other => StoreError::Backend(other.to_string()),
+        StoreError::Unavailable(_) => StoreError::Unavailable(Box::new(error.clone())),
+        _ => StoreError::Backend(Box::new(error.clone())),
     }
 }
 
@@ -130,9 +131,7 @@ impl Store {
     pub(crate) async fn count_request(&self, org: &OrgId, window: &RateWindow) -> Result<u64, StoreError> {
         let key = format!("{}|{}", org_pk(org), window.sk());
         if let Some(receiver) = self.request_counts.join(&key) {
-            return receiver
-                .await
-                .unwrap_or_else(|_| Err(StoreError::Backend("the shared count was abandoned".into())));
+            return receiver.await.unwrap_or_else(|abandoned| Err(StoreError::backend(abandoned)));
         }
         let mut in_flight = InFlight { counts: self.request_counts.clone(), key, armed: true };
         let mine = self.add_requests(org, window, 1).await;
@@ -150,7 +149,7 @@ impl Store {
             let mut in_flight = InFlight { counts: store.request_counts.clone(), key, armed: true };
             while !batch.is_empty() {
                 let n = batch.len() as u64;
-                let result = store.add_requests(&org, &window, n).await;
+                let result = store.add_requests(&org, &window, n).await.map_err(Arc::new);
                 for (i, waiter) in (0u64..).zip(batch) {
                     // The batch's requests are counted in the order they came.
                     let _ = waiter.send(match &result {
@@ -174,12 +173,11 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("PK", AttributeValue::S(org_pk(org)))
-            .key("SK", AttributeValue::S(window.sk()))
+            .set_key(Some(key_item(org_pk(org), window.sk())))
             .update_expression("ADD n :n SET #ttl = :ttl")
             .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
-            .expression_attribute_values(":ttl", AttributeValue::N(ttl.to_string()))
+            .expression_attribute_values(":n", number_attribute(n))
+            .expression_attribute_values(":ttl", number_attribute(ttl))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await

@@ -2,8 +2,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{log_pk, sortable_time};
-use super::{from_item, s, to_item, Store, StoreError};
+use super::dynamo::{from_item, s, to_item};
+use super::keys::{log_pk, timed_sk};
+use super::{Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::OrgId;
 use crate::log::Redacted;
@@ -49,7 +50,7 @@ struct RequestLogItem {
 fn request_log_item(record: &RequestLogRecord) -> Result<super::Item, StoreError> {
     to_item(&RequestLogItem {
         pk: log_pk(&record.org),
-        sk: format!("{}#{}", sortable_time(record.at), record.request_id),
+        sk: timed_sk(record.at, &record.request_id),
         ttl: (record.at + crate::lifetimes::REQUEST_LOG_RETENTION).timestamp(),
         record: record.clone(),
     })

@@ -7,28 +7,15 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{account_pk, email_guard_sk, org_pk, user_sk, ACCOUNT_SK};
-use super::{from_item, s, to_item, Store, StoreError};
+use super::dynamo::{applied, condition_failed, from_item, s, to_item};
+use super::keys::{
+    account_pk, account_sessions_gsi_pk, attempts_pk, attempts_window_sk, email_guard_sk, org_pk, session_pk,
+    session_pk_of, user_sk, ACCOUNT_SK, RESET_SK, SESSION_SK,
+};
+use super::{Record, Store, StoreError};
 use crate::domain::{EmailAddress, OrgId};
 use crate::store::members::decode_member;
 use crate::store::MemberRecord;
-
-// Keys of the console's items (kept beside their codecs; the rest of the layout is in `keys`).
-const SESSION_SK: &str = "SESSION";
-const RESET_SK: &str = "RESET";
-
-fn session_pk(token_hash: &str) -> String {
-    format!("SESSION#{token_hash}")
-}
-
-/// GSI1 partition listing an account's sessions, so a passphrase change can revoke them all.
-fn account_sessions_gsi_pk(normalized_email: &str) -> String {
-    format!("ACCOUNT#{normalized_email}#SESSIONS")
-}
-
-fn attempts_pk(scope: &str) -> String {
-    format!("ATTEMPTS#{scope}")
-}
 
 /// A signed-in console session. The token itself is never stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,13 +71,6 @@ struct ResetCodeItem {
     reset: ResetCodeRecord,
 }
 
-fn conditional_failed<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
-}
-
 impl Store {
     pub async fn put_session(&self, token_hash: &str, session: &SessionRecord) -> Result<(), StoreError> {
         let normalized = session.account_email.normalized();
@@ -134,7 +114,8 @@ impl Store {
 
     /// Lifts the passphrase-change-only restriction of a session (after the change).
     pub async fn unrestrict_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(session_pk(token_hash)))
@@ -143,14 +124,10 @@ impl Store {
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()
-            .await
-            .map_err(|err| {
-                if conditional_failed(&err) {
-                    StoreError::NotFound("session".into())
-                } else {
-                    StoreError::from_sdk(err)
-                }
-            })?;
+            .await;
+        if !applied(result)? {
+            return Err(StoreError::NotFound(Record::Session));
+        }
         Ok(())
     }
 
@@ -160,7 +137,7 @@ impl Store {
         let mut hashes = Vec::new();
         self.query_pages(query, |items| {
             for item in items {
-                let hash = item.get("PK").and_then(|v| v.as_s().ok()).and_then(|pk| pk.strip_prefix("SESSION#"));
+                let hash = item.get("PK").and_then(|v| v.as_s().ok()).and_then(|pk| session_pk_of(pk));
                 if let Some(hash) = hash.filter(|hash| Some(*hash) != keep) {
                     hashes.push(hash.to_owned());
                 }
@@ -188,7 +165,7 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .key("PK", s(attempts_pk(scope)))
-            .key("SK", s(format!("WINDOW#{}", window_start.timestamp())))
+            .key("SK", s(attempts_window_sk(window_start)))
             .update_expression("ADD attempts :one SET #ttl = :ttl")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
@@ -214,18 +191,14 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .key("PK", s(attempts_pk(scope)))
-            .key("SK", s(format!("WINDOW#{}", window_start.timestamp())))
+            .key("SK", s(attempts_window_sk(window_start)))
             .update_expression("ADD attempts :minus_one")
             .condition_expression("attempts > :zero")
             .expression_attribute_values(":minus_one", AttributeValue::N("-1".into()))
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if conditional_failed(&err) => Ok(()),
-            Err(err) => Err(StoreError::from_sdk(err)),
-        }
+        applied(result).map(|_| ())
     }
 
     /// Stores the account's reset code, replacing any earlier one (which stops working).
@@ -270,7 +243,7 @@ impl Store {
         let output = match result {
             Ok(output) => output,
             // Replaced or used meanwhile: nothing left to count against.
-            Err(err) if conditional_failed(&err) => return Ok(()),
+            Err(err) if condition_failed(&err) => return Ok(()),
             Err(err) => return Err(StoreError::from_sdk(err)),
         };
         let failures = output
@@ -299,7 +272,7 @@ impl Store {
             .expression_attribute_values(":hash", s(code_hash))
             .send()
             .await;
-        super::applied(result)
+        applied(result)
     }
 
     /// Spends an account's initial passphrase: `true` for the one sign-in that may use it, `false`
@@ -324,13 +297,14 @@ impl Store {
             .expression_attribute_values(":now", s(now.to_rfc3339()))
             .send()
             .await;
-        super::applied(result)
+        applied(result)
     }
 
     /// Sets an account's passphrase chosen by its owner. Also clears `must_change_passphrase` and
     /// `welcome_pending`: a late welcome retry then finds nothing pending and cannot overwrite it.
     pub async fn set_account_passphrase(&self, email: &EmailAddress, hash: &str) -> Result<(), StoreError> {
-        self.client
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("PK", s(account_pk(&email.normalized())))
@@ -344,14 +318,10 @@ impl Store {
             .expression_attribute_values(":hash", s(hash))
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()
-            .await
-            .map_err(|err| {
-                if conditional_failed(&err) {
-                    StoreError::NotFound(format!("account {email}"))
-                } else {
-                    StoreError::from_sdk(err)
-                }
-            })?;
+            .await;
+        if !applied(result)? {
+            return Err(StoreError::NotFound(Record::Account));
+        }
         Ok(())
     }
 

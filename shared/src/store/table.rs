@@ -18,11 +18,7 @@ pub const TTL_ATTRIBUTE: &str = "ttl";
 pub const KEY_ATTRIBUTES: [&str; 4] = [PARTITION_KEY, SORT_KEY, GSI1_PARTITION_KEY, GSI1_SORT_KEY];
 
 fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .map_err(|e| StoreError::Backend(e.to_string()))
+    KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(StoreError::backend)
 }
 
 impl Store {
@@ -41,7 +37,7 @@ impl Store {
                     .attribute_name(name)
                     .attribute_type(ScalarAttributeType::S)
                     .build()
-                    .map_err(|e| StoreError::Backend(e.to_string()))?,
+                    .map_err(StoreError::backend)?,
             );
         }
         let gsi = GlobalSecondaryIndex::builder()
@@ -50,7 +46,7 @@ impl Store {
             .key_schema(key(GSI1_SORT_KEY, KeyType::Range)?)
             .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+            .map_err(StoreError::backend)?;
         request.global_secondary_indexes(gsi).send().await.map_err(StoreError::from_sdk)?;
         self.client
             .update_time_to_live()
@@ -60,7 +56,7 @@ impl Store {
                     .enabled(true)
                     .attribute_name(TTL_ATTRIBUTE)
                     .build()
-                    .map_err(|e| StoreError::Backend(e.to_string()))?,
+                    .map_err(StoreError::backend)?,
             )
             .send()
             .await

@@ -4,18 +4,21 @@
 //! `member_count`, changed in the same transaction as the memberships.
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::keys::{
-    membership_sk, org_pk, team_intent_prefix, team_intent_sk, team_members_pk, team_name_guard_sk, team_sk, user_sk,
-    user_teams_gsi_pk,
+use super::dynamo::{
+    delete, from_item, guard_delete, guard_put, key_item, n, put, put_new, s, to_attribute, to_item, update, Action,
+    Item,
 };
-use super::members::{build_err, guard_delete, guard_put, key_item, lookup_sk, plain_delete, plain_put, put_new};
+use super::keys::{
+    lookup_sk, membership_sk, org_pk, team_intent_prefix, team_intent_sk, team_members_pk, team_name_guard_sk, team_sk,
+    user_sk, user_teams_gsi_pk, TEAM_SK_PREFIX,
+};
 use super::pending::{pending_delete, pending_put, PendingResource};
 use super::transact::TransactFailure;
-use super::{from_item, s, to_item, Item, Store, StoreError};
+use super::{Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{LookupAttr, MemberDelta, Membership, OrgId, PendingKind, PendingMembers, TeamRecord};
 
@@ -119,8 +122,13 @@ pub enum TeamWriteError {
     /// Some transactions of a multi-transaction change committed, then one failed. The team's
     /// count still matches its membership items; `applied` changes were confirmed (one more
     /// transaction may have committed if only its answer was lost).
-    #[error("{applied} of {requested} membership changes were confirmed before the store failed: {cause}")]
-    Interrupted { applied: u64, requested: u64, cause: StoreError },
+    #[error("{applied} of {requested} membership changes were confirmed before the store failed")]
+    Interrupted {
+        applied: u64,
+        requested: u64,
+        #[source]
+        cause: StoreError,
+    },
 }
 
 /// A batch of membership changes to one team: each is one conditional action in a transaction.
@@ -149,18 +157,16 @@ impl MembershipChange<'_> {
     /// The member's membership counter, moved with the membership. An added member must exist and
     /// not be being deleted, so no membership outlives its member.
     fn member_counter(&self, org: &OrgId, index: usize) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
-            .table_name("")
-            .set_key(Some(key_item(org_pk(org), user_sk(self.user_id(index)))))
+        let update = update(key_item(org_pk(org), user_sk(self.user_id(index))))
             .update_expression("ADD team_count :delta")
-            .expression_attribute_values(":delta", AttributeValue::N(self.sign().to_string()));
+            .expression_attribute_values(":delta", n(self.sign()));
         let update = match self {
             Self::Add(_) => {
                 update.condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting_since)")
             }
             Self::Remove(_) => update.condition_expression("attribute_exists(PK)"),
         };
-        Ok(TransactWriteItem::builder().update(update.build().map_err(build_err)?).build())
+        update.action()
     }
 
     /// How the team's counter moves per change.
@@ -174,15 +180,9 @@ impl MembershipChange<'_> {
     fn action(&self, org: &OrgId, team_id: &str, index: usize) -> Result<TransactWriteItem, StoreError> {
         match self {
             Self::Add(members) => put_new(membership_item(org, &members[index])?),
-            Self::Remove(user_ids) => {
-                let delete = Delete::builder()
-                    .table_name("")
-                    .set_key(Some(key_item(team_members_pk(org, team_id), membership_sk(&user_ids[index]))))
-                    .condition_expression("attribute_exists(PK)")
-                    .build()
-                    .map_err(build_err)?;
-                Ok(TransactWriteItem::builder().delete(delete).build())
-            }
+            Self::Remove(user_ids) => delete(key_item(team_members_pk(org, team_id), membership_sk(&user_ids[index])))
+                .condition_expression("attribute_exists(PK)")
+                .action(),
         }
     }
 }
@@ -210,10 +210,8 @@ fn counter_update(
     now: DateTime<Utc>,
     guard: &TeamGuard,
 ) -> Result<TransactWriteItem, StoreError> {
-    let mut update = Update::builder()
-        .table_name("")
-        .set_key(Some(team_key(org, team_id)))
-        .expression_attribute_values(":delta", AttributeValue::N(delta.to_string()))
+    let mut update = update(team_key(org, team_id))
+        .expression_attribute_values(":delta", n(delta))
         .expression_attribute_values(":now", s(now.to_rfc3339()));
     let mut condition = String::from("attribute_exists(PK)");
     if delta > 0 {
@@ -243,8 +241,7 @@ fn counter_update(
                 .expression_attribute_values(":one", AttributeValue::N("1".into()));
         }
     }
-    update = update.condition_expression(condition);
-    Ok(TransactWriteItem::builder().update(update.build().map_err(build_err)?).build())
+    update.condition_expression(condition).action()
 }
 
 /// The items recording a member change's delta, `INTENT_ENTRIES_PER_ITEM` entries each.
@@ -267,15 +264,17 @@ fn intent_items(
             break;
         }
         let mut item = key_item(org_pk(org), team_intent_sk(team_id, &pending.id, chunk));
-        let text = |value: serde_json::Result<String>| value.map_err(|e| StoreError::Codec(e.to_string()));
-        item.insert("adds".into(), s(text(serde_json::to_string(adds.unwrap_or_default()))?));
-        item.insert("removes".into(), s(text(serde_json::to_string(removes.unwrap_or_default()))?));
-        item.insert("ttl".into(), AttributeValue::N(ttl.to_string()));
-        items.push(plain_put(item)?);
+        item.insert("adds".into(), s(serde_json::to_string(adds.unwrap_or_default())?));
+        item.insert("removes".into(), s(serde_json::to_string(removes.unwrap_or_default())?));
+        item.insert("ttl".into(), n(ttl));
+        items.push(put(item).action()?);
         chunk += 1;
     }
     if items.len() > MAX_INTENT_ITEMS {
-        return Err(StoreError::Codec(format!("a member change of {} entries is too large", delta.len())));
+        return Err(StoreError::malformed(format!(
+            "a member change of {} entries is too large to record",
+            delta.len()
+        )));
     }
     Ok(items)
 }
@@ -297,11 +296,12 @@ impl Store {
             pending: intent.map(|(pending, _)| pending.clone()),
             team: TeamRecord { member_count: 0, ..team.clone() },
         })?;
-        let mut actions = vec![put_new(item)?, guard_put(org, team_name_guard_sk(&team.display_name), &team.id)?];
+        let mut actions =
+            vec![put_new(item)?, guard_put(org_pk(org), team_name_guard_sk(&team.display_name), &team.id)?];
         if let Some(external_id) = &team.external_id {
             let mut item = key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &team.id));
             item.insert("member_id".into(), s(&team.id));
-            actions.push(plain_put(item)?);
+            actions.push(put(item).action()?);
         }
         if let Some((pending, delta)) = intent {
             actions.push(pending_put(org, &PendingResource::Team(team.id.clone()), pending.since)?);
@@ -356,19 +356,17 @@ impl Store {
              version = version + :one",
         );
         let mut condition = String::from("attribute_exists(PK) AND attribute_not_exists(deleting_since)");
-        let mut update = Update::builder()
-            .table_name("")
-            .set_key(Some(team_key(org, &old.id)))
+        let mut update = update(team_key(org, &old.id))
             .expression_attribute_names("#resource", "resource")
             .expression_attribute_names("#pending", "pending")
             .expression_attribute_values(":name", s(&new.display_name))
             .expression_attribute_values(":external", new.external_id.as_ref().map_or(AttributeValue::Null(true), s))
             .expression_attribute_values(":resource", new.resource.as_ref().map_or(AttributeValue::Null(true), s))
             .expression_attribute_values(":now", s(new.modified_at.to_rfc3339()))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()));
+            .expression_attribute_values(":one", n(1));
         if let Some(version) = expected {
             condition.push_str(" AND version = :expected");
-            update = update.expression_attribute_values(":expected", AttributeValue::N(version.to_string()));
+            update = update.expression_attribute_values(":expected", n(version));
         }
         match intent.and_then(|(_, superseded)| superseded) {
             Some(superseded) => {
@@ -380,29 +378,27 @@ impl Store {
         let mut extra = Vec::new();
         if let Some(((pending, delta), _)) = intent {
             set.push_str(", #pending = :pending");
-            update = update.expression_attribute_values(
-                ":pending",
-                serde_dynamo::to_attribute_value(pending).map_err(|e| StoreError::Codec(e.to_string()))?,
-            );
+            update = update.expression_attribute_values(":pending", to_attribute(pending)?);
             extra.push(pending_put(org, &PendingResource::Team(old.id.clone()), pending.since)?);
             extra.extend(intent_items(org, &old.id, pending, delta)?);
         }
         let update = update.update_expression(set).condition_expression(condition);
-        let mut actions = vec![TransactWriteItem::builder().update(update.build().map_err(build_err)?).build()];
+        let mut actions = vec![update.action()?];
         let mut name_index = None;
         if old.display_name.to_lowercase() != new.display_name.to_lowercase() {
             name_index = Some(actions.len());
-            actions.push(guard_put(org, team_name_guard_sk(&new.display_name), &old.id)?);
-            actions.push(guard_delete(org, team_name_guard_sk(&old.display_name), &old.id)?);
+            actions.push(guard_put(org_pk(org), team_name_guard_sk(&new.display_name), &old.id)?);
+            actions.push(guard_delete(org_pk(org), team_name_guard_sk(&old.display_name), &old.id)?);
         }
         if old.external_id != new.external_id {
             if let Some(external_id) = &old.external_id {
-                actions.push(plain_delete(key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &old.id)))?);
+                actions
+                    .push(delete(key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &old.id))).action()?);
             }
             if let Some(external_id) = &new.external_id {
                 let mut item = key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &old.id));
                 item.insert("member_id".into(), s(&old.id));
-                actions.push(plain_put(item)?);
+                actions.push(put(item).action()?);
             }
         }
         actions.extend(extra);
@@ -432,10 +428,8 @@ impl Store {
         self.query_pages(query, |items| {
             for item in items {
                 let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("[]");
-                let adds: Vec<(String, Option<String>)> =
-                    serde_json::from_str(text("adds")).map_err(|e| StoreError::Codec(e.to_string()))?;
-                let removes: Vec<String> =
-                    serde_json::from_str(text("removes")).map_err(|e| StoreError::Codec(e.to_string()))?;
+                let adds: Vec<(String, Option<String>)> = serde_json::from_str(text("adds"))?;
+                let removes: Vec<String> = serde_json::from_str(text("removes"))?;
                 delta.adds.extend(adds.into_iter().map(|(user_id, display)| Membership {
                     team_id: team_id.to_owned(),
                     user_id,
@@ -458,19 +452,13 @@ impl Store {
         team_id: &str,
         pending: &PendingMembers,
     ) -> Result<(), TeamWriteError> {
-        let update = Update::builder()
-            .table_name("")
-            .set_key(Some(team_key(org, team_id)))
+        let settle = update(team_key(org, team_id))
             .update_expression("REMOVE #pending")
             .condition_expression("#pending.id = :intent")
             .expression_attribute_names("#pending", "pending")
             .expression_attribute_values(":intent", s(&pending.id))
-            .build()
-            .map_err(build_err)?;
-        let actions = vec![
-            TransactWriteItem::builder().update(update).build(),
-            pending_delete(org, &PendingResource::Team(team_id.to_owned()))?,
-        ];
+            .action()?;
+        let actions = vec![settle, pending_delete(org, &PendingResource::Team(team_id.to_owned()))?];
         match self.transact_items(actions).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Conditions(_)) => Err(TeamWriteError::Changed),
@@ -596,7 +584,7 @@ impl Store {
     }
 
     pub async fn teams(&self, org: &AuthorizedOrg) -> Result<Vec<TeamRecord>, StoreError> {
-        let items = self.query_all(org_pk(org), Some("GROUP#")).await?;
+        let items = self.query_all(org_pk(org), Some(TEAM_SK_PREFIX)).await?;
         items.into_iter().filter_map(|item| decode_team(item).transpose()).collect()
     }
 
@@ -710,21 +698,15 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), TeamWriteError> {
         // A member change under way is superseded: its writers' transactions fail from now on.
-        let update = Update::builder()
-            .table_name("")
-            .set_key(Some(team_key(org, &team.id)))
+        let mark = update(team_key(org, &team.id))
             .update_expression("SET deleting_since = :now, version = :next REMOVE #pending")
             .condition_expression("version = :expected AND attribute_not_exists(deleting_since)")
             .expression_attribute_names("#pending", "pending")
             .expression_attribute_values(":now", s(now.to_rfc3339()))
-            .expression_attribute_values(":next", AttributeValue::N(team.next_version().to_string()))
-            .expression_attribute_values(":expected", AttributeValue::N(team.version.to_string()))
-            .build()
-            .map_err(build_err)?;
-        let actions = vec![
-            TransactWriteItem::builder().update(update).build(),
-            pending_put(org, &PendingResource::Team(team.id.clone()), now)?,
-        ];
+            .expression_attribute_values(":next", n(team.next_version()))
+            .expression_attribute_values(":expected", n(team.version))
+            .action()?;
+        let actions = vec![mark, pending_put(org, &PendingResource::Team(team.id.clone()), now)?];
         match self.transact_items(actions).await {
             Ok(()) => Ok(()),
             Err(TransactFailure::Conditions(_)) => Err(TeamWriteError::Changed),
@@ -735,19 +717,15 @@ impl Store {
     /// The last step of a team's delete, once its memberships are gone: the team, its name guard
     /// and its externalId lookup in one transaction. `Missing` when it is gone already.
     pub async fn finish_team_delete(&self, org: &AuthorizedOrg, team: &TeamRecord) -> Result<(), TeamWriteError> {
-        let delete = Delete::builder()
-            .table_name("")
-            .set_key(Some(team_key(org, &team.id)))
-            .condition_expression("attribute_exists(deleting_since)")
-            .build()
-            .map_err(build_err)?;
+        let remove =
+            delete(team_key(org, &team.id)).condition_expression("attribute_exists(deleting_since)").action()?;
         let mut actions = vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            guard_delete(org, team_name_guard_sk(&team.display_name), &team.id)?,
+            remove,
+            guard_delete(org_pk(org), team_name_guard_sk(&team.display_name), &team.id)?,
             pending_delete(org, &PendingResource::Team(team.id.clone()))?,
         ];
         if let Some(external_id) = &team.external_id {
-            actions.push(plain_delete(key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &team.id)))?);
+            actions.push(delete(key_item(org_pk(org), lookup_sk(TEAM_EXTERNAL_ID, external_id, &team.id))).action()?);
         }
         match self.transact_items(actions).await {
             Ok(()) => Ok(()),

@@ -2,23 +2,20 @@
 //! `SCIM_TOKEN_EXPIRY`, written by `scim_settings_put`), an organization's owners and co-owners
 //! (GSI1, `ORG#{org}#ADMINS`), and the conditional writes of a refresh, a refresh failure and an
 //! expiry notice on the SCIM settings item.
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use super::keys::{admins_gsi_pk, org_pk, SCIM_SK};
-use super::members::{build_err, decode_member};
+use super::dynamo::{applied, from_item, key_item, n as number, s, to_attribute as attribute, update, Action, Item};
+use super::keys::{admins_gsi_pk, org_of_pk, org_pk, token_expiry_gsi_bound, token_expiry_gsi_sk, SCIM_SK};
+use super::members::decode_member;
+use super::outbox::outbox_put_action;
 use super::table::GSI1_NAME;
-use super::{from_item, outbox_put_action, s, Item, MemberRecord, OutboxItem, Store, StoreError};
+use super::{Conflict, MemberRecord, OutboxItem, Record, Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{OrgId, RefreshFailure, ScimSettings};
 
 /// GSI1 partition of the SCIM settings items whose token expires.
 pub const TOKEN_EXPIRY_GSI_PK: &str = "SCIM_TOKEN_EXPIRY";
-
-/// The expiry index sort key: RFC 3339 expiry, then the organization (unique per token).
-pub(crate) fn token_expiry_gsi_sk(expires_at: DateTime<Utc>, org: &OrgId) -> String {
-    format!("{}#{org}", expires_at.to_rfc3339())
-}
 
 /// One entry of the expiry index, decoded on its own: one bad item must not hide the others.
 #[derive(Debug)]
@@ -32,8 +29,7 @@ impl Store {
     /// Every SCIM settings item whose token expires at or before `until` (already expired ones
     /// included), earliest expiry first: a query of the sparse expiry index, never a table scan.
     pub async fn scim_tokens_expiring_by(&self, until: DateTime<Utc>) -> Result<Vec<ExpiryIndexEntry>, StoreError> {
-        // '~' sorts after every character of an organization id: keys expiring exactly at `until` are in.
-        let bound = format!("{}#~", until.to_rfc3339());
+        let bound = token_expiry_gsi_bound(until);
         let query = self
             .client
             .query()
@@ -81,13 +77,10 @@ impl Store {
             .expression_attribute_values(":expected", number(read.version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(StoreError::VersionMismatch)
-            }
-            Err(err) => Err(StoreError::from_sdk(err)),
+        if !applied(result)? {
+            return Err(StoreError::VersionMismatch);
         }
+        Ok(())
     }
 
     /// Records why the token could not be refreshed, if the settings are still at `version`
@@ -110,13 +103,10 @@ impl Store {
             .expression_attribute_values(":expected", number(version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(StoreError::VersionMismatch)
-            }
-            Err(err) => Err(StoreError::from_sdk(err)),
+        if !applied(result)? {
+            return Err(StoreError::VersionMismatch);
         }
+        Ok(())
     }
 
     /// Records an expiry notice as sent and queues its email, in one transaction, unless the notice
@@ -131,9 +121,7 @@ impl Store {
         failure: Option<&RefreshFailure>,
         email: &OutboxItem,
     ) -> Result<bool, StoreError> {
-        let mut update = Update::builder()
-            .table_name("")
-            .set_key(Some(settings_key(org)))
+        let mut update = update(settings_key(org))
             .condition_expression("version = :expected AND NOT contains(notices_sent, :key)")
             .expression_attribute_values(":expected", number(version))
             .expression_attribute_values(":key", s(notice_key))
@@ -144,40 +132,28 @@ impl Store {
                 .expression_attribute_values(":failure", attribute(failure)?),
             None => update.update_expression("ADD notices_sent :keys"),
         };
+        // The notice recorded already, or the settings changed: either way, nothing to send.
         let actions = vec![
-            TransactWriteItem::builder().update(update.build().map_err(build_err)?).build(),
-            outbox_put_action(email)?,
+            (update.action()?, Conflict::Exists(Record::Notice)),
+            (outbox_put_action(email)?, Conflict::Exists(Record::OutboxItem)),
         ];
-        let labels = [NOTICE_RECORDED.to_owned(), format!("outbox item {} exists already", email.id)];
-        match self.transact(actions, &labels).await {
+        match self.transact(actions).await {
             Ok(()) => Ok(true),
-            Err(StoreError::Conflict(label)) if label == NOTICE_RECORDED => Ok(false),
+            Err(StoreError::Conflict(Conflict::Exists(Record::Notice))) => Ok(false),
             Err(err) => Err(err),
         }
     }
 }
 
-const NOTICE_RECORDED: &str = "the notice is recorded already, or the SCIM settings changed";
-
 fn settings_key(org: &OrgId) -> Item {
-    [("PK".to_owned(), s(org_pk(org))), ("SK".to_owned(), s(SCIM_SK))].into()
-}
-
-fn number(value: u64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-/// A value encoded exactly as the settings item codec encodes it.
-fn attribute<T: serde::Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Codec(e.to_string()))
+    key_item(org_pk(org), SCIM_SK.into())
 }
 
 fn decode_expiry_entry(item: Item) -> ExpiryIndexEntry {
     let key = item.get("PK").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-    let org = key
-        .strip_prefix("ORG#")
+    let org = org_of_pk(&key)
         .and_then(|id| OrgId::parse(id).ok())
-        .ok_or_else(|| StoreError::Codec(format!("expiry index item '{key}' has no organization key")));
+        .ok_or_else(|| StoreError::malformed(format!("expiry index item '{key}' has no organization key")));
     let decoded = org.and_then(|org| from_item::<ScimSettings>(item).map(|settings| (org, settings)));
     ExpiryIndexEntry { key, decoded }
 }
@@ -186,8 +162,18 @@ fn decode_expiry_entry(item: Item) -> ExpiryIndexEntry {
 mod tests {
     use super::*;
     use crate::domain::{IdentityProvider, TokenHash, TokenWindow};
-    use crate::store::organizations::scim_settings_put;
+    use crate::store::keys::token_expiry_gsi_sk;
+    use crate::store::CodecError;
     use chrono::TimeZone;
+
+    fn scim_settings_put(
+        org: &OrgId,
+        settings: &ScimSettings,
+        expected: Option<u64>,
+    ) -> Result<aws_sdk_dynamodb::types::Put, StoreError> {
+        let put = crate::store::organizations::scim_settings_put(org, settings, expected)?;
+        Ok(put.table_name("t").build().unwrap())
+    }
 
     fn settings(notices: Vec<String>) -> ScimSettings {
         let created = Utc.with_ymd_and_hms(2026, 11, 3, 6, 0, 0).unwrap();
@@ -204,7 +190,7 @@ mod tests {
     fn the_index_key_is_the_one_the_settings_put_writes() {
         let org = OrgId::parse("acme").unwrap();
         let settings = settings(Vec::new());
-        let put = scim_settings_put("t", &org, &settings, Some(3)).unwrap();
+        let put = scim_settings_put(&org, &settings, Some(3)).unwrap();
         let expires_at = settings.token_expires_at.unwrap();
         assert_eq!(put.item["GSI1PK"], s(TOKEN_EXPIRY_GSI_PK));
         assert_eq!(put.item["GSI1SK"], s(token_expiry_gsi_sk(expires_at, &org)));
@@ -216,13 +202,13 @@ mod tests {
     fn notices_are_a_string_set_and_an_empty_set_is_left_out() {
         let org = OrgId::parse("acme").unwrap();
         let with = settings(vec!["a|b|20d".into(), "a|b|7d".into()]);
-        let item = scim_settings_put("t", &org, &with, None).unwrap().item;
+        let item = scim_settings_put(&org, &with, None).unwrap().item;
         assert_eq!(item["notices_sent"], AttributeValue::Ss(vec!["a|b|20d".into(), "a|b|7d".into()]));
         let entry = decode_expiry_entry(item);
         assert_eq!(entry.key, "ORG#acme");
         assert_eq!(entry.decoded.unwrap(), (org.clone(), with));
 
-        let without = scim_settings_put("t", &org, &settings(Vec::new()), None).unwrap().item;
+        let without = scim_settings_put(&org, &settings(Vec::new()), None).unwrap().item;
         assert!(!without.contains_key("notices_sent"));
         assert_eq!(decode_expiry_entry(without).decoded.unwrap().1.notices_sent, Vec::<String>::new());
     }
@@ -234,14 +220,16 @@ mod tests {
         assert_eq!(entry.key, "ORG#broken");
         assert!(matches!(entry.decoded, Err(StoreError::Codec(_))));
         let keyless = decode_expiry_entry(Item::new());
-        assert!(matches!(keyless.decoded, Err(StoreError::Codec(message)) if message.contains("no organization")));
+        assert!(
+            matches!(keyless.decoded, Err(StoreError::Codec(CodecError::Malformed(message))) if message.contains("no organization"))
+        );
     }
 
     #[test]
     fn the_query_bound_keeps_keys_up_to_and_at_the_limit() {
         let org = OrgId::parse("zz_top-9").unwrap();
         let until = Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap();
-        let bound = format!("{}#~", until.to_rfc3339());
+        let bound = token_expiry_gsi_bound(until);
         let at = |at: DateTime<Utc>| token_expiry_gsi_sk(at, &org);
         assert!(at(until) <= bound);
         assert!(at(until - chrono::Duration::nanoseconds(1)) <= bound);

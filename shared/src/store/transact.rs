@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use super::{Store, StoreError};
+use super::{Conflict, Store, StoreError};
 use crate::retry::Backoff;
 
 /// Why a transaction did not commit.
@@ -24,10 +24,10 @@ impl From<StoreError> for TransactFailure {
 }
 
 impl Store {
-    /// Sends `actions` (built with an empty table name) as one transaction.
+    /// Sends `actions` (built without a table: see `dynamo.rs`) as one transaction on the store's table.
     pub(crate) async fn transact_items(&self, actions: Vec<TransactWriteItem>) -> Result<(), TransactFailure> {
         let actions: Vec<TransactWriteItem> =
-            actions.into_iter().map(|action| super::members::with_table(action, &self.table)).collect();
+            actions.into_iter().map(|action| super::dynamo::on_table(action, &self.table)).collect();
         let mut attempt = 0;
         loop {
             let sent = self.client.transact_write_items().set_transact_items(Some(actions.clone())).send().await;
@@ -58,15 +58,25 @@ impl Store {
         }
     }
 
-    /// A transaction whose failed condition is told by the label of its action, as a `Conflict`.
-    pub(crate) async fn transact(&self, actions: Vec<TransactWriteItem>, labels: &[String]) -> Result<(), StoreError> {
+    /// A transaction whose failed condition is told by the label of its action: `Ok(Err(label))`
+    /// (the first action whose condition failed), so each caller says what that means for it.
+    pub(crate) async fn transact_labelled<L>(
+        &self,
+        actions: Vec<(TransactWriteItem, L)>,
+    ) -> Result<Result<(), L>, StoreError> {
+        let (actions, mut labels): (Vec<_>, Vec<_>) = actions.into_iter().unzip();
         match self.transact_items(actions).await {
-            Ok(()) => Ok(()),
-            Err(TransactFailure::Conditions(failed)) => {
-                let label = failed.first().and_then(|i| labels.get(*i)).cloned();
-                Err(StoreError::Conflict(label.unwrap_or_else(|| "a condition failed".into())))
-            }
+            Ok(()) => Ok(Ok(())),
+            Err(TransactFailure::Conditions(failed)) => match failed.first().filter(|i| **i < labels.len()) {
+                Some(first) => Ok(Err(labels.swap_remove(*first))),
+                None => Err(StoreError::backend("a transaction was cancelled for a condition it does not have")),
+            },
             Err(TransactFailure::Store(err)) => Err(err),
         }
+    }
+
+    /// A transaction whose failed condition is the `Conflict` its action is labelled with.
+    pub(crate) async fn transact(&self, actions: Vec<(TransactWriteItem, Conflict)>) -> Result<(), StoreError> {
+        self.transact_labelled(actions).await?.map_err(StoreError::Conflict)
     }
 }

@@ -8,9 +8,12 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use super::keys::{membership_sk, org_pk, team_members_pk, walk_prefix, walk_sk};
-use super::members::{decode_member, key_item};
-use super::{s, Item, Store, StoreError};
+use super::dynamo::{key_item, s, Item};
+use super::keys::{
+    membership_sk, membership_sk_of, org_pk, team_members_pk, team_walk_segment, walk_prefix, walk_sk, USER_SK_PREFIX,
+};
+use super::members::decode_member;
+use super::{Store, StoreError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{MemberRecord, OrgId};
 
@@ -29,7 +32,7 @@ impl WalkScope {
     pub fn segment(&self) -> String {
         match self {
             Self::Members => "USERS".into(),
-            Self::Team(team) => format!("GROUP#{team}"),
+            Self::Team(team) => team_walk_segment(team),
         }
     }
 }
@@ -171,7 +174,7 @@ impl Store {
                 .as_ref()
                 .and_then(|key| key.get("SK"))
                 .and_then(|sk| sk.as_s().ok())
-                .and_then(|sk| sk.strip_prefix("MEMBER#"))
+                .and_then(|sk| membership_sk_of(sk))
                 .map(str::to_owned);
             if start.is_none() {
                 break;
@@ -191,7 +194,7 @@ impl Store {
             .query_table()
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(org_pk(org)))
-            .expression_attribute_values(":prefix", s("USER#"));
+            .expression_attribute_values(":prefix", s(USER_SK_PREFIX));
         self.query_pages(query, |items| {
             let mut members = Vec::with_capacity(items.len());
             for item in items {

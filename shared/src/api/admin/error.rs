@@ -1,6 +1,7 @@
 //! Console errors on the wire: each `AdminError` gets its HTTP status and a JSON body
-//! `{"error": "<code>", "message": "<what is wrong>", "unmet": [...]}` here, and only here. Bad input
-//! is always a 4xx; a 5xx means the service itself failed (and its details are only logged).
+//! `{"error": "<code>", "message": "<what is wrong>", "unmet": [...]}` here, and only here (one of
+//! the three wire formats, each with its one mapper: docs/ARCHITECTURE.md, "Errors"). Bad input is
+//! always a 4xx; a 5xx means the service itself failed (and its cause is only logged).
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -55,8 +56,8 @@ pub fn status_and_code(err: &AdminError) -> (StatusCode, &'static str) {
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let (status, code) = status_and_code(&self);
-        if let AdminError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "console request failed");
+        if let AdminError::Internal(cause) = &self {
+            tracing::error!(error = %crate::telemetry::Chain(cause.as_ref()), "console request failed");
         }
         let unmet = match &self {
             AdminError::RequirementsUnmet(unmet) => Some(

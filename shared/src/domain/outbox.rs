@@ -1,0 +1,107 @@
+//! An email to send: what it is about (its text is rendered from that at delivery time), to whom,
+//! and its delivery attempts. The store keeps these in its outbox; a member write carries a new
+//! account's welcome so that both are written together or not at all.
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{EmailAddress, OrgId};
+
+/// What an outbox email is about; the message text is rendered from it at delivery time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutboxKind {
+    /// A brand-new account: the delivery sets and sends its initial passphrase.
+    Welcome { account_email: EmailAddress },
+    /// The organization's SCIM token expires soon and could not be refreshed automatically.
+    TokenExpiring { days_left: u32, expires_at: DateTime<Utc> },
+    /// The organization's SCIM token has expired: provisioning has stopped.
+    TokenExpired,
+    /// A credential of the OAuth connection expires soon (`days_left` 0: it has expired).
+    OauthExpiring { credential: OAuthCredential, days_left: u32, expires_at: DateTime<Utc> },
+}
+
+/// What can still expire in an OAuth connection (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthCredential {
+    /// The client secret (an admin makes a new client).
+    ClientSecret,
+    /// The newest refresh token of the connection, which its IdP stopped renewing.
+    RefreshToken,
+}
+
+impl OutboxKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Welcome { .. } => "welcome",
+            Self::TokenExpiring { .. } => "token_expiring",
+            Self::TokenExpired => "token_expired",
+            Self::OauthExpiring { .. } => "oauth_expiring",
+        }
+    }
+}
+
+/// One email to send (or given up on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub id: String,
+    pub kind: OutboxKind,
+    pub recipients: Vec<EmailAddress>,
+    pub org: OrgId,
+    /// Kept with the item so the message reads the same even if the organization changes meanwhile.
+    pub org_name: String,
+    /// Delivery attempts started so far.
+    pub attempts: u32,
+    pub due: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+impl OutboxItem {
+    fn new(kind: OutboxKind, recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            kind,
+            recipients,
+            org: org.clone(),
+            org_name: org_name.to_owned(),
+            attempts: 0,
+            due: now,
+            created_at: now,
+            last_error: None,
+        }
+    }
+
+    /// The welcome email of a new account, due at once.
+    pub fn welcome(account_email: &EmailAddress, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
+        let kind = OutboxKind::Welcome { account_email: account_email.clone() };
+        Self::new(kind, vec![account_email.clone()], org, org_name, now)
+    }
+
+    pub fn token_expiring(
+        recipients: Vec<EmailAddress>,
+        org: &OrgId,
+        org_name: &str,
+        days_left: u32,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self::new(OutboxKind::TokenExpiring { days_left, expires_at }, recipients, org, org_name, now)
+    }
+
+    pub fn token_expired(recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
+        Self::new(OutboxKind::TokenExpired, recipients, org, org_name, now)
+    }
+
+    pub fn oauth_expiring(
+        recipients: Vec<EmailAddress>,
+        org: &OrgId,
+        org_name: &str,
+        credential: OAuthCredential,
+        days_left: u32,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self::new(OutboxKind::OauthExpiring { credential, days_left, expires_at }, recipients, org, org_name, now)
+    }
+}
