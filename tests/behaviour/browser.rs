@@ -132,8 +132,7 @@ impl Browser {
             .connect()
             .await
             .unwrap_or_else(|error| panic!("no WebDriver session: {error}"));
-        let timeouts =
-            TimeoutConfiguration::new(Some(Duration::from_secs(10)), Some(Duration::from_secs(20)), None);
+        let timeouts = TimeoutConfiguration::new(Some(Duration::from_secs(10)), Some(Duration::from_secs(20)), None);
         driver.update_timeouts(timeouts).await.unwrap();
         Self { driver, _profile: Profile(profile), size: DESKTOP }
     }
