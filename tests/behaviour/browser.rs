@@ -2,12 +2,12 @@
 //! by its chromedriver (one process per test run, on a free port; a fresh profile per session).
 //!
 //! The WebDriver client is `thirtyfour` rather than `fantoccini`: it is the more actively released
-//! of the two, it ends a session that is dropped without `quit` (a failed test) on its own thread,
-//! it reads Chromium's console log (`/se/log`, outside W3C), and without its default features it is
-//! plain HTTP over the reqwest family the tests already build, with no driver downloader. Its
-//! driver manager is not used: it downloads a chromedriver, and Debian's is the one that matches
-//! Debian's Chromium. Every wait below is explicit (a condition polled until [`PATIENCE`]), never a
-//! sleep, and every WebDriver call is bounded ([`REQUEST_TIMEOUT`]).
+//! of the two, it has element queries that poll (the waits below), it reads Chromium's console log
+//! (`/se/log`, outside W3C), and without its default features it is plain HTTP over the reqwest
+//! family the tests already build, with no driver downloader (Debian's chromedriver is the one that
+//! matches Debian's Chromium). Only the end of a dropped session is ours (see `Drop`). Every wait
+//! is explicit (a condition polled until [`PATIENCE`]), never a sleep, and every WebDriver call is
+//! bounded ([`REQUEST_TIMEOUT`]).
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
