@@ -2,6 +2,17 @@
 //! scheduler run on stdout, which CloudWatch Logs turns into metrics with no API call and no
 //! latency on the request path. The template's dashboard and alarms read them (namespace
 //! [`NAMESPACE`]).
+//!
+//! The lines are written here, not by a crate, because none fits what they carry. Each request
+//! writes its own line, with its request id as a property (to join its logs) and two dimension sets
+//! (by status class and IdP, and the total `[]` that alarms and graphs read).
+//! `metrics_cloudwatch_embedded` (a recorder for the `metrics` facade) aggregates counters
+//! process-wide in a `&'static` collector until a flush, with one dimension set per document and
+//! properties shared by every request in flight (the dev server serves many at once);
+//! `metrique-writer-format-emf` (awslabs) is a wide-event framework (derive macros, a global entry
+//! sink) around the same JSON; smaller ones have had a single release. The format is one JSON
+//! object (docs/ARCHITECTURE.md, "Metrics"), this module is its whole writer over the `serde_json`
+//! the Lambdas already link, and the tests below pin its shape.
 use serde_json::{json, Map, Value};
 
 /// The namespace every metric of this service is in.
