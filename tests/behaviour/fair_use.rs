@@ -92,10 +92,12 @@ async fn counted(app: &TestApp, org: &ScimOrg) -> u64 {
         .query()
         .table_name(&app.table)
         .key_condition_expression("PK = :pk AND begins_with(SK, :rate)")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{}", org.id)))
+        .expression_attribute_values(":pk", AttributeValue::S(insomnia_scim::store::keys::org_pk(&org.id)))
         .expression_attribute_values(
             ":rate",
-            AttributeValue::S(format!("RATE#{}#", insomnia_scim::provisioning::fair_use::VALID_BUCKET)),
+            AttributeValue::S(insomnia_scim::store::keys::rate_bucket_prefix(
+                insomnia_scim::provisioning::fair_use::VALID_BUCKET,
+            )),
         )
         .consistent_read(true)
         .send()

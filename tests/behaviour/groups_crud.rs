@@ -68,7 +68,10 @@ async fn membership_items(app: &TestApp, org: &ScimOrg, gid: &str) -> usize {
         .query()
         .table_name(&app.table)
         .key_condition_expression("PK = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{}#GROUP#{gid}", org.id)))
+        .expression_attribute_values(
+            ":pk",
+            AttributeValue::S(insomnia_scim::store::keys::team_members_pk(&org.id, gid)),
+        )
         .send()
         .await
         .unwrap();

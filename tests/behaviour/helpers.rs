@@ -876,7 +876,7 @@ pub async fn create_pending_account(app: &TestApp, email: &EmailAddress) {
 /// The key (`PK`, `SK`) of an account's item in the table.
 pub fn account_key(email: &EmailAddress) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        ("PK".to_owned(), AttributeValue::S(format!("ACCOUNT#{}", email.normalized()))),
+        ("PK".to_owned(), AttributeValue::S(insomnia_scim::store::keys::account_pk(&email.normalized()))),
         ("SK".to_owned(), AttributeValue::S("ACCOUNT".into())),
     ])
 }

@@ -1,6 +1,6 @@
 //! Behaviour tests: every function's routes served over HTTP on a random port, against a real
 //! local AWS stack (a moto server shared by the run), each test on a DynamoDB table of its own.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod admin_auth;
 mod admin_logs;

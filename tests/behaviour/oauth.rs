@@ -572,7 +572,7 @@ async fn an_oauth_notice_recorded_under_its_key_of_before_is_not_sent_again() {
         .client()
         .update_item()
         .table_name(&app.table)
-        .key("PK", AttributeValue::S(format!("ORG#{}", org.id)))
+        .key("PK", AttributeValue::S(insomnia_scim::store::keys::org_pk(&org.id)))
         .key("SK", AttributeValue::S("OAUTH#CLIENT".into()))
         .update_expression("ADD notices_sent :keys")
         .expression_attribute_values(":keys", AttributeValue::Ss(vec![old_key]))

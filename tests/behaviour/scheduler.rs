@@ -325,7 +325,7 @@ async fn a_bad_organization_record_is_reported_and_the_run_goes_on() {
         .client()
         .put_item()
         .table_name(&f.app.table)
-        .item("PK", AttributeValue::S(format!("ORG#{broken}")))
+        .item("PK", AttributeValue::S(org_pk_of(&broken)))
         .item("SK", AttributeValue::S("SCIM".into()))
         .item("GSI1PK", AttributeValue::S("SCIM_TOKEN_EXPIRY".into()))
         .item("GSI1SK", AttributeValue::S(format!("{}#{broken}", f.expires_at.to_rfc3339())))
@@ -343,7 +343,7 @@ async fn a_bad_organization_record_is_reported_and_the_run_goes_on() {
     };
     let ghost_error = failure_of(ghost.as_str()).unwrap_or_else(|| panic!("{summary:?}"));
     assert!(ghost_error.contains("does not exist"), "{ghost_error}");
-    let broken_error = failure_of(&format!("ORG#{broken}")).unwrap_or_else(|| panic!("{summary:?}"));
+    let broken_error = failure_of(&org_pk_of(&broken)).unwrap_or_else(|| panic!("{summary:?}"));
     assert!(broken_error.contains("cannot be read"), "{broken_error}");
     assert_eq!(subjects(&f.owner).await, ["SCIM provisioning for Test Org stops in 20 days"]);
     assert!(crate::helpers::process_logs().contains("token scheduler run"), "the summary is logged");
@@ -444,7 +444,7 @@ async fn a_run_with_a_failed_organization_refreshes_the_healthy_one_and_then_fai
         .client()
         .put_item()
         .table_name(&app.table)
-        .item("PK", AttributeValue::S(format!("ORG#{broken}")))
+        .item("PK", AttributeValue::S(org_pk_of(&broken)))
         .item("SK", AttributeValue::S("SCIM".into()))
         .item("GSI1PK", AttributeValue::S("SCIM_TOKEN_EXPIRY".into()))
         .item("GSI1SK", AttributeValue::S(format!("{}#{broken}", expires_at.to_rfc3339())))
@@ -468,7 +468,7 @@ async fn a_run_with_a_failed_organization_refreshes_the_healthy_one_and_then_fai
         .client()
         .delete_item()
         .table_name(&app.table)
-        .key("PK", AttributeValue::S(format!("ORG#{broken}")))
+        .key("PK", AttributeValue::S(org_pk_of(&broken)))
         .key("SK", AttributeValue::S("SCIM".into()))
         .send()
         .await
@@ -501,4 +501,9 @@ async fn a_run_that_gives_up_on_an_email_fails_once_and_the_next_run_succeeds() 
     assert!(error.contains("1 failure") && error.contains("email"), "{error}");
     let summary = scheduler(&app).handle_event(&json!({})).await.expect("the bad item is reported only once");
     assert_eq!(summary.emails_failed, 0, "{summary:?}");
+}
+
+/// The partition key of the organization named `id` (as the store builds it).
+fn org_pk_of(id: &str) -> String {
+    insomnia_scim::store::keys::org_pk(&insomnia_scim::domain::OrgId::parse(id).unwrap())
 }

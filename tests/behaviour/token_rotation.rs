@@ -147,7 +147,10 @@ async fn revoke_stops_every_token_at_once_and_scim_stays_enabled_until_a_new_one
     }
     // No token left to expire: the scheduler's expiry index no longer holds the organization.
     let expiring = app.store.scim_tokens_expiring_by(Utc::now() + Duration::days(400)).await.unwrap();
-    assert!(!expiring.iter().any(|e| e.key == format!("ORG#{}", org.id)), "a revoked token is still in the index");
+    assert!(
+        !expiring.iter().any(|e| e.key == insomnia_scim::store::keys::org_pk(&org.id)),
+        "a revoked token is still in the index"
+    );
     // The history never shows the overlap end the revoke cancelled.
     let later = spawn_app_on_table(&app.table, Clock::Fixed(app.app.clock.now() + Duration::hours(3))).await;
     let after = status(&later, &org).await;
@@ -177,7 +180,7 @@ async fn settings_a_revoke_stored_before_the_hash_was_optional_still_load() {
         .client()
         .update_item()
         .table_name(&app.table)
-        .key("PK", AttributeValue::S(format!("ORG#{}", org.id)))
+        .key("PK", AttributeValue::S(insomnia_scim::store::keys::org_pk(&org.id)))
         .key("SK", AttributeValue::S("SCIM".into()))
         .update_expression("SET token_hash = :empty")
         .expression_attribute_values(":empty", AttributeValue::S(String::new()))

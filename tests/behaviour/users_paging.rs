@@ -60,7 +60,7 @@ async fn add_to_member_counter(app: &TestApp, org: &ScimOrg, n: i64) {
         .client()
         .update_item()
         .table_name(&app.table)
-        .key("PK", AttributeValue::S(format!("ORG#{}", org.id)))
+        .key("PK", AttributeValue::S(insomnia_scim::store::keys::org_pk(&org.id)))
         .key("SK", AttributeValue::S("ORG".into()))
         .update_expression("ADD member_count :n, licenses_scim :n, licenses_used :n")
         .expression_attribute_values(":n", AttributeValue::N(n.to_string()))

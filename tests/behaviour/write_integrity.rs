@@ -62,7 +62,7 @@ async fn user_pool(app: &TestApp, org: &ScimOrg, n: usize) -> Vec<String> {
         .client()
         .update_item()
         .table_name(&app.table)
-        .key("PK", AttributeValue::S(format!("ORG#{}", org.id)))
+        .key("PK", AttributeValue::S(insomnia_scim::store::keys::org_pk(&org.id)))
         .key("SK", AttributeValue::S("ORG".into()))
         .update_expression("ADD member_count :n")
         .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
@@ -109,7 +109,7 @@ fn number(item: &Item, name: &str) -> i64 {
 /// What must hold at every moment, whatever was cut off: the violations found.
 async fn violations(app: &TestApp, org: &ScimOrg) -> Vec<String> {
     let items = table_items(app).await;
-    let org_pk = format!("ORG#{}", org.id);
+    let org_pk = insomnia_scim::store::keys::org_pk(&org.id);
     let members_prefix = format!("{org_pk}#GROUP#");
     let mut users: HashMap<String, i64> = HashMap::new();
     let mut teams: HashMap<String, i64> = HashMap::new();
@@ -165,7 +165,7 @@ async fn violations(app: &TestApp, org: &ScimOrg) -> Vec<String> {
 
 /// Whether every write of the organization is complete: nothing marked, nothing pending.
 async fn unfinished(app: &TestApp, org: &ScimOrg) -> Vec<String> {
-    let org_pk = format!("ORG#{}", org.id);
+    let org_pk = insomnia_scim::store::keys::org_pk(&org.id);
     let items = table_items(app).await;
     let mut found = Vec::new();
     for item in &items {

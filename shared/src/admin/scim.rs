@@ -227,7 +227,7 @@ impl Console {
         // The settings are written by the shared enablement; the entry follows. Should it fail,
         // the token is still handed out (it works and would otherwise be lost).
         if let Err(err) = self.store.append_scim_history(&caller.org, &entry).await {
-            tracing::error!(org = %caller.org, error = %err, "recording SCIM enablement in the history failed");
+            tracing::error!(org = %caller.org, error = %crate::telemetry::Chain(&err), "recording SCIM enablement in the history failed");
         }
         tracing::info!(org = %caller.org, idp = %idp, window = window.as_str(), "SCIM enabled from the console");
         Ok(IssuedTokenView {

@@ -52,15 +52,20 @@ async fn run(app: &AppState, caller: &ScimCaller, request: &BulkRequest) -> Resu
     loop {
         let mut progressed = false;
         for (i, op) in request.operations.iter().enumerate() {
-            if done[i] {
+            if done.get(i).copied().unwrap_or(true) {
                 continue;
             }
             let references = op.references();
             // Waits while a reference names a POST of this request that has not run yet.
-            if references.iter().any(|r| posted.get(r.as_str()).is_some_and(|&j| !done[j] && j != i)) {
+            if references
+                .iter()
+                .any(|r| posted.get(r.as_str()).is_some_and(|&j| !done.get(j).copied().unwrap_or(true) && j != i))
+            {
                 continue;
             }
-            done[i] = true;
+            if let Some(mark) = done.get_mut(i) {
+                *mark = true;
+            }
             progressed = true;
             let unresolved: Vec<&String> = references.iter().filter(|r| !created.contains_key(r.as_str())).collect();
             let result = if let Some(missing) = unresolved.first() {

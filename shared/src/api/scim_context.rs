@@ -70,10 +70,9 @@ fn org_segment(path: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < bytes.len() {
+    while let Some(&byte) = bytes.get(i) {
         let hex = |b: u8| char::from(b).to_digit(16);
-        let escaped = match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex))
-        {
+        let escaped = match (byte, bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
             (b'%', Some(hi), Some(lo)) => u8::try_from(hi * 16 + lo).ok(),
             _ => None,
         };
@@ -83,7 +82,7 @@ fn org_segment(path: &str) -> Option<String> {
                 i += 3;
             }
             None => {
-                decoded.push(bytes[i]);
+                decoded.push(byte);
                 i += 1;
             }
         }

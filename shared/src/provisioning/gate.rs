@@ -103,7 +103,9 @@ impl Provisioning<'_> {
                     }
                 }
                 // Fair use is no reason to fail a request: an uncounted one goes through.
-                Err(err) => tracing::warn!(error = %err, "fair-use count failed; request let through"),
+                Err(err) => {
+                    tracing::warn!(error = %crate::telemetry::Chain(&err), "fair-use count failed; request let through")
+                }
             }
         }
         Ok((AuthorizedOrg::checked(caller.org.clone()), found))

@@ -66,7 +66,7 @@ impl LastUseMemory {
                 Credential::Access(client) => store.record_client_use(&org, client, now).await,
             };
             if let Err(err) = written {
-                tracing::warn!(error = %err, org = %org, "recording a credential's last use failed");
+                tracing::warn!(error = %crate::telemetry::Chain(&err), org = %org, "recording a credential's last use failed");
             }
         });
     }

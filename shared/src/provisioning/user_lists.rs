@@ -388,7 +388,7 @@ impl Provisioning<'_> {
     async fn remember_walk(&self, org: &AuthorizedOrg, scope: WalkScope, start_index: usize, after: String) {
         let expires = self.clock.now() + chrono::Duration::seconds(WALK_TTL_SECS);
         if let Err(err) = self.store.remember_walk(org, &scope, start_index, &after, expires).await {
-            tracing::warn!(error = %err, "paging position not remembered; the next page reads from the start");
+            tracing::warn!(error = %crate::telemetry::Chain(&err), "paging position not remembered; the next page reads from the start");
         }
     }
 

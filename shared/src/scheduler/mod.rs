@@ -111,18 +111,20 @@ impl TokenScheduler {
                 for entry in entries {
                     summary.orgs_seen += 1;
                     match entry.decoded {
-                        Err(err) => summary.fail(Some(entry.key), OrgError::Unreadable(err)),
+                        Err(err) => summary.fail(Some(entry.key), crate::telemetry::Chain(&OrgError::Unreadable(err))),
                         // The scheduler acts for every organization, as the operator's own job.
                         Ok((org, settings)) => {
                             match self.handle_org(&AuthorizedOrg::for_operator(org.clone()), &settings, now).await {
                                 Ok(outcome) => summary.count(outcome),
-                                Err(err) => summary.fail(Some(org.to_string()), err),
+                                Err(err) => summary.fail(Some(org.to_string()), crate::telemetry::Chain(&err)),
                             }
                         }
                     }
                 }
             }
-            Err(err) => summary.fail(None, format!("querying the token expiry index failed: {err}")),
+            Err(err) => {
+                summary.fail(None, format!("querying the token expiry index failed: {}", crate::telemetry::Chain(&err)))
+            }
         }
         self.notify_oauth_expiry(now, &mut summary).await;
         self.deliver_outbox(now, &mut summary).await;
@@ -145,7 +147,10 @@ impl TokenScheduler {
     async fn sweep_unfinished_writes(&self, now: DateTime<Utc>, summary: &mut RunSummary) {
         let writes = match self.store.pending_writes(now - lifetimes::SWEEP_AFTER, SWEEP_LIMIT).await {
             Ok(writes) => writes,
-            Err(err) => return summary.fail(None, format!("reading unfinished writes failed: {err}")),
+            Err(err) => {
+                return summary
+                    .fail(None, format!("reading unfinished writes failed: {}", crate::telemetry::Chain(&err)))
+            }
         };
         for write in writes {
             let org = AuthorizedOrg::for_operator(write.org.clone());
@@ -161,7 +166,10 @@ impl TokenScheduler {
             };
             match finished {
                 Ok(()) | Err(ProvisioningError::NotFound { .. }) => summary.writes_completed += 1,
-                Err(err) => summary.fail(Some(write.org.to_string()), format!("an unfinished write: {err}")),
+                Err(err) => summary.fail(
+                    Some(write.org.to_string()),
+                    format!("an unfinished write: {}", crate::telemetry::Chain(&err)),
+                ),
             }
         }
     }
@@ -281,12 +289,15 @@ impl TokenScheduler {
     async fn notify_oauth_expiry(&self, now: DateTime<Utc>, summary: &mut RunSummary) {
         let orgs = match self.store.oauth_client_orgs().await {
             Ok(orgs) => orgs,
-            Err(err) => return summary.fail(None, format!("querying the OAuth clients failed: {err}")),
+            Err(err) => {
+                return summary
+                    .fail(None, format!("querying the OAuth clients failed: {}", crate::telemetry::Chain(&err)))
+            }
         };
         for org in orgs {
             match self.notify_oauth_org(&AuthorizedOrg::for_operator(org.clone()), now).await {
                 Ok(queued) => summary.oauth_notices_queued += queued,
-                Err(err) => summary.fail(Some(org.to_string()), err),
+                Err(err) => summary.fail(Some(org.to_string()), crate::telemetry::Chain(&err)),
             }
         }
     }
@@ -364,7 +375,7 @@ impl TokenScheduler {
             Ok(key) => key,
             Err(err) => {
                 // Every email stays due for the next run.
-                summary.fail(None, format!("no email was delivered: {err}"));
+                summary.fail(None, format!("no email was delivered: {}", crate::telemetry::Chain(&err)));
                 return;
             }
         };
@@ -378,7 +389,7 @@ impl TokenScheduler {
                     }
                 }
                 Err(err) => {
-                    summary.fail(None, format!("reading the email outbox failed: {err}"));
+                    summary.fail(None, format!("reading the email outbox failed: {}", crate::telemetry::Chain(&err)));
                     return;
                 }
             }

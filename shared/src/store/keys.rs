@@ -208,7 +208,12 @@ pub const OAUTH_CLIENTS_GSI_PK: &str = "OAUTH_CLIENTS";
 /// One fixed window of an organization's fair-use counter (`bucket`: the keyed hash of the token
 /// presented; the window's length and index).
 pub fn rate_window_sk(bucket: &str, length_ms: i64, index: i64) -> String {
-    format!("RATE#{bucket}#{length_ms}#{index}")
+    format!("{}{length_ms}#{index}", rate_bucket_prefix(bucket))
+}
+
+/// The prefix of every window of one fair-use bucket.
+pub fn rate_bucket_prefix(bucket: &str) -> String {
+    format!("RATE#{bucket}#")
 }
 
 /// Partition of the emails still to send, sorted by due time.

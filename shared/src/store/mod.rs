@@ -5,7 +5,7 @@ mod dynamo;
 mod error;
 #[cfg(feature = "fixtures")]
 mod fixtures;
-pub(crate) mod keys;
+pub mod keys;
 mod members;
 mod oauth;
 mod organizations;

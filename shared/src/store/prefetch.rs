@@ -354,9 +354,9 @@ impl Store {
                 found.organization = Some(decode_organization(item)?);
             } else if sk == ACCOUNT_SK {
                 found.account = Some(decode_account(item)?);
-            } else if sk.starts_with("USER#") {
+            } else if sk.starts_with(super::keys::USER_SK_PREFIX) {
                 found.members.push(decode_member_state(item)?);
-            } else if sk.starts_with("GROUP#") {
+            } else if sk.starts_with(super::keys::TEAM_SK_PREFIX) {
                 found.team = Some(decode_team_state(item)?);
             } else if sk.starts_with("USERNAME#") {
                 found.user_name_owner = owner();

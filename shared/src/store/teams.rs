@@ -147,17 +147,19 @@ impl MembershipChange<'_> {
         }
     }
 
-    fn user_id(&self, index: usize) -> &str {
+    /// The user of change `index` (indexes come from `0..len()`; past it, no user).
+    fn user_id(&self, index: usize) -> Option<&str> {
         match self {
-            Self::Add(members) => &members[index].user_id,
-            Self::Remove(user_ids) => &user_ids[index],
+            Self::Add(members) => members.get(index).map(|m| m.user_id.as_str()),
+            Self::Remove(user_ids) => user_ids.get(index).map(String::as_str),
         }
     }
 
     /// The member's membership counter, moved with the membership. An added member must exist and
     /// not be being deleted, so no membership outlives its member.
     fn member_counter(&self, org: &OrgId, index: usize) -> Result<TransactWriteItem, StoreError> {
-        let update = update(key_item(org_pk(org), user_sk(self.user_id(index))))
+        let user = self.user_id(index).ok_or_else(|| StoreError::malformed(format!("no member change {index}")))?;
+        let update = update(key_item(org_pk(org), user_sk(user)))
             .update_expression("ADD team_count :delta")
             .expression_attribute_values(":delta", n(self.sign()));
         let update = match self {
@@ -178,11 +180,15 @@ impl MembershipChange<'_> {
     }
 
     fn action(&self, org: &OrgId, team_id: &str, index: usize) -> Result<TransactWriteItem, StoreError> {
+        let missing = || StoreError::malformed(format!("no member change {index}"));
         match self {
-            Self::Add(members) => put_new(membership_item(org, &members[index])?),
-            Self::Remove(user_ids) => delete(key_item(team_members_pk(org, team_id), membership_sk(&user_ids[index])))
-                .condition_expression("attribute_exists(PK)")
-                .action(),
+            Self::Add(members) => put_new(membership_item(org, members.get(index).ok_or_else(missing)?)?),
+            Self::Remove(user_ids) => {
+                let user = user_ids.get(index).ok_or_else(missing)?;
+                delete(key_item(team_members_pk(org, team_id), membership_sk(user)))
+                    .condition_expression("attribute_exists(PK)")
+                    .action()
+            }
         }
     }
 }
