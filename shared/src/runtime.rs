@@ -19,8 +19,10 @@ use crate::store::{Store, StoreError};
 pub enum InitError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("reading the token key secret failed: {0}")]
-    Secret(String),
+    #[error("reading the token key secret failed")]
+    Secret(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the token key secret has no string value")]
+    SecretEmpty,
     #[error("the token key secret is unusable: {0}")]
     SecretValue(#[from] TokenKeyError),
     #[error("warming up DynamoDB failed: {0}")]
@@ -65,13 +67,9 @@ pub fn dynamodb_timeouts() -> aws_config::timeout::TimeoutConfig {
 
 /// Reads the token hashing key: the secret string's bytes.
 pub async fn load_token_key(secrets: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Result<TokenKey, InitError> {
-    let output = secrets
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await
-        .map_err(|err| InitError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(&err).to_string()))?;
-    let value = output.secret_string().ok_or_else(|| InitError::Secret("the secret has no string value".into()))?;
+    let output =
+        secrets.get_secret_value().secret_id(secret_id).send().await.map_err(|err| InitError::Secret(Box::new(err)))?;
+    let value = output.secret_string().ok_or(InitError::SecretEmpty)?;
     Ok(TokenKey::new(value.trim().as_bytes())?)
 }
 

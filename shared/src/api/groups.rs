@@ -1,12 +1,12 @@
 //! `/scim/v2/orgs/{orgId}/Groups`: SCIM Groups as Insomnia teams. HTTP only: each handler is given
 //! its parsed input ([`Checked`]), calls one use case of `provisioning`, renders.
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::body::ScimBody;
 use super::etag::{expected, not_modified, not_modified_response, with_etag};
-use super::request::{resource_response, Checked, NoBody, Raw, ScimInput, Target};
+use super::request::{resource_response, Checked, NoBody, Raw, ResourceRead, ScimInput, Target};
 use super::{scim_text, AppState};
 use crate::provisioning::{Expected, GroupView, MembersWanted, TeamRead};
 use crate::scim::group::{self, split_patch, GroupDocument, MemberRef, MembershipChange};
@@ -50,24 +50,9 @@ pub(super) async fn create(
 }
 
 /// `GET /Groups/{id}`.
-pub(super) struct GroupRead {
-    id: String,
-    projection: Projection,
-    headers: HeaderMap,
-}
-
-impl ScimInput for GroupRead {
-    type Body = NoBody;
-
-    fn parse(raw: Raw<'_, NoBody>) -> Result<Self, ScimError> {
-        let projection = Projection::from_params(&raw.query?)?;
-        Ok(Self { id: raw.id, projection, headers: raw.headers })
-    }
-}
-
 pub(super) async fn read(
     State(app): State<AppState>,
-    Checked(caller, input): Checked<GroupRead>,
+    Checked(caller, input): Checked<ResourceRead>,
 ) -> Result<Response, ScimError> {
     let wanted = MembersWanted::of(&input.projection);
     let unchanged = |version| not_modified(&input.headers, version);

@@ -9,6 +9,7 @@ use axum::response::Response;
 use super::etag::expected;
 use super::{scim_text, AppState, ScimCaller};
 use crate::provisioning::Expected;
+use crate::scim::list::Projection;
 use crate::scim::ScimError;
 
 /// A SCIM request as its handler is given it: the caller and the input parsed from the path's
@@ -127,4 +128,21 @@ pub(super) fn resource_response(status: StatusCode, body: String, version: u64, 
         }
     }
     response
+}
+
+/// `GET /Users/{id}` and `GET /Groups/{id}`: the id, what to answer of it, and the headers of a
+/// conditional read (`If-None-Match`).
+pub(super) struct ResourceRead {
+    pub(super) id: String,
+    pub(super) projection: Projection,
+    pub(super) headers: HeaderMap,
+}
+
+impl ScimInput for ResourceRead {
+    type Body = NoBody;
+
+    fn parse(raw: Raw<'_, NoBody>) -> Result<Self, ScimError> {
+        let projection = Projection::from_params(&raw.query?)?;
+        Ok(Self { id: raw.id, projection, headers: raw.headers })
+    }
 }

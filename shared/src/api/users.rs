@@ -2,13 +2,13 @@
 //! each handler is given its parsed input ([`Checked`]), calls one use case of `provisioning`,
 //! renders.
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::body::ScimBody;
 use super::etag::{expected, not_modified, not_modified_response};
-use super::request::{resource_response, Checked, NoBody, Raw, ScimInput, Target};
+use super::request::{resource_response, Checked, NoBody, Raw, ResourceRead, ScimInput, Target};
 use super::{scim_json, AppState};
 use crate::domain::{MemberRecord, TeamRecord};
 use crate::provisioning::{Expected, UserChange, UserListRequest, UserView};
@@ -77,24 +77,9 @@ pub(super) async fn create(
 }
 
 /// `GET /Users/{id}`.
-pub(super) struct UserRead {
-    id: String,
-    projection: Projection,
-    headers: HeaderMap,
-}
-
-impl ScimInput for UserRead {
-    type Body = NoBody;
-
-    fn parse(raw: Raw<'_, NoBody>) -> Result<Self, ScimError> {
-        let projection = Projection::from_params(&raw.query?)?;
-        Ok(Self { id: raw.id, projection, headers: raw.headers })
-    }
-}
-
 pub(super) async fn read(
     State(app): State<AppState>,
-    Checked(caller, input): Checked<UserRead>,
+    Checked(caller, input): Checked<ResourceRead>,
 ) -> Result<Response, ScimError> {
     let view = app.provisioning().read_user(&caller, &input.id).await?;
     if not_modified(&input.headers, view.member.version) {
