@@ -272,6 +272,35 @@ async fn a_brand_new_account_gets_exactly_one_welcome_email_with_an_initial_pass
     assert!(subject.to_lowercase().contains("welcome"), "the subject says welcome: {subject}");
 }
 
+/// A user created inactive takes no licence and cannot sign in: no welcome (and no initial
+/// passphrase) until it first becomes active; then exactly one, which signs in; a later
+/// deactivation and reactivation sends none.
+#[tokio::test]
+async fn a_user_created_inactive_gets_its_welcome_when_it_first_becomes_active() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    let address = unique_email("later");
+    let mut body = user_with_work_email(&address);
+    body["active"] = json!(false);
+    let (status, created) = post_user(&app, &org, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(mail_after_grace(&app, &address).await.is_empty(), "no welcome while inactive");
+
+    let (status, answer) = set_active(&app, &org, &id, true).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let mail = wait_for_mail(&app, &address).await;
+    assert_eq!(mail.len(), 1, "{mail:#?}");
+    let passphrase = passphrase_in(&app, &address, &mail[0]).await;
+    let (code, session) = crate::admin_support::sign_in_raw(&app, &address, &passphrase).await;
+    assert_eq!(code, StatusCode::CREATED, "the emailed passphrase signs in: {session}");
+
+    for active in [false, true] {
+        assert_eq!(set_active(&app, &org, &id, active).await.0, StatusCode::OK);
+    }
+    assert_eq!(mail_after_grace(&app, &address).await.len(), 1, "one welcome, whatever follows");
+}
+
 #[tokio::test]
 async fn the_initial_passphrase_is_never_stored_logged_or_returned() {
     let app = spawn_app().await;

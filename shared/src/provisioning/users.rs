@@ -115,19 +115,16 @@ impl Provisioning<'_> {
                     (None, member, account)
                 }
             };
-            let welcome = new_account.as_ref().map(|a| OutboxItem::welcome(&a.email, &org, &organization.name, now));
+            // A user created inactive takes no licence and cannot sign in: its welcome (and initial
+            // passphrase) waits until it first becomes active (`change_user`).
+            let welcome = new_account
+                .as_ref()
+                .filter(|_| new.active)
+                .map(|a| OutboxItem::welcome(&a.email, &org, &organization.name, now));
             let extras = MemberWriteExtras { new_account, welcome: welcome.clone() };
             match self.store.write_member(&org, old.as_ref(), &new, extras).await {
                 Ok(()) => {
-                    if let Some(item) = welcome {
-                        // Delivered after the response; the outbox keeps it until it is sent.
-                        let (store, mailer, key, now) =
-                            (self.store.clone(), self.mailer.clone(), self.token_key.clone(), self.clock.now());
-                        self.background.spawn_after_response(async move {
-                            let outcome = deliver(&store, &mailer, &key, item, now).await;
-                            crate::metrics::email_outcome(&outcome).emit(now.timestamp_millis());
-                        });
-                    }
+                    self.deliver_after_response(welcome);
                     return Ok(new);
                 }
                 Err(MemberWriteError::Conflict(MemberConflict::UserNameTaken)) => {
@@ -216,8 +213,13 @@ impl Provisioning<'_> {
             if (MemberRecord { version: old.version, modified_at: old.modified_at, ..new.clone() }) == old {
                 return Ok(old);
             }
-            match self.store.write_member(&org, Some(&old), &new, MemberWriteExtras::default()).await {
-                Ok(()) => return Ok(new),
+            let welcome = self.welcome_on_first_activation(&org, &old, &new, now).await?;
+            let extras = MemberWriteExtras { new_account: None, welcome: welcome.clone() };
+            match self.store.write_member(&org, Some(&old), &new, extras).await {
+                Ok(()) => {
+                    self.deliver_after_response(welcome);
+                    return Ok(new);
+                }
                 Err(MemberWriteError::Conflict(MemberConflict::UserNameTaken)) => {
                     return Err(user_name_taken(&new.user_name))
                 }
@@ -235,6 +237,39 @@ impl Provisioning<'_> {
             }
         }
         Err(ProvisioningError::Busy { kind: KIND })
+    }
+
+    /// The welcome of an account created with its user inactive, when that user becomes active for
+    /// the first time: the account still waits for its welcome (`welcome_pending`; delivery clears
+    /// it, so a welcome queued twice is sent once). Read only on an inactive → active change.
+    async fn welcome_on_first_activation(
+        &self,
+        org: &AuthorizedOrg,
+        old: &MemberRecord,
+        new: &MemberRecord,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<OutboxItem>, ProvisioningError> {
+        if old.active || !new.active {
+            return Ok(None);
+        }
+        let (account, organization) = tokio::try_join!(self.store.account(&new.email), self.store.organization(org))?;
+        Ok(match (account, organization) {
+            (Some(account), Some((organization, _))) if account.welcome_pending => {
+                Some(OutboxItem::welcome(&account.email, org, &organization.name, now))
+            }
+            _ => None,
+        })
+    }
+
+    /// Sends `welcome` after the response; the outbox keeps it until it is sent.
+    fn deliver_after_response(&self, welcome: Option<OutboxItem>) {
+        let Some(item) = welcome else { return };
+        let (store, mailer, key, now) =
+            (self.store.clone(), self.mailer.clone(), self.token_key.clone(), self.clock.now());
+        self.background.spawn_after_response(async move {
+            let outcome = deliver(&store, &mailer, &key, item, now).await;
+            crate::metrics::email_outcome(&outcome).emit(now.timestamp_millis());
+        });
     }
 
     /// Deletes the user (docs/ARCHITECTURE.md, "Deletes").
