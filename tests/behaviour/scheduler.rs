@@ -112,6 +112,14 @@ async fn an_eligible_token_is_extended_by_its_window_and_keeps_working() {
     assert_eq!(after.version, before.version + 1);
     assert_eq!(after.last_auto_refresh_at, Some(run_at));
     assert_eq!(after.last_refresh_failure, None);
+    // The extension is in the history the owners read, with the expiry it replaced.
+    let (history, _) = f.app.store.scim_history_page(&f.org.id.scope(), None, 10).await.unwrap();
+    let extensions: Vec<_> = history
+        .iter()
+        .filter(|e| e.action == insomnia_scim::store::ScimHistoryAction::TokenAutoRefreshed)
+        .map(|e| (e.at, e.previous_token_expires_at, e.token_expires_at, e.actor.clone()))
+        .collect();
+    assert_eq!(extensions, vec![(run_at, Some(f.expires_at), Some(extended), None)], "{history:?}");
 
     // The expiry index moved with it: the next runs see the token only near its new expiry.
     let store = &f.app.store;

@@ -880,6 +880,7 @@
     const rows = result.data.history.map((h) => {
       let what = ACTIONS[h.action] || h.action;
       if (h.overlapUntil) what += ` (the previous token works until ${utc(h.overlapUntil)})`;
+      if (h.previousTokenExpiresAt) what += ` (expiry ${day(h.previousTokenExpiresAt)} → ${day(h.tokenExpiresAt)})`;
       if (h.clientId) what += ` (${h.clientId})`;
       if (h.attempted) what += ` ${ATTEMPTED[h.attempted] || h.attempted}`;
       const expiry = h.tokenExpiresAt ? day(h.tokenExpiresAt) : (TOKEN_ACTIONS.includes(h.action) ? 'Never' : '—');

@@ -32,6 +32,9 @@ pub struct HistoryView {
     pub idp: Option<IdentityProvider>,
     pub window: Option<TokenWindow>,
     pub token_expires_at: Option<DateTime<Utc>>,
+    /// Of an automatic extension: the expiry it replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_token_expires_at: Option<DateTime<Utc>>,
     /// Of a rotation with overlap: until when the previous token works.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overlap_until: Option<DateTime<Utc>>,
@@ -50,6 +53,7 @@ impl From<ScimHistoryEntry> for HistoryView {
             actor: entry.actor.map(String::from),
             idp: entry.idp,
             window: entry.window,
+            previous_token_expires_at: entry.previous_token_expires_at,
             token_expires_at: entry.token_expires_at,
             overlap_until: entry.overlap_until,
             client_id: entry.client_id,

@@ -72,6 +72,9 @@ pub struct ScimHistoryEntry {
     pub idp: Option<IdentityProvider>,
     pub window: Option<TokenWindow>,
     pub token_expires_at: Option<DateTime<Utc>>,
+    /// Of an automatic extension: the expiry it replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_token_expires_at: Option<DateTime<Utc>>,
     /// Of a rotation: until when the previous token keeps working.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap_until: Option<DateTime<Utc>>,
@@ -93,6 +96,7 @@ impl ScimHistoryEntry {
             idp: None,
             window: None,
             token_expires_at: None,
+            previous_token_expires_at: None,
             overlap_until: None,
             client_id: None,
             attempted: None,

@@ -5,6 +5,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
+use super::admin_history::{history_put_action, ScimHistoryAction, ScimHistoryEntry};
 use super::dynamo::{applied, from_item, key_item, n as number, s, to_attribute as attribute, update, Action, Item};
 use super::keys::{admins_gsi_pk, org_of_pk, org_pk, token_expiry_gsi_bound, token_expiry_gsi_sk, SCIM_SK};
 use super::members::decode_member;
@@ -50,8 +51,10 @@ impl Store {
 
     /// Extends the current token to `expires_at` (same token value, same hash), if the settings
     /// are still at `read.version`: moves its expiry index entry, records the refresh, and clears
-    /// the failure and the notices, which were about the old expiry. `VersionMismatch` when
-    /// another writer (a concurrent run, a manual refresh) changed the settings first.
+    /// the failure and the notices, which were about the old expiry; the history gets the
+    /// extension (old and new expiry) in the same transaction, so none goes unrecorded.
+    /// `VersionMismatch` when another writer (a concurrent run, a manual refresh) changed the
+    /// settings first.
     pub async fn extend_scim_token(
         &self,
         org: &AuthorizedOrg,
@@ -59,11 +62,7 @@ impl Store {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(settings_key(org)))
+        let settings = update(settings_key(org))
             .update_expression(
                 "SET token_expires_at = :expires, GSI1PK = :gsi_pk, GSI1SK = :gsi_sk, version = :next, \
                  last_auto_refresh_at = :now REMOVE last_refresh_failure, notices_sent",
@@ -75,12 +74,20 @@ impl Store {
             .expression_attribute_values(":next", number(read.next_version()))
             .expression_attribute_values(":now", attribute(&now)?)
             .expression_attribute_values(":expected", number(read.version))
-            .send()
-            .await;
-        if !applied(result)? {
-            return Err(StoreError::VersionMismatch);
+            .action()?;
+        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::TokenAutoRefreshed, None, now);
+        entry.idp = Some(read.idp);
+        entry.window = Some(read.token_window);
+        entry.token_expires_at = Some(expires_at);
+        entry.previous_token_expires_at = read.token_expires_at;
+        let actions = vec![
+            (settings, Conflict::SettingsChanged),
+            (history_put_action(org, &entry)?, Conflict::Exists(Record::HistoryEntry)),
+        ];
+        match self.transact(actions).await {
+            Err(StoreError::Conflict(Conflict::SettingsChanged)) => Err(StoreError::VersionMismatch),
+            other => other,
         }
-        Ok(())
     }
 
     /// Records why the token could not be refreshed, if the settings are still at `version`
