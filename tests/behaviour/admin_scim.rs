@@ -331,3 +331,46 @@ async fn the_history_pages_through_every_change_newest_first() {
         assert_eq!(code, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
 }
+
+/// Owners may turn the scheduler's automatic refresh off (a token then lives only its window) and
+/// on again: with their passphrase (a wrong one changes nothing), recorded in the history, said by
+/// the status.
+#[tokio::test]
+async fn an_owner_turns_automatic_refresh_off_and_on_with_the_passphrase() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    enable(&app, &org, "30d").await;
+    assert_eq!(status(&app, &org).await["autoRefresh"], true, "on by default");
+    let url = org.url(&app, "/scim/auto-refresh");
+    let turn = |passphrase: &str, enabled: bool| {
+        call(
+            &app,
+            Method::POST,
+            &url,
+            Some(&org.owner.session),
+            Some(json!({ "passphrase": passphrase, "enabled": enabled })),
+        )
+    };
+    let (code, error) = turn("not my passphrase", false).await;
+    assert_eq!((code, error["error"].as_str()), (StatusCode::FORBIDDEN, Some("wrong_passphrase")), "{error}");
+    assert_eq!(status(&app, &org).await["autoRefresh"], true, "a wrong passphrase changes nothing");
+
+    let (code, off) = turn(&org.owner.passphrase, false).await;
+    assert_eq!(code, StatusCode::OK, "{off}");
+    assert_eq!(off["autoRefresh"], false);
+    let latest = &off["history"][0];
+    assert_eq!(
+        (latest["action"].as_str(), latest["actor"].as_str()),
+        (Some("auto_refresh_off"), Some(org.owner.email.as_str()))
+    );
+    let settings = app.store.scim_settings(&org.id).await.unwrap().unwrap();
+    assert_eq!(settings.auto_refresh, insomnia_scim::domain::AutoRefresh::Off);
+
+    let (code, on) = turn(&org.owner.passphrase, true).await;
+    assert_eq!((code, on["autoRefresh"].as_bool()), (StatusCode::OK, Some(true)), "{on}");
+    assert_eq!(on["history"][0]["action"], "auto_refresh_on");
+    let (code, error) =
+        call(&app, Method::POST, &url, Some(&org.owner.session), Some(json!({ "passphrase": org.owner.passphrase })))
+            .await;
+    assert_eq!((code, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{error}");
+}

@@ -772,6 +772,16 @@ async fn a_new_admin_walks_the_console_and_meets_no_contradiction() {
     assert_ne!(knob_on, knob_off, "the knob moves between off and on");
     let issued = browser.text("#token-issued").await;
     assert!(issued.contains("issued today") && issued.ends_with(")"), "the token's age: {issued}");
+    // Automatic refresh is on, and an owner can turn it off (with the passphrase).
+    browser.wait_text("#auto-refresh", "On:").await;
+    browser.click("#auto-refresh-open").await;
+    browser.type_into("#auto-refresh-passphrase", &org.owner.passphrase).await;
+    browser.click("#auto-refresh-confirm").await;
+    browser.wait_text("#auto-refresh", "Off:").await;
+    assert_eq!(
+        app.store.scim_settings(&org.id).await.unwrap().unwrap().auto_refresh,
+        insomnia_scim::domain::AutoRefresh::Off
+    );
 
     // The documents' words; the destructive action apart from the everyday one.
     assert_eq!(browser.text("#refresh-open").await, "Refresh Token");

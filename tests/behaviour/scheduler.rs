@@ -91,6 +91,32 @@ fn org_ids(entries: &[insomnia_scim::store::ExpiryIndexEntry]) -> Vec<OrgId> {
     entries.iter().filter_map(|entry| entry.decoded.as_ref().ok().map(|(org, _)| org.clone())).collect()
 }
 
+/// With automatic refresh turned off by an owner, an eligible token is not extended: the owners
+/// are warned as when a requirement is unmet, with the reason; turned on again, the next run
+/// extends it.
+#[tokio::test]
+async fn a_token_whose_automatic_refresh_is_off_is_not_extended_and_the_owners_are_told_why() {
+    let f = Fixture::new(TokenWindow::Days30, true).await;
+    let settings = f.settings().await;
+    let off = settings.with_auto_refresh(insomnia_scim::domain::AutoRefresh::Off);
+    f.app.store.put_scim_settings(&f.org.id.scope(), &off, Some(settings.version)).await.unwrap();
+
+    let run_at = f.expires_at - Duration::days(20);
+    let summary = f.scheduler_at(run_at).run().await;
+    assert_eq!((summary.orgs_seen, summary.refreshed, summary.notices_queued), (1, 0, 1), "{summary:?}");
+    let after = f.settings().await;
+    assert_eq!(after.token_expires_at, Some(f.expires_at), "not extended");
+    let failure = after.last_refresh_failure.clone().unwrap();
+    assert!(failure.reason.contains("automatic refresh is turned off"), "{failure:?}");
+    assert_eq!(sent_emails(&f.owner).await.len(), 1, "the owner is warned");
+
+    let on = after.with_auto_refresh(insomnia_scim::domain::AutoRefresh::On);
+    f.app.store.put_scim_settings(&f.org.id.scope(), &on, Some(after.version)).await.unwrap();
+    let summary = f.scheduler_at(run_at + Duration::days(1)).run().await;
+    assert_eq!(summary.refreshed, 1, "{summary:?}");
+    assert_eq!(f.settings().await.token_expires_at, Some(f.expires_at + Duration::days(30)));
+}
+
 #[tokio::test]
 async fn an_eligible_token_is_extended_by_its_window_and_keeps_working() {
     let f = Fixture::new(TokenWindow::Days30, true).await;

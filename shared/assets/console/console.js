@@ -42,12 +42,13 @@
     tokens_revoked: 'All tokens and OAuth grants revoked', oauth_client_created: 'OAuth client created',
     oauth_client_deleted: 'OAuth client deleted',
     oauth_family_revoked: 'OAuth grant revoked (a refresh token or code was used twice)',
+    auto_refresh_off: 'Automatic refresh turned off', auto_refresh_on: 'Automatic refresh turned on',
     passphrase_refused: 'Wrong passphrase given (nothing changed)',
   };
   const ATTEMPTED = {
     enable: 'to enable SCIM', refresh: 'to refresh the token', revoke: 'to revoke the tokens',
     disable: 'to disable SCIM', oauth_client: 'to create the OAuth client',
-    delete_oauth_client: 'to delete the OAuth client',
+    delete_oauth_client: 'to delete the OAuth client', auto_refresh: 'to change the automatic refresh',
   };
   // History entries that issue a token (their expiry column is meaningful).
   const TOKEN_ACTIONS = ['enabled', 'token_refreshed', 'token_auto_refreshed'];
@@ -437,6 +438,11 @@
         el('span', { class: 'previous-token hint', text: `Last used: ${p.lastUsedAt ? utc(p.lastUsedAt) : 'never'}` }))]);
     }
     if (revoked) facts.push(['Revoked', utc(token.revokedAt)]);
+    if (status.enabled) {
+      facts.push(['Automatic refresh', el('span', { id: 'auto-refresh' },
+        status.autoRefresh ? 'On: the token is extended before it expires ' : 'Off: the token ends at its expiry unless you refresh it ',
+        el('button', { type: 'button', class: 'link', id: 'auto-refresh-open', text: status.autoRefresh ? 'Turn off' : 'Turn on', onclick: openAutoRefresh }))]);
+    }
     facts.push(['Last automatic refresh', status.lastAutoRefreshAt ? when(status.lastAutoRefreshAt) : 'None yet']);
     if (status.lastRefreshFailure) {
       facts.push(['Automatic refresh failed', `${when(status.lastRefreshFailure.at)}: ${status.lastRefreshFailure.reason}`]);
@@ -596,6 +602,43 @@
       $('refresh-error').textContent = result.data.error === 'wrong_passphrase'
         ? 'The passphrase is incorrect. Nothing was changed: the current token still works.' : message(result);
       $('refresh-passphrase').focus();
+    }
+  }
+
+  function openAutoRefresh() {
+    const on = state.status && state.status.autoRefresh;
+    $('auto-refresh-error').textContent = '';
+    $('auto-refresh-passphrase').value = '';
+    $('auto-refresh-title').textContent = on ? 'Turn automatic refresh off?' : 'Turn automatic refresh on?';
+    $('auto-refresh-what').textContent = on
+      ? 'The token then ends at its expiry: owners and co-owners are emailed 20, 7 and 1 day(s) before, and you refresh it yourself. A token that is never extended cannot live forever.'
+      : 'The token is then extended by its window before it expires, while the organization meets every requirement.';
+    $('auto-refresh-confirm').textContent = on ? 'Turn off' : 'Turn on';
+    $('auto-refresh-dialog').showModal();
+    $('auto-refresh-passphrase').focus();
+  }
+
+  async function onAutoRefresh(event) {
+    event.preventDefault();
+    const passphrase = $('auto-refresh-passphrase').value;
+    if (!passphrase) {
+      $('auto-refresh-error').textContent = 'Enter your passphrase.';
+      return;
+    }
+    const enabled = !(state.status && state.status.autoRefresh);
+    $('auto-refresh-confirm').disabled = true;
+    const result = await api('POST', `/admin/orgs/${encodeURIComponent(state.org)}/scim/auto-refresh`, { passphrase, enabled });
+    $('auto-refresh-confirm').disabled = false;
+    $('auto-refresh-passphrase').value = '';
+    if (sessionEnded(result)) return;
+    if (result.status === 200) {
+      $('auto-refresh-dialog').close();
+      renderStatus(result.data);
+      flash(enabled ? 'Automatic refresh is on.' : 'Automatic refresh is off: refresh the token before it expires.');
+    } else {
+      $('auto-refresh-error').textContent = result.data.error === 'wrong_passphrase'
+        ? 'The passphrase is incorrect. Nothing was changed.' : message(result);
+      $('auto-refresh-passphrase').focus();
     }
   }
 
@@ -967,6 +1010,7 @@
     $('refresh-overlap').addEventListener('change', overlapHint);
     $('revoke-open').addEventListener('click', openRevoke);
     $('revoke-form').addEventListener('submit', onRevoke);
+    $('auto-refresh-form').addEventListener('submit', onAutoRefresh);
     $('oauth-create-open').addEventListener('click', openOAuthCreate);
     $('oauth-create-form').addEventListener('submit', onOAuthCreate);
     $('oauth-delete-open').addEventListener('click', openOAuthDelete);

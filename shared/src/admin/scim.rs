@@ -12,8 +12,8 @@ use super::status::{build_status, requirements, OAuthClientView, ScimStatus, War
 use super::{AdminError, Console, Unmet};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{
-    GrantFamily, IdentityProvider, OAuthClient, OrgId, Organization, ScimRequirement, ScimSettings, TokenState,
-    TokenWindow,
+    AutoRefresh, GrantFamily, IdentityProvider, OAuthClient, OrgId, Organization, ScimRequirement, ScimSettings,
+    TokenState, TokenWindow,
 };
 use crate::enablement::{enable_scim, EnableError};
 use crate::lifetimes;
@@ -358,6 +358,43 @@ impl Console {
             .write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &[entry], moved)
             .await?;
         tracing::info!(org = %caller.org, "SCIM disabled from the console");
+        let history = self.latest_history(&caller.org).await?;
+        Ok(build_status(&org, Some(&next), true, connector_url(origin, &caller.org), history, self.now))
+    }
+
+    /// Turns the token scheduler's automatic refresh of this organization's token on or off.
+    pub async fn set_auto_refresh(
+        &self,
+        confirmed: &ConfirmedByPassphrase,
+        origin: &str,
+        auto_refresh: AutoRefresh,
+    ) -> Result<ScimStatus, AdminError> {
+        let caller = confirmed.caller();
+        let (org, previous) = tokio::try_join!(self.organization_of(&caller.org), async {
+            self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
+        })?;
+        let previous = previous.filter(|s| s.enabled).ok_or(AdminError::NotEnabled)?;
+        if previous.auto_refresh == auto_refresh {
+            let history = self.latest_history(&caller.org).await?;
+            return Ok(build_status(
+                &org,
+                Some(&previous),
+                true,
+                connector_url(origin, &caller.org),
+                history,
+                self.now,
+            ));
+        }
+        let next = previous.with_auto_refresh(auto_refresh);
+        let action = match auto_refresh {
+            AutoRefresh::On => ScimHistoryAction::AutoRefreshOn,
+            AutoRefresh::Off => ScimHistoryAction::AutoRefreshOff,
+        };
+        let mut entry = ScimHistoryEntry::new(action, Some(confirmed.email().clone()), self.now);
+        entry.idp = Some(previous.idp);
+        entry.token_expires_at = previous.token_expires_at;
+        self.store.write_scim_settings_with_history(&caller.org, &next, Some(previous.version), &entry).await?;
+        tracing::info!(org = %caller.org, auto_refresh = auto_refresh.is_on(), "automatic refresh changed from the console");
         let history = self.latest_history(&caller.org).await?;
         Ok(build_status(&org, Some(&next), true, connector_url(origin, &caller.org), history, self.now))
     }

@@ -99,6 +99,8 @@ pub struct ScimStatus {
     pub token: TokenView,
     /// When the token scheduler last extended the token.
     pub last_auto_refresh_at: Option<DateTime<Utc>>,
+    /// Whether the token scheduler extends the token before it expires (owners may turn it off).
+    pub auto_refresh: bool,
     /// Why the scheduler could not extend the current token, if it could not.
     pub last_refresh_failure: Option<FailureView>,
     pub warnings: Vec<Warning>,
@@ -308,6 +310,7 @@ pub fn build_status(
         token,
         warnings: warnings(org, settings, now),
         last_auto_refresh_at: settings.and_then(|s| s.last_auto_refresh_at),
+        auto_refresh: settings.is_none_or(|s| s.auto_refresh.is_on()),
         last_refresh_failure: live.and_then(ScimSettings::refresh_warning).map(FailureView::from),
         requirements,
         unmet,

@@ -131,6 +131,7 @@ pub const ROUTES: &[Route] = &[
     route(ScimAdmin, Post, "/admin/orgs/{orgId}/scim/oauth/client", |m| on(m, admin::scim::create_client)),
     route(ScimAdmin, Delete, "/admin/orgs/{orgId}/scim/oauth/client", |m| on(m, admin::scim::delete_client)),
     route(ScimAdmin, Post, "/admin/orgs/{orgId}/scim/disable", |m| on(m, admin::scim::disable)),
+    route(ScimAdmin, Post, "/admin/orgs/{orgId}/scim/auto-refresh", |m| on(m, admin::scim::auto_refresh)),
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/scim/logs", |m| on(m, admin::scim::logs)),
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/scim/history", |m| on(m, admin::scim::history)),
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/members", |m| on(m, admin::members::members)),

@@ -19,7 +19,7 @@ pub use oauth::{
 };
 pub use organization::{IdentityProvider, MemberRole, Organization, Plan, ScimRequirement, SsoConfig, ValueError};
 pub use outbox::{OAuthCredential, OutboxItem, OutboxKind};
-pub use scim_settings::{PreviousToken, RefreshFailure, ScimSettings, TokenHash, TokenState, TokenWindow};
+pub use scim_settings::{AutoRefresh, PreviousToken, RefreshFailure, ScimSettings, TokenHash, TokenState, TokenWindow};
 pub use team::{MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
 
 /// The version a conditional write stores after reading `version`: every versioned record (SCIM

@@ -125,6 +125,23 @@ pub enum TokenState {
     None,
 }
 
+/// Whether the token scheduler extends the token before it expires. On unless an owner turned it
+/// off (the documents: the token is refreshed automatically); off, the owners are warned before
+/// expiry as when a requirement is unmet, and refresh it themselves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutoRefresh {
+    #[default]
+    On,
+    Off,
+}
+
+impl AutoRefresh {
+    pub fn is_on(&self) -> bool {
+        *self == Self::On
+    }
+}
+
 /// An organization's SCIM settings: whether provisioning is on, with which IdP, and the current
 /// token's keyed hash (the token itself is never stored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,6 +183,9 @@ pub struct ScimSettings {
     /// (disable, revoke, a new OAuth client) ends every grant at once.
     #[serde(default)]
     pub grant_epoch: u64,
+    /// Stored only when an owner turned it off (settings written before it existed read as on).
+    #[serde(default, skip_serializing_if = "AutoRefresh::is_on")]
+    pub auto_refresh: AutoRefresh,
 }
 
 /// The static token a rotation replaced, valid until `valid_until`.
@@ -252,7 +272,14 @@ impl ScimSettings {
             token_last_used_at: None,
             revoked_at: None,
             grant_epoch: previous.map_or(0, |p| p.grant_epoch + 1),
+            // An owner's choice outlives a re-enable.
+            auto_refresh: previous.map_or(AutoRefresh::On, |p| p.auto_refresh),
         }
+    }
+
+    /// Automatic refresh turned on or off by an owner.
+    pub fn with_auto_refresh(&self, auto_refresh: AutoRefresh) -> Self {
+        Self { auto_refresh, version: self.next_version(), ..self.clone() }
     }
 
     /// The current token, to keep working until `valid_until` after a rotation (None when there is
@@ -360,6 +387,22 @@ impl ScimSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn automatic_refresh_is_on_unless_turned_off_and_turning_it_bumps_the_version_once() {
+        let now = Utc::now();
+        let on = ScimSettings::enabled(None, IdentityProvider::Okta, TokenWindow::Days30, hash("h"), now);
+        assert_eq!(on.auto_refresh, AutoRefresh::On);
+        let stored = serde_json::to_value(&on).unwrap();
+        assert!(stored.get("auto_refresh").is_none(), "on is not stored: {stored}");
+        let off = on.with_auto_refresh(AutoRefresh::Off);
+        assert_eq!((off.auto_refresh, off.version), (AutoRefresh::Off, on.version + 1));
+        let read: ScimSettings = serde_json::from_value(serde_json::to_value(&off).unwrap()).unwrap();
+        assert_eq!(read.auto_refresh, AutoRefresh::Off);
+        let again =
+            ScimSettings::enabled(Some(&off.disabled()), IdentityProvider::Okta, TokenWindow::Days30, hash("i"), now);
+        assert_eq!(again.auto_refresh, AutoRefresh::Off, "a re-enable keeps the owners' choice");
+    }
 
     fn hash(hex: &str) -> TokenHash {
         TokenHash::new(hex.into()).unwrap()

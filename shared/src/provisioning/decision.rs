@@ -84,6 +84,7 @@ mod tests {
             token_last_used_at: None,
             revoked_at: None,
             grant_epoch: 2,
+            auto_refresh: crate::domain::AutoRefresh::On,
         }
     }
 

@@ -122,6 +122,8 @@ pub enum RefreshBlocker {
     ScimDisabled,
     /// Provisioning has stopped already; restarting it takes an admin and their passphrase.
     Expired,
+    /// An owner turned automatic refresh off.
+    TurnedOff,
 }
 
 impl RefreshBlocker {
@@ -130,6 +132,9 @@ impl RefreshBlocker {
             Self::Unmet(requirement) => requirement.describe(),
             Self::ScimDisabled => "SCIM is disabled for the organization",
             Self::Expired => "the token expired before it could be refreshed automatically",
+            Self::TurnedOff => {
+                "automatic refresh is turned off for the organization (SCIM page: turn it on, or refresh the token)"
+            }
         }
     }
 }
@@ -142,6 +147,9 @@ pub fn refresh_blockers(org: &Organization, settings: &ScimSettings, now: DateTi
     }
     if settings.is_expired(now) {
         blockers.push(RefreshBlocker::Expired);
+    }
+    if !settings.auto_refresh.is_on() {
+        blockers.push(RefreshBlocker::TurnedOff);
     }
     blockers
 }

@@ -29,6 +29,9 @@ pub enum ScimHistoryAction {
     OauthClientDeleted,
     /// A reused refresh token or code revoked its refresh-token family (RFC 9700 §4.14.2).
     OauthFamilyRevoked,
+    /// An owner turned the token scheduler's automatic refresh off, or on again.
+    AutoRefreshOff,
+    AutoRefreshOn,
     /// A wrong passphrase was given for a guarded change (`attempted` names it); nothing changed.
     /// Who and when only: never the attempt itself.
     PassphraseRefused,
@@ -45,6 +48,8 @@ pub enum GuardedAction {
     Disable,
     OauthClient,
     DeleteOauthClient,
+    /// Turning automatic refresh off (a token then lives only its window) or on.
+    AutoRefresh,
 }
 
 impl GuardedAction {
@@ -57,6 +62,7 @@ impl GuardedAction {
             Self::Disable => "disable SCIM",
             Self::OauthClient => "create the OAuth client",
             Self::DeleteOauthClient => "delete the OAuth client",
+            Self::AutoRefresh => "change the automatic refresh",
         }
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::{only, params, AdminCaller, AdminJson, Params};
 use crate::admin::{AdminError, GuardedAction, HistoryPage, LogPage, LogQuery, ScimStatus};
-use crate::domain::{IdentityProvider, TokenWindow, ValueError};
+use crate::domain::{AutoRefresh, IdentityProvider, TokenWindow, ValueError};
 
 /// Pages of the history endpoint.
 const DEFAULT_HISTORY_PAGE: i32 = 50;
@@ -148,6 +148,28 @@ pub async fn disable(
     let (console, origin) = (request.console.clone(), request.origin.clone());
     let confirmed = request.confirm(&body.passphrase, GuardedAction::Disable).await?;
     Ok(Json(console.disable_scim(&confirmed, &origin).await?))
+}
+
+/// `POST …/scim/auto-refresh {passphrase, enabled}`: the token scheduler's automatic refresh on
+/// or off (an owner's choice: off, a token lives only its window and the owners refresh it).
+pub async fn auto_refresh(
+    request: AdminCaller,
+    AdminJson(body): AdminJson<AutoRefreshBody>,
+) -> Result<Json<ScimStatus>, AdminError> {
+    let (console, origin) = (request.console.clone(), request.origin.clone());
+    let confirmed = request.confirm(&body.passphrase, GuardedAction::AutoRefresh).await?;
+    let enabled =
+        body.enabled.ok_or_else(|| AdminError::InvalidRequest("`enabled` (true or false) is required.".into()))?;
+    let choice = if enabled { AutoRefresh::On } else { AutoRefresh::Off };
+    Ok(Json(console.set_auto_refresh(&confirmed, &origin, choice).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoRefreshBody {
+    #[serde(default)]
+    passphrase: String,
+    enabled: Option<bool>,
 }
 
 /// `GET …/scim/logs?status=4xx&method=PATCH&resourceType=Users&from=…&to=…&limit=…&cursor=…`
