@@ -374,3 +374,22 @@ async fn an_owner_turns_automatic_refresh_off_and_on_with_the_passphrase() {
             .await;
     assert_eq!((code, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{error}");
 }
+
+/// A refresh refused because the organization no longer meets a requirement says refresh (not
+/// "enable"), names the requirement and what to do.
+#[tokio::test]
+async fn a_refresh_refused_for_an_unmet_requirement_says_refresh_and_what_to_do() {
+    let app = spawn_app().await;
+    let org = console_org(&app).await;
+    enable(&app, &org, "30d").await;
+    let (mut organization, _) = app.store.organization(&org.id.scope()).await.unwrap().unwrap();
+    organization.plan = insomnia_scim::domain::Plan::Team;
+    app.store.update_organization(&organization).await.unwrap();
+    let (code, error) = refresh(&app, &org, owner_passphrase(&org)).await;
+    assert_eq!((code, error["error"].as_str()), (StatusCode::FORBIDDEN, Some("requirements_unmet")), "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.starts_with("The token cannot be refreshed"), "{message}");
+    assert!(!message.contains("enabled"), "{message}");
+    assert!(message.contains("Enterprise plan") && message.contains("then refresh again"), "{message}");
+    assert_eq!(error["unmet"][0]["requirement"], "enterprise_plan", "{error}");
+}

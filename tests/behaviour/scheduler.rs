@@ -108,7 +108,10 @@ async fn a_token_whose_automatic_refresh_is_off_is_not_extended_and_the_owners_a
     assert_eq!(after.token_expires_at, Some(f.expires_at), "not extended");
     let failure = after.last_refresh_failure.clone().unwrap();
     assert!(failure.reason.contains("automatic refresh is turned off"), "{failure:?}");
-    assert_eq!(sent_emails(&f.owner).await.len(), 1, "the owner is warned");
+    let warned = sent_emails(&f.owner).await;
+    assert_eq!(warned.len(), 1, "the owner is warned");
+    let body = warned[0]["body"].as_str().unwrap();
+    assert!(body.contains("automatic refresh is turned off"), "the email says why: {body}");
 
     let on = after.with_auto_refresh(insomnia_scim::domain::AutoRefresh::On);
     f.app.store.put_scim_settings(&f.org.id.scope(), &on, Some(after.version)).await.unwrap();
@@ -197,6 +200,9 @@ async fn an_ineligible_token_gets_each_notice_once_and_only_owners_and_co_owners
     for expected in ["expires in 20 days", "could not refresh it automatically", "Enter your passphrase"] {
         assert!(warning.contains(expected), "missing {expected:?} in:\n{warning}");
     }
+    // It names the requirement that failed, as the SCIM page does, not every requirement.
+    assert!(warning.contains("the organization must be on the Enterprise plan"), "{warning}");
+    assert!(!warning.contains("a verified domain, SSO"), "{warning}");
     let expired = notices[3]["body"].as_str().unwrap();
     for expected in [
         "has expired, so SCIM provisioning has stopped",

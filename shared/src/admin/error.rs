@@ -56,6 +56,13 @@ pub enum AdminError {
     NotOrgAdmin(String),
     #[error("SCIM cannot be enabled: {}.", .0.iter().map(|u| u.message.as_str()).collect::<Vec<_>>().join("; "))]
     RequirementsUnmet(Vec<Unmet>),
+    /// A refresh refused because the organization no longer meets a requirement.
+    #[error(
+        "The token cannot be refreshed: {}. Meet it (the SCIM page's Requirements say how), then refresh again; \
+         until then the current token works until it expires.",
+        .0.iter().map(|u| u.message.as_str()).collect::<Vec<_>>().join("; ")
+    )]
+    RefreshBlocked(Vec<Unmet>),
     #[error("The passphrase is incorrect; nothing was changed.")]
     WrongPassphrase,
     #[error(

@@ -274,7 +274,7 @@ impl Console {
         })?;
         let unmet = org.unmet_scim_requirements();
         if !unmet.is_empty() {
-            return Err(AdminError::RequirementsUnmet(unmet.into_iter().map(Unmet::new).collect()));
+            return Err(AdminError::RefreshBlocked(unmet.into_iter().map(Unmet::new).collect()));
         }
         let previous = previous.filter(|s| s.enabled).ok_or(AdminError::NotEnabled)?;
         let window = window.unwrap_or(previous.token_window);

@@ -13,7 +13,14 @@ pub enum OutboxKind {
     /// A brand-new account: the delivery sets and sends its initial passphrase.
     Welcome { account_email: EmailAddress },
     /// The organization's SCIM token expires soon and could not be refreshed automatically.
-    TokenExpiring { days_left: u32, expires_at: DateTime<Utc> },
+    TokenExpiring {
+        days_left: u32,
+        expires_at: DateTime<Utc>,
+        /// Why it could not be refreshed, each in words ("the organization must be on the Enterprise
+        /// plan"); empty in items queued before reasons were kept.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reasons: Vec<String>,
+    },
     /// The organization's SCIM token has expired: provisioning has stopped.
     TokenExpired,
     /// A credential of the OAuth connection expires soon (`days_left` 0: it has expired).
@@ -86,7 +93,16 @@ impl OutboxItem {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Self {
-        Self::new(OutboxKind::TokenExpiring { days_left, expires_at }, recipients, org, org_name, now)
+        let kind = OutboxKind::TokenExpiring { days_left, expires_at, reasons: Vec::new() };
+        Self::new(kind, recipients, org, org_name, now)
+    }
+
+    /// A token-expiring notice that names why the token could not be refreshed automatically.
+    pub fn because(mut self, why: Vec<String>) -> Self {
+        if let OutboxKind::TokenExpiring { reasons, .. } = &mut self.kind {
+            *reasons = why;
+        }
+        self
     }
 
     pub fn token_expired(recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {

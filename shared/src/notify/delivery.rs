@@ -219,8 +219,8 @@ async fn attempt(
         OutboxKind::Welcome { account_email } => {
             return send_welcome(store, mailer, key, item, account_email, now).await
         }
-        OutboxKind::TokenExpiring { days_left, expires_at } => {
-            token_expiring_message(&item.org_name, *days_left, *expires_at)
+        OutboxKind::TokenExpiring { days_left, expires_at, reasons } => {
+            token_expiring_message(&item.org_name, *days_left, *expires_at, reasons)
         }
         OutboxKind::TokenExpired => token_expired_message(&item.org_name),
         OutboxKind::OauthExpiring { credential, days_left, expires_at } => {

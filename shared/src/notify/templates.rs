@@ -70,22 +70,32 @@ If you did not expect this email, contact the administrators of {org_name}.
 }
 
 /// To owners and co-owners: the SCIM token expires soon and could not be refreshed automatically.
-pub fn token_expiring_message(org_name: &str, days_left: u32, expires_at: DateTime<Utc>) -> MessageText {
+pub fn token_expiring_message(
+    org_name: &str,
+    days_left: u32,
+    expires_at: DateTime<Utc>,
+    reasons: &[String],
+) -> MessageText {
     let when = match days_left {
         0 => "today".to_owned(),
         1 => "in 1 day".to_owned(),
         days => format!("in {days} days"),
     };
     let expires = expires_at.format("%B %-d, %Y at %H:%M UTC");
+    // The reason the scheduler found, as the SCIM page names it; the requirements in general only
+    // for a notice queued before reasons were kept.
+    let why = if reasons.is_empty() {
+        "automatic refresh needs the\norganization to keep meeting the SCIM requirements (Enterprise plan, a verified domain, SSO\nconfigured)".to_owned()
+    } else {
+        reasons.join("; ")
+    };
     MessageText {
         subject: format!("SCIM provisioning for {org_name} stops {when}"),
         text_body: format!(
             "Hello,
 
 The SCIM token that your identity provider uses to provision {org_name} in Insomnia expires {when},
-on {expires}. Insomnia could not refresh it automatically: automatic refresh needs the
-organization to keep meeting the SCIM requirements (Enterprise plan, a verified domain, SSO
-configured).
+on {expires}. Insomnia could not refresh it automatically: {why}.
 
 When the token expires, SCIM provisioning stops: users and groups that you add, change, deactivate
 or remove in your identity provider are no longer synced to Insomnia, so people removed there keep
@@ -237,7 +247,7 @@ mod tests {
     #[test]
     fn the_expiry_warning_says_when_and_how_to_refresh() {
         let expires_at = Utc.with_ymd_and_hms(2026, 11, 23, 14, 5, 0).unwrap();
-        let text = token_expiring_message("Acme Corp", 12, expires_at);
+        let text = token_expiring_message("Acme Corp", 12, expires_at, &[]);
         assert_eq!(text.subject, "SCIM provisioning for Acme Corp stops in 12 days");
         let body = &text.text_body;
         for expected in [
@@ -250,8 +260,8 @@ mod tests {
         ] {
             assert!(body.contains(expected), "missing {expected:?} in:\n{body}");
         }
-        assert!(token_expiring_message("Acme", 1, expires_at).subject.ends_with("stops in 1 day"));
-        assert!(token_expiring_message("Acme", 0, expires_at).subject.ends_with("stops today"));
+        assert!(token_expiring_message("Acme", 1, expires_at, &[]).subject.ends_with("stops in 1 day"));
+        assert!(token_expiring_message("Acme", 0, expires_at, &[]).subject.ends_with("stops today"));
     }
 
     #[test]
@@ -267,7 +277,7 @@ mod tests {
     fn token_messages_carry_no_token() {
         // The templates take no token at all; this guards against one slipping into the text.
         let expires_at = Utc.with_ymd_and_hms(2026, 11, 23, 14, 5, 0).unwrap();
-        for text in [token_expiring_message("Acme", 3, expires_at), token_expired_message("Acme")] {
+        for text in [token_expiring_message("Acme", 3, expires_at, &[]), token_expired_message("Acme")] {
             let body = text.text_body.to_lowercase();
             assert!(!body.contains("iscim_") && !body.contains("bearer"), "{body}");
             assert!(body.split_whitespace().all(|word| word.len() < 32), "a long opaque value in:\n{body}");

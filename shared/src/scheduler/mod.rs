@@ -220,7 +220,8 @@ impl TokenScheduler {
                 days_left(expires_at, now),
                 expires_at,
                 now,
-            ),
+            )
+            .because(blockers.iter().map(|b| b.describe().to_owned()).collect()),
         };
         if !self.record_notice(org, settings.version, &key, failure.as_ref(), &email).await? {
             return Ok(OrgOutcome::Unchanged);

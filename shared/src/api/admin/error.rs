@@ -36,7 +36,9 @@ pub fn status_and_code(err: &AdminError) -> (StatusCode, &'static str) {
         AdminError::PassphraseChangeRequired => (StatusCode::FORBIDDEN, "passphrase_change_required"),
         AdminError::NotOrgAdmin(_) => (StatusCode::FORBIDDEN, "forbidden"),
         AdminError::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
-        AdminError::RequirementsUnmet(_) => (StatusCode::FORBIDDEN, "requirements_unmet"),
+        AdminError::RequirementsUnmet(_) | AdminError::RefreshBlocked(_) => {
+            (StatusCode::FORBIDDEN, "requirements_unmet")
+        }
         AdminError::WrongPassphrase => (StatusCode::FORBIDDEN, "wrong_passphrase"),
         AdminError::AlreadyEnabled => (StatusCode::CONFLICT, "already_enabled"),
         AdminError::NotEnabled => (StatusCode::CONFLICT, "not_enabled"),
@@ -60,7 +62,7 @@ impl IntoResponse for AdminError {
             tracing::error!(error = %crate::telemetry::Chain(cause.as_ref()), "console request failed");
         }
         let unmet = match &self {
-            AdminError::RequirementsUnmet(unmet) => Some(
+            AdminError::RequirementsUnmet(unmet) | AdminError::RefreshBlocked(unmet) => Some(
                 unmet.iter().map(|u| UnmetBody { requirement: u.requirement, message: u.message.as_str() }).collect(),
             ),
             _ => None,
