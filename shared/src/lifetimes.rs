@@ -70,6 +70,8 @@ pub const REQUEST_LOG_RETENTION: Duration = Duration::days(30);
 pub const SWEEP_AFTER: Duration = Duration::minutes(5);
 /// A recorded member change's items outlive any sweep of it (DynamoDB removes them by `ttl`).
 pub const MEMBER_CHANGE_RECORD: Duration = Duration::days(7);
+/// A one-off notice's record (e.g. "the IdP was refused on the last admin today"), past its day.
+pub const ONE_OFF_NOTICE_KEPT: Duration = Duration::days(2);
 /// The first retry of an email that failed transiently; each further one waits twice as long…
 pub const FIRST_EMAIL_RETRY: Duration = Duration::minutes(1);
 /// … up to this.

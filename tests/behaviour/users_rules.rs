@@ -593,3 +593,92 @@ async fn the_user_schema_publishes_that_an_email_is_required() {
     let (status, _, body) = send(with_body(scim(&app, &org, Method::POST, "/Users"), &minimal)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+/// An organization with SCIM on, and an Owner and a Co-Owner added by hand whom the IdP then took
+/// over by email (as happens at the first sync): their SCIM ids and emails.
+async fn org_with_linked_admins(app: &TestApp) -> (ScimOrg, [(String, String); 2]) {
+    let org = app.scim_org().await;
+    let mut linked = Vec::new();
+    for (role, name) in [(MemberRole::Owner, "owner"), (MemberRole::CoOwner, "co.owner")] {
+        let address = unique_email(name);
+        app.add_manual_member(&org.id, &address, role, "an owner's passphrase").await;
+        let (status, user) = post_user(app, &org, &user_with_work_email(&address)).await;
+        assert_eq!(status, StatusCode::CREATED, "linked by email: {user}");
+        linked.push((user["id"].as_str().unwrap().to_owned(), address));
+    }
+    let [owner, co_owner]: [(String, String); 2] = linked.try_into().unwrap();
+    (org, [owner, co_owner])
+}
+
+fn assert_last_admin_refused(status: StatusCode, body: &Value, who: &str) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "mutability", "{body}");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(who) && detail.contains("last active Owner or Co-Owner"), "says why: {detail}");
+    assert!(detail.contains("Make another member an Owner or Co-Owner"), "says what to do: {detail}");
+}
+
+#[tokio::test]
+async fn the_idp_cannot_deactivate_or_delete_the_last_active_owner_and_the_owners_are_told() {
+    let app = spawn_app().await;
+    let (org, [(owner, owner_email), (co_owner, co_owner_email)]) = org_with_linked_admins(&app).await;
+
+    // While another active admin stands, an admin is deactivated like anyone.
+    assert_eq!(set_active(&app, &org, &co_owner, false).await.0, StatusCode::OK);
+
+    let (status, body) = set_active(&app, &org, &owner, false).await;
+    assert_last_admin_refused(status, &body, &owner_email);
+    // Retried as an IdP does, by PUT, and by DELETE: refused the same way, nothing changed.
+    let (_, read) = get_user(&app, &org, &owner).await;
+    let mut replaced = read.clone();
+    replaced["active"] = json!(false);
+    let (status, body) = put_user(&app, &org, &owner, &replaced).await;
+    assert_last_admin_refused(status, &body, &owner_email);
+    let (status, body) = send_for_status_and_body(okta(&app, &org, Method::DELETE, &format!("/Users/{owner}"))).await;
+    assert_last_admin_refused(status, &body, &owner_email);
+    let (status, after) = get_user(&app, &org, &owner).await;
+    assert_eq!(
+        (status, &after["active"], &after["meta"]["version"]),
+        (StatusCode::OK, &json!(true), &read["meta"]["version"])
+    );
+
+    // The refusal is on the request log's rows the owners read.
+    app.flush_logs().await;
+    let logs = app.store.recent_request_logs(&org.id.scope(), 10).await.unwrap();
+    let refused: Vec<_> = logs.iter().filter(|r| r.status == 400).collect();
+    assert_eq!(refused.len(), 3, "{logs:#?}");
+    assert!(refused.iter().all(|r| r.detail.as_ref().is_some_and(|d| d.contains("last active Owner"))), "{refused:#?}");
+
+    // The owner is emailed once that day, however often the IdP retries.
+    let mail = wait_for_mail(&app, &owner_email).await;
+    assert_eq!(mail.len(), 1, "{mail:#?}");
+    assert!(message_text(&mail[0]).contains("Insomnia refused"), "{}", message_text(&mail[0]));
+    assert!(mail[0].to_string().contains("tried to deactivate the last owner"), "{}", mail[0]);
+    assert!(mail_after_grace(&app, &co_owner_email).await.is_empty(), "the inactive co-owner is not an owner to tell");
+
+    // Once another admin is active again, the IdP's retry goes through; the new last one is kept.
+    assert_eq!(set_active(&app, &org, &co_owner, true).await.0, StatusCode::OK);
+    assert_eq!(delete_user(&app, &org, &owner).await, StatusCode::NO_CONTENT);
+    let (status, body) = set_active(&app, &org, &co_owner, false).await;
+    assert_last_admin_refused(status, &body, &co_owner_email);
+}
+
+#[tokio::test]
+async fn two_admins_deactivated_at_once_leave_one_of_them_active() {
+    let app = spawn_app().await;
+    let (org, [(owner, _), (co_owner, _)]) = org_with_linked_admins(&app).await;
+    // Each in a team too, so that one is deleted in steps (its mark) while the other is deactivated.
+    create_group(&app, &org, "Admins", &[owner.as_str(), co_owner.as_str()]).await;
+
+    let (deactivated, deleted) = tokio::join!(
+        set_active(&app, &org, &owner, false),
+        send_for_status_and_body(okta(&app, &org, Method::DELETE, &format!("/Users/{co_owner}")))
+    );
+    let outcomes = [deactivated.0, deleted.0];
+    let succeeded = outcomes.iter().filter(|s| s.is_success()).count();
+    assert_eq!(succeeded, 1, "exactly one goes through: {deactivated:?} {deleted:?}");
+    assert!(outcomes.contains(&StatusCode::BAD_REQUEST), "the other is refused: {outcomes:?}");
+
+    let admins = app.store.organization_admins(&org.id.scope()).await.unwrap();
+    assert_eq!(admins.iter().filter(|m| m.is_active_admin()).count(), 1, "{admins:#?}");
+}

@@ -21,6 +21,9 @@ impl From<ProvisioningError> for ScimError {
             E::Taken(_) => ScimError::conflict(detail),
             E::Conflict(conflict) => ScimError::conflict(conflict_detail(&conflict)),
             E::NoLicenses => ScimError::new(StatusCode::FORBIDDEN, None, detail),
+            // RFC 7644 §3.12: "not compatible with the target attribute's mutability or current
+            // state": the member's current state (the last admin) is what forbids the change.
+            E::LastAdmin { .. } => ScimError::bad_request(ScimType::Mutability, detail),
             E::Precondition { .. } | E::ChangedMeanwhile { .. } => {
                 ScimError::new(StatusCode::PRECONDITION_FAILED, None, detail)
             }
@@ -53,6 +56,9 @@ fn conflict_detail(conflict: &Conflict) -> String {
         Conflict::Member(MemberConflict::EmailTaken) => "This email is already a member of this organization.".into(),
         Conflict::Member(MemberConflict::SeatLimit) => {
             "The organization has no Enterprise licenses left (its seat limit is reached).".into()
+        }
+        Conflict::Member(MemberConflict::LastAdmin) => {
+            "This user is the organization's last active Owner or Co-Owner and cannot be deactivated or deleted.".into()
         }
         Conflict::Member(MemberConflict::AccountCreatedMeanwhile) => {
             "An account for this email was created meanwhile; retry the request.".into()

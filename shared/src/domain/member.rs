@@ -81,6 +81,12 @@ impl MemberRecord {
         super::next_version(self.version)
     }
 
+    /// An Owner or Co-Owner who can act in the console: the organization must always keep one
+    /// (docs/ARCHITECTURE.md, "The last active Owner or Co-Owner").
+    pub fn is_active_admin(&self) -> bool {
+        self.active && self.role.is_admin()
+    }
+
     /// A member consumes an Enterprise license while active.
     pub fn consumes_license(&self) -> bool {
         self.active

@@ -18,7 +18,7 @@ pub use oauth::{
     AccessGrant, ClientId, CodeGrant, GrantFamily, OAuthClient, RedirectUri, RefreshGrant, MAX_REDIRECT_URIS,
 };
 pub use organization::{IdentityProvider, MemberRole, Organization, Plan, ScimRequirement, SsoConfig, ValueError};
-pub use outbox::{OAuthCredential, OutboxItem, OutboxKind};
+pub use outbox::{LastAdminChange, OAuthCredential, OutboxItem, OutboxKind};
 pub use scim_settings::{AutoRefresh, PreviousToken, RefreshFailure, ScimSettings, TokenHash, TokenState, TokenWindow};
 pub use team::{MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
 

@@ -23,8 +23,29 @@ pub enum OutboxKind {
     },
     /// The organization's SCIM token has expired: provisioning has stopped.
     TokenExpired,
+    /// The IdP tried to deactivate or delete the organization's last active Owner or Co-Owner,
+    /// and was refused (docs/ARCHITECTURE.md, "The last active Owner or Co-Owner").
+    LastAdminKept { member_email: EmailAddress, refused: LastAdminChange },
     /// A credential of the OAuth connection expires soon (`days_left` 0: it has expired).
     OauthExpiring { credential: OAuthCredential, days_left: u32, expires_at: DateTime<Utc> },
+}
+
+/// What the IdP was refused on the last active Owner or Co-Owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LastAdminChange {
+    Deactivate,
+    Delete,
+}
+
+impl LastAdminChange {
+    /// The verb, as the email and the SCIM error say it.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Deactivate => "deactivate",
+            Self::Delete => "delete",
+        }
+    }
 }
 
 /// What can still expire in an OAuth connection (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth").
@@ -44,6 +65,7 @@ impl OutboxKind {
             Self::TokenExpiring { .. } => "token_expiring",
             Self::TokenExpired => "token_expired",
             Self::OauthExpiring { .. } => "oauth_expiring",
+            Self::LastAdminKept { .. } => "last_admin_kept",
         }
     }
 }
@@ -107,6 +129,19 @@ impl OutboxItem {
 
     pub fn token_expired(recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
         Self::new(OutboxKind::TokenExpired, recipients, org, org_name, now)
+    }
+
+    /// The notice that the IdP was refused on the last active Owner or Co-Owner.
+    pub fn last_admin_kept(
+        recipients: Vec<EmailAddress>,
+        org: &OrgId,
+        org_name: &str,
+        member_email: &EmailAddress,
+        refused: LastAdminChange,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let kind = OutboxKind::LastAdminKept { member_email: member_email.clone(), refused };
+        Self::new(kind, recipients, org, org_name, now)
     }
 
     pub fn oauth_expiring(

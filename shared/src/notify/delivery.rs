@@ -6,7 +6,9 @@
 //! random credential, not a chosen password; docs/ARCHITECTURE.md, "Secrets").
 use chrono::{DateTime, Duration, Utc};
 
-use super::templates::{oauth_expiring_message, token_expired_message, token_expiring_message, welcome_message};
+use super::templates::{
+    last_admin_kept_message, oauth_expiring_message, token_expired_message, token_expiring_message, welcome_message,
+};
 use super::{Mailer, NotifyError};
 use crate::auth::{InitialCredential, TokenKey};
 use crate::domain::EmailAddress;
@@ -223,6 +225,9 @@ async fn attempt(
             token_expiring_message(&item.org_name, *days_left, *expires_at, reasons)
         }
         OutboxKind::TokenExpired => token_expired_message(&item.org_name),
+        OutboxKind::LastAdminKept { member_email, refused } => {
+            last_admin_kept_message(&item.org_name, member_email, *refused)
+        }
         OutboxKind::OauthExpiring { credential, days_left, expires_at } => {
             oauth_expiring_message(&item.org_name, *credential, *days_left, *expires_at)
         }

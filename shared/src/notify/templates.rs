@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::EmailMessage;
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, LastAdminChange};
 use crate::store::OAuthCredential;
 
 /// A subject and body, not yet addressed.
@@ -185,6 +185,33 @@ again.
 {REFRESH_STEPS}
 
 Your identity provider then resumes syncing on its next provisioning cycle.
+
+You get this email because you are an owner or co-owner of {org_name}.
+
+{SIGNATURE}
+"
+        ),
+    }
+}
+
+/// To owners and co-owners: the IdP tried to deactivate or delete the last active Owner or
+/// Co-Owner, and the service refused, so that someone can still manage SCIM.
+pub fn last_admin_kept_message(org_name: &str, member_email: &EmailAddress, refused: LastAdminChange) -> MessageText {
+    let verb = refused.verb();
+    MessageText {
+        subject: format!("Your identity provider tried to {verb} the last owner of {org_name}"),
+        text_body: format!(
+            "Hello,
+
+Your identity provider asked Insomnia to {verb} {member_email}, the last active Owner or Co-Owner
+of {org_name}. Insomnia refused: without an active Owner or Co-Owner nobody could refresh, revoke
+or disable the organization's SCIM token. The identity provider reports the refusal as a failed
+operation and will retry it.
+
+To let the change through, first make another member an Owner or Co-Owner of {org_name} in
+the Insomnia web app (the organization's Members page, https://app.insomnia.rest/app/dashboard);
+the identity provider's next retry then succeeds. If
+{member_email} should stay, assign them to the Insomnia application in your identity provider again.
 
 You get this email because you are an owner or co-owner of {org_name}.
 

@@ -14,9 +14,11 @@ use chrono::{DateTime, Utc};
 use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
 use super::{Expected, ProvisioningError};
 use crate::auth::AuthorizedOrg;
+use crate::domain::LastAdminChange;
 use crate::retry::Backoff;
 use crate::store::{
-    MemberRecord, MemberState, MemberWriteError, Store, TeamGuard, TeamRecord, TeamState, TeamWriteError,
+    MemberConflict, MemberRecord, MemberState, MemberWriteError, Store, TeamGuard, TeamRecord, TeamState,
+    TeamWriteError,
 };
 
 /// Memberships read per round of a team's delete.
@@ -61,6 +63,13 @@ pub async fn delete_user(
         match outcome {
             Ok(true) => return Ok(()),
             Ok(false) => return finish_user_delete(store, org, &current.member, Some(known_teams), now).await,
+            Err(MemberWriteError::Conflict(MemberConflict::LastAdmin)) => {
+                return Err(ProvisioningError::LastAdmin {
+                    id: current.member.id.clone(),
+                    email: current.member.email.to_string(),
+                    refused: LastAdminChange::Delete,
+                })
+            }
             // Changed meanwhile (or joined a team): read again; If-Match is checked again.
             Err(MemberWriteError::Conflict(_)) => {
                 pause_after_conflict(attempt).await;

@@ -22,6 +22,15 @@ pub enum ProvisioningError {
          licenses or free one by deactivating a member."
     )]
     NoLicenses,
+    /// The change would leave the organization without an active Owner or Co-Owner
+    /// (docs/ARCHITECTURE.md, "The last active Owner or Co-Owner").
+    #[error(
+        "User '{email}' is the last active Owner or Co-Owner of this organization: Insomnia refuses to {} them, \
+         since nobody could then manage the organization's SCIM token. Make another member an Owner or Co-Owner \
+         in Insomnia first, then retry; the organization's owners have been emailed.",
+        refused.verb()
+    )]
+    LastAdmin { id: String, email: String, refused: crate::domain::LastAdminChange },
     #[error("If-Match does not match the current version W/\"{current}\" of the {kind}; read it again.")]
     Precondition { kind: &'static str, current: u64 },
     /// A conditional write lost to another writer while If-Match pinned the version.

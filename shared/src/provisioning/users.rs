@@ -5,11 +5,14 @@ use chrono::{DateTime, Utc};
 use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
 use super::{deletes, Caller, Expected, Provisioning, ProvisioningError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{Account, ManagedBy, MemberRecord, MemberRole, OutboxItem, TeamRecord};
+use crate::domain::{
+    Account, EmailAddress, LastAdminChange, ManagedBy, MemberRecord, MemberRole, OutboxItem, TeamRecord,
+};
 use crate::notify::deliver;
 use crate::scim::patch::PatchRequest;
 use crate::scim::user::UserDocument;
 use crate::store::{MemberConflict, MemberWriteError, MemberWriteExtras, Prefetch};
+use crate::telemetry::Chain;
 
 const KIND: &str = "user";
 
@@ -138,6 +141,15 @@ impl Provisioning<'_> {
                 Err(MemberWriteError::Conflict(MemberConflict::SeatLimit)) => {
                     return Err(ProvisioningError::NoLicenses)
                 }
+                // Linking the last active admin as an inactive user.
+                Err(MemberWriteError::Conflict(MemberConflict::LastAdmin)) => {
+                    let refused = ProvisioningError::LastAdmin {
+                        id: new.id,
+                        email: new.email.to_string(),
+                        refused: LastAdminChange::Deactivate,
+                    };
+                    return Err(self.told_owners(&org, refused));
+                }
                 // Someone wrote the same member or account meanwhile: read again.
                 Err(MemberWriteError::Conflict(_)) => pause_after_conflict(attempt).await,
                 Err(MemberWriteError::Store(err)) => return Err(err.into()),
@@ -226,6 +238,14 @@ impl Provisioning<'_> {
                 Err(MemberWriteError::Conflict(MemberConflict::SeatLimit)) => {
                     return Err(ProvisioningError::NoLicenses)
                 }
+                Err(MemberWriteError::Conflict(MemberConflict::LastAdmin)) => {
+                    let refused = ProvisioningError::LastAdmin {
+                        id: old.id,
+                        email: old.email.to_string(),
+                        refused: LastAdminChange::Deactivate,
+                    };
+                    return Err(self.told_owners(&org, refused));
+                }
                 Err(MemberWriteError::Conflict(_)) if expected.pinned() => {
                     return Err(ProvisioningError::ChangedMeanwhile { kind: KIND })
                 }
@@ -278,6 +298,45 @@ impl Provisioning<'_> {
         let (org, mut found) = self.authorize_with(caller, &Prefetch::member_with_teams(id)).await?;
         let first = found.take_member_state(id);
         let team_ids = std::mem::take(&mut found.ids);
-        deletes::delete_user(self.store, &org, id, first, team_ids, expected, self.clock.now()).await
+        deletes::delete_user(self.store, &org, id, first, team_ids, expected, self.clock.now())
+            .await
+            .map_err(|err| self.told_owners(&org, err))
+    }
+
+    /// Emails the owners, after the response, when the IdP was refused on the last active Owner
+    /// or Co-Owner (once per member and day: an IdP retries the refused change every cycle).
+    /// Answers the error as it came.
+    fn told_owners(&self, org: &AuthorizedOrg, err: ProvisioningError) -> ProvisioningError {
+        let ProvisioningError::LastAdmin { id, email, refused } = &err else { return err };
+        let Ok(email) = EmailAddress::parse(email) else { return err };
+        let (store, mailer, key, now) =
+            (self.store.clone(), self.mailer.clone(), self.token_key.clone(), self.clock.now());
+        let (org, id, refused) = (org.clone(), id.clone(), *refused);
+        self.background.spawn_after_response(async move {
+            let read = tokio::try_join!(store.organization_admins(&org), store.organization(&org));
+            let (admins, organization) = match read {
+                Ok((admins, Some((organization, _)))) => (admins, organization),
+                Ok(_) => return,
+                Err(err) => {
+                    tracing::warn!(error = %Chain(&err), "the owners could not be told of a refused change to the last admin");
+                    return;
+                }
+            };
+            let recipients = admins.into_iter().filter(MemberRecord::is_active_admin).map(|a| a.email).collect();
+            let item = OutboxItem::last_admin_kept(recipients, &org, &organization.name, &email, refused, now);
+            let notice = format!("last-admin#{id}#{}", now.date_naive());
+            match store.enqueue_email_once(&org, &notice, now + crate::lifetimes::ONE_OFF_NOTICE_KEPT, &item).await {
+                Ok(true) => {
+                    let outcome = deliver(&store, &mailer, &key, item, now).await;
+                    crate::metrics::email_outcome(&outcome).emit(now.timestamp_millis());
+                }
+                // Queued already today.
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(error = %Chain(&err), "the owners could not be told of a refused change to the last admin")
+                }
+            }
+        });
+        err
     }
 }

@@ -1,8 +1,8 @@
 //! The DynamoDB helpers every store file uses: items and their codec, a key item, a conditional
 //! write's answer, and the actions of a TransactWriteItems. Nothing here knows an entity.
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::builders::{DeleteBuilder, PutBuilder, UpdateBuilder};
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::builders::{ConditionCheckBuilder, DeleteBuilder, PutBuilder, UpdateBuilder};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use std::collections::HashMap;
 
 use super::StoreError;
@@ -79,6 +79,11 @@ pub(crate) fn delete(key: Item) -> DeleteBuilder {
     Delete::builder().set_key(Some(key))
 }
 
+/// A condition on an item the transaction does not write.
+pub(crate) fn condition_check(key: Item) -> ConditionCheckBuilder {
+    ConditionCheck::builder().set_key(Some(key))
+}
+
 /// A uniqueness guard: an item that exists while `holder` holds the value its sort key names.
 pub(crate) fn guard_put(pk: String, sk: String, holder: &str) -> Result<TransactWriteItem, StoreError> {
     let mut item = key_item(pk, sk);
@@ -113,6 +118,13 @@ impl Action for UpdateBuilder {
     fn action(self) -> Result<TransactWriteItem, StoreError> {
         let update = self.table_name(NAMED_WHEN_SENT).build().map_err(StoreError::backend)?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+impl Action for ConditionCheckBuilder {
+    fn action(self) -> Result<TransactWriteItem, StoreError> {
+        let check = self.table_name(NAMED_WHEN_SENT).build().map_err(StoreError::backend)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 }
 

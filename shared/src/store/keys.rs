@@ -218,6 +218,10 @@ pub fn rate_bucket_prefix(bucket: &str) -> String {
 
 /// Partition of the emails still to send, sorted by due time.
 pub const OUTBOX_PK: &str = "OUTBOX";
+/// A one-off notice already queued for an organization (in its partition, with a TTL).
+pub fn notice_sk(notice: &str) -> String {
+    format!("NOTICE#{notice}")
+}
 /// Partition of the emails given up on: kept for operators to see, never retried.
 pub const OUTBOX_FAILED_PK: &str = "OUTBOX#FAILED";
 /// Partition of the items found in the due queue that cannot be read (not decodable, or not under

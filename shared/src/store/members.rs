@@ -7,13 +7,13 @@
 //! welcome email in the outbox.
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::dynamo::{
-    delete, from_item, guard_delete, guard_put, key_item, n, put, put_new, s, to_attribute, to_item, update, Action,
-    Item,
+    condition_check, delete, from_item, guard_delete, guard_put, key_item, n, put, put_new, s, to_attribute, to_item,
+    update, Action, Item,
 };
 use super::keys::{
     account_orgs_gsi_pk, account_pk, admins_gsi_pk, email_guard_sk, lookup_prefix, lookup_sk, org_pk,
@@ -52,6 +52,9 @@ pub enum MemberConflict {
     AccountCreatedMeanwhile,
     #[error("the member was changed meanwhile")]
     Changed,
+    /// The write would leave the organization without an active Owner or Co-Owner.
+    #[error("the member is the organization's last active Owner or Co-Owner")]
+    LastAdmin,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -226,6 +229,9 @@ impl Store {
             ));
         }
 
+        if let Some(old) = old.filter(|old| !new.is_active_admin() && old.is_active_admin()) {
+            actions.push(self.another_admin_check(org, old).await?);
+        }
         if let Some(update) = CounterDelta::between(old, Some(new)).update(org)? {
             actions.push((update, MemberConflict::SeatLimit));
         }
@@ -258,7 +264,8 @@ impl Store {
             .expression_attribute_values(":expected", n(old.version))
             .expression_attribute_values(":zero", n(0))
             .action()?;
-        self.delete_member_with(org, old, delete).await
+        let admin_check = self.another_admin_check_if_admin(org, old).await?;
+        self.delete_member_with(org, old, delete, admin_check).await
     }
 
     /// The first step of a delete: marks the member (if still at `member.version`) so that nothing
@@ -277,7 +284,10 @@ impl Store {
             .expression_attribute_values(":expected", n(member.version))
             .action()?;
         let record = pending_put(org, &PendingResource::User(member.id.clone()), now)?;
-        self.transact_members(vec![(action, MemberConflict::Changed), (record, MemberConflict::Changed)]).await
+        let mut actions = vec![(action, MemberConflict::Changed), (record, MemberConflict::Changed)];
+        // The mark is the point of no return: a marked member is on its way out.
+        actions.extend(self.another_admin_check_if_admin(org, member).await?);
+        self.transact_members(actions).await
     }
 
     /// The last step of a delete: removes the marked member with its guards, lookups and counters,
@@ -293,7 +303,8 @@ impl Store {
             )
             .expression_attribute_values(":zero", n(0))
             .action()?;
-        self.delete_member_with(org, marked, delete).await
+        // The mark carried the check that another admin remains.
+        self.delete_member_with(org, marked, delete, None).await
     }
 
     /// The member item's `delete` with everything that goes with the member.
@@ -302,13 +313,15 @@ impl Store {
         org: &OrgId,
         old: &MemberRecord,
         member_delete: TransactWriteItem,
+        admin_check: Option<(TransactWriteItem, MemberConflict)>,
     ) -> Result<(), MemberWriteError> {
-        let mut actions = vec![
+        let mut actions: Vec<(TransactWriteItem, MemberConflict)> = admin_check.into_iter().collect();
+        actions.extend([
             (member_delete, MemberConflict::Changed),
             (guard_delete(org_pk(org), user_name_guard_sk(&old.user_name), &old.id)?, MemberConflict::Changed),
             (guard_delete(org_pk(org), email_guard_sk(&old.email.normalized()), &old.id)?, MemberConflict::Changed),
             (pending_delete(org, &PendingResource::User(old.id.clone()))?, MemberConflict::Changed),
-        ];
+        ]);
         for (attribute, value) in &old.lookups {
             actions.push((
                 delete(key_item(org_pk(org), lookup_sk(attribute, value, &old.id))).action()?,
@@ -319,6 +332,50 @@ impl Store {
             actions.push((update, MemberConflict::Changed));
         }
         self.transact_members(actions).await
+    }
+
+    /// The check, for a write that ends `leaving`'s standing as an active Owner or Co-Owner, that
+    /// another one still stands, in the same transaction (docs/ARCHITECTURE.md, "The last active
+    /// Owner or Co-Owner"). The candidates come from the admins index (eventually consistent) and
+    /// are confirmed by a consistent read; the check itself is consistent, and DynamoDB's
+    /// transactions are serializable, so two admins leaving at once cannot each count on the
+    /// other. `LastAdmin` when no other stands (an admin added a moment ago may not be indexed
+    /// yet: refused is the safe side).
+    async fn another_admin_check(
+        &self,
+        org: &AuthorizedOrg,
+        leaving: &MemberRecord,
+    ) -> Result<(TransactWriteItem, MemberConflict), MemberWriteError> {
+        let indexed: Vec<String> = self
+            .organization_admins(org)
+            .await?
+            .into_iter()
+            .filter(|admin| admin.id != leaving.id && admin.is_active_admin())
+            .map(|admin| admin.id)
+            .collect();
+        let confirmed = if indexed.is_empty() { Vec::new() } else { self.members_by_ids(org, &indexed).await? };
+        let other = confirmed
+            .into_iter()
+            .find(MemberRecord::is_active_admin)
+            .ok_or(MemberWriteError::Conflict(MemberConflict::LastAdmin))?;
+        let check = condition_check(key_item(org_pk(org), user_sk(&other.id)))
+            .condition_expression("active = :true AND GSI1PK = :admins AND attribute_not_exists(deleting_since)")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":admins", s(admins_gsi_pk(org)))
+            .action()?;
+        // The other admin left meanwhile: read again (the next attempt finds another, or none).
+        Ok((check, MemberConflict::Changed))
+    }
+
+    async fn another_admin_check_if_admin(
+        &self,
+        org: &AuthorizedOrg,
+        leaving: &MemberRecord,
+    ) -> Result<Option<(TransactWriteItem, MemberConflict)>, MemberWriteError> {
+        if !leaving.is_active_admin() {
+            return Ok(None);
+        }
+        self.another_admin_check(org, leaving).await.map(Some)
     }
 
     /// Adds a member by hand (operator CLI).

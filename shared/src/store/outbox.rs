@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use super::dynamo::{applied, delete, from_item, key_item, put_new, s, to_item, Action, Item};
 use super::keys::{
-    account_pk, timed_sk, timed_sk_bound, ACCOUNT_SK, OUTBOX_FAILED_PK, OUTBOX_PK, OUTBOX_UNREADABLE_PK,
+    account_pk, notice_sk, org_pk, timed_sk, timed_sk_bound, ACCOUNT_SK, OUTBOX_FAILED_PK, OUTBOX_PK,
+    OUTBOX_UNREADABLE_PK,
 };
 use super::{Conflict, Record, Store, StoreError};
-use crate::domain::{EmailAddress, OutboxItem};
+use crate::domain::{EmailAddress, OrgId, OutboxItem};
 
 /// One read of the due queue: the emails to deliver, and the items that cannot be read.
 #[derive(Debug, Default)]
@@ -115,6 +116,29 @@ impl Store {
             return Err(StoreError::Conflict(Conflict::Exists(Record::OutboxItem)));
         }
         Ok(())
+    }
+
+    /// Queues `item` unless the organization's notice `notice` was queued already (and is kept
+    /// until `keep_until`): both in one transaction, so that requests retried at once, or
+    /// concurrent ones, queue it once. `false` when it was queued already.
+    pub async fn enqueue_email_once(
+        &self,
+        org: &OrgId,
+        notice: &str,
+        keep_until: DateTime<Utc>,
+        item: &OutboxItem,
+    ) -> Result<bool, StoreError> {
+        let mut record = key_item(org_pk(org), notice_sk(notice));
+        record.insert("ttl".into(), super::dynamo::n(keep_until.timestamp()));
+        let actions = vec![
+            (put_new(record)?, Conflict::Exists(Record::Notice)),
+            (outbox_put_action(item)?, Conflict::Exists(Record::OutboxItem)),
+        ];
+        match self.transact(actions).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(Conflict::Exists(Record::Notice))) => Ok(false),
+            Err(err) => Err(err),
+        }
     }
 
     /// The readable emails among the oldest `limit` items due at `now`.
