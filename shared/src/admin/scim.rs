@@ -99,6 +99,14 @@ const SHOWN_ONCE: &str = "Copy the token now: it is shown only this once and can
 
 /// The overlap-end entry recorded ahead for an overlap that has not ended at `now`: a change that
 /// ends the overlap early removes it (its own entry says what happened).
+/// New enabled settings and the history entry that records the change (`moved`: a scheduled
+/// overlap end the change removes, as `write_scim_settings_with_entries` takes it).
+struct SettingsChange {
+    next: ScimSettings,
+    entry: ScimHistoryEntry,
+    moved: Option<(DateTime<Utc>, String)>,
+}
+
 pub(super) fn scheduled_end_moved(settings: &ScimSettings, now: DateTime<Utc>) -> Option<(DateTime<Utc>, String)> {
     let previous = settings.previous_token.as_ref().filter(|p| p.valid_until > now)?;
     previous.end_entry.clone().map(|id| (previous.valid_until, id))
@@ -345,21 +353,18 @@ impl Console {
         confirmed: &ConfirmedByPassphrase,
         origin: &str,
     ) -> Result<ScimStatus, AdminError> {
-        let caller = confirmed.caller();
-        let (org, previous) = tokio::try_join!(self.organization_of(&caller.org), async {
-            self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
-        })?;
-        let previous = previous.filter(|s| s.enabled).ok_or(AdminError::NotEnabled)?;
-        let next = previous.disabled();
-        let mut entry = ScimHistoryEntry::new(ScimHistoryAction::Disabled, Some(confirmed.email().clone()), self.now);
-        entry.idp = Some(previous.idp);
-        let moved = scheduled_end_moved(&previous, self.now);
-        self.store
-            .write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &[entry], moved)
+        let status = self
+            .change_enabled_settings(confirmed, origin, |previous| {
+                let entry = self.history_entry(confirmed, ScimHistoryAction::Disabled, previous);
+                Some(SettingsChange {
+                    next: previous.disabled(),
+                    entry,
+                    moved: scheduled_end_moved(previous, self.now),
+                })
+            })
             .await?;
-        tracing::info!(org = %caller.org, "SCIM disabled from the console");
-        let history = self.latest_history(&caller.org).await?;
-        Ok(build_status(&org, Some(&next), true, connector_url(origin, &caller.org), history, self.now))
+        tracing::info!(org = %confirmed.caller().org, "SCIM disabled from the console");
+        Ok(status)
     }
 
     /// Turns the token scheduler's automatic refresh of this organization's token on or off.
@@ -369,34 +374,62 @@ impl Console {
         origin: &str,
         auto_refresh: AutoRefresh,
     ) -> Result<ScimStatus, AdminError> {
+        let status = self
+            .change_enabled_settings(confirmed, origin, |previous| {
+                if previous.auto_refresh == auto_refresh {
+                    return None;
+                }
+                let action = match auto_refresh {
+                    AutoRefresh::On => ScimHistoryAction::AutoRefreshOn,
+                    AutoRefresh::Off => ScimHistoryAction::AutoRefreshOff,
+                };
+                let mut entry = self.history_entry(confirmed, action, previous);
+                entry.token_expires_at = previous.token_expires_at;
+                Some(SettingsChange { next: previous.with_auto_refresh(auto_refresh), entry, moved: None })
+            })
+            .await?;
+        tracing::info!(org = %confirmed.caller().org, auto_refresh = auto_refresh.is_on(), "automatic refresh set from the console");
+        Ok(status)
+    }
+
+    /// A history entry of `action` by the confirmed caller, on the IdP of `previous`.
+    fn history_entry(
+        &self,
+        confirmed: &ConfirmedByPassphrase,
+        action: ScimHistoryAction,
+        previous: &ScimSettings,
+    ) -> ScimHistoryEntry {
+        let mut entry = ScimHistoryEntry::new(action, Some(confirmed.email().clone()), self.now);
+        entry.idp = Some(previous.idp);
+        entry
+    }
+
+    /// The prelude and the end that the changes of enabled settings share: reads the organization
+    /// and its settings (`NotEnabled` unless enabled), asks `change` for the new settings and their
+    /// history entry (none: nothing to change), writes both in one transaction conditioned on the
+    /// version read, and answers the status.
+    async fn change_enabled_settings(
+        &self,
+        confirmed: &ConfirmedByPassphrase,
+        origin: &str,
+        change: impl FnOnce(&ScimSettings) -> Option<SettingsChange>,
+    ) -> Result<ScimStatus, AdminError> {
         let caller = confirmed.caller();
         let (org, previous) = tokio::try_join!(self.organization_of(&caller.org), async {
             self.store.scim_settings(&caller.org).await.map_err(AdminError::from)
         })?;
         let previous = previous.filter(|s| s.enabled).ok_or(AdminError::NotEnabled)?;
-        if previous.auto_refresh == auto_refresh {
-            let history = self.latest_history(&caller.org).await?;
-            return Ok(build_status(
-                &org,
-                Some(&previous),
-                true,
-                connector_url(origin, &caller.org),
-                history,
-                self.now,
-            ));
-        }
-        let next = previous.with_auto_refresh(auto_refresh);
-        let action = match auto_refresh {
-            AutoRefresh::On => ScimHistoryAction::AutoRefreshOn,
-            AutoRefresh::Off => ScimHistoryAction::AutoRefreshOff,
+        let settings = match change(&previous) {
+            None => previous,
+            Some(SettingsChange { next, entry, moved }) => {
+                self.store
+                    .write_scim_settings_with_entries(&caller.org, &next, Some(previous.version), &[entry], moved)
+                    .await?;
+                next
+            }
         };
-        let mut entry = ScimHistoryEntry::new(action, Some(confirmed.email().clone()), self.now);
-        entry.idp = Some(previous.idp);
-        entry.token_expires_at = previous.token_expires_at;
-        self.store.write_scim_settings_with_history(&caller.org, &next, Some(previous.version), &entry).await?;
-        tracing::info!(org = %caller.org, auto_refresh = auto_refresh.is_on(), "automatic refresh changed from the console");
         let history = self.latest_history(&caller.org).await?;
-        Ok(build_status(&org, Some(&next), true, connector_url(origin, &caller.org), history, self.now))
+        Ok(build_status(&org, Some(&settings), true, connector_url(origin, &caller.org), history, self.now))
     }
 
     pub async fn scim_history(
