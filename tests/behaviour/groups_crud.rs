@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app, ScimOrg, TestApp};
 use crate::scim_client::{
     assert_scim_error, create_group, created_id, encode, get_group, group_body, member_count, member_values,
-    patch_group, post_group, read_group, read_user, scim, send, sorted_strings, string_set, unique_email,
+    patch_body, patch_group, post_group, read_group, read_user, scim, send, sorted_strings, string_set, unique_email,
     user_with_work_email, with_body, ERROR_SCHEMA, GROUP_SCHEMA, LIST_SCHEMA, PATCH_SCHEMA, SEARCH_SCHEMA,
 };
 
@@ -886,23 +886,46 @@ async fn a_group_as_a_member_is_400_invalid_value_nested_teams_are_not_supported
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn patch_returns_204_with_an_etag_and_get_shows_the_result() {
+async fn patch_returns_204_and_with_if_match_the_etag_get_shows() {
     let app = spawn_app().await;
     let org = app.scim_org().await;
     let (u, _) = create_user(&app, &org, "gus").await;
+    let (v, _) = create_user(&app, &org, "gwen").await;
     let id = create_group(&app, &org, "Patched", &[]).await;
     let (_, before_headers, _) = get_group(&app, &org, &id).await;
+    // As Okta and Entra send it (no If-Match): 204, no body, and no read after the write, so no
+    // ETag (the version it left is not known without one: docs/ARCHITECTURE.md).
     let (status, headers, body) =
         patch_group(&app, &org, &id, json!([{"op": "add", "path": "members", "value": [{"value": u}]}])).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(body, Value::Null, "204 has no body");
+    assert!(headers.get(ETAG).is_none(), "{headers:?}");
+    let (_, get_headers, read) = get_group(&app, &org, &id).await;
+    assert_ne!(etag(&get_headers), etag(&before_headers), "a member change is a new version");
+    assert_eq!(read["members"], json!([rendered_member(&org, &u)]));
+
+    // A client chaining conditional PATCHes gets the ETag of the version each made.
+    let add = patch_body(json!([{"op": "add", "path": "members", "value": [{"value": v}]}]));
+    let (status, headers, body) = send(
+        with_body(scim(&app, &org, Method::PATCH, &format!("/Groups/{id}")), &add).header(IF_MATCH, etag(&get_headers)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let patch_etag = etag(&headers);
-    assert_ne!(patch_etag, etag(&before_headers), "a member change is a new version");
     let (_, get_headers, read) = get_group(&app, &org, &id).await;
     assert_eq!(etag(&get_headers), patch_etag, "the PATCH's ETag is the resulting version");
     assert_eq!(read["meta"]["version"], patch_etag.as_str());
-    assert_eq!(read["members"], json!([rendered_member(&org, &u)]));
-    assert_eq!(member_count(&app, &org, &id).await, 1);
+    assert_eq!(member_count(&app, &org, &id).await, 2);
+    let remove = patch_body(json!([{"op": "remove", "path": format!("members[value eq \"{u}\"]")}]));
+    let (status, headers, _) = send(
+        with_body(scim(&app, &org, Method::PATCH, &format!("/Groups/{id}")), &remove)
+            .header(IF_MATCH, patch_etag.as_str()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, get_headers, read) = get_group(&app, &org, &id).await;
+    assert_eq!(etag(&get_headers), etag(&headers), "after a removal too");
+    assert_eq!(read["members"], json!([rendered_member(&org, &v)]));
 }
 
 #[tokio::test]

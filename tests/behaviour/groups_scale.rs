@@ -20,8 +20,9 @@ use crate::scim_client::{
     read_group, scim, send, with_body, ERROR_SCHEMA, LIST_SCHEMA, USER_SCHEMA,
 };
 
-/// The budget: adding or removing one team member, whatever the team size.
-const MEMBER_CHANGE_BUDGET: usize = 3;
+/// The budget: adding or removing one team member, whatever the team size: the team beside the
+/// token check, then one transaction (the floor, docs/ARCHITECTURE.md, "Round trips per operation").
+const MEMBER_CHANGE_BUDGET: usize = 2;
 
 /// `totalResults` of `GET /Users?filter=groups.value eq "{gid}"`.
 async fn users_of_group_total(app: &TestApp, org: &ScimOrg, gid: &str) -> u64 {
@@ -179,10 +180,9 @@ async fn one_patch_adds_members_with_an_exact_count(n: usize, present: usize) {
         assert_eq!(member_count(&app, &org, &gid).await, present as u64);
     }
     let value: Vec<Value> = users.iter().map(|id| json!({"value": id})).collect();
-    let (status, headers, body) =
+    let (status, _, body) =
         patch_group(&app, &org, &gid, json!([{"op": "add", "path": "members", "value": value}])).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert!(headers.get("etag").is_some());
 
     assert_eq!(member_count(&app, &org, &gid).await, n as u64);
     assert_eq!(users_of_group_total(&app, &org, &gid).await, n as u64);

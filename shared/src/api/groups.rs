@@ -8,7 +8,7 @@ use super::body::ScimBody;
 use super::etag::{expected, not_modified, not_modified_response, with_etag};
 use super::request::{resource_response, Checked, NoBody, Raw, ResourceRead, ScimInput, Target};
 use super::{scim_text, AppState};
-use crate::provisioning::{Expected, GroupView, MembersWanted, TeamRead};
+use crate::provisioning::{Expected, GroupView, MembersWanted, TeamPatched, TeamRead};
 use crate::scim::group::{self, split_patch, GroupDocument, MemberRef, MembershipChange};
 use crate::scim::list::{ListQuery, Projection};
 use crate::scim::patch::{parse_patch, PatchRequest};
@@ -94,20 +94,24 @@ impl ScimInput for GroupPatch {
     }
 }
 
-/// `204` with the ETag, or, when the client names `attributes` or `excludedAttributes`, `200` with the
-/// group so projected (RFC 7644 §3.5.2: a server MUST answer 200 when `attributes` is given).
+/// `204`, or, when the client names `attributes` or `excludedAttributes`, `200` with the group so
+/// projected (RFC 7644 §3.5.2: a server MUST answer 200 when `attributes` is given). The 204
+/// carries the ETag of the version the change made whenever that is known without reading the
+/// group again: always with If-Match (a client chaining conditional PATCHes gets the ETag for
+/// its next one); a plain member change without If-Match commutes with concurrent ones, so it
+/// answers none rather than a read (docs/ARCHITECTURE.md, "Round trips per operation").
 pub(super) async fn patch(
     State(app): State<AppState>,
     Checked(caller, input): Checked<GroupPatch>,
 ) -> Result<Response, ScimError> {
     let GroupPatch { id, expected, projection, document_ops, change } = input;
     let asked = !projection.attributes.is_empty() || !projection.excluded.is_empty();
-    let wanted = if asked { MembersWanted::of(&projection) } else { MembersWanted::No };
-    let view = app.provisioning().patch_team(&caller, &id, &expected, &document_ops, change, wanted).await?;
-    if asked {
-        return Ok(group_response(StatusCode::OK, &view, &caller.base_url, &projection));
+    let body = asked.then(|| MembersWanted::of(&projection));
+    match app.provisioning().patch_team(&caller, &id, &expected, &document_ops, change, body).await? {
+        TeamPatched::View(view) => Ok(group_response(StatusCode::OK, &view, &caller.base_url, &projection)),
+        TeamPatched::Version(Some(version)) => Ok(with_etag(StatusCode::NO_CONTENT.into_response(), version)),
+        TeamPatched::Version(None) => Ok(StatusCode::NO_CONTENT.into_response()),
     }
-    Ok(with_etag(StatusCode::NO_CONTENT.into_response(), view.team.version))
 }
 
 pub(super) async fn remove(

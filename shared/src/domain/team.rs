@@ -20,6 +20,26 @@ pub struct TeamRecord {
 }
 
 impl TeamRecord {
+    /// The team after one membership transaction conditioned on this version (`pinned`) that
+    /// added (or removed) `applied` members at `now`, as the store wrote it: its version moves on
+    /// once, its count by `applied`. None when the write was not pinned (the count and version
+    /// then move from whatever committed meanwhile), unless it applied nothing.
+    pub fn after_members_changed(
+        &self,
+        pinned: Option<u64>,
+        applied: u64,
+        added: bool,
+        now: DateTime<Utc>,
+    ) -> Option<Self> {
+        if applied == 0 {
+            return Some(self.clone());
+        }
+        pinned.filter(|version| *version == self.version)?;
+        let member_count =
+            if added { self.member_count.saturating_add(applied) } else { self.member_count.saturating_sub(applied) };
+        Some(Self { member_count, version: self.next_version(), modified_at: now, ..self.clone() })
+    }
+
     /// A new team with no members yet, at version 1; `resource` is the group document as written.
     pub fn new(
         display_name: &str,
@@ -93,5 +113,41 @@ impl MemberDelta {
 
     pub fn len(&self) -> usize {
         self.adds.len() + self.removes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+
+    fn team(version: u64, member_count: u64) -> TeamRecord {
+        let at = Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
+        TeamRecord {
+            id: "t".into(),
+            display_name: "Team".into(),
+            external_id: None,
+            member_count,
+            version,
+            created_at: at,
+            modified_at: at,
+            resource: None,
+        }
+    }
+
+    #[test]
+    fn a_pinned_member_change_is_known_without_a_read() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 7, 11, 0, 0).unwrap();
+        let before = team(4, 10);
+        let added = before.after_members_changed(Some(4), 3, true, now).unwrap();
+        assert_eq!((added.version, added.member_count, added.modified_at), (5, 13, now));
+        let removed = before.after_members_changed(Some(4), 2, false, now).unwrap();
+        assert_eq!((removed.version, removed.member_count), (5, 8));
+        // Nothing applied: nothing written, the team as read.
+        assert_eq!(before.after_members_changed(None, 0, true, now), Some(before.clone()));
+        // Not pinned (or pinned elsewhere): whatever committed meanwhile moved it too.
+        assert_eq!(before.after_members_changed(None, 1, true, now + Duration::seconds(1)), None);
+        assert_eq!(before.after_members_changed(Some(3), 1, true, now), None);
     }
 }

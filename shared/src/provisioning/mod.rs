@@ -19,7 +19,7 @@ pub use deletes::{delete_team, delete_user};
 pub use error::ProvisioningError;
 pub use gate::{Caller, Gate};
 pub use retry::{pause_after_conflict, WRITE_ATTEMPTS};
-pub use teams::{finish_team_write, GroupPage, GroupView, MembersWanted, TeamRead};
+pub use teams::{finish_team_write, GroupPage, GroupView, MembersWanted, TeamPatched, TeamRead};
 pub use user_lists::{KeyLookup, ListPlan, UserListRequest, UserPage, LIST_ITEM_BUDGET};
 pub use users::{UserChange, UserView};
 

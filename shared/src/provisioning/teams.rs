@@ -103,6 +103,14 @@ pub struct GroupView {
     pub members: Option<Vec<Membership>>,
 }
 
+/// What a PATCH answers: the group (when the client asked for attributes), or the version it made,
+/// when known without a read (`None`: a plain member change without If-Match commutes with
+/// concurrent ones, so the version it left is not known without reading the group again).
+pub enum TeamPatched {
+    View(GroupView),
+    Version(Option<u64>),
+}
+
 /// What a conditional read found.
 pub enum TeamRead {
     /// The caller's copy is current.
@@ -216,13 +224,15 @@ impl Provisioning<'_> {
         let first = found.take_team_state();
         let ops = MemberOps::Replace(target);
         self.change_team(&org, id, expected, first, |team| Ok(rewritten(team, doc, self.clock.now())), &ops).await?;
+        // A replacement answers the whole group as it now is (moved by whatever committed meanwhile).
         let team = self.store.team(&org, id).await?.ok_or_else(|| not_found(id))?;
         let members = self.members_for(&org, &team, members).await?;
         Ok(GroupView { team, members })
     }
 
     /// PATCH: the document part (rename, externalId) and the membership part, as one change.
-    /// Answers the team's new version.
+    /// Answers the group projected (`body`: which members it shows), or without a body the
+    /// team's new version when known.
     pub async fn patch_team(
         &self,
         caller: &Caller,
@@ -230,8 +240,8 @@ impl Provisioning<'_> {
         expected: &Expected,
         document_ops: &PatchRequest,
         change: MembershipChange,
-        members: MembersWanted,
-    ) -> Result<GroupView, ProvisioningError> {
+        body: Option<MembersWanted>,
+    ) -> Result<TeamPatched, ProvisioningError> {
         let adds: Vec<&MemberRef> = change.adds.iter().chain(change.replace_all.iter().flatten()).collect();
         let prefetch = Prefetch::team_and_members(id, adds.iter().map(|r| r.value.as_str()));
         let (org, mut found) = self.authorize_with(caller, &prefetch).await?;
@@ -255,10 +265,14 @@ impl Provisioning<'_> {
             }
             Ok(rewritten(team, &doc, self.clock.now()))
         };
-        self.change_team(&org, id, expected, first, apply, &ops).await?;
+        let known = self.change_team(&org, id, expected, first, apply, &ops).await?;
+        let Some(members) = body else {
+            // No read after the write (docs/ARCHITECTURE.md, "Round trips per operation").
+            return Ok(TeamPatched::Version(known.map(|team| team.version)));
+        };
         let team = self.store.team(&org, id).await?.ok_or_else(|| not_found(id))?;
         let members = self.members_for(&org, &team, members).await?;
-        Ok(GroupView { team, members })
+        Ok(TeamPatched::View(GroupView { team, members }))
     }
 
     /// Changes a team's document and members as one change, serializable with every other
@@ -275,7 +289,7 @@ impl Provisioning<'_> {
         first: Option<TeamState>,
         rewrite: impl Fn(&TeamRecord) -> Result<TeamRecord, ProvisioningError>,
         ops: &MemberOps,
-    ) -> Result<(), ProvisioningError> {
+    ) -> Result<Option<TeamRecord>, ProvisioningError> {
         let mut state = first;
         for attempt in 0..WRITE_ATTEMPTS {
             let current = settled(self.store, org, id, state.take(), self.clock.now()).await?;
@@ -289,7 +303,7 @@ impl Provisioning<'_> {
                 || updated.external_id != team.external_id;
             let (delta, read_members) = self.member_delta(org, &team, ops).await?;
             if delta.is_empty() && !document_changed {
-                return Ok(());
+                return Ok(Some(team));
             }
             // Computed from what the version shows (or pinned by If-Match): the write holds only at that version.
             let pin = (read_members || expected.pinned()).then_some(team.version);
@@ -298,7 +312,7 @@ impl Provisioning<'_> {
                 && (delta.adds.is_empty() || delta.removes.is_empty())
                 && delta.len() <= MEMBERSHIPS_PER_TRANSACTION;
             let written = if delta.is_empty() {
-                self.store.update_team(org, &team, &updated).await
+                self.store.update_team(org, &team, &updated).await.map(|()| Some(updated.clone()))
             } else if fits_one_transaction {
                 let guard = TeamGuard::Settled(pin);
                 let result = if delta.adds.is_empty() {
@@ -306,16 +320,16 @@ impl Provisioning<'_> {
                 } else {
                     self.store.add_team_members(org, id, &delta.adds, guard, now).await
                 };
-                result.map(|_| ())
+                result.map(|applied| team.after_members_changed(pin, applied, !delta.adds.is_empty(), now))
             } else {
                 let pending = PendingMembers::new(PendingKind::Change, now);
                 match self.store.begin_member_change(org, &team, &updated, pin, (&pending, &delta), None).await {
-                    Ok(()) => return settle(self.store, org, id, &pending, &delta, now).await,
+                    Ok(()) => return settle(self.store, org, id, &pending, &delta, now).await.map(|()| None),
                     Err(err) => Err(err),
                 }
             };
             match written {
-                Ok(()) => return Ok(()),
+                Ok(known) => return Ok(known),
                 // Changed meanwhile, or another change is under way: read again (If-Match is checked again).
                 Err(TeamWriteError::Changed | TeamWriteError::Missing) => {
                     pause_after_conflict(attempt).await;
