@@ -820,3 +820,26 @@ async fn a_post_costs_at_most_three_round_trips() {
     // Welcome-email delivery runs after the response, in a task of its own: not counted.
     assert!(calls.len() <= 3, "{calls:?}");
 }
+
+#[tokio::test]
+async fn a_new_accounts_welcome_costs_two_dynamodb_calls_after_the_response() {
+    let app = spawn_app().await;
+    let org = app.scim_org().await;
+    warm_up(&app, &org).await;
+    // Every call the POST makes, served or started for after the response, until all is done.
+    let email = crate::scim_client::unique_email("welcomed");
+    let mut body = babs();
+    body["userName"] = json!(email);
+    body["emails"] = json!([{"value": email, "type": "work", "primary": true}]);
+    app.round_trips.start();
+    let request = crate::users_crud::request(&app, &org, Method::POST, &users_url(&org), Some(&body));
+    expect_json(request.send().await.unwrap(), StatusCode::CREATED).await;
+    app.flush_logs().await;
+    let calls = app.round_trips.calls();
+    assert_eq!(crate::helpers::sent_emails(&email).await.len(), 1, "the welcome went out");
+    // The create: the uniqueness reads beside the token check, then its transaction (with the
+    // welcome in the outbox). The welcome: claimed with the account's initial credential set (one
+    // transaction), then marked delivered and removed from the outbox (one transaction).
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| c.starts_with("TransactWriteItems")).count(), 3, "{calls:?}");
+}

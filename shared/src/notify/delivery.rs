@@ -1,8 +1,9 @@
 //! Outbox delivery: each due email is claimed, rendered, sent, then completed; transient failures
 //! are retried with exponential backoff, permanent ones (or too many attempts) are set aside.
 //!
-//! A welcome generates the account's one-time initial passphrase here, at send time: the plain
-//! text lives only in memory and in the email, the table gets its keyed hash (no Argon2id: it is a
+//! A welcome generates the account's one-time initial passphrase here, at send time, and sets it
+//! in the claim's transaction: the plain text lives only in memory and in the email, the table
+//! gets its keyed hash (no Argon2id: it is a
 //! random credential, not a chosen password; docs/ARCHITECTURE.md, "Secrets").
 use chrono::{DateTime, Duration, Utc};
 
@@ -13,7 +14,7 @@ use super::{Mailer, NotifyError};
 use crate::auth::{InitialCredential, TokenKey};
 use crate::domain::EmailAddress;
 use crate::lifetimes;
-use crate::store::{OutboxItem, OutboxKind, Store, StoreError, UnreadableEmail};
+use crate::store::{OutboxItem, OutboxKind, Store, StoreError, UnreadableEmail, WelcomeClaim};
 
 /// Attempts before an email that keeps failing transiently is given up on.
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -149,14 +150,26 @@ pub async fn deliver(
         );
         return give_up(store, &item, error, now).await;
     }
-    let claimed = match store.claim_email(&item, now + retry_delay(item.attempts.saturating_add(1))).await {
-        Ok(Some(claimed)) => claimed,
-        Ok(None) => return DeliveryOutcome::ClaimedElsewhere,
+    let retry_at = now + retry_delay(item.attempts.saturating_add(1));
+    let (claimed, welcome) = match claim(store, key, &item, retry_at, now).await {
+        Ok(Claim::Claimed(claimed, welcome)) => (*claimed, welcome),
+        Ok(Claim::Elsewhere) => return DeliveryOutcome::ClaimedElsewhere,
+        Ok(Claim::NotNeeded) => {
+            // A welcome nobody waits for: nothing was claimed or sent; the item goes.
+            if let Err(err) = store.complete_email(&item).await {
+                tracing::warn!(outbox_id = %item.id, error = %crate::telemetry::Chain(&err), "removing an unneeded welcome failed");
+            }
+            return DeliveryOutcome::NotNeeded;
+        }
         Err(err) => return DeliveryOutcome::Deferred { error: crate::telemetry::Chain(&err).to_string() },
     };
-    match attempt(store, mailer, key, &claimed, now).await {
+    match attempt(mailer, &claimed, welcome.as_ref()).await {
         Ok(outcome) => {
-            if let Err(err) = store.complete_email(&claimed).await {
+            let completed = match &welcome {
+                Some(welcome) => store.complete_welcome(&claimed, &welcome.account).await,
+                None => store.complete_email(&claimed).await,
+            };
+            if let Err(err) = completed {
                 // The item comes due again: a welcome then finds nothing pending; a notice goes twice.
                 tracing::warn!(outbox_id = %claimed.id, error = %crate::telemetry::Chain(&err), "completing a delivered email failed");
             }
@@ -210,53 +223,75 @@ async fn give_up(store: &Store, item: &OutboxItem, error: String, now: DateTime<
     }
 }
 
-async fn attempt(
-    store: &Store,
-    mailer: &Mailer,
-    key: &TokenKey,
-    item: &OutboxItem,
-    now: DateTime<Utc>,
-) -> Result<DeliveryOutcome, AttemptError> {
-    let text = match &item.kind {
-        OutboxKind::Welcome { account_email } => {
-            return send_welcome(store, mailer, key, item, account_email, now).await
-        }
-        OutboxKind::TokenExpiring { days_left, expires_at, reasons } => {
-            token_expiring_message(&item.org_name, *days_left, *expires_at, reasons)
-        }
-        OutboxKind::TokenExpired => token_expired_message(&item.org_name),
-        OutboxKind::LastAdminKept { member_email, refused } => {
-            last_admin_kept_message(&item.org_name, member_email, *refused)
-        }
-        OutboxKind::OauthExpiring { credential, days_left, expires_at } => {
-            oauth_expiring_message(&item.org_name, *credential, *days_left, *expires_at)
-        }
-    };
-    mailer.send(&text.addressed_to(item.recipients.clone())).await?;
-    Ok(DeliveryOutcome::Sent)
+/// A welcome's one-time initial passphrase, set on its account as the email was claimed.
+struct Welcome {
+    account: EmailAddress,
+    credential: InitialCredential,
 }
 
-async fn send_welcome(
+enum Claim {
+    Claimed(Box<OutboxItem>, Option<Welcome>),
+    Elsewhere,
+    NotNeeded,
+}
+
+/// Claims the item (moved to `retry_at` with one more attempt); a welcome's initial passphrase is
+/// set on its account in the same transaction (docs/ARCHITECTURE.md, "Round trips per operation":
+/// a welcome costs two DynamoDB calls and the send).
+async fn claim(
     store: &Store,
-    mailer: &Mailer,
     key: &TokenKey,
     item: &OutboxItem,
-    account_email: &EmailAddress,
+    retry_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<DeliveryOutcome, AttemptError> {
+) -> Result<Claim, StoreError> {
+    let OutboxKind::Welcome { account_email } = &item.kind else {
+        return Ok(match store.claim_email(item, retry_at).await? {
+            Some(claimed) => Claim::Claimed(Box::new(claimed), None),
+            None => Claim::Elsewhere,
+        });
+    };
     let credential = InitialCredential::generate();
+    let hash = credential.hash(key, account_email);
     let expires_at = now + lifetimes::INITIAL_CREDENTIAL;
-    if !store.set_initial_credential(account_email, &credential.hash(key, account_email), expires_at).await? {
-        return Ok(DeliveryOutcome::NotNeeded);
-    }
-    // Only ever to the account itself, whatever the item lists.
-    let message = welcome_message(account_email, &item.org_name, credential.reveal(), lifetimes::INITIAL_CREDENTIAL)
-        .addressed_to(vec![account_email.clone()]);
+    Ok(match store.claim_welcome(item, retry_at, account_email, &hash, expires_at).await? {
+        WelcomeClaim::Claimed(claimed) => {
+            Claim::Claimed(Box::new(claimed), Some(Welcome { account: account_email.clone(), credential }))
+        }
+        WelcomeClaim::ClaimedElsewhere => Claim::Elsewhere,
+        WelcomeClaim::NotPending => Claim::NotNeeded,
+    })
+}
+
+async fn attempt(
+    mailer: &Mailer,
+    item: &OutboxItem,
+    welcome: Option<&Welcome>,
+) -> Result<DeliveryOutcome, AttemptError> {
+    let message = match (&item.kind, welcome) {
+        // Only ever to the account itself, whatever the item lists.
+        (OutboxKind::Welcome { .. }, Some(welcome)) => welcome_message(
+            &welcome.account,
+            &item.org_name,
+            welcome.credential.reveal(),
+            lifetimes::INITIAL_CREDENTIAL,
+        )
+        .addressed_to(vec![welcome.account.clone()]),
+        (OutboxKind::Welcome { .. }, None) => return Ok(DeliveryOutcome::NotNeeded),
+        (OutboxKind::TokenExpiring { days_left, expires_at, reasons }, _) => {
+            token_expiring_message(&item.org_name, *days_left, *expires_at, reasons)
+                .addressed_to(item.recipients.clone())
+        }
+        (OutboxKind::TokenExpired, _) => token_expired_message(&item.org_name).addressed_to(item.recipients.clone()),
+        (OutboxKind::LastAdminKept { member_email, refused }, _) => {
+            last_admin_kept_message(&item.org_name, member_email, *refused).addressed_to(item.recipients.clone())
+        }
+        (OutboxKind::OauthExpiring { credential, days_left, expires_at }, _) => {
+            oauth_expiring_message(&item.org_name, *credential, *days_left, *expires_at)
+                .addressed_to(item.recipients.clone())
+        }
+    };
     mailer.send(&message).await?;
-    if let Err(err) = store.finish_welcome(account_email).await {
-        // The passphrase was delivered and works; the account merely still looks pending.
-        tracing::warn!(outbox_id = %item.id, error = %crate::telemetry::Chain(&err), "marking the welcome delivered failed");
-    }
     Ok(DeliveryOutcome::Sent)
 }
 

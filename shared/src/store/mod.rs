@@ -33,7 +33,7 @@ pub use error::{BoxError, CodecError, Conflict, Missing, Record, StoreError};
 pub use members::{MemberConflict, MemberState, MemberWriteError, MemberWriteExtras, NewMember};
 pub use oauth::{Claim, OAuthRead};
 pub use organizations::LicenseCounts;
-pub use outbox::{DueEmails, UnreadableEmail};
+pub use outbox::{DueEmails, UnreadableEmail, WelcomeClaim};
 pub use pending::{PendingResource, PendingWrite};
 pub use prefetch::{Prefetch, Prefetched};
 pub use rate::{RateBudget, RateWindow};

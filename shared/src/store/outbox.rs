@@ -5,13 +5,14 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::dynamo::{applied, delete, from_item, key_item, put_new, s, to_item, Action, Item};
+use super::dynamo::{applied, delete, from_item, key_item, put_new, s, to_item, update, Action, Item};
 use super::keys::{
     account_pk, notice_sk, org_pk, timed_sk, timed_sk_bound, ACCOUNT_SK, OUTBOX_FAILED_PK, OUTBOX_PK,
     OUTBOX_UNREADABLE_PK,
 };
 use super::{Conflict, Record, Store, StoreError};
 use crate::domain::{EmailAddress, OrgId, OutboxItem};
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 
 /// One read of the due queue: the emails to deliver, and the items that cannot be read.
 #[derive(Debug, Default)]
@@ -75,6 +76,36 @@ struct OutboxRecord {
     sk: String,
     #[serde(flatten)]
     item: OutboxItem,
+}
+
+/// How claiming a welcome email went.
+#[derive(Debug)]
+pub enum WelcomeClaim {
+    /// Claimed, with the account's new initial credential set: send it.
+    Claimed(OutboxItem),
+    /// Another delivery claimed it first.
+    ClaimedElsewhere,
+    /// The account waits for no welcome (delivered already, a passphrase chosen, or no account):
+    /// nothing was claimed, and nothing must be sent.
+    NotPending,
+}
+
+enum WelcomeClaimConflict {
+    Elsewhere,
+    NotPending,
+}
+
+/// The update that gives an account whose welcome is pending its initial credential.
+fn initial_credential_update(email: &EmailAddress, hash: &str, expires_at: DateTime<Utc>) -> UpdateBuilder {
+    update(key_item(account_pk(&email.normalized()), ACCOUNT_SK.into()))
+        .update_expression(
+            "SET initial_credential_hash = :hash, initial_credential_expires_at = :expires, \
+             must_change_passphrase = :true REMOVE initial_credential_used_at",
+        )
+        .condition_expression("welcome_pending = :true")
+        .expression_attribute_values(":hash", s(hash))
+        .expression_attribute_values(":expires", s(expires_at.to_rfc3339()))
+        .expression_attribute_values(":true", AttributeValue::Bool(true))
 }
 
 fn outbox_sk(due: DateTime<Utc>, id: &str) -> String {
@@ -296,53 +327,68 @@ impl Store {
     /// Sets a new account's one-time initial passphrase (its keyed hash, its expiry) and the
     /// must-change flag while its welcome is pending. `false` when it is not pending any more (the
     /// welcome was delivered, or the user has set a passphrase) or there is no such account: then
-    /// nothing must be sent.
-    ///
-    /// `welcome_pending` stays true until `finish_welcome`, so a send that fails after this write
-    /// is retried with a fresh credential instead of being skipped; the new one replaces the old.
+    /// nothing must be sent. (Delivery does this inside `claim_welcome`; kept for operators' tools
+    /// and tests that set a credential without an email.)
     pub async fn set_initial_credential(
         &self,
         email: &EmailAddress,
         hash: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let update = initial_credential_update(email, hash, expires_at).table_name(&self.table).build();
+        let update = update.map_err(StoreError::backend)?;
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("PK", s(account_pk(&email.normalized())))
-            .key("SK", s(ACCOUNT_SK))
-            .update_expression(
-                "SET initial_credential_hash = :hash, initial_credential_expires_at = :expires, \
-                 must_change_passphrase = :true REMOVE initial_credential_used_at",
-            )
-            .condition_expression("welcome_pending = :true")
-            .expression_attribute_values(":hash", s(hash))
-            .expression_attribute_values(":expires", s(expires_at.to_rfc3339()))
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
+            .set_expression_attribute_values(update.expression_attribute_values)
             .send()
             .await;
         applied(result)
     }
 
-    /// Marks an account's welcome as delivered: later welcome deliveries send nothing.
-    pub async fn finish_welcome(&self, email: &EmailAddress) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("PK", s(account_pk(&email.normalized())))
-            .key("SK", s(ACCOUNT_SK))
+    /// Claims a welcome email as `claim_email` does and, in the same transaction, sets the
+    /// account's initial credential (`set_initial_credential`): one call where there were two.
+    /// `welcome_pending` stays true until `complete_welcome`, so a send that fails after this is
+    /// retried with a fresh credential instead of being skipped; the new one replaces the old.
+    pub async fn claim_welcome(
+        &self,
+        item: &OutboxItem,
+        retry_at: DateTime<Utc>,
+        account: &EmailAddress,
+        hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<WelcomeClaim, StoreError> {
+        let claimed = OutboxItem { attempts: item.attempts.saturating_add(1), due: retry_at, ..item.clone() };
+        let actions = vec![
+            (delete_existing_action(item)?, WelcomeClaimConflict::Elsewhere),
+            (put_new(encode(OUTBOX_PK, outbox_sk(retry_at, &claimed.id), &claimed)?)?, WelcomeClaimConflict::Elsewhere),
+            (initial_credential_update(account, hash, expires_at).action()?, WelcomeClaimConflict::NotPending),
+        ];
+        Ok(match self.transact_labelled(actions).await? {
+            Ok(()) => WelcomeClaim::Claimed(claimed),
+            Err(WelcomeClaimConflict::Elsewhere) => WelcomeClaim::ClaimedElsewhere,
+            Err(WelcomeClaimConflict::NotPending) => WelcomeClaim::NotPending,
+        })
+    }
+
+    /// Marks an account's welcome as delivered (later welcome deliveries send nothing) and
+    /// removes the delivered item, in one transaction.
+    pub async fn complete_welcome(&self, item: &OutboxItem, account: &EmailAddress) -> Result<(), StoreError> {
+        let finish = update(key_item(account_pk(&account.normalized()), ACCOUNT_SK.into()))
             .update_expression("SET welcome_pending = :false")
             // Never create a stray account item.
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .send()
-            .await;
-        if !applied(result)? {
-            return Err(StoreError::NotFound(Record::Account));
-        }
-        Ok(())
+            .action()?;
+        let actions = vec![
+            (finish, Conflict::Changed(Record::Account)),
+            (delete(outbox_key(item)).action()?, Conflict::Changed(Record::OutboxItem)),
+        ];
+        self.transact(actions).await
     }
 
     /// Deletes `from` (which must still exist) and puts `to` under `pk`/`sk`, in one transaction.
