@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::admin_support::{call, console_org_with, enable, person, ConsoleOrg};
-use crate::helpers::{spawn_app, spawn_app_on_table, TestApp};
+use crate::helpers::{spawn_app, spawn_app_on_table, OperatorScope, TestApp};
 
 /// The IdP creates a user with `user_name` and `email` (active or not); answers its id.
 pub async fn idp_creates(
@@ -166,4 +166,61 @@ async fn only_owners_and_co_owners_see_it() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// The cost at scale: a check reads every member once (page by page), the page's read is one
+/// item whatever the size. Prints the figures docs/ARCHITECTURE.md, "Reconciliation", quotes.
+#[tokio::test]
+async fn a_large_organization_is_read_once_per_check_and_the_page_reads_one_item() {
+    use insomnia_scim::domain::{EmailAddress, MemberRecord};
+    const SIZE: usize = 10_000;
+    let app = spawn_app().await;
+    let org = console_org_with(&app, Plan::Enterprise, None).await;
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let now = chrono::Utc::now();
+    let mut members: Vec<MemberRecord> = (0..SIZE - 10)
+        .map(|i| {
+            // The IdP's documents as Okta sends them: ~300 bytes each.
+            let email = format!("user{i}.{tag}@example.org");
+            let doc = json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": email, "externalId": format!("00u{i}{tag}"),
+                "name": { "givenName": "Given", "familyName": format!("Family{i}") },
+                "emails": [{ "value": email, "primary": true, "type": "work" }], "active": true,
+            });
+            MemberRecord::provisioned(EmailAddress::parse(&email).unwrap(), &doc, now)
+        })
+        .collect();
+    // 10 manual members: the first 5 have a second account by domain among the IdP's users.
+    for i in 0..10 {
+        let email = format!("user{i}{}.{tag}@example.com", if i < 5 { "" } else { "-solo" });
+        members.push(MemberRecord::manual(EmailAddress::parse(&email).unwrap(), MemberRole::Member, now));
+    }
+    let loaded = std::time::Instant::now();
+    app.store.load_members_unchecked(&org.id.scope(), &members).await.unwrap();
+    println!("loaded {SIZE} members in {:?}", loaded.elapsed());
+
+    app.round_trips.start();
+    let checked = reconciliation(&app, &org, Method::POST).await;
+    let check_calls = app.round_trips.calls();
+    let summary = &checked["summary"];
+    assert_eq!(summary["membersRead"], SIZE + 1, "{summary}");
+    assert_eq!(summary["manual"]["count"], 11, "{summary}");
+    assert_eq!(summary["mismatches"]["count"], 5, "{summary}");
+    assert_eq!(summary["mismatches"]["byDomain"], 5, "{summary}");
+
+    app.round_trips.start();
+    let read = reconciliation(&app, &org, Method::GET).await;
+    let read_calls = app.round_trips.calls();
+    assert_eq!(read["summary"], checked["summary"]);
+    let queries = |calls: &[String]| calls.iter().filter(|c| c.starts_with("Query")).count();
+    assert!(queries(&check_calls) >= 2, "the members come in several pages: {check_calls:?}");
+    assert_eq!(queries(&read_calls), 0, "the page's read queries no member: {read_calls:?}");
+    println!(
+        "{SIZE} members: check {} ms ({} calls, {} member queries); page read {} calls: {read_calls:?}",
+        summary["elapsedMs"],
+        check_calls.len(),
+        queries(&check_calls),
+        read_calls.len()
+    );
 }

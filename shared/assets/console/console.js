@@ -986,13 +986,11 @@
     renderReconciliation(result.data);
   }
 
-  const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
-
   function renderReconciliation(data) {
     const s = data.summary;
     const idp = data.idp || 'your identity provider';
     $('reconciliation-as-of').textContent = s
-      ? `Checked ${utc(s.computedAt)}: ${plural(s.membersRead, 'member', 'members')} read in ${s.elapsedMs} ms.`
+      ? `Checked ${utc(s.computedAt)}: ${plural(s.membersRead, 'member')} read in ${s.elapsedMs} ms.`
       : '';
     if (!s || !s.idpSynced) {
       $('reconciliation-summary').textContent = `Nothing to reconcile yet: ${idp} has not provisioned anyone. After its first sync, this lists the members added by hand that it has not taken over, and the accounts it created twice.`;
@@ -1005,7 +1003,7 @@
     const x = s.mismatches;
     $('reconciliation-summary').textContent = m.count === 0 && x.count === 0
       ? `Every member is managed by ${idp}: nothing to reconcile.`
-      : `${plural(m.count, 'member', 'members')} added by hand ${m.count === 1 ? 'is' : 'are'} not managed by ${idp} and ${m.count === 1 ? 'uses' : 'use'} ${plural(m.licenses, 'license', 'licenses')}; ${plural(x.count, 'likely second account', 'likely second accounts')}.`;
+      : `${plural(m.count, 'member')} added by hand ${m.count === 1 ? 'is' : 'are'} not managed by ${idp} and ${m.count === 1 ? 'uses' : 'use'} ${plural(m.licenses, 'license')}; ${plural(x.count, 'likely second account')}.`;
     const counts = [
       ['Added by hand, not taken over', m.count],
       ['Their licenses', m.licenses],
