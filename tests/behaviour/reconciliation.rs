@@ -131,12 +131,16 @@ async fn is_computed_at_most_once_a_minute_and_not_before_the_first_sync() {
     let before = reconciliation(&app, &org, Method::POST).await;
     assert_eq!(before["summary"]["idpSynced"], false, "{before}");
     assert_eq!(before["summary"]["manual"]["count"], 2, "{before}");
+    assert_eq!(before["changedSince"], false, "{before}");
 
     // Within the minute, a new check answers the stored one: the new second account waits.
     idp_creates(&app, &org, &token, &format!("gina.{tag}@example.org"), &format!("gina.{tag}@example.org"), true).await;
     let soon = reconciliation(&app, &org, Method::POST).await;
     assert_eq!(soon["summary"], before["summary"]);
     assert_eq!(soon["nextCheckAfter"], before["nextCheckAfter"]);
+    // The page's read says the members changed since (the counters moved).
+    let read = reconciliation(&app, &org, Method::GET).await;
+    assert_eq!(read["changedSince"], true, "{read}");
 
     // Two minutes later it reads the members again.
     let later_at = chrono::Utc::now() + Duration::minutes(2);
@@ -145,6 +149,7 @@ async fn is_computed_at_most_once_a_minute_and_not_before_the_first_sync() {
     assert_eq!(later["summary"]["idpSynced"], true, "{later}");
     assert_eq!(later["summary"]["mismatches"]["count"], 1, "{later}");
     assert_eq!(later["summary"]["mismatches"]["listed"][0]["manualEmail"], emails[0].as_str());
+    assert_eq!(later["changedSince"], false, "{later}");
 }
 
 #[tokio::test]

@@ -53,9 +53,13 @@ async fn the_members_page_names_manual_members_and_second_accounts_with_their_li
     );
     assert!(browser.text("#reconciliation-as-of").await.contains("members read in"));
 
-    // "Check again" within the minute answers the same summary, without an error.
+    // The IdP provisions someone new; "Check again" within the minute answers the same summary,
+    // and says that members changed since.
+    let gina = format!("gina.{tag}@example.com");
+    idp_creates(&app, &org, &token, &gina, &gina, true).await;
     browser.click("#reconcile").await;
-    browser.wait_text("#reconciliation-counts", "Licenses these represent\n4").await;
+    browser.wait_text("#reconciliation-as-of", "Members changed since: check again").await;
+    assert!(browser.text("#reconciliation-counts").await.contains("Licenses these represent\n4"));
     assert_clean(&browser, "reconciliation").await;
     browser.screens("reconciliation").await;
 }

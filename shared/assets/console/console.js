@@ -990,7 +990,7 @@
     const s = data.summary;
     const idp = data.idp || 'your identity provider';
     $('reconciliation-as-of').textContent = s
-      ? `Checked ${utc(s.computedAt)}: ${plural(s.membersRead, 'member')} read in ${s.elapsedMs} ms.`
+      ? `Checked ${utc(s.computedAt)}: ${plural(s.membersRead, 'member')} read in ${s.elapsedMs} ms.${data.changedSince ? ' Members changed since: check again to include the changes.' : ''}`
       : '';
     if (!s || !s.idpSynced) {
       $('reconciliation-summary').textContent = `Nothing to reconcile yet: ${idp} has not provisioned anyone. After its first sync, this lists the members added by hand that it has not taken over, and the accounts it created twice.`;

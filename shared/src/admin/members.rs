@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::authz::OrgCaller;
 use super::cursor::Cursor;
 use super::{AdminError, Console};
-use crate::domain::{IdentityProvider, ManagedBy, MemberRecord, Reconciliation, ReconciliationBuilder};
+use crate::domain::{IdentityProvider, ManagedBy, MemberRecord, MemberTally, Reconciliation, ReconciliationBuilder};
 use crate::lifetimes;
 use crate::store::LicenseCounts;
 
@@ -162,6 +162,12 @@ pub struct ReconciliationView {
     pub summary: Option<Reconciliation>,
     /// A new computation is refused before this time (the last one is answered instead).
     pub next_check_after: Option<DateTime<Utc>>,
+    /// The member counters moved since the summary's check: it may miss the changes.
+    pub changed_since: bool,
+}
+
+fn tally(counts: LicenseCounts) -> MemberTally {
+    MemberTally { licenses_scim: counts.scim, licenses_manual: counts.manual, members: counts.members }
 }
 
 /// The IdP's name as its admins write it.
@@ -176,11 +182,11 @@ impl Console {
     /// The last reconciliation, as stored: one read, whatever the organization's size.
     pub async fn reconciliation(&self, caller: &OrgCaller) -> Result<ReconciliationView, AdminError> {
         caller.require_admin()?;
-        let (summary, idp) = tokio::try_join!(
+        let (summary, (idp, now)) = tokio::try_join!(
             async { self.store.reconciliation(&caller.org).await.map_err(AdminError::from) },
-            self.idp_of(caller),
+            self.idp_and_tally(caller),
         )?;
-        Ok(self.reconciliation_view(caller, idp, summary))
+        Ok(self.reconciliation_view(caller, idp, now, summary))
     }
 
     /// Reconciles now: reads every member once (page by page, O(members) time, memory for the
@@ -188,12 +194,13 @@ impl Console {
     /// per `RECONCILIATION_INTERVAL` per organization: sooner, the stored one is answered.
     pub async fn reconcile(&self, caller: &OrgCaller) -> Result<ReconciliationView, AdminError> {
         caller.require_admin()?;
-        let (last, idp) = tokio::try_join!(
+        // The counters are read before the members: a write during the pass shows as a change.
+        let (last, (idp, before)) = tokio::try_join!(
             async { self.store.reconciliation(&caller.org).await.map_err(AdminError::from) },
-            self.idp_of(caller),
+            self.idp_and_tally(caller),
         )?;
         if let Some(last) = last.filter(|l| self.now < l.computed_at + lifetimes::RECONCILIATION_INTERVAL) {
-            return Ok(self.reconciliation_view(caller, idp, Some(last)));
+            return Ok(self.reconciliation_view(caller, idp, before, Some(last)));
         }
         let started = std::time::Instant::now();
         let mut builder = ReconciliationBuilder::default();
@@ -204,26 +211,30 @@ impl Console {
             })
             .await?;
         let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let summary = builder.finish(self.now, elapsed);
+        let summary = builder.finish(self.now, elapsed, before);
         self.store.put_reconciliation(&caller.org, &summary).await?;
-        Ok(self.reconciliation_view(caller, idp, Some(summary)))
+        Ok(self.reconciliation_view(caller, idp, before, Some(summary)))
     }
 
-    async fn idp_of(&self, caller: &OrgCaller) -> Result<Option<&'static str>, AdminError> {
-        let (settings, org) =
+    /// The IdP's name (from the SCIM settings, else SSO) and the member counters now.
+    async fn idp_and_tally(&self, caller: &OrgCaller) -> Result<(Option<&'static str>, MemberTally), AdminError> {
+        let (settings, found) =
             tokio::try_join!(self.store.scim_settings(&caller.org), self.store.organization(&caller.org))?;
-        let idp = settings.map(|s| s.idp).or_else(|| org.and_then(|(org, _)| org.sso.map(|sso| sso.idp)));
-        Ok(idp.map(idp_name))
+        let (org, counts) = found.ok_or_else(|| AdminError::OrganizationGone(caller.org.to_string()))?;
+        let idp = settings.map(|s| s.idp).or_else(|| org.sso.map(|sso| sso.idp));
+        Ok((idp.map(idp_name), tally(counts)))
     }
 
     fn reconciliation_view(
         &self,
         caller: &OrgCaller,
         idp: Option<&'static str>,
+        now: MemberTally,
         summary: Option<Reconciliation>,
     ) -> ReconciliationView {
         let next_check_after = summary.as_ref().map(|s| s.computed_at + lifetimes::RECONCILIATION_INTERVAL);
-        ReconciliationView { org_id: caller.org.to_string(), idp, summary, next_check_after }
+        let changed_since = summary.as_ref().is_some_and(|s| s.tally != now);
+        ReconciliationView { org_id: caller.org.to_string(), idp, summary, next_check_after, changed_since }
     }
 }
 

@@ -21,7 +21,7 @@ pub use oauth::{
 pub use organization::{IdentityProvider, MemberRole, Organization, Plan, ScimRequirement, SsoConfig, ValueError};
 pub use outbox::{OAuthCredential, OutboxItem, OutboxKind};
 pub use reconciliation::{
-    IdentityKey, ManualMember, ManualSummary, Mismatch, MismatchKind, MismatchSummary, Reconciliation,
+    IdentityKey, ManualMember, ManualSummary, MemberTally, Mismatch, MismatchKind, MismatchSummary, Reconciliation,
     ReconciliationBuilder, RECONCILIATION_LISTED,
 };
 pub use scim_settings::{AutoRefresh, PreviousToken, RefreshFailure, ScimSettings, TokenHash, TokenState, TokenWindow};

@@ -112,6 +112,16 @@ pub struct MismatchSummary {
     pub listed: Vec<Mismatch>,
 }
 
+/// The organization's member counters (exact, moved with every member write) when a check began:
+/// when they differ later, members changed since (a link moves a licence from manual to SCIM).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberTally {
+    pub licenses_scim: u64,
+    pub licenses_manual: u64,
+    pub members: u64,
+}
+
 /// One reconciliation of an organization, as computed from every member at `computed_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -122,6 +132,9 @@ pub struct Reconciliation {
     /// What the computation read (its cost).
     pub members_read: u64,
     pub elapsed_ms: u64,
+    /// The counters read before the members were.
+    #[serde(default)]
+    pub tally: MemberTally,
     pub manual: ManualSummary,
     pub mismatches: MismatchSummary,
     /// Licences these members represent: every licence a manual member consumes (a duplicate's
@@ -192,7 +205,7 @@ impl ReconciliationBuilder {
         }
     }
 
-    pub fn finish(mut self, computed_at: DateTime<Utc>, elapsed_ms: u64) -> Reconciliation {
+    pub fn finish(mut self, computed_at: DateTime<Utc>, elapsed_ms: u64, tally: MemberTally) -> Reconciliation {
         self.manual.sort_by(|a, b| a.0.email.cmp(&b.0.email).then_with(|| a.0.id.cmp(&b.0.id)));
         let mut manual = ManualSummary::default();
         let mut mismatches = MismatchSummary::default();
@@ -232,6 +245,7 @@ impl ReconciliationBuilder {
             idp_synced: !self.provisioned.is_empty(),
             members_read: self.members_read,
             elapsed_ms,
+            tally,
             total_licenses: manual.licenses,
             manual,
             mismatches,
@@ -289,7 +303,7 @@ mod tests {
         // The IdP's userName has another domain, its email is another person's spelling.
         builder.add(&provisioned("frank@corp.io", "frank.h@corp.com", true));
         builder.add(&manual("frank@corp.com", true));
-        let summary = builder.finish(Utc::now(), 0);
+        let summary = builder.finish(Utc::now(), 0, MemberTally::default());
 
         assert!(summary.idp_synced);
         assert_eq!(summary.members_read, 9);
@@ -311,7 +325,7 @@ mod tests {
     fn no_provisioned_member_means_not_synced_and_no_mismatch() {
         let mut builder = ReconciliationBuilder::default();
         builder.add(&manual("bob@corp.com", true));
-        let summary = builder.finish(Utc::now(), 0);
+        let summary = builder.finish(Utc::now(), 0, MemberTally::default());
         assert!(!summary.idp_synced);
         assert_eq!(summary.mismatches.count, 0);
         assert_eq!(summary.manual.count, 1);
@@ -324,7 +338,7 @@ mod tests {
             builder.add(&manual(&format!("p{i}@corp.com"), true));
             builder.add(&provisioned(&format!("p{i}@corp.io"), &format!("p{i}@corp.io"), true));
         }
-        let summary = builder.finish(Utc::now(), 0);
+        let summary = builder.finish(Utc::now(), 0, MemberTally::default());
         assert_eq!(summary.manual.count as usize, RECONCILIATION_LISTED + 5);
         assert_eq!(summary.manual.listed.len(), RECONCILIATION_LISTED);
         assert_eq!(summary.mismatches.count as usize, RECONCILIATION_LISTED + 5);
