@@ -52,6 +52,10 @@ pub const INITIAL_CREDENTIAL: Duration = Duration::days(7);
 /// The window the sign-in and confirmation throttles count failures in.
 pub const THROTTLE_WINDOW: Duration = Duration::minutes(15);
 
+/// The shortest time between two reconciliations of one organization (each reads every member:
+/// docs/ARCHITECTURE.md, "Reconciliation"); sooner, the last one is answered.
+pub const RECONCILIATION_INTERVAL: Duration = Duration::minutes(1);
+
 // --- SCIM requests --------------------------------------------------------------------------
 
 /// How long a `nextCursor` stays usable (RFC 9865 `cursorTimeout`, advertised in seconds).

@@ -29,6 +29,8 @@ mod oauth;
 mod oauth_browser;
 mod organizations;
 mod passphrase_gate;
+mod reconciliation;
+mod reconciliation_browser;
 mod round_trips;
 mod scheduler;
 mod scim_client;

@@ -325,7 +325,10 @@
     if (location.hash.slice(1) !== hash) history.replaceState(null, '', `#${hash}`);
     if (chosen === 'logs') loadLogs(true);
     if (chosen === 'history') loadHistory(true);
-    if (chosen === 'members') loadMembers(true);
+    if (chosen === 'members') {
+      loadMembers(true);
+      loadReconciliation(false);
+    }
   }
 
   function onTabKey(event) {
@@ -966,6 +969,71 @@
     $('members-more').hidden = !cursors.members;
   }
 
+  // ---- Reconciliation after the first sync (docs/ARCHITECTURE.md, "Reconciliation") ----
+  // The stored summary is read (one item); the first visit computes one, and "Check again" does.
+  async function loadReconciliation(recompute) {
+    const path = `/admin/orgs/${encodeURIComponent(state.org)}/members/reconciliation`;
+    let result = await api(recompute ? 'POST' : 'GET', path);
+    if (sessionEnded(result)) return;
+    if (result.status === 200 && !recompute && !result.data.summary) {
+      result = await api('POST', path);
+      if (sessionEnded(result)) return;
+    }
+    if (result.status !== 200) {
+      $('reconciliation-summary').textContent = message(result);
+      return;
+    }
+    renderReconciliation(result.data);
+  }
+
+  function renderReconciliation(data) {
+    const s = data.summary;
+    const idp = data.idp || 'your identity provider';
+    $('reconciliation-as-of').textContent = s
+      ? `Checked ${utc(s.computedAt)}: ${plural(s.membersRead, 'member')} read in ${s.elapsedMs} ms.${data.changedSince ? ' Members changed since: check again to include the changes.' : ''}`
+      : '';
+    if (!s || !s.idpSynced) {
+      $('reconciliation-summary').textContent = `Nothing to reconcile yet: ${idp} has not provisioned anyone. After its first sync, this lists the members added by hand that it has not taken over, and the accounts it created twice.`;
+      $('reconciliation-counts').replaceChildren();
+      $('reconciliation-manual').hidden = true;
+      $('reconciliation-mismatches').hidden = true;
+      return;
+    }
+    const m = s.manual;
+    const x = s.mismatches;
+    $('reconciliation-summary').textContent = m.count === 0 && x.count === 0
+      ? `Every member is managed by ${idp}: nothing to reconcile.`
+      : `${plural(m.count, 'member')} added by hand ${m.count === 1 ? 'is' : 'are'} not managed by ${idp} and ${m.count === 1 ? 'uses' : 'use'} ${plural(m.licenses, 'license')}; ${plural(x.count, 'likely second account')}.`;
+    const counts = [
+      ['Added by hand, not taken over', m.count],
+      ['Their licenses', m.licenses],
+      ['Likely second accounts', `${x.count} (${x.byDomain} by domain, ${x.byAlias} by alias)`],
+      ['Extra licenses from second accounts', x.extraLicenses],
+      ['Licenses these represent', s.totalLicenses],
+    ];
+    $('reconciliation-counts').replaceChildren(...counts.flatMap(([t, v]) => [el('dt', { text: t }), el('dd', { text: String(v) })]));
+
+    $('reconciliation-manual').hidden = m.count === 0;
+    const shown = (listed, count) => (listed < count ? ` The first ${listed} of ${count} are listed.` : '');
+    $('reconciliation-manual-hint').textContent = `They keep using a license as long as they stay. Either remove them (in the Insomnia web app, Enterprise Controls → Members), or assign them to the Insomnia app in ${idp}: its next sync takes each over, matched by email.${shown(m.listed.length, m.count)}`;
+    $('reconciliation-manual-body').replaceChildren(...m.listed.map((r) => el('tr', {},
+      el('td', { text: r.email, 'data-label': 'Member' }),
+      el('td', { text: r.active ? 'Active' : 'Deactivated', 'data-label': 'State' }),
+      el('td', { text: ROLES[r.role] || r.role, 'data-label': 'Role' }),
+      el('td', { text: r.consumesLicense ? 'Uses one' : 'None', 'data-label': 'License' }))));
+
+    $('reconciliation-mismatches').hidden = x.count === 0;
+    $('reconciliation-mismatches-hint').textContent = `${idp} sent these users with an address that differs from an existing member's email only by domain or by alias, so a second account was created instead of linking; each active pair takes one more license. Fix the user's userName and email in ${idp}, then remove the second account.${shown(x.listed.length, x.count)}`;
+    const KINDS = { domain: 'Domain', alias: 'Alias (+…)' };
+    $('reconciliation-mismatches-body').replaceChildren(...x.listed.map((r) => el('tr', {},
+      el('td', { text: r.manualEmail, 'data-label': 'Existing member' }),
+      el('td', { 'data-label': 'Created by the identity provider' }, r.provisionedUserName,
+        r.provisionedEmail.toLowerCase() !== r.provisionedUserName.toLowerCase() ? el('span', { class: 'hint', text: ` (email ${r.provisionedEmail})` }) : ''),
+      el('td', { text: KINDS[r.kind] || r.kind, 'data-label': 'Differs by' }),
+      el('td', { text: String(r.extraLicenses), 'data-label': 'Extra licenses' }),
+      el('td', { text: `In ${idp}, set the user's userName and email to ${r.manualEmail}`, 'data-label': 'What to fix' }))));
+  }
+
   // ---- Wiring ----
   function wire() {
     fillWindows();
@@ -1040,6 +1108,7 @@
     $('logs-more').addEventListener('click', () => loadLogs(false));
     $('history-more').addEventListener('click', () => loadHistory(false));
     $('members-more').addEventListener('click', () => loadMembers(false));
+    $('reconcile').addEventListener('click', () => loadReconciliation(true));
     window.addEventListener('hashchange', () => { if (state.csrf) route(); });
   }
 

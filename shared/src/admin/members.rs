@@ -1,5 +1,5 @@
-//! The organization's members as admins see them (who manages each one, role, teams) and the
-//! Enterprise license counts.
+//! The organization's members as admins see them (who manages each one, role, teams), the
+//! Enterprise license counts, and the reconciliation after the first sync.
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -8,7 +8,8 @@ use serde::Serialize;
 use super::authz::OrgCaller;
 use super::cursor::Cursor;
 use super::{AdminError, Console};
-use crate::domain::{ManagedBy, MemberRecord};
+use crate::domain::{IdentityProvider, ManagedBy, MemberRecord, MemberTally, Reconciliation, ReconciliationBuilder};
+use crate::lifetimes;
 use crate::store::LicenseCounts;
 
 pub const DEFAULT_MEMBERS_PAGE: i32 = 100;
@@ -147,6 +148,93 @@ impl Console {
             members: views,
             next_cursor,
         })
+    }
+}
+
+/// The organization's last reconciliation (docs/ARCHITECTURE.md, "Reconciliation").
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconciliationView {
+    pub org_id: String,
+    /// The IdP as people write it ("Okta", "Microsoft Entra ID"); None when none was chosen yet.
+    pub idp: Option<&'static str>,
+    /// None until a reconciliation was computed.
+    pub summary: Option<Reconciliation>,
+    /// A new computation is refused before this time (the last one is answered instead).
+    pub next_check_after: Option<DateTime<Utc>>,
+    /// The member counters moved since the summary's check: it may miss the changes.
+    pub changed_since: bool,
+}
+
+fn tally(counts: LicenseCounts) -> MemberTally {
+    MemberTally { licenses_scim: counts.scim, licenses_manual: counts.manual, members: counts.members }
+}
+
+/// The IdP's name as its admins write it.
+fn idp_name(idp: IdentityProvider) -> &'static str {
+    match idp {
+        IdentityProvider::Okta => "Okta",
+        IdentityProvider::Azure => "Microsoft Entra ID",
+    }
+}
+
+impl Console {
+    /// The last reconciliation, as stored: one read, whatever the organization's size.
+    pub async fn reconciliation(&self, caller: &OrgCaller) -> Result<ReconciliationView, AdminError> {
+        caller.require_admin()?;
+        let (summary, (idp, now)) = tokio::try_join!(
+            async { self.store.reconciliation(&caller.org).await.map_err(AdminError::from) },
+            self.idp_and_tally(caller),
+        )?;
+        Ok(self.reconciliation_view(caller, idp, now, summary))
+    }
+
+    /// Reconciles now: reads every member once (page by page, O(members) time, memory for the
+    /// manual members and the keys of the IdP's), stores the summary and answers it. At most once
+    /// per `RECONCILIATION_INTERVAL` per organization: sooner, the stored one is answered.
+    pub async fn reconcile(&self, caller: &OrgCaller) -> Result<ReconciliationView, AdminError> {
+        caller.require_admin()?;
+        // The counters are read before the members: a write during the pass shows as a change.
+        let (last, (idp, before)) = tokio::try_join!(
+            async { self.store.reconciliation(&caller.org).await.map_err(AdminError::from) },
+            self.idp_and_tally(caller),
+        )?;
+        if let Some(last) = last.filter(|l| self.now < l.computed_at + lifetimes::RECONCILIATION_INTERVAL) {
+            return Ok(self.reconciliation_view(caller, idp, before, Some(last)));
+        }
+        let started = std::time::Instant::now();
+        let mut builder = ReconciliationBuilder::default();
+        self.store
+            .each_member_page(&caller.org, |page| {
+                page.iter().for_each(|member| builder.add(member));
+                Ok(true)
+            })
+            .await?;
+        let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let summary = builder.finish(self.now, elapsed, before);
+        self.store.put_reconciliation(&caller.org, &summary).await?;
+        Ok(self.reconciliation_view(caller, idp, before, Some(summary)))
+    }
+
+    /// The IdP's name (from the SCIM settings, else SSO) and the member counters now.
+    async fn idp_and_tally(&self, caller: &OrgCaller) -> Result<(Option<&'static str>, MemberTally), AdminError> {
+        let (settings, found) =
+            tokio::try_join!(self.store.scim_settings(&caller.org), self.store.organization(&caller.org))?;
+        let (org, counts) = found.ok_or_else(|| AdminError::OrganizationGone(caller.org.to_string()))?;
+        let idp = settings.map(|s| s.idp).or_else(|| org.sso.map(|sso| sso.idp));
+        Ok((idp.map(idp_name), tally(counts)))
+    }
+
+    fn reconciliation_view(
+        &self,
+        caller: &OrgCaller,
+        idp: Option<&'static str>,
+        now: MemberTally,
+        summary: Option<Reconciliation>,
+    ) -> ReconciliationView {
+        let next_check_after = summary.as_ref().map(|s| s.computed_at + lifetimes::RECONCILIATION_INTERVAL);
+        let changed_since = summary.as_ref().is_some_and(|s| s.tally != now);
+        ReconciliationView { org_id: caller.org.to_string(), idp, summary, next_check_after, changed_since }
     }
 }
 

@@ -7,6 +7,7 @@ mod member;
 mod oauth;
 mod organization;
 mod outbox;
+mod reconciliation;
 mod scim_settings;
 mod team;
 
@@ -19,6 +20,10 @@ pub use oauth::{
 };
 pub use organization::{IdentityProvider, MemberRole, Organization, Plan, ScimRequirement, SsoConfig, ValueError};
 pub use outbox::{LastAdminChange, OAuthCredential, OutboxItem, OutboxKind};
+pub use reconciliation::{
+    IdentityKey, ManualMember, ManualSummary, MemberTally, Mismatch, MismatchKind, MismatchSummary, Reconciliation,
+    ReconciliationBuilder, RECONCILIATION_LISTED,
+};
 pub use scim_settings::{AutoRefresh, PreviousToken, RefreshFailure, ScimSettings, TokenHash, TokenState, TokenWindow};
 pub use team::{MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
 

@@ -8,6 +8,8 @@ pub const SCIM_SK: &str = "SCIM";
 pub const ACCOUNT_SK: &str = "ACCOUNT";
 /// An organization's fair-use budget (absent: the defaults).
 pub const FAIR_USE_SK: &str = "FAIRUSE";
+/// The organization's last reconciliation summary (docs/ARCHITECTURE.md, "Reconciliation").
+pub const RECONCILIATION_SK: &str = "RECONCILIATION";
 /// GSI1 partition of owner and co-owner member items (a sparse index of an organization's admins).
 pub fn admins_gsi_pk(org: &OrgId) -> String {
     format!("ORG#{org}#ADMINS")

@@ -17,12 +17,12 @@ use super::dynamo::{
 };
 use super::keys::{
     account_orgs_gsi_pk, account_pk, admins_gsi_pk, email_guard_sk, lookup_prefix, lookup_sk, org_pk,
-    user_name_guard_sk, user_sk, user_sk_of, ACCOUNT_SK, ORG_SK, USER_SK_PREFIX,
+    user_name_guard_sk, user_sk, user_sk_of, ACCOUNT_SK, ORG_SK, RECONCILIATION_SK, USER_SK_PREFIX,
 };
 use super::pending::{pending_delete, pending_put, PendingResource};
 use super::{Conflict, Store, StoreError};
 use crate::auth::AuthorizedOrg;
-use crate::domain::{Account, EmailAddress, ManagedBy, MemberRecord, OrgId, OutboxItem};
+use crate::domain::{Account, EmailAddress, ManagedBy, MemberRecord, OrgId, OutboxItem, Reconciliation};
 
 /// What else a member write creates, in its transaction (domain values: the store makes the items).
 #[derive(Default)]
@@ -87,6 +87,18 @@ pub struct MemberState {
     pub deleting: bool,
     /// Memberships still held (≤ 0 once none are left; older items have none recorded).
     pub team_count: i64,
+}
+
+/// The organization's last reconciliation (docs/ARCHITECTURE.md, "Reconciliation"): one item,
+/// rewritten by each computation, so a page view reads one item instead of every member.
+#[derive(Serialize, Deserialize)]
+struct ReconciliationItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    summary: Reconciliation,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -501,6 +513,19 @@ impl Store {
             .filter_map(|item| decode_member(item).transpose())
             .collect::<Result<Vec<_>, _>>()?;
         Ok((members, next))
+    }
+
+    /// The organization's last reconciliation summary, if one was computed.
+    pub async fn reconciliation(&self, org: &AuthorizedOrg) -> Result<Option<Reconciliation>, StoreError> {
+        let output = self.item_by_key(org_pk(org), RECONCILIATION_SK).await?;
+        output.item.map(|item| from_item::<ReconciliationItem>(item).map(|r| r.summary)).transpose()
+    }
+
+    /// Stores a reconciliation summary in place of the last one.
+    pub async fn put_reconciliation(&self, org: &AuthorizedOrg, summary: &Reconciliation) -> Result<(), StoreError> {
+        let item =
+            to_item(&ReconciliationItem { pk: org_pk(org), sk: RECONCILIATION_SK.into(), summary: summary.clone() })?;
+        self.put_unconditionally(item).await
     }
 
     async fn transact_members(
