@@ -24,6 +24,7 @@ import json
 import os
 import random
 import socket
+import signal
 import subprocess
 import sys
 import threading
@@ -600,6 +601,9 @@ def main() -> None:
     parser.add_argument("--dynamodb-latency-ms", type=float, default=0,
                         help="> 0: add the latency-model phase, each DynamoDB call held this long (AWS: ~4)")
     parser.add_argument("--latency-requests", type=int, default=100, help="requests per operation in that phase")
+    parser.add_argument("--profile-get-user", metavar="PERF_DATA",
+                        help="sync a small organization, then `perf record` the dev server through the GET user phase "
+                             "(no peer, no other phase) and print where its CPU goes")
     parser.add_argument("--only-latency-model", action="store_true",
                         help="sync a small organization, then run the latency model only (no peer, no other phase)")
     args = parser.parse_args()
@@ -612,6 +616,11 @@ def main() -> None:
     try:
         ours, procs = start_ours(args, args.workdir)
         processes += procs
+        if args.profile_get_user:
+            ours.user_ids = [None] * args.users
+            Phase(ours, args.clients, args.phase_seconds).run(sync_jobs(args))
+            profile_get_user(args, ours)
+            return
         if args.only_latency_model:
             ours.user_ids = [None] * args.users
             ours.team_ids = [None] * max(args.teams, 1)
@@ -675,6 +684,27 @@ def main() -> None:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def profile_get_user(args, ours: Target) -> None:
+    """The GET user phase under `perf record` (call graphs), then the CPU per request and the top of
+    the profile by shared object and by symbol: where the Rust side's CPU per request goes."""
+    Phase(ours, args.clients, args.phase_seconds).run(single_get_jobs(args)[: args.clients * 10])  # warm
+    recorder = subprocess.Popen(["perf", "record", "-F", "4999", "-g", "-p", str(ours.processes["Rust"]),
+                                 "-o", args.profile_get_user], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    result = Phase(ours, args.clients, args.phase_seconds).run(single_get_jobs(args))
+    recorder.send_signal(signal.SIGINT)
+    recorder.wait(timeout=120)
+    print(f"GET user: {result['requests']} requests, {result['errors']} errors, "
+          f"Rust CPU {result['cpu_ms']['Rust']:.3f} ms/request, moto {result['cpu_ms']['moto']:.3f} ms/request, "
+          f"DynamoDB calls/request {fmt_calls(result)}")
+    for sort in ("dso", "sym"):
+        report = subprocess.run(["perf", "report", "-i", args.profile_get_user, "--no-children", "--stdio",
+                                 "--percent-limit", "1.5", "--sort", sort, "-g", "none"],
+                                capture_output=True, text=True)
+        lines = [line for line in report.stdout.splitlines() if line.strip() and not line.startswith("#")]
+        print(f"\nby {sort}:\n" + "\n".join(lines[:30]))
 
 
 def run_latency_model(args, ours: Target, processes: list) -> None:
