@@ -25,6 +25,10 @@ pub enum OutboxKind {
     TokenExpired,
     /// A credential of the OAuth connection expires soon (`days_left` 0: it has expired).
     OauthExpiring { credential: OAuthCredential, days_left: u32, expires_at: DateTime<Utc> },
+    /// The SCIM connector became unhealthy (docs/ARCHITECTURE.md, "Connector health"): `state` as
+    /// `HealthKind::as_str`, what happened and what to do, in the words the SCIM page uses (our
+    /// own text: it holds no credential).
+    ConnectorHealth { state: String, headline: String, advice: String },
 }
 
 /// What can still expire in an OAuth connection (docs/ARCHITECTURE.md, "Tokens: rotation, revoke, OAuth").
@@ -44,6 +48,7 @@ impl OutboxKind {
             Self::TokenExpiring { .. } => "token_expiring",
             Self::TokenExpired => "token_expired",
             Self::OauthExpiring { .. } => "oauth_expiring",
+            Self::ConnectorHealth { .. } => "connector_health",
         }
     }
 }
@@ -107,6 +112,20 @@ impl OutboxItem {
 
     pub fn token_expired(recipients: Vec<EmailAddress>, org: &OrgId, org_name: &str, now: DateTime<Utc>) -> Self {
         Self::new(OutboxKind::TokenExpired, recipients, org, org_name, now)
+    }
+
+    /// The connector became unhealthy: to owners and co-owners, due at once.
+    pub fn connector_health(
+        recipients: Vec<EmailAddress>,
+        org: &OrgId,
+        org_name: &str,
+        state: &str,
+        headline: String,
+        advice: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let kind = OutboxKind::ConnectorHealth { state: state.to_owned(), headline, advice };
+        Self::new(kind, recipients, org, org_name, now)
     }
 
     pub fn oauth_expiring(

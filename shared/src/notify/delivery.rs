@@ -226,6 +226,9 @@ async fn attempt(
         OutboxKind::OauthExpiring { credential, days_left, expires_at } => {
             oauth_expiring_message(&item.org_name, *credential, *days_left, *expires_at)
         }
+        OutboxKind::ConnectorHealth { headline, advice, .. } => {
+            super::templates::connector_health_message(&item.org_name, headline, advice)
+        }
     };
     mailer.send(&text.addressed_to(item.recipients.clone())).await?;
     Ok(DeliveryOutcome::Sent)

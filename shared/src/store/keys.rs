@@ -8,6 +8,11 @@ pub const SCIM_SK: &str = "SCIM";
 pub const ACCOUNT_SK: &str = "ACCOUNT";
 /// An organization's fair-use budget (absent: the defaults).
 pub const FAIR_USE_SK: &str = "FAIRUSE";
+/// An organization's connector health counters and state (docs/ARCHITECTURE.md, "Connector health").
+pub const HEALTH_SK: &str = "HEALTH";
+/// The partition listing every organization with a health item (sort key: the organization), for
+/// the scheduler's rounds; written once per organization.
+pub const HEALTH_ROSTER_PK: &str = "HEALTHROSTER";
 /// GSI1 partition of owner and co-owner member items (a sparse index of an organization's admins).
 pub fn admins_gsi_pk(org: &OrgId) -> String {
     format!("ORG#{org}#ADMINS")

@@ -5,6 +5,7 @@ mod dynamo;
 mod error;
 #[cfg(feature = "fixtures")]
 mod fixtures;
+mod health;
 pub mod keys;
 mod members;
 mod oauth;
@@ -29,6 +30,7 @@ pub use crate::domain::{
     Account, ManagedBy, MemberRecord, Membership, OAuthCredential, OutboxItem, OutboxKind, TeamRecord,
 };
 pub use admin_history::{GuardedAction, PageError, RequestLogFilter, ScimHistoryAction, ScimHistoryEntry};
+pub use health::StoredHealth;
 pub use error::{BoxError, CodecError, Conflict, Missing, Record, StoreError};
 pub use members::{MemberConflict, MemberState, MemberWriteError, MemberWriteExtras, NewMember};
 pub use oauth::{Claim, OAuthRead};
