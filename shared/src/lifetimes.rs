@@ -99,4 +99,3 @@ mod tests {
         assert!(FIRST_EMAIL_RETRY < LONGEST_EMAIL_RETRY);
     }
 }
-

@@ -176,7 +176,7 @@ impl Console {
             self.latest_history(&caller.org),
             async { self.store.oauth_client(&caller.org).await.map_err(AdminError::from) },
             async { self.store.oauth_families(&caller.org).await.map_err(AdminError::from) },
-            async { self.store.health(&caller.org, self.now).await.map_err(AdminError::from) },
+            async { self.store.health(&caller.org).await.map_err(AdminError::from) },
             async { self.store.rate_budget(&caller.org).await.map_err(AdminError::from) },
         )?;
         let url = connector_url(origin, &caller.org);

@@ -347,7 +347,7 @@ fn day(at: DateTime<Utc>) -> String {
     at.format("%b %-d at %H:%M UTC").to_string()
 }
 
-/// `idp`: the IdP as people write it ("Okta", "Microsoft Entra ID").
+/// The words of a state (`idp`: the IdP as people write it, "Okta", "Microsoft Entra ID").
 impl Health {
     pub fn kind(&self) -> HealthKind {
         match self {

@@ -21,8 +21,8 @@ pub use oauth::{
 pub use organization::{IdentityProvider, MemberRole, Organization, Plan, ScimRequirement, SsoConfig, ValueError};
 pub use outbox::{OAuthCredential, OutboxItem, OutboxKind};
 pub use scim_settings::{
-    AutoRefresh, PreviousToken, RefreshFailure, RetiredToken, Retirement, ScimSettings, TokenHash, TokenState, TokenWindow,
-    RETIRED_TOKENS,
+    AutoRefresh, PreviousToken, RefreshFailure, RetiredToken, Retirement, ScimSettings, TokenHash, TokenState,
+    TokenWindow, RETIRED_TOKENS,
 };
 pub use team::{MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
 

@@ -222,7 +222,6 @@ impl RequestLogWriter {
         self.track(tokio::spawn(work));
     }
 
-
     /// Keeps the handle for `flush`.
     fn track(&self, handle: JoinHandle<()>) {
         if let Ok(mut pending) = self.inner.pending.lock() {

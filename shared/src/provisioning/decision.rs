@@ -225,7 +225,12 @@ mod tests {
         assert_eq!(decide(Some(&s), Some(&grant(1)), ACCESS, expires), Err(AuthError::InvalidToken));
     }
 
-    fn refused(s: &ScimSettings, grant: Option<&AccessGrant>, hash: &str, at: DateTime<Utc>) -> Option<RefusedCredential> {
+    fn refused(
+        s: &ScimSettings,
+        grant: Option<&AccessGrant>,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> Option<RefusedCredential> {
         let refusal = decide(Some(s), grant, hash, at).err()?;
         recognise_refused(Some(s), grant, hash, refusal, at)
     }
@@ -239,7 +244,10 @@ mod tests {
         assert_eq!(refused(&s, None, CURRENT, expiry), Some(RefusedCredential::Expired { at: expiry }));
         // The previous token past its overlap: replaced when the current one was made.
         let end = now() + Duration::hours(2);
-        assert_eq!(refused(&s, None, PREVIOUS, end), Some(RefusedCredential::Replaced { at: now() - Duration::days(1) }));
+        assert_eq!(
+            refused(&s, None, PREVIOUS, end),
+            Some(RefusedCredential::Replaced { at: now() - Duration::days(1) })
+        );
         // A rotation retires both static tokens; a revoke after it says revoked.
         let rotated = s.rotated(TokenHash::of_key("c0ffee-newer".into()), TokenWindow::Days30, None, now());
         assert_eq!(refused(&rotated, None, CURRENT, now()), Some(RefusedCredential::Replaced { at: now() }));

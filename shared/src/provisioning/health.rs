@@ -74,7 +74,7 @@ pub async fn settle_all(store: &Store, now: DateTime<Utc>) -> Result<HealthRound
     let mut failures = Vec::new();
     let orgs = store.health_roster().await?;
     for org in orgs {
-        let visited = match store.health(&org, now).await {
+        let visited = match store.health(&org).await {
             Ok(Some(stored)) => settle(store, &org, stored, now, false).await,
             Ok(None) => Ok(None),
             Err(err) => Err(err),

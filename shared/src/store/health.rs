@@ -9,7 +9,7 @@ use super::dynamo::{applied, key_item, n, s, to_attribute, update, Action, Item}
 use super::keys::{org_pk, HEALTH_ROSTER_PK, HEALTH_SK};
 use super::outbox::outbox_put_action;
 use super::{Conflict, Record, Store, StoreError};
-use crate::domain::health::{Counts, HealthDelta, HealthKind, HealthRecord, RefusedSeen};
+use crate::domain::health::{HealthDelta, HealthKind, HealthRecord, RefusedSeen};
 use crate::domain::{OrgId, OutboxItem};
 
 /// A health item as read: the record, and the names of its bucket attributes (to remove once
@@ -38,7 +38,7 @@ fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
     item.get(name)?.as_s().ok()?.parse().ok()
 }
 
-fn decode(item: Item, now: DateTime<Utc>) -> StoredHealth {
+fn decode(item: Item) -> StoredHealth {
     let mut record = HealthRecord::default();
     let mut bucket_attributes = Vec::new();
     for (name, value) in &item {
@@ -47,7 +47,7 @@ fn decode(item: Item, now: DateTime<Utc>) -> StoredHealth {
         let (Some(tag), Some(bucket), Some(rest)) = (parts.next(), parts.next(), parts.next()) else { continue };
         let Ok(bucket) = bucket.parse::<i64>() else { continue };
         match (tag, number) {
-            ("c", Some(count)) => record.buckets.entry(bucket).or_insert_with(Counts::default).add(rest, count),
+            ("c", Some(count)) => record.buckets.entry(bucket).or_default().add(rest, count),
             ("r", Some(count)) => {
                 record.reasons.entry(bucket).or_default().insert(rest.to_owned(), count);
             }
@@ -65,8 +65,7 @@ fn decode(item: Item, now: DateTime<Utc>) -> StoredHealth {
     record.state = item.get("state").and_then(|v| v.as_s().ok()).and_then(|v| HealthKind::parse(v));
     record.since = time(&item, "since");
     record.last_email_at = time(&item, "last_email_at");
-    let created = time(&item, "first_at") == Some(now);
-    StoredHealth { record, created, bucket_attributes }
+    StoredHealth { record, created: false, bucket_attributes }
 }
 
 impl Store {
@@ -79,10 +78,14 @@ impl Store {
         delta: &HealthDelta,
         now: DateTime<Utc>,
     ) -> Result<StoredHealth, StoreError> {
+        // The pass that creates the item finds its own id in it (times can be equal, ids cannot).
+        let pass = uuid::Uuid::new_v4().simple().to_string();
         let mut sets = vec!["first_at = if_not_exists(first_at, :now)".to_owned()];
+        sets.push("first_pass = if_not_exists(first_pass, :pass)".to_owned());
         let mut adds = Vec::new();
         let mut request = self.client.update_item().table_name(&self.table).set_key(Some(health_key(org)));
         request = request.expression_attribute_values(":now", s(now.to_rfc3339()));
+        request = request.expression_attribute_values(":pass", s(&pass));
         if let Some(at) = delta.last_call_at {
             // Evaluated against the item before this update: the call before this pass's.
             sets.push("prev_call_at = if_not_exists(last_call_at, :call)".to_owned());
@@ -117,13 +120,15 @@ impl Store {
             .send()
             .await
             .map_err(StoreError::from_sdk)?;
-        Ok(decode(output.attributes.unwrap_or_default(), now))
+        let item = output.attributes.unwrap_or_default();
+        let created = item.get("first_pass").and_then(|v| v.as_s().ok()) == Some(&pass);
+        Ok(StoredHealth { created, ..decode(item) })
     }
 
     /// The organization's health item, if its IdP ever called.
-    pub async fn health(&self, org: &OrgId, now: DateTime<Utc>) -> Result<Option<StoredHealth>, StoreError> {
+    pub async fn health(&self, org: &OrgId) -> Result<Option<StoredHealth>, StoreError> {
         let output = self.item_by_key(org_pk(org), HEALTH_SK).await?;
-        Ok(output.item.map(|item| decode(item, now)))
+        Ok(output.item.map(decode))
     }
 
     /// Removes the buckets that left the window at `now` and stores a newly learned cycle: one
@@ -200,9 +205,9 @@ impl Store {
         }
         set = set.expression_attribute_names("#state", "state").update_expression(expression);
         set = match from {
-            Some(from) => set
-                .condition_expression("#state = :from")
-                .expression_attribute_values(":from", s(from.as_str())),
+            Some(from) => {
+                set.condition_expression("#state = :from").expression_attribute_values(":from", s(from.as_str()))
+            }
             None => set.condition_expression("attribute_exists(PK) AND attribute_not_exists(#state)"),
         };
         let mut actions = vec![(set.action()?, Conflict::Changed(Record::Health))];

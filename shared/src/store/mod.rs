@@ -30,8 +30,8 @@ pub use crate::domain::{
     Account, ManagedBy, MemberRecord, Membership, OAuthCredential, OutboxItem, OutboxKind, TeamRecord,
 };
 pub use admin_history::{GuardedAction, PageError, RequestLogFilter, ScimHistoryAction, ScimHistoryEntry};
-pub use health::StoredHealth;
 pub use error::{BoxError, CodecError, Conflict, Missing, Record, StoreError};
+pub use health::StoredHealth;
 pub use members::{MemberConflict, MemberState, MemberWriteError, MemberWriteExtras, NewMember};
 pub use oauth::{Claim, OAuthRead};
 pub use organizations::LicenseCounts;
