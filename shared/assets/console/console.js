@@ -497,7 +497,7 @@
         ...health.topReasons.map((r) => el('li', { text: `${r.reason}: ${plural(r.count, 'request')}` }))));
     }
     if (health.state !== 'healthy' && health.state !== 'waiting' && health.since) {
-      box.append(el('p', { class: 'muted', text: `Since ${utc(health.since)}. Owners and co-owners were emailed (at most once a day).` }));
+      box.append(el('p', { class: 'muted', text: `Since ${utc(health.since)}. Owners and co-owners are emailed when it starts (at most once a day).` }));
     }
     if (health.unknownTokens) {
       box.append(el('p', { class: 'health-unknown muted',
