@@ -1,10 +1,12 @@
 //! Connector health (issue #23, docs/ARCHITECTURE.md "Connector health"): each state reached from
 //! requests or the scheduler's as-of runs and left again, one email to owners and co-owners per
 //! transition into trouble (at most one a day), the state and its advice in the status JSON,
-//! requests with a replaced, revoked or expired token told apart from unknown tokens.
+//! requests with a replaced, revoked or expired token told apart from unknown tokens (a retired
+//! token only once the time to paste the new one into the IdP has passed).
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use insomnia_scim::clock::Clock;
 use insomnia_scim::domain::MemberRole;
+use insomnia_scim::lifetimes;
 use insomnia_scim::runtime::TokenKeySource;
 use insomnia_scim::scheduler::{RunSummary, TokenScheduler};
 use insomnia_scim::store::RateBudget;
@@ -116,15 +118,22 @@ async fn an_idp_still_sending_the_replaced_token_fails_credentials_once_and_reco
     }
     // Strangers' tokens are counted apart and change nothing by themselves.
     for _ in 0..4 {
-        assert_eq!(
-            scim_at(&app, &org, "iscim_not_a_token_of_ours", t0 + Duration::minutes(3)).await,
-            StatusCode::UNAUTHORIZED
-        );
+        let code = scim_at(&app, &org, "iscim_not_a_token_of_ours", t0 + Duration::minutes(3)).await;
+        assert_eq!(code, StatusCode::UNAUTHORIZED);
     }
-    let summary = sweep_at(&app, t0 + Duration::minutes(4)).await;
-    assert_eq!(summary.health_changes, 0, "the request log settled the state already");
+    // While the admin pastes the new token into the IdP, the old one is expected a while.
+    let pasting = status_at(&app, &org, t0 + Duration::minutes(4)).await;
+    assert_eq!(pasting["health"]["state"], "healthy", "{pasting}");
+    assert_eq!(pasting["health"]["unknownTokens"], 4);
+    assert!(health_emails(&sent_emails(&org.owner.email).await).is_empty());
 
-    let failing = status_at(&app, &org, t0 + Duration::minutes(4)).await;
+    // The grace over and no success since: the scheduler's run moves it, and emails the owners.
+    let due = replaced_at + lifetimes::HEALTH_RETIRED_GRACE;
+    assert_eq!(sweep_at(&app, due - Duration::minutes(1)).await.health_changes, 0);
+    let summary = sweep_at(&app, due).await;
+    assert_eq!((summary.health_changes, summary.health_emails_queued), (1, 1));
+
+    let failing = status_at(&app, &org, due + Duration::minutes(1)).await;
     let health = &failing["health"];
     assert_eq!(health["state"], "failing_credentials", "{failing}");
     assert_eq!(health["credential"], "replaced");
@@ -137,7 +146,7 @@ async fn an_idp_still_sending_the_replaced_token_fails_credentials_once_and_reco
     assert_eq!(health["advice"], "Paste the new token into Okta.");
     assert_eq!(health["logFilter"], "401");
     assert_eq!(health["unknownTokens"], 4);
-    assert_eq!(health["since"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), t0 + Duration::minutes(3));
+    assert_eq!(health["since"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), due);
     for secret in [&old, &new] {
         assert!(!failing.to_string().contains(secret.as_str()), "no token in the status");
     }
@@ -153,12 +162,12 @@ async fn an_idp_still_sending_the_replaced_token_fails_credentials_once_and_reco
     assert!(health_emails(&sent_emails(&member.email).await).is_empty());
 
     // More requests with the old token, more runs: no second email.
-    assert_eq!(scim_at(&app, &org, &old, t0 + Duration::minutes(5)).await, StatusCode::UNAUTHORIZED);
-    sweep_at(&app, t0 + Duration::minutes(6)).await;
+    assert_eq!(scim_at(&app, &org, &old, due + Duration::minutes(2)).await, StatusCode::UNAUTHORIZED);
+    sweep_at(&app, due + Duration::minutes(3)).await;
     assert_eq!(health_emails(&sent_emails(&org.owner.email).await).len(), 1);
 
     // The new token pasted: healthy again, since then.
-    let fixed = t0 + Duration::minutes(7);
+    let fixed = due + Duration::minutes(4);
     assert_eq!(scim_at(&app, &org, &new, fixed).await, StatusCode::OK);
     let recovered = status_at(&app, &org, fixed).await;
     assert_eq!(recovered["health"]["state"], "healthy", "{recovered}");
@@ -197,6 +206,9 @@ async fn revoked_and_expired_tokens_are_named_and_a_stranger_never_emails() {
     assert_eq!(expired["health"]["state"], "failing_credentials", "{expired}");
     assert_eq!(expired["health"]["credential"], "expired");
     assert!(expired["health"]["headline"].as_str().unwrap().contains(&format!("expired on {}", minute(expired_at))));
+    // The token's own expiry notice tells the owners (the token scheduler's): no second email.
+    sweep_at(&app, expired_at + Duration::hours(1)).await;
+    assert!(health_emails(&sent_emails(&org.owner.email).await).is_empty());
 
     // Refreshed, then every token revoked: the IdP still sending the new one is told "revoked".
     let refresh = json!({ "passphrase": org.owner.passphrase });
@@ -209,14 +221,15 @@ async fn revoked_and_expired_tokens_are_named_and_a_stranger_never_emails() {
     let revoke = json!({ "passphrase": org.owner.passphrase });
     let (code, body) = owner_at(&app, &org, revoked_at, Method::POST, "/scim/token/revoke", Some(revoke)).await;
     assert_eq!(code, StatusCode::OK, "{body}");
-    assert_eq!(scim_at(&app, &org, &second, revoked_at + Duration::minutes(1)).await, StatusCode::UNAUTHORIZED);
-    let revoked = status_at(&app, &org, revoked_at + Duration::minutes(1)).await;
+    let past_grace = revoked_at + lifetimes::HEALTH_RETIRED_GRACE;
+    assert_eq!(scim_at(&app, &org, &second, past_grace).await, StatusCode::UNAUTHORIZED);
+    let revoked = status_at(&app, &org, past_grace).await;
     assert_eq!(revoked["health"]["credential"], "revoked", "{revoked}");
     assert!(revoked["health"]["headline"].as_str().unwrap().contains(&format!("revoked on {}", minute(revoked_at))));
     assert!(revoked["health"]["advice"].as_str().unwrap().contains("Refresh the token"));
     // The expired token is a replaced one now (the refresh retired it).
-    assert_eq!(scim_at(&app, &org, &token, revoked_at + Duration::minutes(2)).await, StatusCode::UNAUTHORIZED);
-    let replaced = status_at(&app, &org, revoked_at + Duration::minutes(2)).await;
+    assert_eq!(scim_at(&app, &org, &token, past_grace + Duration::minutes(1)).await, StatusCode::UNAUTHORIZED);
+    let replaced = status_at(&app, &org, past_grace + Duration::minutes(1)).await;
     assert_eq!(replaced["health"]["credential"], "replaced", "{replaced}");
 }
 

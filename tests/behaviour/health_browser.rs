@@ -2,6 +2,7 @@
 //! what is wrong and what to do, links to the requests at fault in the log, and notes recovery.
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use insomnia_scim::clock::Clock;
+use insomnia_scim::lifetimes;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -49,13 +50,15 @@ async fn the_health_banner_says_the_idp_sends_the_replaced_token_links_the_log_a
     .await;
     assert_eq!(code, StatusCode::OK, "{issued}");
     let new = issued["token"].as_str().unwrap().to_owned();
+    // Past the time to paste the new token, the IdP still sends the old one.
+    let late = replaced_at + lifetimes::HEALTH_RETIRED_GRACE + Duration::minutes(1);
     for _ in 0..3 {
-        assert_eq!(scim_at(&app, &org, &old, t0 + Duration::minutes(3)).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(scim_at(&app, &org, &old, late).await, StatusCode::UNAUTHORIZED);
     }
-    assert_eq!(scim_at(&app, &org, "iscim_a_stranger", t0 + Duration::minutes(3)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(scim_at(&app, &org, "iscim_a_stranger", late).await, StatusCode::UNAUTHORIZED);
 
     let mut browser = Browser::start().await;
-    let page = spawn_app_on_table(&app.table, Clock::Fixed(t0 + Duration::minutes(4))).await;
+    let page = spawn_app_on_table(&app.table, Clock::Fixed(late + Duration::minutes(1))).await;
     open_as_owner(&browser, &page, &org).await;
     let when = replaced_at.format("%b %-d at %H:%M UTC").to_string();
     let banner = browser.wait_text("#health[data-code=health-failing_credentials]", "still sending the token").await;
@@ -92,7 +95,7 @@ async fn the_health_banner_says_the_idp_sends_the_replaced_token_links_the_log_a
     assert!(!statuses.is_empty() && statuses.iter().all(|s| s == "401"), "{statuses:?}");
 
     // The new token pasted into Okta: the banner notes the recovery.
-    let fixed = t0 + Duration::minutes(6);
+    let fixed = late + Duration::minutes(3);
     assert_eq!(scim_at(&app, &org, &new, fixed).await, StatusCode::OK);
     // (The page's service answers as of a few minutes before: the success is in the counters.)
     browser.reload().await;

@@ -379,6 +379,12 @@ impl Intercept for Faults {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let operation = operation_name(context);
+        // Connector health's writes (beside the request log, after the response) are never a fault's target.
+        let body =
+            context.request().body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        if body.contains("\"HEALTH\"") || body.contains("\"HEALTHROSTER\"") {
+            return Ok(());
+        }
         let mut plan = self.plan.lock().unwrap();
         let Some(armed) = plan.as_mut().filter(|p| Some(p.operation) == operation) else { return Ok(()) };
         if armed.skip > 0 {
@@ -536,12 +542,14 @@ struct CutConnector {
 impl HttpConnector for CutConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let body = request.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
-        let is_log = body.contains("#LOG\"");
+        // Connector health rides the request log's pass: neither counted, cut nor refused.
+        let is_health = body.contains("\"HEALTH\"") || body.contains("\"HEALTHROSTER\"");
+        let is_log = body.contains("#LOG\"") || is_health;
         let operation =
             request.headers().get("x-amz-target").unwrap_or_default().rsplit('.').next().unwrap_or_default().to_owned();
         let (cut, hang) = {
             let mut plan = self.cuts.plan.lock().unwrap();
-            if let Some((refused, times, refusal)) = plan.refusals.as_mut() {
+            if let Some((refused, times, refusal)) = plan.refusals.as_mut().filter(|_| !is_health) {
                 if *refused == operation && *times > 0 {
                     *times -= 1;
                     let response = refusal.response();

@@ -253,8 +253,15 @@ impl HealthRecord {
 
     pub fn evaluate(&self, now: DateTime<Utc>) -> Health {
         // The IdP's latest call with one of our credentials failed: nothing else works until fixed.
+        // A token retired moments ago is expected for a while (the admin is pasting the new one).
         if let Some(refused) = self.last_refused {
-            if self.last_success_at.is_none_or(|ok| ok < refused.at) {
+            let in_grace = match refused.credential {
+                RefusedCredential::Replaced { at } | RefusedCredential::Revoked { at } => {
+                    now - at < lifetimes::HEALTH_RETIRED_GRACE
+                }
+                _ => false,
+            };
+            if self.last_success_at.is_none_or(|ok| ok < refused.at) && !in_grace {
                 return Health::FailingCredentials { credential: refused.credential, last_seen: refused.at };
             }
         }
@@ -487,6 +494,13 @@ mod tests {
         assert_eq!(health, Health::FailingCredentials { credential: replaced, last_seen: later });
         assert!(health.headline("Okta").contains("replaced on Dec 7 at 09:04 UTC"), "{}", health.headline("Okta"));
         assert_eq!(health.advice("Okta", (50, 200)), "Paste the new token into Okta.");
+        // Within the grace after the rotation, the old token is expected a while.
+        let fresh = RefusedCredential::Replaced { at: later - Duration::minutes(1) };
+        let mut pasting = record.clone();
+        pasting.last_refused = Some(RefusedSeen { credential: fresh, at: later });
+        assert_eq!(pasting.evaluate(later), Health::Healthy);
+        let after = later - Duration::minutes(1) + lifetimes::HEALTH_RETIRED_GRACE;
+        assert_eq!(pasting.evaluate(after).kind(), HealthKind::FailingCredentials);
         // Days later, still failing: nothing else has worked since.
         assert_eq!(record.evaluate(later + Duration::days(3)).kind(), HealthKind::FailingCredentials);
         record.last_success_at = Some(later + Duration::seconds(1));

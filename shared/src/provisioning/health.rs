@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::auth::AuthorizedOrg;
-use crate::domain::health::{reason, HealthDelta, HealthKind, Outcome};
+use crate::domain::health::{reason, Health, HealthDelta, HealthKind, Outcome, RefusedCredential};
 use crate::domain::{IdentityProvider, OrgId, OutboxItem};
 use crate::lifetimes;
 use crate::store::{RequestLogRecord, Store, StoreError, StoredHealth};
@@ -114,9 +114,20 @@ async fn settle(
     if from == Some(to) {
         return Ok(None);
     }
-    let email_due =
-        to.is_unhealthy() && stored.record.last_email_at.is_none_or(|at| now - at >= lifetimes::HEALTH_EMAIL_INTERVAL);
-    let email = if email_due { owners_email(store, org, &health, now).await? } else { None };
+    let mut email = None;
+    if to.is_unhealthy() {
+        // A connector turned off is no trouble to report (its IdP may call on, or stop).
+        let Some(settings) = store.scim_settings(org).await?.filter(|s| s.enabled) else {
+            return Ok(None);
+        };
+        // An expired token has its own notice at expiry (the token scheduler's): not emailed twice.
+        let told_already =
+            matches!(health, Health::FailingCredentials { credential: RefusedCredential::Expired { .. }, .. });
+        let email_due = stored.record.last_email_at.is_none_or(|at| now - at >= lifetimes::HEALTH_EMAIL_INTERVAL);
+        if email_due && !told_already {
+            email = owners_email(store, org, &health, idp_name(Some(settings.idp)), now).await?;
+        }
+    }
     if !store.move_health(org, from, to, now, email.as_ref()).await? {
         return Ok(None);
     }
@@ -128,22 +139,18 @@ async fn settle(
 async fn owners_email(
     store: &Store,
     org: &OrgId,
-    health: &crate::domain::health::Health,
+    health: &Health,
+    idp: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<OutboxItem>, StoreError> {
     // Acting for the organization as the service itself, as the scheduler does.
     let scope = AuthorizedOrg::for_operator(org.clone());
-    let (organization, admins, settings, budget) = tokio::try_join!(
-        store.organization(&scope),
-        store.organization_admins(&scope),
-        store.scim_settings(org),
-        store.rate_budget(&scope),
-    )?;
+    let (organization, admins, budget) =
+        tokio::try_join!(store.organization(&scope), store.organization_admins(&scope), store.rate_budget(&scope),)?;
     let recipients: Vec<_> = admins.into_iter().filter(|m| m.active && m.role.is_admin()).map(|m| m.email).collect();
     let Some((organization, _)) = organization.filter(|_| !recipients.is_empty()) else {
         return Ok(None);
     };
-    let idp = idp_name(settings.map(|s| s.idp));
     let budget = budget.unwrap_or(super::fair_use::DEFAULT_BUDGET);
     Ok(Some(OutboxItem::connector_health(
         recipients,

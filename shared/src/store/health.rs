@@ -196,24 +196,44 @@ impl Store {
         now: DateTime<Utc>,
         email: Option<&OutboxItem>,
     ) -> Result<bool, StoreError> {
-        let mut set = update(health_key(org))
-            .expression_attribute_values(":to", s(to.as_str()))
-            .expression_attribute_values(":now", s(now.to_rfc3339()));
         let mut expression = "SET #state = :to, since = :now".to_owned();
         if email.is_some() {
             expression.push_str(", last_email_at = :now");
         }
-        set = set.expression_attribute_names("#state", "state").update_expression(expression);
-        set = match from {
-            Some(from) => {
-                set.condition_expression("#state = :from").expression_attribute_values(":from", s(from.as_str()))
-            }
-            None => set.condition_expression("attribute_exists(PK) AND attribute_not_exists(#state)"),
+        let condition = match from {
+            Some(_) => "#state = :from",
+            None => "attribute_exists(PK) AND attribute_not_exists(#state)",
         };
-        let mut actions = vec![(set.action()?, Conflict::Changed(Record::Health))];
-        if let Some(email) = email {
-            actions.push((outbox_put_action(email)?, Conflict::Exists(Record::OutboxItem)));
+        let mut values = vec![(":to", s(to.as_str())), (":now", s(now.to_rfc3339()))];
+        if let Some(from) = from {
+            values.push((":from", s(from.as_str())));
         }
+        let Some(email) = email else {
+            // No email: the conditional update alone (a transaction only where there is one).
+            let mut request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(health_key(org)))
+                .update_expression(expression)
+                .condition_expression(condition)
+                .expression_attribute_names("#state", "state");
+            for (name, value) in values {
+                request = request.expression_attribute_values(name, value);
+            }
+            return applied(request.send().await);
+        };
+        let mut set = update(health_key(org))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .expression_attribute_names("#state", "state");
+        for (name, value) in values {
+            set = set.expression_attribute_values(name, value);
+        }
+        let actions = vec![
+            (set.action()?, Conflict::Changed(Record::Health)),
+            (outbox_put_action(email)?, Conflict::Exists(Record::OutboxItem)),
+        ];
         match self.transact(actions).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict(Conflict::Changed(Record::Health))) => Ok(false),
