@@ -129,8 +129,9 @@ impl WriterInner {
     /// "Connector health"), as of the newest record.
     async fn health(&self, records: &[RequestLogRecord]) {
         let Some(now) = records.iter().map(|r| r.at).max() else { return };
-        if let Err(err) = crate::provisioning::health::record_pass(&self.store, records, now).await {
-            tracing::warn!(error = %crate::telemetry::Chain(&err), "connector health update failed");
+        let (_, failures) = crate::provisioning::health::record_pass(&self.store, records, now).await;
+        for (org, err) in failures {
+            tracing::warn!(error = %crate::telemetry::Chain(&err), org = %org, "connector health update failed");
         }
     }
 

@@ -268,6 +268,16 @@ mod tests {
         assert_eq!(refused(&s, Some(&grant(1)), ACCESS, now()), Some(RefusedCredential::GrantEnded));
         let expires = now() + Duration::hours(1);
         assert_eq!(refused(&s, Some(&grant(2)), ACCESS, expires), Some(RefusedCredential::AccessTokenExpired));
+        // Re-enabled after a disable: the token of before is a replaced one.
+        let reenabled = ScimSettings::enabled(
+            Some(&s.disabled()),
+            IdentityProvider::Azure,
+            TokenWindow::Days30,
+            TokenHash::of_key("c0ffee-reenabled".into()),
+            later,
+        );
+        assert_eq!(refused(&reenabled, None, CURRENT, later), Some(RefusedCredential::Replaced { at: later }));
+        assert_eq!(refused(&reenabled, None, "c0ffee-reenabled", later), None);
         // Disabled: nothing is recognised.
         let disabled = with(|s| s.enabled = false);
         assert_eq!(recognise_refused(Some(&disabled), None, CURRENT, AuthError::InvalidToken, now()), None);

@@ -50,21 +50,35 @@ pub fn deltas(records: &[RequestLogRecord]) -> Vec<(OrgId, HealthDelta)> {
     deltas
 }
 
-/// Folds one write pass into each organization's health and settles its state.
+/// Folds one write pass into each organization's health and settles its state; one
+/// organization's failure does not keep the others' counts from being written.
 pub async fn record_pass(
     store: &Store,
     records: &[RequestLogRecord],
     now: DateTime<Utc>,
-) -> Result<Vec<HealthMove>, StoreError> {
+) -> (Vec<HealthMove>, Vec<(OrgId, StoreError)>) {
     let mut moves = Vec::new();
+    let mut failures = Vec::new();
     for (org, delta) in deltas(records) {
-        let stored = store.record_health(&org, &delta, now).await?;
-        if stored.created {
-            store.enrol_health(&org).await?;
+        match record_org(store, &org, &delta, now).await {
+            Ok(moved) => moves.extend(moved),
+            Err(err) => failures.push((org, err)),
         }
-        moves.extend(settle(store, &org, stored, now, true).await?);
     }
-    Ok(moves)
+    (moves, failures)
+}
+
+async fn record_org(
+    store: &Store,
+    org: &OrgId,
+    delta: &HealthDelta,
+    now: DateTime<Utc>,
+) -> Result<Option<HealthMove>, StoreError> {
+    let stored = store.record_health(org, delta, now).await?;
+    if stored.created {
+        store.enrol_health(org).await?;
+    }
+    settle(store, org, stored, now, true).await
 }
 
 /// The scheduler's visit: every enrolled organization's state as of `now` (quiet and recovery
