@@ -81,6 +81,21 @@ pub const FIRST_EMAIL_RETRY: Duration = Duration::minutes(1);
 /// … up to this.
 pub const LONGEST_EMAIL_RETRY: Duration = Duration::hours(6);
 
+// --- Connector health (docs/ARCHITECTURE.md, "Connector health") ---------------------------
+
+/// The window errors and 429s are judged over.
+pub const HEALTH_WINDOW: Duration = Duration::hours(1);
+/// A connector is quiet after twice its learned cycle, never sooner than this.
+pub const HEALTH_QUIET_FLOOR: Duration = Duration::hours(1);
+/// A gap between two calls at least this long ends a run of the IdP (one sample of its cycle);
+/// shorter gaps are within a run.
+pub const HEALTH_BURST_GAP: Duration = Duration::minutes(10);
+/// How long after a rotation or revoke the IdP may still send the token it retired before the
+/// connector is said to be failing: the time an admin takes to paste the new token into the IdP.
+pub const HEALTH_RETIRED_GRACE: Duration = Duration::minutes(15);
+/// At most one unhealthy-connector email per organization in this long.
+pub const HEALTH_EMAIL_INTERVAL: Duration = Duration::hours(24);
+
 #[cfg(test)]
 mod tests {
     use super::*;

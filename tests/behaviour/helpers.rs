@@ -154,7 +154,11 @@ impl RoundTrips {
             .unwrap()
             .iter()
             .filter(|c| {
-                !c.ends_with("(log)") && !c.ends_with("(rate)") && !c.ends_with("(use)") && !c.ends_with("(walk)")
+                !c.ends_with("(log)")
+                    && !c.ends_with("(rate)")
+                    && !c.ends_with("(use)")
+                    && !c.ends_with("(walk)")
+                    && !c.ends_with("(health)")
             })
             .cloned()
             .collect()
@@ -194,6 +198,11 @@ impl RoundTrips {
         self.calls.lock().unwrap().iter().filter(|c| c.ends_with("(use)")).count()
     }
 
+    /// Connector-health calls since `start` (in the request log's write pass).
+    pub fn health_writes(&self) -> usize {
+        self.calls.lock().unwrap().iter().filter(|c| c.ends_with("(health)")).count()
+    }
+
     pub fn log_writes(&self) -> usize {
         self.calls.lock().unwrap().iter().filter(|c| c.ends_with("(log)")).count()
     }
@@ -221,6 +230,9 @@ impl Intercept for RoundTrips {
         let body = request.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         // One record is a PutItem; records of requests that ended together, one BatchWriteItem.
         let is_log = (operation == "PutItem" || operation == "BatchWriteItem") && body.contains("#LOG\"");
+        // Connector health rides the log's write pass, off the response path (docs/ARCHITECTURE.md,
+        // "Connector health"): counted by `health_writes`.
+        let is_health = body.contains("\"HEALTH\"") || body.contains("\"HEALTHROSTER\"");
         // The fair-use count is sent beside the token check's read (one `tokio::join!` in
         // `store::prefetch`; docs/ARCHITECTURE.md, "Fair use"): nothing waits on it, so it is no
         // round trip of the request's chain. Left out of `sequential` and `calls`, and counted by
@@ -232,13 +244,15 @@ impl Intercept for RoundTrips {
         // A paging position is written before the page is answered (docs/ARCHITECTURE.md, "Paging"):
         // a sequential round trip, counted by `walk_writes` too.
         let is_walk = operation == "PutItem" && body.contains("\"WALK#");
-        if !is_log && !is_rate && !is_use {
+        if !is_log && !is_rate && !is_use && !is_health {
             self.spans.lock().unwrap().push((Instant::now(), None));
             cfg.interceptor_state().store_put(CallStarted(self.spans.lock().unwrap().len() - 1));
             self.requests.lock().unwrap().push((operation.clone(), body));
         }
         let call = if is_log {
             format!("{operation}(log)")
+        } else if is_health {
+            format!("{operation}(health)")
         } else if is_use {
             format!("{operation}(use)")
         } else if is_rate {
@@ -365,6 +379,12 @@ impl Intercept for Faults {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let operation = operation_name(context);
+        // Connector health's writes (beside the request log, after the response) are never a fault's target.
+        let body =
+            context.request().body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        if body.contains("\"HEALTH\"") || body.contains("\"HEALTHROSTER\"") {
+            return Ok(());
+        }
         let mut plan = self.plan.lock().unwrap();
         let Some(armed) = plan.as_mut().filter(|p| Some(p.operation) == operation) else { return Ok(()) };
         if armed.skip > 0 {
@@ -522,12 +542,14 @@ struct CutConnector {
 impl HttpConnector for CutConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let body = request.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
-        let is_log = body.contains("#LOG\"");
+        // Connector health rides the request log's pass: neither counted, cut nor refused.
+        let is_health = body.contains("\"HEALTH\"") || body.contains("\"HEALTHROSTER\"");
+        let is_log = body.contains("#LOG\"") || is_health;
         let operation =
             request.headers().get("x-amz-target").unwrap_or_default().rsplit('.').next().unwrap_or_default().to_owned();
         let (cut, hang) = {
             let mut plan = self.cuts.plan.lock().unwrap();
-            if let Some((refused, times, refusal)) = plan.refusals.as_mut() {
+            if let Some((refused, times, refusal)) = plan.refusals.as_mut().filter(|_| !is_health) {
                 if *refused == operation && *times > 0 {
                     *times -= 1;
                     let response = refusal.response();

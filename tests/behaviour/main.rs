@@ -21,6 +21,8 @@ mod fair_use;
 mod groups_crud;
 mod groups_flows;
 mod groups_scale;
+mod health;
+mod health_browser;
 mod helpers;
 mod infra;
 mod isolation;

@@ -398,6 +398,7 @@
       return box;
     });
     $('banners').replaceChildren(...banners);
+    renderHealth(status);
 
     // The toggle: on when enabled; off and unusable until every requirement is met.
     const toggle = $('scim-toggle');
@@ -476,6 +477,50 @@
   }
 
   // The OAuth client: never its secret (the status has none).
+  // Connector health, computed by the service as the request log is written: what is wrong with
+  // the IdP's connection and what to do (docs/ARCHITECTURE.md, "Connector health").
+  function renderHealth(status) {
+    const health = status.enabled ? status.health : null;
+    if (!health) {
+      $('health-banner').replaceChildren();
+      return;
+    }
+    const level = health.level;
+    // Its own classes: the token banners' selectors (.banner-error …) never match it.
+    const box = el('div', {
+      class: `banner health health-${level}`, role: level === 'error' ? 'alert' : 'status',
+      'data-code': `health-${health.state}`, id: 'health',
+    });
+    const title = health.state === 'healthy' && health.since
+      ? `${health.headline.replace(/\.$/, '')} (since ${utc(health.since)}).` : health.headline;
+    box.append(el('p', { class: 'banner-title', text: title }));
+    if (health.advice) box.append(el('p', { class: 'health-advice', text: health.advice }));
+    if (health.topReasons && health.topReasons.length) {
+      box.append(el('ul', { class: 'health-reasons' },
+        ...health.topReasons.map((r) => el('li', { text: `${r.reason}: ${plural(r.count, 'request')}` }))));
+    }
+    if (health.state !== 'healthy' && health.state !== 'waiting' && health.since) {
+      box.append(el('p', { class: 'muted', text: `Since ${utc(health.since)}. Owners and co-owners are emailed when it starts (at most once a day).` }));
+    }
+    if (health.unknownTokens) {
+      box.append(el('p', { class: 'health-unknown muted',
+        text: `${plural(health.unknownTokens, 'request')} in the last hour came with a token this organization never issued (or none): counted, not acted on.` }));
+    }
+    if (health.logFilter) {
+      box.append(el('button', { type: 'button', class: 'primary', text: 'Show these requests in the log', onclick: () => showFilteredLog(health.logFilter) }));
+    }
+    $('health-banner').replaceChildren(box);
+  }
+
+  // Opens the request log filtered as the health banner says (a class such as 4xx, or a code).
+  function showFilteredLog(filter) {
+    const isClass = /xx$/.test(filter);
+    $('f-status').value = isClass ? filter : 'code';
+    $('f-code').value = isClass ? '' : filter;
+    $('f-code-box').hidden = isClass;
+    selectTab('logs', true);
+  }
+
   function renderOAuth(status) {
     $('oauth-card').hidden = !status.enabled;
     const client = status.oauthClient;

@@ -34,7 +34,9 @@ pub use members::{
 pub use oauth_client::IssuedClientView;
 pub use scim::{connector_url, HistoryPage, HistoryView, IssuedTokenView};
 pub use session::{csrf_matches, csrf_token, Session, SessionToken};
-pub use status::{FailureView, OAuthClientView, PreviousTokenView, RequirementView, ScimStatus, TokenView, Warning};
+pub use status::{
+    FailureView, HealthView, OAuthClientView, PreviousTokenView, RequirementView, ScimStatus, TokenView, Warning,
+};
 pub use throttle::{
     window_start, Counter, ACCOUNT_FAILURES, ACCOUNT_RESET_CONFIRMS, SESSION_FAILURES, SOURCE_FAILURES,
     SOURCE_RESET_CONFIRMS,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::authz::OrgCaller;
 use super::confirm::ConfirmedByPassphrase;
 use super::cursor::Cursor;
-use super::status::{build_status, requirements, OAuthClientView, ScimStatus, Warning};
+use super::status::{build_status, requirements, HealthView, OAuthClientView, ScimStatus, Warning};
 use super::{AdminError, Console, Unmet};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{
@@ -178,15 +178,23 @@ impl Console {
 
     pub async fn scim_status(&self, caller: &OrgCaller, origin: &str) -> Result<ScimStatus, AdminError> {
         caller.require_admin()?;
-        let (org, settings, history, client, families) = tokio::try_join!(
+        let (org, settings, history, client, families, health, budget) = tokio::try_join!(
             self.organization_of(&caller.org),
             async { self.store.scim_settings(&caller.org).await.map_err(AdminError::from) },
             self.latest_history(&caller.org),
             async { self.store.oauth_client(&caller.org).await.map_err(AdminError::from) },
             async { self.store.oauth_families(&caller.org).await.map_err(AdminError::from) },
+            async { self.store.health(&caller.org).await.map_err(AdminError::from) },
+            async { self.store.rate_budget(&caller.org).await.map_err(AdminError::from) },
         )?;
         let url = connector_url(origin, &caller.org);
         let mut status = build_status(&org, settings.as_ref(), true, url, history, self.now);
+        if let Some(live) = settings.as_ref().filter(|s| s.enabled) {
+            let idp = crate::provisioning::health::idp_name(Some(live.idp));
+            let budget = budget.unwrap_or(crate::provisioning::fair_use::DEFAULT_BUDGET);
+            let record = health.as_ref().map(|h| &h.record);
+            status.health = Some(HealthView::new(record, idp, (budget.per_second, budget.burst), self.now));
+        }
         // A client of an earlier grant epoch (before a revoke or disable) no longer works: not shown.
         let live = |c: &OAuthClient| settings.as_ref().is_some_and(|s| s.enabled && s.grant_epoch == c.epoch);
         if let Some(client) = client.filter(live) {

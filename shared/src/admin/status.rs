@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::scim::HistoryView;
+use crate::domain::health::{Health, HealthKind, HealthRecord, RefusedCredential};
 use crate::domain::{
     IdentityProvider, OAuthClient, Organization, Plan, RefreshFailure, ScimRequirement, ScimSettings, TokenState,
     TokenWindow,
@@ -110,6 +111,88 @@ pub struct ScimStatus {
     pub history: Vec<HistoryView>,
     /// The OAuth client for SCIM, if one was created.
     pub oauth_client: Option<OAuthClientView>,
+    /// The connector's health (docs/ARCHITECTURE.md, "Connector health"); None while SCIM is off.
+    pub health: Option<HealthView>,
+}
+
+/// The connector's health as the SCIM page shows it, evaluated at the status's instant from the
+/// counters the request log keeps. Never holds a credential.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthView {
+    /// `waiting`, `healthy`, `failing_credentials`, `errors`, `quiet` or `throttled`.
+    pub state: &'static str,
+    /// Since when the stored state has held (None before the first change is stored).
+    pub since: Option<DateTime<Utc>>,
+    /// `ok`, `warning` (quiet, throttled) or `error` (failing credentials, errors): the banner's level.
+    pub level: &'static str,
+    pub headline: String,
+    /// What to do (empty when healthy).
+    pub advice: String,
+    /// The refused credential, for failing credentials: `replaced`, `revoked`, `expired`,
+    /// `grant_ended` or `access_token_expired`.
+    pub credential: Option<&'static str>,
+    /// The request log's `status` filter that lists the requests at fault.
+    pub log_filter: Option<&'static str>,
+    /// The most frequent failure reasons in the last hour, for errors ("409 uniqueness").
+    pub top_reasons: Vec<ReasonView>,
+    /// Requests with unknown tokens (or none) in the last hour: anyone can send them, so they are
+    /// only counted.
+    pub unknown_tokens: u64,
+    pub last_call_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReasonView {
+    pub reason: String,
+    pub count: u64,
+}
+
+impl HealthView {
+    /// `record`: the health item (None before the IdP's first request); `idp`: as people write it;
+    /// `budget`: the organization's fair-use budget (per second, burst).
+    pub fn new(record: Option<&HealthRecord>, idp: &str, budget: (u32, u32), now: DateTime<Utc>) -> Self {
+        let empty = HealthRecord::default();
+        let record = record.unwrap_or(&empty);
+        let health = record.evaluate(now);
+        let kind = health.kind();
+        let level = match kind {
+            HealthKind::Waiting | HealthKind::Healthy => "ok",
+            HealthKind::Quiet | HealthKind::Throttled => "warning",
+            HealthKind::FailingCredentials | HealthKind::Errors => "error",
+        };
+        let credential = match &health {
+            Health::FailingCredentials { credential, .. } => Some(match credential {
+                RefusedCredential::Replaced { .. } => "replaced",
+                RefusedCredential::Revoked { .. } => "revoked",
+                RefusedCredential::Expired { .. } => "expired",
+                RefusedCredential::GrantEnded => "grant_ended",
+                RefusedCredential::AccessTokenExpired => "access_token_expired",
+            }),
+            _ => None,
+        };
+        let top_reasons = match &health {
+            Health::Errors { top_reasons, .. } => {
+                top_reasons.iter().map(|(reason, count)| ReasonView { reason: reason.clone(), count: *count }).collect()
+            }
+            _ => Vec::new(),
+        };
+        Self {
+            state: kind.as_str(),
+            // The stored state's time while it is the one shown; a state not yet stored starts now.
+            since: if record.state == Some(kind) { record.since } else { Some(now).filter(|_| record.state.is_some()) },
+            level,
+            headline: health.headline(idp),
+            advice: health.advice(idp, budget),
+            credential,
+            log_filter: health.log_filter(),
+            top_reasons,
+            unknown_tokens: record.unknown_tokens(now),
+            last_call_at: record.last_call_at,
+            last_success_at: record.last_success_at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -316,6 +399,7 @@ pub fn build_status(
         unmet,
         history,
         oauth_client: None,
+        health: None,
     }
 }
 

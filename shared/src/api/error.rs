@@ -82,6 +82,7 @@ fn wire_name(record: Record) -> &'static str {
         Record::Notice => "notice",
         Record::OAuthClient => "OAuth client",
         Record::GrantFamily | Record::Grant => "OAuth grant",
+        Record::Health => "connector health",
     }
 }
 

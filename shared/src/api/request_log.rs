@@ -101,6 +101,7 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
             detail: error.map(|e| redactor.text(&e.detail).clipped(1024)),
             tolerances: note.tolerances,
             authenticated: note.authenticated,
+            refused: note.refused,
         };
         if note.authenticated {
             app.logs.submit(record);

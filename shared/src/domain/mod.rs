@@ -1,6 +1,7 @@
 //! The Insomnia side of provisioning: organizations, members and accounts, teams and their
 //! memberships, SCIM settings. Entities and their rules; no storage (that is `store/`).
 mod email;
+pub mod health;
 mod ids;
 mod lookup;
 mod member;
@@ -24,7 +25,10 @@ pub use reconciliation::{
     IdentityKey, ManualMember, ManualSummary, MemberTally, Mismatch, MismatchKind, MismatchSummary, Reconciliation,
     ReconciliationBuilder, RECONCILIATION_LISTED,
 };
-pub use scim_settings::{AutoRefresh, PreviousToken, RefreshFailure, ScimSettings, TokenHash, TokenState, TokenWindow};
+pub use scim_settings::{
+    AutoRefresh, PreviousToken, RefreshFailure, RetiredToken, Retirement, ScimSettings, TokenHash, TokenState,
+    TokenWindow, RETIRED_TOKENS,
+};
 pub use team::{MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
 
 /// The version a conditional write stores after reading `version`: every versioned record (SCIM

@@ -28,6 +28,10 @@ pub enum OutboxKind {
     LastAdminKept { member_email: EmailAddress, refused: LastAdminChange },
     /// A credential of the OAuth connection expires soon (`days_left` 0: it has expired).
     OauthExpiring { credential: OAuthCredential, days_left: u32, expires_at: DateTime<Utc> },
+    /// The SCIM connector became unhealthy (docs/ARCHITECTURE.md, "Connector health"): `state` as
+    /// `HealthKind::as_str`, what happened and what to do, in the words the SCIM page uses (our
+    /// own text: it holds no credential).
+    ConnectorHealth { state: String, headline: String, advice: String },
 }
 
 /// What the IdP was refused on the last active Owner or Co-Owner.
@@ -66,6 +70,7 @@ impl OutboxKind {
             Self::TokenExpired => "token_expired",
             Self::OauthExpiring { .. } => "oauth_expiring",
             Self::LastAdminKept { .. } => "last_admin_kept",
+            Self::ConnectorHealth { .. } => "connector_health",
         }
     }
 }
@@ -141,6 +146,20 @@ impl OutboxItem {
         now: DateTime<Utc>,
     ) -> Self {
         let kind = OutboxKind::LastAdminKept { member_email: member_email.clone(), refused };
+        Self::new(kind, recipients, org, org_name, now)
+    }
+
+    /// The connector became unhealthy: to owners and co-owners, due at once.
+    pub fn connector_health(
+        recipients: Vec<EmailAddress>,
+        org: &OrgId,
+        org_name: &str,
+        state: &str,
+        headline: String,
+        advice: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let kind = OutboxKind::ConnectorHealth { state: state.to_owned(), headline, advice };
         Self::new(kind, recipients, org, org_name, now)
     }
 

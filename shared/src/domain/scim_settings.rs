@@ -186,6 +186,43 @@ pub struct ScimSettings {
     /// Stored only when an owner turned it off (settings written before it existed read as on).
     #[serde(default, skip_serializing_if = "AutoRefresh::is_on")]
     pub auto_refresh: AutoRefresh,
+    /// The keyed hashes of the latest static tokens taken out of service (never the tokens), with
+    /// when and why, newest first, at most `RETIRED_TOKENS`: written by the rotation or revoke that
+    /// retires them, so connector health can tell an IdP still sending one of them from a stranger
+    /// (docs/ARCHITECTURE.md, "Connector health").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_tokens: Vec<RetiredToken>,
+}
+
+/// Retired static tokens remembered per organization.
+pub const RETIRED_TOKENS: usize = 5;
+
+/// Why a static token was taken out of service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retirement {
+    /// A rotation replaced it (it may still work during the rotation's overlap).
+    Replaced,
+    /// A revoke ended it.
+    Revoked,
+}
+
+/// A static token taken out of service, by its keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredToken {
+    pub hash: TokenHash,
+    pub at: DateTime<Utc>,
+    pub why: Retirement,
+}
+
+/// `retired` (newest first) with `hashes` retired at `at` for `why` in front, each hash once (the
+/// newest reason wins), bounded.
+fn retire(retired: &[RetiredToken], hashes: &[&TokenHash], at: DateTime<Utc>, why: Retirement) -> Vec<RetiredToken> {
+    let mut list: Vec<RetiredToken> =
+        hashes.iter().map(|hash| RetiredToken { hash: (*hash).clone(), at, why }).collect();
+    list.extend(retired.iter().filter(|r| !hashes.contains(&&r.hash)).cloned());
+    list.truncate(RETIRED_TOKENS);
+    list
 }
 
 /// The static token a rotation replaced, valid until `valid_until`.
@@ -257,6 +294,11 @@ impl ScimSettings {
         token_hash: TokenHash,
         now: DateTime<Utc>,
     ) -> Self {
+        // A token of before the disable is still one this organization issued.
+        let retired_tokens = previous.map_or_else(Vec::new, |p| {
+            let hashes: Vec<&TokenHash> = p.token_hash.iter().filter(|h| **h != token_hash).collect();
+            retire(&p.retired_tokens, &hashes, now, Retirement::Replaced)
+        });
         Self {
             enabled: true,
             idp,
@@ -274,6 +316,7 @@ impl ScimSettings {
             grant_epoch: previous.map_or(0, |p| p.grant_epoch + 1),
             // An owner's choice outlives a re-enable.
             auto_refresh: previous.map_or(AutoRefresh::On, |p| p.auto_refresh),
+            retired_tokens,
         }
     }
 
@@ -311,7 +354,10 @@ impl ScimSettings {
         kept: Option<PreviousToken>,
         now: DateTime<Utc>,
     ) -> Self {
+        let replaced: Vec<&TokenHash> =
+            self.token_hash.iter().chain(self.previous_token.as_ref().map(|p| &p.hash)).collect();
         Self {
+            retired_tokens: retire(&self.retired_tokens, &replaced, now, Retirement::Replaced),
             token_hash: Some(token_hash),
             token_window: window,
             token_created_at: now,
@@ -330,7 +376,10 @@ impl ScimSettings {
     /// Every credential revoked at `now`: no static token (the current nor the previous) and a new
     /// grant epoch (every OAuth grant ends). SCIM stays enabled until a new token is generated.
     pub fn revoked(&self, now: DateTime<Utc>) -> Self {
+        let ended: Vec<&TokenHash> =
+            self.token_hash.iter().chain(self.previous_token.as_ref().map(|p| &p.hash)).collect();
         Self {
+            retired_tokens: retire(&self.retired_tokens, &ended, now, Retirement::Revoked),
             token_hash: None,
             previous_token: None,
             revoked_at: Some(now),

@@ -33,6 +33,9 @@ pub struct LogNote {
     /// rate only (`RequestLogWriter::submit_unauthenticated`).
     pub authenticated: bool,
     pub tolerances: Vec<String>,
+    /// Set when the token was refused and is one this organization issued (replaced, revoked,
+    /// expired, an ended OAuth grant): connector health counts it apart from unknown tokens.
+    pub refused: Option<crate::domain::health::RefusedCredential>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -110,11 +113,57 @@ impl WriterInner {
                     return;
                 }
             };
-            if let Err(err) = self.store.put_request_logs(&batch).await {
+            // Connector health rides the same pass, concurrently: no round trip after the log's.
+            let (written, _) = tokio::join!(self.store.put_request_logs(&batch), self.health(&batch));
+            if let Err(err) = written {
                 for record in &batch {
                     tracing::warn!(error = %crate::telemetry::Chain(&err), org = %record.org, request_id = %record.request_id, "request log write failed");
                 }
             }
+        }
+    }
+}
+
+impl WriterInner {
+    /// Folds a pass's records into their organizations' connector health (docs/ARCHITECTURE.md,
+    /// "Connector health"), as of the newest record.
+    async fn health(&self, records: &[RequestLogRecord]) {
+        let Some(now) = records.iter().map(|r| r.at).max() else { return };
+        let (_, failures) = crate::provisioning::health::record_pass(&self.store, records, now).await;
+        for (org, err) in failures {
+            tracing::warn!(error = %crate::telemetry::Chain(&err), org = %org, "connector health update failed");
+        }
+    }
+
+    /// Writes an unauthenticated request's record while its organization's and its source's
+    /// counters allow (see `submit_unauthenticated`).
+    async fn log_bounded(&self, record: RequestLogRecord, source: String) {
+        let now = record.at.timestamp();
+        let start = now.div_euclid(UNAUTHENTICATED_WINDOW_SECS) * UNAUTHENTICATED_WINDOW_SECS;
+        let (Some(start), Some(end)) = (
+            chrono::DateTime::from_timestamp(start, 0),
+            chrono::DateTime::from_timestamp(start + UNAUTHENTICATED_WINDOW_SECS, 0),
+        ) else {
+            return;
+        };
+        // The source first: what one source sends past its own limit spends none of the
+        // organization's.
+        let counters = [
+            (format!("UNAUTHLOG#SOURCE#{source}"), UNAUTHENTICATED_PER_SOURCE),
+            (format!("UNAUTHLOG#ORG#{}", record.org), UNAUTHENTICATED_PER_ORG),
+        ];
+        for (scope, limit) in counters {
+            match self.store.count_attempt(&scope, start, end).await {
+                Ok(count) if count <= limit => {}
+                Ok(_) => return,
+                Err(err) => {
+                    tracing::warn!(error = %crate::telemetry::Chain(&err), "counting an unauthenticated request failed; not logged");
+                    return;
+                }
+            }
+        }
+        if let Err(err) = self.store.put_request_log(&record).await {
+            tracing::warn!(error = %crate::telemetry::Chain(&err), org = %record.org, request_id = %record.request_id, "request log write failed");
         }
     }
 }
@@ -158,33 +207,10 @@ impl RequestLogWriter {
     pub fn submit_unauthenticated(&self, record: RequestLogRecord, source: String) {
         let inner = self.inner.clone();
         self.track(tokio::spawn(async move {
-            let now = record.at.timestamp();
-            let start = now.div_euclid(UNAUTHENTICATED_WINDOW_SECS) * UNAUTHENTICATED_WINDOW_SECS;
-            let (Some(start), Some(end)) = (
-                chrono::DateTime::from_timestamp(start, 0),
-                chrono::DateTime::from_timestamp(start + UNAUTHENTICATED_WINDOW_SECS, 0),
-            ) else {
-                return;
-            };
-            // The source first: what one source sends past its own limit spends none of the
-            // organization's.
-            let counters = [
-                (format!("UNAUTHLOG#SOURCE#{source}"), UNAUTHENTICATED_PER_SOURCE),
-                (format!("UNAUTHLOG#ORG#{}", record.org), UNAUTHENTICATED_PER_ORG),
-            ];
-            for (scope, limit) in counters {
-                match inner.store.count_attempt(&scope, start, end).await {
-                    Ok(count) if count <= limit => {}
-                    Ok(_) => return,
-                    Err(err) => {
-                        tracing::warn!(error = %crate::telemetry::Chain(&err), "counting an unauthenticated request failed; not logged");
-                        return;
-                    }
-                }
-            }
-            if let Err(err) = inner.store.put_request_log(&record).await {
-                tracing::warn!(error = %crate::telemetry::Chain(&err), org = %record.org, request_id = %record.request_id, "request log write failed");
-            }
+            // Health counts every such request, whatever the log's bound (a refused credential of
+            // the organization's own must not go unseen); alongside the bounded log write.
+            let counted = [record.clone()];
+            tokio::join!(inner.health(&counted), inner.log_bounded(record, source));
         }));
     }
 

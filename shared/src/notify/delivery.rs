@@ -256,7 +256,7 @@ async fn claim(
     let expires_at = now + lifetimes::INITIAL_CREDENTIAL;
     Ok(match store.claim_welcome(item, retry_at, account_email, &hash, expires_at).await? {
         WelcomeClaim::Claimed(claimed) => {
-            Claim::Claimed(Box::new(claimed), Some(Welcome { account: account_email.clone(), credential }))
+            Claim::Claimed(claimed, Some(Welcome { account: account_email.clone(), credential }))
         }
         WelcomeClaim::ClaimedElsewhere => Claim::Elsewhere,
         WelcomeClaim::NotPending => Claim::NotNeeded,
@@ -288,6 +288,10 @@ async fn attempt(
         }
         (OutboxKind::OauthExpiring { credential, days_left, expires_at }, _) => {
             oauth_expiring_message(&item.org_name, *credential, *days_left, *expires_at)
+                .addressed_to(item.recipients.clone())
+        }
+        (OutboxKind::ConnectorHealth { headline, advice, .. }, _) => {
+            super::templates::connector_health_message(&item.org_name, headline, advice)
                 .addressed_to(item.recipients.clone())
         }
     };

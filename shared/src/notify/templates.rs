@@ -221,6 +221,29 @@ You get this email because you are an owner or co-owner of {org_name}.
     }
 }
 
+/// To owners and co-owners: the SCIM connector became unhealthy (at most one a day).
+pub fn connector_health_message(org_name: &str, headline: &str, advice: &str) -> MessageText {
+    MessageText {
+        subject: format!("SCIM provisioning for {org_name} needs attention"),
+        text_body: format!(
+            "Hello,
+
+{headline}
+
+What to do: {advice}
+
+The SCIM page in Insomnia (Enterprise Controls > SCIM) shows the connector's health and the request
+log. Until this is fixed, changes you make in your identity provider may not reach Insomnia.
+
+You get this email because you are an owner or co-owner of {org_name}. Insomnia sends at most one
+such email a day; the page shows when the connector recovers.
+
+{SIGNATURE}
+"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
 use crate::auth::{AuthError, Credential};
-use crate::domain::{AccessGrant, ScimSettings, TokenHash};
+use crate::domain::health::RefusedCredential;
+use crate::domain::{AccessGrant, Retirement, ScimSettings, TokenHash};
 
 /// The credential the presented token is, or why it is refused (every refusal answers 401).
 pub type Decision = Result<Credential, AuthError>;
@@ -43,6 +44,41 @@ pub fn decide(
         return Ok(Credential::Access(grant.client_id.clone()));
     }
     Err(AuthError::InvalidToken)
+}
+
+/// Which credential this organization issued a refused token is, if any (docs/ARCHITECTURE.md,
+/// "Connector health"): the current token expired, the previous one past its overlap, one of the
+/// retired tokens (by keyed hash), an OAuth access token of an ended grant or past its hour. A
+/// token it never issued (or none) is `None`: anyone can send those. Called only once `decide`
+/// refused; reads nothing more.
+pub fn recognise_refused(
+    settings: Option<&ScimSettings>,
+    grant: Option<&AccessGrant>,
+    presented_hash: &str,
+    refusal: AuthError,
+    now: DateTime<Utc>,
+) -> Option<RefusedCredential> {
+    let settings = settings.filter(|s| s.enabled)?;
+    let same = |hash: &TokenHash| -> bool { presented_hash.as_bytes().ct_eq(hash.as_str().as_bytes()).into() };
+    match refusal {
+        AuthError::ExpiredToken => return settings.token_expires_at.map(|at| RefusedCredential::Expired { at }),
+        AuthError::ExpiredAccessToken => return Some(RefusedCredential::AccessTokenExpired),
+        _ => {}
+    }
+    if let Some(retired) = settings.retired_tokens.iter().find(|r| same(&r.hash)) {
+        return Some(match retired.why {
+            Retirement::Replaced => RefusedCredential::Replaced { at: retired.at },
+            Retirement::Revoked => RefusedCredential::Revoked { at: retired.at },
+        });
+    }
+    // Settings written before retired tokens were kept: the previous token past its overlap.
+    if settings.previous_token.as_ref().is_some_and(|p| same(&p.hash) && !p.is_valid(now)) {
+        return Some(RefusedCredential::Replaced { at: settings.token_created_at });
+    }
+    if grant.is_some_and(|g| g.epoch != settings.grant_epoch) {
+        return Some(RefusedCredential::GrantEnded);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -85,6 +121,7 @@ mod tests {
             revoked_at: None,
             grant_epoch: 2,
             auto_refresh: crate::domain::AutoRefresh::On,
+            retired_tokens: Vec::new(),
         }
     }
 
@@ -186,6 +223,64 @@ mod tests {
         assert_eq!(decide(Some(&s), Some(&grant(1)), ACCESS, now()), Err(AuthError::InvalidToken));
         assert_eq!(decide(Some(&s), Some(&grant(3)), ACCESS, now()), Err(AuthError::InvalidToken));
         assert_eq!(decide(Some(&s), Some(&grant(1)), ACCESS, expires), Err(AuthError::InvalidToken));
+    }
+
+    fn refused(
+        s: &ScimSettings,
+        grant: Option<&AccessGrant>,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> Option<RefusedCredential> {
+        let refusal = decide(Some(s), grant, hash, at).err()?;
+        recognise_refused(Some(s), grant, hash, refusal, at)
+    }
+
+    #[test]
+    fn a_refused_credential_of_the_organization_is_recognised_and_a_stranger_is_not() {
+        let s = settings();
+        assert_eq!(refused(&s, None, CURRENT, now()), None, "accepted: nothing refused");
+        assert_eq!(refused(&s, None, WRONG, now()), None);
+        let expiry = now() + Duration::days(29);
+        assert_eq!(refused(&s, None, CURRENT, expiry), Some(RefusedCredential::Expired { at: expiry }));
+        // The previous token past its overlap: replaced when the current one was made.
+        let end = now() + Duration::hours(2);
+        assert_eq!(
+            refused(&s, None, PREVIOUS, end),
+            Some(RefusedCredential::Replaced { at: now() - Duration::days(1) })
+        );
+        // A rotation retires both static tokens; a revoke after it says revoked.
+        let rotated = s.rotated(TokenHash::of_key("c0ffee-newer".into()), TokenWindow::Days30, None, now());
+        assert_eq!(refused(&rotated, None, CURRENT, now()), Some(RefusedCredential::Replaced { at: now() }));
+        assert_eq!(refused(&rotated, None, PREVIOUS, now()), Some(RefusedCredential::Replaced { at: now() }));
+        let later = now() + Duration::hours(1);
+        let revoked = rotated.revoked(later);
+        assert_eq!(refused(&revoked, None, "c0ffee-newer", later), Some(RefusedCredential::Revoked { at: later }));
+        assert_eq!(refused(&revoked, None, CURRENT, later), Some(RefusedCredential::Replaced { at: now() }));
+        assert_eq!(refused(&revoked, None, WRONG, later), None);
+        // The list is bounded: the oldest retired tokens are forgotten.
+        let mut many = s.clone();
+        for i in 0..crate::domain::RETIRED_TOKENS + 2 {
+            many = many.rotated(TokenHash::of_key(format!("c0ffee-{i}")), TokenWindow::Days30, None, now());
+        }
+        assert_eq!(many.retired_tokens.len(), crate::domain::RETIRED_TOKENS);
+        assert_eq!(refused(&many, None, CURRENT, now()), None);
+        // Grants: of an ended epoch, or past their hour.
+        assert_eq!(refused(&s, Some(&grant(1)), ACCESS, now()), Some(RefusedCredential::GrantEnded));
+        let expires = now() + Duration::hours(1);
+        assert_eq!(refused(&s, Some(&grant(2)), ACCESS, expires), Some(RefusedCredential::AccessTokenExpired));
+        // Re-enabled after a disable: the token of before is a replaced one.
+        let reenabled = ScimSettings::enabled(
+            Some(&s.disabled()),
+            IdentityProvider::Azure,
+            TokenWindow::Days30,
+            TokenHash::of_key("c0ffee-reenabled".into()),
+            later,
+        );
+        assert_eq!(refused(&reenabled, None, CURRENT, later), Some(RefusedCredential::Replaced { at: later }));
+        assert_eq!(refused(&reenabled, None, "c0ffee-reenabled", later), None);
+        // Disabled: nothing is recognised.
+        let disabled = with(|s| s.enabled = false);
+        assert_eq!(recognise_refused(Some(&disabled), None, CURRENT, AuthError::InvalidToken, now()), None);
     }
 
     #[test]

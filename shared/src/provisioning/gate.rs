@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
-use super::decision::{decide, Decision};
+use super::decision::{decide, recognise_refused, Decision};
 use super::fair_use::{self, FairUseMemory};
 use super::last_use::LastUseMemory;
 use super::{Provisioning, ProvisioningError};
@@ -87,6 +87,12 @@ impl Provisioning<'_> {
         let decision =
             decide(settings.as_ref(), found.access_grant.as_ref(), &self.token_key.presented_hash(token), now);
         self.remember(caller, settings.as_ref(), &counting, found.rate_budget, &decision, now);
+        if let Err(refusal) = decision {
+            // Connector health tells the organization's own credentials from strangers'.
+            let hash = self.token_key.presented_hash(token);
+            let refused = recognise_refused(settings.as_ref(), found.access_grant.as_ref(), &hash, refusal, now);
+            caller.log.update(|note| note.refused = refused);
+        }
         decision?;
         caller.log.update(|note| note.authenticated = true);
         // Judged only once the token is valid: a wrong token never learns or spends the budget.

@@ -8,13 +8,14 @@ mod deletes;
 mod error;
 pub mod fair_use;
 mod gate;
+pub mod health;
 mod last_use;
 mod retry;
 mod teams;
 mod user_lists;
 mod users;
 
-pub use decision::{decide, Decision};
+pub use decision::{decide, recognise_refused, Decision};
 pub use deletes::{delete_team, delete_user};
 pub use error::ProvisioningError;
 pub use gate::{Caller, Gate};

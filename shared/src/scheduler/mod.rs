@@ -127,6 +127,7 @@ impl TokenScheduler {
             }
         }
         self.notify_oauth_expiry(now, &mut summary).await;
+        self.settle_health(now, &mut summary).await;
         self.deliver_outbox(now, &mut summary).await;
         self.sweep_unfinished_writes(now, &mut summary).await;
         summary.log();
@@ -137,8 +138,35 @@ impl TokenScheduler {
     pub async fn sweep_as_of(&self, now: DateTime<Utc>) -> RunSummary {
         let mut summary = RunSummary::new(now);
         self.sweep_unfinished_writes(now, &mut summary).await;
+        // Quiet connectors and recovery by time have no request to notice them: every sweep looks.
+        self.settle_health(now, &mut summary).await;
+        // Health emails (queued by this round or by the request log) go out within a sweep.
+        match self.store.due_emails(now, 1).await {
+            Ok(due) if !due.is_empty() => self.deliver_outbox(now, &mut summary).await,
+            Ok(_) => {}
+            Err(err) => {
+                summary.fail(None, format!("reading the email outbox failed: {}", crate::telemetry::Chain(&err)))
+            }
+        }
         summary.log();
         summary
+    }
+
+    /// Settles every organization's connector health as of `now` (docs/ARCHITECTURE.md,
+    /// "Connector health"): a change of state is stored, and its email queued, once.
+    async fn settle_health(&self, now: DateTime<Utc>, summary: &mut RunSummary) {
+        match crate::provisioning::health::settle_all(&self.store, now).await {
+            Ok(round) => {
+                summary.health_changes += u32::try_from(round.moves.len()).unwrap_or(u32::MAX);
+                summary.health_emails_queued +=
+                    u32::try_from(round.moves.iter().filter(|m| m.emailed).count()).unwrap_or(u32::MAX);
+                for (org, err) in round.failures {
+                    summary.fail(Some(org.to_string()), format!("connector health: {}", crate::telemetry::Chain(&err)));
+                }
+            }
+            Err(err) => summary
+                .fail(None, format!("reading the connector health roster failed: {}", crate::telemetry::Chain(&err))),
+        }
     }
 
     /// Completes (or, for a create nobody took over, undoes) every multi-step write that started

@@ -75,6 +75,10 @@ pub struct RunSummary {
     pub emails_failed: u32,
     /// Writes cut off part way that the sweep completed (or undid, for a create nobody retried).
     pub writes_completed: u32,
+    /// Connector health states changed by this run (docs/ARCHITECTURE.md, "Connector health").
+    pub health_changes: u32,
+    /// Of which owners were emailed.
+    pub health_emails_queued: u32,
     pub failures: Vec<RunFailure>,
 }
 
@@ -92,6 +96,8 @@ impl RunSummary {
             emails_retried: 0,
             emails_failed: 0,
             writes_completed: 0,
+            health_changes: 0,
+            health_emails_queued: 0,
             failures: Vec::new(),
         }
     }

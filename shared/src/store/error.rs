@@ -62,6 +62,8 @@ pub enum Record {
     OAuthClient,
     GrantFamily,
     Grant,
+    /// An organization's connector health (its state moved meanwhile).
+    Health,
 }
 
 impl std::fmt::Display for Record {
@@ -77,6 +79,7 @@ impl std::fmt::Display for Record {
             Self::OAuthClient => "OAuth client",
             Self::GrantFamily => "grant family",
             Self::Grant => "grant",
+            Self::Health => "connector health",
         })
     }
 }

@@ -10,6 +10,11 @@ pub const ACCOUNT_SK: &str = "ACCOUNT";
 pub const FAIR_USE_SK: &str = "FAIRUSE";
 /// The organization's last reconciliation summary (docs/ARCHITECTURE.md, "Reconciliation").
 pub const RECONCILIATION_SK: &str = "RECONCILIATION";
+/// An organization's connector health counters and state (docs/ARCHITECTURE.md, "Connector health").
+pub const HEALTH_SK: &str = "HEALTH";
+/// The partition listing every organization with a health item (sort key: the organization), for
+/// the scheduler's rounds; written once per organization.
+pub const HEALTH_ROSTER_PK: &str = "HEALTHROSTER";
 /// GSI1 partition of owner and co-owner member items (a sparse index of an organization's admins).
 pub fn admins_gsi_pk(org: &OrgId) -> String {
     format!("ORG#{org}#ADMINS")

@@ -5,6 +5,7 @@ mod dynamo;
 mod error;
 #[cfg(feature = "fixtures")]
 mod fixtures;
+mod health;
 pub mod keys;
 mod members;
 mod oauth;
@@ -30,6 +31,7 @@ pub use crate::domain::{
 };
 pub use admin_history::{GuardedAction, PageError, RequestLogFilter, ScimHistoryAction, ScimHistoryEntry};
 pub use error::{BoxError, CodecError, Conflict, Missing, Record, StoreError};
+pub use health::StoredHealth;
 pub use members::{MemberConflict, MemberState, MemberWriteError, MemberWriteExtras, NewMember};
 pub use oauth::{Claim, OAuthRead};
 pub use organizations::LicenseCounts;

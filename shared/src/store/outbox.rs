@@ -82,7 +82,7 @@ struct OutboxRecord {
 #[derive(Debug)]
 pub enum WelcomeClaim {
     /// Claimed, with the account's new initial credential set: send it.
-    Claimed(OutboxItem),
+    Claimed(Box<OutboxItem>),
     /// Another delivery claimed it first.
     ClaimedElsewhere,
     /// The account waits for no welcome (delivered already, a passphrase chosen, or no account):
@@ -369,7 +369,7 @@ impl Store {
             (initial_credential_update(account, hash, expires_at).action()?, WelcomeClaimConflict::NotPending),
         ];
         Ok(match self.transact_labelled(actions).await? {
-            Ok(()) => WelcomeClaim::Claimed(claimed),
+            Ok(()) => WelcomeClaim::Claimed(Box::new(claimed)),
             Err(WelcomeClaimConflict::Elsewhere) => WelcomeClaim::ClaimedElsewhere,
             Err(WelcomeClaimConflict::NotPending) => WelcomeClaim::NotPending,
         })

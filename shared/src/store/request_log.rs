@@ -34,6 +34,10 @@ pub struct RequestLogRecord {
     /// bounded rate). A record written before this was recorded reads as false.
     #[serde(default)]
     pub authenticated: bool,
+    /// The organization's own credential the request was refused for (never the credential):
+    /// the log row and connector health say which (docs/ARCHITECTURE.md, "Connector health").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<crate::domain::health::RefusedCredential>,
 }
 
 #[derive(Serialize, Deserialize)]
