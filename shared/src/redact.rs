@@ -118,6 +118,123 @@ impl Redactor {
     }
 }
 
+/// Most of a body kept in a request-log item (docs/ARCHITECTURE.md, "Request log"): well within
+/// DynamoDB's 400 KB item limit with both bodies and the rest of the record.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A request or response body with every secret masked, then cut to [`MAX_BODY_BYTES`] (the cut
+/// marked). Made only by [`Redactor::body`] (or by reading a stored one, masked again), so a log
+/// item holding one holds no password or token the body carried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MaskedBody {
+    text: String,
+    /// The body's size as received or sent, in bytes.
+    bytes: usize,
+    /// Whether `text` was cut (it then ends with a marker saying so).
+    truncated: bool,
+}
+
+#[derive(Deserialize)]
+struct StoredBody {
+    text: String,
+    bytes: usize,
+    truncated: bool,
+}
+
+impl<'de> Deserialize<'de> for MaskedBody {
+    /// Masked again as it is read, like [`Redacted`].
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        StoredBody::deserialize(deserializer)
+            .map(|b| Self { text: redact(&b.text), bytes: b.bytes, truncated: b.truncated })
+    }
+}
+
+impl MaskedBody {
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+}
+
+/// Whether an attribute or parameter name says its value is a secret (`password`, `PASSWORD`,
+/// `urn:…:User:password`, `client_secret`, `access_token`…).
+pub fn is_secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_NAMES.iter().any(|s| lower.contains(s))
+}
+
+/// Text that says what was not kept of a body that could not be read as JSON but names a secret:
+/// without the JSON structure, its values cannot be told apart, so none is kept.
+const UNREADABLE_WITH_SECRET: &str = "[not kept: not valid JSON, and it names a secret attribute]";
+
+impl Redactor {
+    /// A body as the request log keeps it: JSON with the value of every secret-named attribute
+    /// (any spelling, any depth, and PATCH operations whose `path` names one) masked and every
+    /// string masked as free text; other text masked as free text; then cut to
+    /// [`MAX_BODY_BYTES`]. `complete` is false when the body was not all seen.
+    pub fn body(&self, raw: &[u8], total_bytes: usize, complete: bool) -> MaskedBody {
+        if !complete {
+            return MaskedBody { text: format!("[not kept: {total_bytes} bytes or more]"), bytes: total_bytes, truncated: true };
+        }
+        let text = match (serde_json::from_slice::<serde_json::Value>(raw), std::str::from_utf8(raw)) {
+            (Ok(value), _) => self.json(value).to_string(),
+            (Err(_), Ok(text)) if is_secret_name(text) => UNREADABLE_WITH_SECRET.to_owned(),
+            (Err(_), Ok(text)) => self.text(text).into_string(),
+            (Err(_), Err(_)) => format!("[{total_bytes} bytes, not text]"),
+        };
+        cut_body(text, total_bytes)
+    }
+
+    /// A JSON value with secrets masked (see [`Redactor::body`]).
+    pub fn json(&self, value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => Value::String(self.text(&text).into_string()),
+            Value::Array(items) => Value::Array(items.into_iter().map(|v| self.json(v)).collect()),
+            Value::Object(map) => {
+                // A PATCH operation on a secret attribute: its `value` is the secret.
+                let secret_path = map.iter().any(|(k, v)| {
+                    k.eq_ignore_ascii_case("path") && v.as_str().is_some_and(is_secret_name)
+                });
+                Value::Object(
+                    map.into_iter()
+                        .map(|(key, value)| {
+                            let masked = if is_secret_name(&key) || (secret_path && key.eq_ignore_ascii_case("value")) {
+                                Value::String(MASK.to_owned())
+                            } else {
+                                self.json(value)
+                            };
+                            (self.text(&key).into_string(), masked)
+                        })
+                        .collect(),
+                )
+            }
+            other => other,
+        }
+    }
+}
+
+/// Cuts masked text to [`MAX_BODY_BYTES`] on a character boundary and marks the cut.
+fn cut_body(text: String, total_bytes: usize) -> MaskedBody {
+    if text.len() <= MAX_BODY_BYTES {
+        return MaskedBody { text, bytes: total_bytes, truncated: false };
+    }
+    let mut end = MAX_BODY_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let kept = text.get(..end).unwrap_or_default();
+    let text = format!("{kept}… [truncated: the body was {total_bytes} bytes; the first 16 KB are kept]");
+    MaskedBody { text, bytes: total_bytes, truncated: true }
+}
+
 /// A query string with the values of secret-named parameters masked, then `redact`ed.
 fn redact_query(query: &str) -> String {
     let masked: Vec<String> = query

@@ -28,7 +28,9 @@ pub use confirm::ConfirmedByPassphrase;
 pub use cursor::Cursor;
 pub use error::{AdminError, Unmet};
 pub use logs::{parse_limit, LogPage, LogQuery, LogView};
-pub use members::{LicenseView, MemberView, MembersPage, TeamRef, DEFAULT_MEMBERS_PAGE, MAX_MEMBERS_PAGE};
+pub use members::{
+    LicenseView, MemberView, MembersPage, TeamRef, TimelinePage, TimelineView, DEFAULT_MEMBERS_PAGE, MAX_MEMBERS_PAGE,
+};
 pub use oauth_client::IssuedClientView;
 pub use scim::{connector_url, HistoryPage, HistoryView, IssuedTokenView};
 pub use session::{csrf_matches, csrf_token, Session, SessionToken};

@@ -135,6 +135,7 @@ pub const ROUTES: &[Route] = &[
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/scim/logs", |m| on(m, admin::scim::logs)),
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/scim/history", |m| on(m, admin::scim::history)),
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/members", |m| on(m, admin::members::members)),
+    route(ScimAdmin, Get, "/admin/orgs/{orgId}/members/{memberId}/timeline", |m| on(m, admin::members::timeline)),
     route(ScimAdmin, Get, "/oauth/authorize", |m| on(m, oauth::authorize_page)),
     route(ScimAdmin, Post, "/oauth/authorize", |m| on(m, oauth::authorize_approve)),
     route(ScimAdmin, Post, "/oauth/token", |m| on(m, oauth::token)),

@@ -12,3 +12,12 @@ pub async fn members(request: AdminCaller, query: Params) -> Result<Json<Members
     let page = request.console.members(&request.caller, params.get("cursor").map(String::as_str), limit).await?;
     Ok(Json(page))
 }
+
+/// `GET …/members/{memberId}/timeline`: the member's SCIM history, newest first.
+pub async fn timeline(
+    request: AdminCaller,
+    axum::extract::Path(path): axum::extract::Path<std::collections::HashMap<String, String>>,
+) -> Result<Json<crate::admin::TimelinePage>, AdminError> {
+    let member_id = path.get("memberId").map(String::as_str).unwrap_or_default();
+    Ok(Json(request.console.member_timeline(&request.caller, member_id).await?))
+}
