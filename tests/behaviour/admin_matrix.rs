@@ -18,6 +18,7 @@ fn endpoints(passphrase: &str) -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::GET, "/scim/logs", None),
         (Method::GET, "/scim/history", None),
         (Method::GET, "/members", None),
+        (Method::GET, "/members/some-member/timeline", None),
         (Method::POST, "/scim/disable", Some(json!({ "passphrase": passphrase }))),
     ]
 }
