@@ -16,29 +16,29 @@ use crate::browser::Browser;
 use crate::helpers::{create_pending_account, spawn_app, spawn_app_on_table, OperatorScope, TestApp};
 
 const TAB: &str = "\u{E004}";
-const ENTER: &str = "\u{E007}";
+pub(crate) const ENTER: &str = "\u{E007}";
 const SPACE: &str = "\u{E00D}";
 const ESCAPE: &str = "\u{E00C}";
 
-async fn assert_clean(browser: &Browser, screen: &str) {
+pub(crate) async fn assert_clean(browser: &Browser, screen: &str) {
     let unlabelled = browser.unlabelled_controls().await;
     assert!(unlabelled.is_empty(), "{screen}: controls without a label: {unlabelled:?}");
     let errors = browser.script_errors().await;
     assert!(errors.is_empty(), "{screen}: JavaScript errors: {errors:?}");
 }
 
-async fn open_console(browser: &Browser, app: &TestApp) {
+pub(crate) async fn open_console(browser: &Browser, app: &TestApp) {
     browser.goto(&format!("{}/console", app.address)).await;
     browser.find("#sign-in-email").await;
 }
 
-async fn sign_in(browser: &Browser, email: &str, passphrase: &str) {
+pub(crate) async fn sign_in(browser: &Browser, email: &str, passphrase: &str) {
     browser.type_into("#sign-in-email", email).await;
     browser.type_into("#sign-in-passphrase", passphrase).await;
     browser.click("#sign-in-submit").await;
 }
 
-async fn open_org(browser: &Browser, org: &str) {
+pub(crate) async fn open_org(browser: &Browser, org: &str) {
     browser.find("#org-id").await;
     browser.type_into("#org-id", org).await;
     browser.keys(ENTER).await;

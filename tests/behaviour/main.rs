@@ -24,6 +24,7 @@ mod groups_scale;
 mod helpers;
 mod infra;
 mod isolation;
+mod logs_browser;
 mod logs_explained;
 mod notify;
 mod oauth;
