@@ -102,6 +102,11 @@ impl Redactor {
 
     /// Free text: a path, a User-Agent, an error detail.
     pub fn text(&self, raw: &str) -> Redacted {
+        // Most strings of a body hold none of what the masks look for: copied as they are.
+        let presented = self.presented.as_deref().is_some_and(|secret| raw.contains(secret));
+        if !presented && !may_hold_secret(raw) {
+            return Redacted(raw.to_owned());
+        }
         Redacted(redact(&self.without_presented(raw)))
     }
 
@@ -144,8 +149,11 @@ struct StoredBody {
 impl<'de> Deserialize<'de> for MaskedBody {
     /// Masked again as it is read, like [`Redacted`].
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        StoredBody::deserialize(deserializer)
-            .map(|b| Self { text: redact(&b.text), bytes: b.bytes, truncated: b.truncated })
+        StoredBody::deserialize(deserializer).map(|b| Self {
+            text: redact(&b.text),
+            bytes: b.bytes,
+            truncated: b.truncated,
+        })
     }
 }
 
@@ -181,7 +189,11 @@ impl Redactor {
     /// [`MAX_BODY_BYTES`]. `complete` is false when the body was not all seen.
     pub fn body(&self, raw: &[u8], total_bytes: usize, complete: bool) -> MaskedBody {
         if !complete {
-            return MaskedBody { text: format!("[not kept: {total_bytes} bytes or more]"), bytes: total_bytes, truncated: true };
+            return MaskedBody {
+                text: format!("[not kept: {total_bytes} bytes or more]"),
+                bytes: total_bytes,
+                truncated: true,
+            };
         }
         let text = match (serde_json::from_slice::<serde_json::Value>(raw), std::str::from_utf8(raw)) {
             (Ok(value), _) => self.json(value).to_string(),
@@ -200,9 +212,8 @@ impl Redactor {
             Value::Array(items) => Value::Array(items.into_iter().map(|v| self.json(v)).collect()),
             Value::Object(map) => {
                 // A PATCH operation on a secret attribute: its `value` is the secret.
-                let secret_path = map.iter().any(|(k, v)| {
-                    k.eq_ignore_ascii_case("path") && v.as_str().is_some_and(is_secret_name)
-                });
+                let secret_path =
+                    map.iter().any(|(k, v)| k.eq_ignore_ascii_case("path") && v.as_str().is_some_and(is_secret_name));
                 Value::Object(
                     map.into_iter()
                         .map(|(key, value)| {
@@ -263,6 +274,14 @@ fn redact(text: &str) -> String {
         out = mask_after(&out, marker, 16, |rest| rest.find(|c: char| c.is_whitespace() || c == '&' || c == '"'));
     }
     mask_password_values(&out)
+}
+
+/// Whether `redact` could change `text`: it holds one of our secret prefixes, a bearer marker, or
+/// `password` in any case (what `redact` looks for, checked without copying).
+fn may_hold_secret(text: &str) -> bool {
+    SECRET_PREFIXES.iter().any(|prefix| text.contains(prefix))
+        || text.contains("earer")
+        || text.as_bytes().windows("password".len()).any(|w| w.eq_ignore_ascii_case(b"password"))
 }
 
 /// Replaces the text after each `marker` up to `end(rest)` (or the end) with the mask, when it is
@@ -382,6 +401,34 @@ mod tests {
         assert_eq!(redactor.query("x=opaque-Secret.Value/42&count=1").as_str(), "x=[redacted]&count=1");
         // A short credential would mask ordinary text: only shapes and names apply then.
         assert_eq!(Redactor::with_credential(Some("abc")).text("/abc/Users").as_str(), "/abc/Users");
+    }
+
+    #[test]
+    fn bodies_are_masked_by_attribute_name_patch_path_and_shape_then_cut() {
+        let redactor = Redactor::with_credential(Some("opaque-Secret.Value/42"));
+        let body = serde_json::json!({
+            "userName": "bob@example.com",
+            "PASSWORD": "p1",
+            "urn:ietf:params:scim:schemas:core:2.0:User": {"password": "p2"},
+            "Operations": [{"op": "replace", "path": "Password", "value": "p3"}, {"op": "add", "path": "title", "value": "Eng"}],
+            "iscim_abcdef": "x",
+            "note": "opaque-Secret.Value/42",
+        })
+        .to_string();
+        let masked = redactor.body(body.as_bytes(), body.len(), true);
+        for secret in ["p1", "p2", "p3", "abcdef", "opaque-Secret"] {
+            assert!(!masked.text().contains(&format!("\"{secret}")), "{secret}: {}", masked.text());
+        }
+        assert!(masked.text().contains("\"Eng\"") && masked.text().contains("bob@example.com"), "{}", masked.text());
+        assert!(!masked.truncated());
+        // Not JSON: kept as masked text, unless it names a secret attribute.
+        assert_eq!(redactor.body(b"{not json", 9, true).text(), "{not json");
+        assert!(redactor.body(b"{\"password\": \"p4\"", 17, true).text().starts_with("[not kept"));
+        let long = serde_json::json!({"title": "é".repeat(MAX_BODY_BYTES)}).to_string();
+        let cut = redactor.body(long.as_bytes(), long.len(), true);
+        assert!(cut.truncated() && cut.text().ends_with("the first 16 KB are kept]"));
+        assert!(cut.text().len() < MAX_BODY_BYTES + 100);
+        assert!(redactor.body(b"", 5_000_000, false).text().starts_with("[not kept"));
     }
 
     #[test]

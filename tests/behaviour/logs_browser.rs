@@ -42,9 +42,13 @@ async fn an_owner_reads_bodies_filters_by_subject_and_follows_a_members_timeline
         json!([{"op": "replace", "path": "name.givenName", "value": "Robert"}, {"op": "add", "path": "title", "value": "Engineer"}]),
         json!([{"op": "replace", "path": "active", "value": false}]),
     ] {
-        let patched = send(reqwest::Method::PATCH, format!("/Users/{id}"), json!({"schemas": [PATCH_SCHEMA], "Operations": operations}))
-            .await
-            .unwrap();
+        let patched = send(
+            reqwest::Method::PATCH,
+            format!("/Users/{id}"),
+            json!({"schemas": [PATCH_SCHEMA], "Operations": operations}),
+        )
+        .await
+        .unwrap();
         assert_eq!(patched.status(), StatusCode::OK);
     }
     app.flush_logs().await;
@@ -110,7 +114,10 @@ async fn an_owner_reads_bodies_filters_by_subject_and_follows_a_members_timeline
     assert!(timeline.contains("active: true → false"), "{timeline}");
     assert!(timeline.contains("title: ∅ → Engineer"), "{timeline}");
     let order: Value = browser
-        .script("return Array.from(document.querySelectorAll('#timeline-events li')).map(li => li.dataset.summary);", json!([]))
+        .script(
+            "return Array.from(document.querySelectorAll('#timeline-events li')).map(li => li.dataset.summary);",
+            json!([]),
+        )
         .await;
     assert_eq!(order, json!(["Deactivated", "Updated", "Created"]));
     assert!(!browser.source().await.contains(&password));

@@ -90,7 +90,8 @@ async fn bodies_are_kept_with_every_password_and_token_masked_at_write() {
     for (i, key) in password_keys().into_iter().enumerate() {
         let secret = format!("Post-Secret-{i}-{}", uuid::Uuid::new_v4().simple());
         let email = unique("pw");
-        let mut body = json!({"schemas": [USER_SCHEMA], "userName": email, "emails": [{"value": email, "primary": true}]});
+        let mut body =
+            json!({"schemas": [USER_SCHEMA], "userName": email, "emails": [{"value": email, "primary": true}]});
         body[key.as_str()] = json!(secret);
         let (status, created) = idp.send(Method::POST, "/Users", Some(&body)).await;
         assert_eq!(status, StatusCode::CREATED, "{key}: {created}");
@@ -147,10 +148,17 @@ async fn bodies_are_kept_with_every_password_and_token_masked_at_write() {
     let patches: Vec<&Value> = logs.iter().filter(|l| l["method"] == "PATCH").collect();
     assert_eq!(patches.len(), 6);
     assert!(patches.iter().all(|p| p["requestBody"]["text"].as_str().unwrap().contains("[redacted]")));
-    let pasted_row = logs.iter().find(|l| l["status"] == 400 && l["requestBody"]["text"].as_str().unwrap().contains("x@example.com")).unwrap();
+    let pasted_row = logs
+        .iter()
+        .find(|l| l["status"] == 400 && l["requestBody"]["text"].as_str().unwrap().contains("x@example.com"))
+        .unwrap();
     assert!(pasted_row["requestBody"]["text"].as_str().unwrap().contains("[redacted]"), "{pasted_row}");
-    let unreadable = logs.iter().find(|l| l["status"] == 400 && l["resourceType"] == "Users" && l["scimType"] == "invalidSyntax");
-    assert!(unreadable.is_some_and(|l| l["requestBody"]["text"].as_str().unwrap().starts_with("[not kept")), "{logs:#?}");
+    let unreadable =
+        logs.iter().find(|l| l["status"] == 400 && l["resourceType"] == "Users" && l["scimType"] == "invalidSyntax");
+    assert!(
+        unreadable.is_some_and(|l| l["requestBody"]["text"].as_str().unwrap().starts_with("[not kept")),
+        "{logs:#?}"
+    );
 }
 
 #[tokio::test]
@@ -176,7 +184,8 @@ async fn rows_name_their_subject_and_operation_and_filter_by_them() {
     let idp = Connector::new(&app).await;
     let bob = unique("bob");
     let bob_id = idp.create_user(&bob).await;
-    let members: Vec<String> = [unique("m1"), unique("m2"), unique("m3")].iter().map(String::as_str).map(str::to_owned).collect();
+    let members: Vec<String> =
+        [unique("m1"), unique("m2"), unique("m3")].iter().map(String::as_str).map(str::to_owned).collect();
     let mut member_ids = Vec::new();
     for email in &members {
         member_ids.push(idp.create_user(email).await);
@@ -185,13 +194,18 @@ async fn rows_name_their_subject_and_operation_and_filter_by_them() {
         .patch(&format!("/Users/{bob_id}"), json!([{"op": "replace", "path": "name.givenName", "value": "Robert"}, {"op": "add", "path": "title", "value": "Engineer"}]))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(idp.patch(&format!("/Users/{bob_id}"), json!([{"op": "replace", "path": "active", "value": false}])).await.0, StatusCode::OK);
-    let (status, group) =
-        idp.send(Method::POST, "/Groups", Some(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Engineering"}))).await;
+    assert_eq!(
+        idp.patch(&format!("/Users/{bob_id}"), json!([{"op": "replace", "path": "active", "value": false}])).await.0,
+        StatusCode::OK
+    );
+    let (status, group) = idp
+        .send(Method::POST, "/Groups", Some(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Engineering"})))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
     let group_id = group["id"].as_str().unwrap().to_owned();
     let adds: Vec<Value> = member_ids.iter().map(|id| json!({"value": id})).collect();
-    let (status, _) = idp.patch(&format!("/Groups/{group_id}"), json!([{"op": "add", "path": "members", "value": adds}])).await;
+    let (status, _) =
+        idp.patch(&format!("/Groups/{group_id}"), json!([{"op": "add", "path": "members", "value": adds}])).await;
     assert!(status.is_success());
     let removal = format!("members[value eq \"{}\"]", member_ids[0]);
     assert!(idp.patch(&format!("/Groups/{group_id}"), json!([{"op": "remove", "path": removal}])).await.0.is_success());
@@ -243,12 +257,28 @@ async fn a_members_timeline_shows_its_history_newest_first_with_diffs() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let secret = format!("Timeline-Secret-{}", uuid::Uuid::new_v4().simple());
-    assert!(idp.patch(&format!("/Users/{id}"), json!([{"op": "replace", "path": "password", "value": secret}])).await.0.is_success());
-    let (_, group) =
-        idp.send(Method::POST, "/Groups", Some(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Sales", "members": [{"value": id}]}))).await;
+    assert!(idp
+        .patch(&format!("/Users/{id}"), json!([{"op": "replace", "path": "password", "value": secret}]))
+        .await
+        .0
+        .is_success());
+    let (_, group) = idp
+        .send(
+            Method::POST,
+            "/Groups",
+            Some(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Sales", "members": [{"value": id}]})),
+        )
+        .await;
     let group_id = group["id"].as_str().unwrap().to_owned();
-    assert!(idp.patch(&format!("/Groups/{group_id}"), json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}])).await.0.is_success());
-    assert_eq!(idp.patch(&format!("/Users/{id}"), json!([{"op": "replace", "path": "active", "value": false}])).await.0, StatusCode::OK);
+    assert!(idp
+        .patch(&format!("/Groups/{group_id}"), json!([{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]))
+        .await
+        .0
+        .is_success());
+    assert_eq!(
+        idp.patch(&format!("/Users/{id}"), json!([{"op": "replace", "path": "active", "value": false}])).await.0,
+        StatusCode::OK
+    );
     // Another member's history is not in it.
     idp.create_user(&unique("other")).await;
 
@@ -289,7 +319,11 @@ async fn a_team_change_writes_a_bounded_number_of_timelines_and_says_how_many_mo
         idp.send(Method::POST, "/Groups", Some(&json!({"schemas": [GROUP_SCHEMA], "displayName": "Everyone"}))).await;
     let group_id = group["id"].as_str().unwrap().to_owned();
     let adds: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
-    assert!(idp.patch(&format!("/Groups/{group_id}"), json!([{"op": "add", "path": "members", "value": adds}])).await.0.is_success());
+    assert!(idp
+        .patch(&format!("/Groups/{group_id}"), json!([{"op": "add", "path": "members", "value": adds}]))
+        .await
+        .0
+        .is_success());
 
     let row = idp.logs("?operation=members").await;
     let summary = row[0]["summary"].as_str().unwrap();

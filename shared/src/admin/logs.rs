@@ -251,7 +251,8 @@ mod tests {
             let err = LogQuery::parse(&params(&[(name, value)])).unwrap_err().to_string();
             assert!(err.contains(expected), "{name}={value}: {err}");
         }
-        let described = LogQuery::parse(&params(&[("subject", " Bob@Example.com "), ("operation", "Deactivated")])).unwrap();
+        let described =
+            LogQuery::parse(&params(&[("subject", " Bob@Example.com "), ("operation", "Deactivated")])).unwrap();
         assert_eq!(described.filter.subject.as_deref(), Some("bob@example.com"));
         assert_eq!(described.filter.operation.as_deref(), Some("deactivated"));
         let err = LogQuery::parse(&params(&[("operation", "renamed")])).unwrap_err().to_string();

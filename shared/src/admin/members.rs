@@ -229,6 +229,9 @@ impl Console {
             return Err(AdminError::InvalidRequest(format!("'{member_id}' is not a member id.")));
         }
         let entries = self.store.member_timeline(&caller.org, member_id, TIMELINE_LIMIT).await?;
-        Ok(TimelinePage { member_id: member_id.to_owned(), events: entries.into_iter().map(TimelineView::from).collect() })
+        Ok(TimelinePage {
+            member_id: member_id.to_owned(),
+            events: entries.into_iter().map(TimelineView::from).collect(),
+        })
     }
 }

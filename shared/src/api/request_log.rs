@@ -140,7 +140,8 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
         };
         // Discovery documents are the same for every caller and large (Schemas): not kept when
         // they were answered.
-        let discovery = matches!(record.resource_type.as_deref(), Some("ServiceProviderConfig" | "Schemas" | "ResourceTypes"));
+        let discovery =
+            matches!(record.resource_type.as_deref(), Some("ServiceProviderConfig" | "Schemas" | "ResourceTypes"));
         let response = if discovery && status < 400 { bytes::Bytes::new() } else { answered };
         let captured = CapturedBodies { redactor, request: tapped, response, member_events: note.member_events };
         if note.authenticated {

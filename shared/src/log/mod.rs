@@ -17,8 +17,8 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 pub use crate::redact::{clip, MaskedBody, Redacted, Redactor};
-pub use crate::store::{RequestLogRecord, TimelineEntry};
 use crate::store::Store;
+pub use crate::store::{RequestLogRecord, TimelineEntry};
 
 /// Guesses the IdP from the User-Agent (Okta: "Okta SCIM Client …"; Entra: "Microsoft.Identity…").
 pub fn guess_idp(user_agent: Option<&str>) -> &'static str {

@@ -275,8 +275,9 @@ impl Provisioning<'_> {
         let target = self.resolve_members(&org, refs, &found, id).await?;
         let first = found.take_team_state();
         let ops = MemberOps::Replace(target);
-        let change =
-            self.change_team(&org, id, expected, first, |team| Ok(rewritten(team, doc, self.clock.now())), &ops).await?;
+        let change = self
+            .change_team(&org, id, expected, first, |team| Ok(rewritten(team, doc, self.clock.now())), &ops)
+            .await?;
         describe_team_change(caller, id, change);
         let team = self.store.team(&org, id).await?.ok_or_else(|| not_found(id))?;
         let members = self.members_for(&org, &team, members).await?;

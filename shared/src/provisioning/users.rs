@@ -255,7 +255,9 @@ impl Provisioning<'_> {
             // A change that changes nothing writes nothing: the version and lastModified stay
             // (RFC 7644 §3.5.2.1), and so does the ETag IdPs compare.
             if (MemberRecord { version: old.version, modified_at: old.modified_at, ..new.clone() }) == old {
-                caller.log.describe(LogSubject::user(&old.id, &old.user_name), Operation::Updated { attributes: Vec::new() });
+                caller
+                    .log
+                    .describe(LogSubject::user(&old.id, &old.user_name), Operation::Updated { attributes: Vec::new() });
                 return Ok(old);
             }
             let welcome = self.welcome_on_first_activation(&org, &old, &new, now).await?;
