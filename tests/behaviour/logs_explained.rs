@@ -336,3 +336,27 @@ async fn a_team_change_writes_a_bounded_number_of_timelines_and_says_how_many_mo
     }
     assert_eq!(joined, bound);
 }
+
+#[tokio::test]
+async fn a_request_that_touches_a_member_twice_keeps_both_events_and_its_row() {
+    let app = crate::helpers::spawn_app().await;
+    let idp = Connector::new(&app).await;
+    let id = idp.create_user(&unique("twice")).await;
+    let patch = |value: &str| {
+        json!({"method": "PATCH", "path": format!("/Users/{id}"), "data": {"schemas": [PATCH_SCHEMA],
+            "Operations": [{"op": "replace", "path": "title", "value": value}]}})
+    };
+    let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [patch("First"), patch("Second")]});
+    let (status, answer) = idp.send(Method::POST, "/Bulk", Some(&bulk)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let rows: Vec<Value> =
+        idp.logs("?method=POST").await.into_iter().filter(|r| r["path"].as_str().unwrap().ends_with("/Bulk")).collect();
+    assert_eq!(rows.len(), 1, "the request's row is written beside two entries of one member: {rows:#?}");
+    let (_, page) = idp.timeline(&id).await;
+    let events = page["events"].as_array().unwrap();
+    let summaries: Vec<&str> = events.iter().map(|e| e["summary"].as_str().unwrap()).collect();
+    assert_eq!(summaries, ["Updated", "Updated", "Created"], "{page:#}");
+    assert_eq!(events[0]["changes"], json!([{"attribute": "title", "old": "First", "new": "Second"}]));
+    assert_eq!(events[1]["changes"], json!([{"attribute": "title", "old": null, "new": "First"}]));
+}

@@ -101,7 +101,13 @@ impl CapturedBodies {
         record.request_body = (bytes > 0).then(|| self.redactor.body(&request, bytes, complete));
         record.response_body =
             (!self.response.is_empty()).then(|| self.redactor.body(&self.response, self.response.len(), true));
-        self.member_events.into_iter().map(|event| timeline_entry(&self.redactor, record, event)).collect()
+        // Numbered: one request may touch a member twice (joined and left, or a bulk request), and
+        // one batch must not hold two items with the same key.
+        self.member_events
+            .into_iter()
+            .enumerate()
+            .map(|(seq, event)| timeline_entry(&self.redactor, record, seq, event))
+            .collect()
     }
 }
 
@@ -109,7 +115,7 @@ fn active(document: Option<&Value>) -> Option<bool> {
     document.and_then(|d| d.get("active")).and_then(Value::as_bool)
 }
 
-fn timeline_entry(redactor: &Redactor, record: &RequestLogRecord, event: MemberEvent) -> TimelineEntry {
+fn timeline_entry(redactor: &Redactor, record: &RequestLogRecord, seq: usize, event: MemberEvent) -> TimelineEntry {
     let (summary, changes, team) = match &event.kind {
         MemberEventKind::Created { document } => ("Created".to_owned(), diff(redactor, None, document.as_ref()), None),
         MemberEventKind::Linked { before, after } => (
@@ -140,6 +146,7 @@ fn timeline_entry(redactor: &Redactor, record: &RequestLogRecord, event: MemberE
         user_name: redactor.text(&event.user_name).clipped(256),
         at: record.at,
         request_id: record.request_id.clone(),
+        seq,
         idp: record.idp.clone(),
         summary: redactor.text(&summary).clipped(512),
         changes,

@@ -73,13 +73,18 @@ impl LogSlot {
         });
     }
 
-    /// Tells the log what the request did to members, for their timelines; past
-    /// `TIMELINE_MEMBERS_PER_REQUEST` only counted. Replaces what an earlier attempt told.
+    /// Tells the log what the request did to members, for their timelines (called once per
+    /// successful write; a bulk request calls it per operation); past
+    /// `TIMELINE_MEMBERS_PER_REQUEST` in all, only counted.
     pub fn member_events(&self, events: Vec<MemberEvent>) {
         self.update(|note| {
-            let total = events.len();
-            note.member_events = events.into_iter().take(TIMELINE_MEMBERS_PER_REQUEST).collect();
-            note.timeline_overflow = total.saturating_sub(TIMELINE_MEMBERS_PER_REQUEST);
+            for event in events {
+                if note.member_events.len() < TIMELINE_MEMBERS_PER_REQUEST {
+                    note.member_events.push(event);
+                } else {
+                    note.timeline_overflow += 1;
+                }
+            }
         });
     }
 

@@ -66,6 +66,9 @@ pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     /// The request-log record of the request that made it.
     pub request_id: String,
+    /// Its place among the request's events (part of its key).
+    #[serde(default)]
+    pub seq: usize,
     pub idp: String,
     /// "Created", "Updated", "Deactivated", "Joined Engineering"…
     pub summary: Redacted,
@@ -92,8 +95,9 @@ struct TimelineItem {
 fn timeline_item(entry: &TimelineEntry) -> Result<super::Item, StoreError> {
     to_item(&TimelineItem {
         pk: member_timeline_pk(&entry.org, &entry.member_id),
-        // The same request may touch a member once; the request id keeps keys unique.
-        sk: timed_sk(entry.at, &entry.request_id),
+        // The request id and the event's place keep keys unique, also when one request touches
+        // a member twice (newest first within a request too: a later event has a higher place).
+        sk: timed_sk(entry.at, &format!("{}#{:04}", entry.request_id, entry.seq)),
         ttl: (entry.at + crate::lifetimes::REQUEST_LOG_RETENTION).timestamp(),
         entry: entry.clone(),
     })
