@@ -103,8 +103,7 @@ impl Redactor {
     /// Free text: a path, a User-Agent, an error detail.
     pub fn text(&self, raw: &str) -> Redacted {
         // Most strings of a body hold none of what the masks look for: copied as they are.
-        let presented = self.presented.as_deref().is_some_and(|secret| raw.contains(secret));
-        if !presented && !may_hold_secret(raw) {
+        if !self.needs_masks(raw) {
             return Redacted(raw.to_owned());
         }
         Redacted(redact(&self.without_presented(raw)))
@@ -174,8 +173,11 @@ impl MaskedBody {
 /// Whether an attribute or parameter name says its value is a secret (`password`, `PASSWORD`,
 /// `urn:…:User:password`, `client_secret`, `access_token`…).
 pub fn is_secret_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    SECRET_NAMES.iter().any(|s| lower.contains(s))
+    SECRET_NAMES.iter().any(|secret| contains_ignoring_case(name, secret))
+}
+
+fn contains_ignoring_case(text: &str, lower_needle: &str) -> bool {
+    text.as_bytes().windows(lower_needle.len()).any(|w| w.eq_ignore_ascii_case(lower_needle.as_bytes()))
 }
 
 /// Text that says what was not kept of a body that could not be read as JSON but names a secret:
@@ -205,30 +207,49 @@ impl Redactor {
     }
 
     /// A JSON value with secrets masked (see [`Redactor::body`]).
-    pub fn json(&self, value: serde_json::Value) -> serde_json::Value {
+    pub fn json(&self, mut value: serde_json::Value) -> serde_json::Value {
+        self.mask_in_place(&mut value);
+        value
+    }
+
+    /// Masks in place: only what the masks change is rewritten (most strings are left as they are).
+    fn mask_in_place(&self, value: &mut serde_json::Value) {
         use serde_json::Value;
         match value {
-            Value::String(text) => Value::String(self.text(&text).into_string()),
-            Value::Array(items) => Value::Array(items.into_iter().map(|v| self.json(v)).collect()),
+            Value::String(text) if self.needs_masks(text) => *text = self.text(text).into_string(),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_in_place(v)),
             Value::Object(map) => {
                 // A PATCH operation on a secret attribute: its `value` is the secret.
                 let secret_path =
                     map.iter().any(|(k, v)| k.eq_ignore_ascii_case("path") && v.as_str().is_some_and(is_secret_name));
-                Value::Object(
-                    map.into_iter()
-                        .map(|(key, value)| {
-                            let masked = if is_secret_name(&key) || (secret_path && key.eq_ignore_ascii_case("value")) {
-                                Value::String(MASK.to_owned())
-                            } else {
-                                self.json(value)
-                            };
-                            (self.text(&key).into_string(), masked)
-                        })
-                        .collect(),
-                )
+                if map.keys().any(|k| self.needs_masks(k)) {
+                    // A key holds a secret (a token pasted as an attribute name): keys rewritten.
+                    for (key, mut value) in std::mem::take(map) {
+                        self.mask_entry(&key, &mut value, secret_path);
+                        map.insert(self.text(&key).into_string(), value);
+                    }
+                } else {
+                    for (key, value) in map.iter_mut() {
+                        self.mask_entry(key, value, secret_path);
+                    }
+                }
             }
-            other => other,
+            _ => {}
         }
+    }
+
+    /// The value of a secret-named attribute (or of a PATCH operation on one) is masked whole.
+    fn mask_entry(&self, key: &str, value: &mut serde_json::Value, secret_path: bool) {
+        if is_secret_name(key) || (secret_path && key.eq_ignore_ascii_case("value")) {
+            *value = serde_json::Value::String(MASK.to_owned());
+        } else {
+            self.mask_in_place(value);
+        }
+    }
+
+    /// Whether `text` would change under the masks (`text` answers it as it is otherwise).
+    fn needs_masks(&self, raw: &str) -> bool {
+        self.presented.as_deref().is_some_and(|secret| raw.contains(secret)) || may_hold_secret(raw)
     }
 }
 
@@ -281,7 +302,7 @@ fn redact(text: &str) -> String {
 fn may_hold_secret(text: &str) -> bool {
     SECRET_PREFIXES.iter().any(|prefix| text.contains(prefix))
         || text.contains("earer")
-        || text.as_bytes().windows("password".len()).any(|w| w.eq_ignore_ascii_case(b"password"))
+        || contains_ignoring_case(text, "password")
 }
 
 /// Replaces the text after each `marker` up to `end(rest)` (or the end) with the mask, when it is
