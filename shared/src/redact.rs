@@ -102,6 +102,10 @@ impl Redactor {
 
     /// Free text: a path, a User-Agent, an error detail.
     pub fn text(&self, raw: &str) -> Redacted {
+        // Most strings of a body hold none of what the masks look for: copied as they are.
+        if !self.needs_masks(raw) {
+            return Redacted(raw.to_owned());
+        }
         Redacted(redact(&self.without_presented(raw)))
     }
 
@@ -116,6 +120,151 @@ impl Redactor {
             None => raw.to_owned(),
         }
     }
+}
+
+/// Most of a body kept in a request-log item (docs/ARCHITECTURE.md, "Request log"): well within
+/// DynamoDB's 400 KB item limit with both bodies and the rest of the record.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A request or response body with every secret masked, then cut to [`MAX_BODY_BYTES`] (the cut
+/// marked). Made only by [`Redactor::body`] (or by reading a stored one, masked again), so a log
+/// item holding one holds no password or token the body carried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MaskedBody {
+    text: String,
+    /// The body's size as received or sent, in bytes.
+    bytes: usize,
+    /// Whether `text` was cut (it then ends with a marker saying so).
+    truncated: bool,
+}
+
+#[derive(Deserialize)]
+struct StoredBody {
+    text: String,
+    bytes: usize,
+    truncated: bool,
+}
+
+impl<'de> Deserialize<'de> for MaskedBody {
+    /// Masked again as it is read, like [`Redacted`].
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        StoredBody::deserialize(deserializer).map(|b| Self {
+            text: redact(&b.text),
+            bytes: b.bytes,
+            truncated: b.truncated,
+        })
+    }
+}
+
+impl MaskedBody {
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
+}
+
+/// Whether an attribute or parameter name says its value is a secret (`password`, `PASSWORD`,
+/// `urn:…:User:password`, `client_secret`, `access_token`…).
+pub fn is_secret_name(name: &str) -> bool {
+    SECRET_NAMES.iter().any(|secret| contains_ignoring_case(name, secret))
+}
+
+fn contains_ignoring_case(text: &str, lower_needle: &str) -> bool {
+    text.as_bytes().windows(lower_needle.len()).any(|w| w.eq_ignore_ascii_case(lower_needle.as_bytes()))
+}
+
+/// Text that says what was not kept of a body that could not be read as JSON but names a secret:
+/// without the JSON structure, its values cannot be told apart, so none is kept.
+const UNREADABLE_WITH_SECRET: &str = "[not kept: not valid JSON, and it names a secret attribute]";
+
+impl Redactor {
+    /// A body as the request log keeps it: JSON with the value of every secret-named attribute
+    /// (any spelling, any depth, and PATCH operations whose `path` names one) masked and every
+    /// string masked as free text; other text masked as free text; then cut to
+    /// [`MAX_BODY_BYTES`]. `complete` is false when the body was not all seen.
+    pub fn body(&self, raw: &[u8], total_bytes: usize, complete: bool) -> MaskedBody {
+        if !complete {
+            return MaskedBody {
+                text: format!("[not kept: {total_bytes} bytes or more]"),
+                bytes: total_bytes,
+                truncated: true,
+            };
+        }
+        let text = match (serde_json::from_slice::<serde_json::Value>(raw), std::str::from_utf8(raw)) {
+            (Ok(value), _) => self.json(value).to_string(),
+            (Err(_), Ok(text)) if is_secret_name(text) => UNREADABLE_WITH_SECRET.to_owned(),
+            (Err(_), Ok(text)) => self.text(text).into_string(),
+            (Err(_), Err(_)) => format!("[{total_bytes} bytes, not text]"),
+        };
+        cut_body(text, total_bytes)
+    }
+
+    /// A JSON value with secrets masked (see [`Redactor::body`]).
+    pub fn json(&self, mut value: serde_json::Value) -> serde_json::Value {
+        self.mask_in_place(&mut value);
+        value
+    }
+
+    /// Masks in place: only what the masks change is rewritten (most strings are left as they are).
+    fn mask_in_place(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::String(text) if self.needs_masks(text) => *text = self.text(text).into_string(),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_in_place(v)),
+            Value::Object(map) => {
+                // A PATCH operation on a secret attribute: its `value` is the secret.
+                let secret_path =
+                    map.iter().any(|(k, v)| k.eq_ignore_ascii_case("path") && v.as_str().is_some_and(is_secret_name));
+                if map.keys().any(|k| self.needs_masks(k)) {
+                    // A key holds a secret (a token pasted as an attribute name): keys rewritten.
+                    for (key, mut value) in std::mem::take(map) {
+                        self.mask_entry(&key, &mut value, secret_path);
+                        map.insert(self.text(&key).into_string(), value);
+                    }
+                } else {
+                    for (key, value) in map.iter_mut() {
+                        self.mask_entry(key, value, secret_path);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The value of a secret-named attribute (or of a PATCH operation on one) is masked whole.
+    fn mask_entry(&self, key: &str, value: &mut serde_json::Value, secret_path: bool) {
+        if is_secret_name(key) || (secret_path && key.eq_ignore_ascii_case("value")) {
+            *value = serde_json::Value::String(MASK.to_owned());
+        } else {
+            self.mask_in_place(value);
+        }
+    }
+
+    /// Whether `text` would change under the masks (`text` answers it as it is otherwise).
+    fn needs_masks(&self, raw: &str) -> bool {
+        self.presented.as_deref().is_some_and(|secret| raw.contains(secret)) || may_hold_secret(raw)
+    }
+}
+
+/// Cuts masked text to [`MAX_BODY_BYTES`] on a character boundary and marks the cut.
+fn cut_body(text: String, total_bytes: usize) -> MaskedBody {
+    if text.len() <= MAX_BODY_BYTES {
+        return MaskedBody { text, bytes: total_bytes, truncated: false };
+    }
+    let mut end = MAX_BODY_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let kept = text.get(..end).unwrap_or_default();
+    let text = format!("{kept}… [truncated: the body was {total_bytes} bytes; the first 16 KB are kept]");
+    MaskedBody { text, bytes: total_bytes, truncated: true }
 }
 
 /// A query string with the values of secret-named parameters masked, then `redact`ed.
@@ -146,6 +295,14 @@ fn redact(text: &str) -> String {
         out = mask_after(&out, marker, 16, |rest| rest.find(|c: char| c.is_whitespace() || c == '&' || c == '"'));
     }
     mask_password_values(&out)
+}
+
+/// Whether `redact` could change `text`: it holds one of our secret prefixes, a bearer marker, or
+/// `password` in any case (what `redact` looks for, checked without copying).
+fn may_hold_secret(text: &str) -> bool {
+    SECRET_PREFIXES.iter().any(|prefix| text.contains(prefix))
+        || text.contains("earer")
+        || contains_ignoring_case(text, "password")
 }
 
 /// Replaces the text after each `marker` up to `end(rest)` (or the end) with the mask, when it is
@@ -265,6 +422,34 @@ mod tests {
         assert_eq!(redactor.query("x=opaque-Secret.Value/42&count=1").as_str(), "x=[redacted]&count=1");
         // A short credential would mask ordinary text: only shapes and names apply then.
         assert_eq!(Redactor::with_credential(Some("abc")).text("/abc/Users").as_str(), "/abc/Users");
+    }
+
+    #[test]
+    fn bodies_are_masked_by_attribute_name_patch_path_and_shape_then_cut() {
+        let redactor = Redactor::with_credential(Some("opaque-Secret.Value/42"));
+        let body = serde_json::json!({
+            "userName": "bob@example.com",
+            "PASSWORD": "p1",
+            "urn:ietf:params:scim:schemas:core:2.0:User": {"password": "p2"},
+            "Operations": [{"op": "replace", "path": "Password", "value": "p3"}, {"op": "add", "path": "title", "value": "Eng"}],
+            "iscim_abcdef": "x",
+            "note": "opaque-Secret.Value/42",
+        })
+        .to_string();
+        let masked = redactor.body(body.as_bytes(), body.len(), true);
+        for secret in ["p1", "p2", "p3", "abcdef", "opaque-Secret"] {
+            assert!(!masked.text().contains(&format!("\"{secret}")), "{secret}: {}", masked.text());
+        }
+        assert!(masked.text().contains("\"Eng\"") && masked.text().contains("bob@example.com"), "{}", masked.text());
+        assert!(!masked.truncated());
+        // Not JSON: kept as masked text, unless it names a secret attribute.
+        assert_eq!(redactor.body(b"{not json", 9, true).text(), "{not json");
+        assert!(redactor.body(b"{\"password\": \"p4\"", 17, true).text().starts_with("[not kept"));
+        let long = serde_json::json!({"title": "é".repeat(MAX_BODY_BYTES)}).to_string();
+        let cut = redactor.body(long.as_bytes(), long.len(), true);
+        assert!(cut.truncated() && cut.text().ends_with("the first 16 KB are kept]"));
+        assert!(cut.text().len() < MAX_BODY_BYTES + 100);
+        assert!(redactor.body(b"", 5_000_000, false).text().starts_with("[not kept"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ fn endpoints(passphrase: &str) -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::GET, "/members", None),
         (Method::GET, "/members/reconciliation", None),
         (Method::POST, "/members/reconciliation", None),
+        (Method::GET, "/members/some-member/timeline", None),
         (Method::POST, "/scim/disable", Some(json!({ "passphrase": passphrase }))),
     ]
 }

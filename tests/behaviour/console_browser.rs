@@ -16,7 +16,7 @@ use crate::browser::Browser;
 use crate::helpers::{create_pending_account, spawn_app, spawn_app_on_table, OperatorScope, TestApp};
 
 const TAB: &str = "\u{E004}";
-const ENTER: &str = "\u{E007}";
+pub(crate) const ENTER: &str = "\u{E007}";
 const SPACE: &str = "\u{E00D}";
 const ESCAPE: &str = "\u{E00C}";
 

@@ -26,6 +26,8 @@ mod health_browser;
 mod helpers;
 mod infra;
 mod isolation;
+mod logs_browser;
+mod logs_explained;
 mod notify;
 mod oauth;
 mod oauth_browser;

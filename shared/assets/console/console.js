@@ -913,6 +913,8 @@
     } else if (statusChoice) params.set('status', statusChoice);
     if ($('f-method').value) params.set('method', $('f-method').value);
     if ($('f-resource').value) params.set('resourceType', $('f-resource').value);
+    if ($('f-subject').value.trim()) params.set('subject', $('f-subject').value.trim());
+    if ($('f-operation').value) params.set('operation', $('f-operation').value);
     if ($('f-from').value) params.set('from', utcInput($('f-from').value));
     if ($('f-to').value) params.set('to', utcInput($('f-to').value));
     params.set('limit', '25');
@@ -937,6 +939,7 @@
       return el('tr', { 'data-status': String(log.status), 'data-method': log.method },
         el('td', { text: seconds(log.at), 'data-label': 'Time' }),
         el('td', { text: log.method, 'data-label': 'Method' }),
+        el('td', { class: 'summary', text: log.summary || '—', 'data-label': 'What' }),
         path,
         el('td', { 'data-label': 'Status' }, el('span', { class: `pill ${log.status < 300 ? 'pill-ok' : log.status < 500 ? 'pill-warn' : 'pill-bad'}`, text: String(log.status) })),
         el('td', { text: idpName(log.idp), 'data-label': 'IdP' }),
@@ -957,8 +960,34 @@
       ['Tolerances applied', log.tolerances.length ? log.tolerances.join(', ') : 'None'],
       ['Latency', `${log.latencyMs} ms`], ['Request ID', log.requestId],
     ];
+    if (log.summary) facts.unshift(['What', log.summary]);
+    if (log.subject) facts.splice(1, 0, ['Subject', `${log.subject.name || '—'} (${log.subject.kind || 'resource'} ${log.subject.id})`]);
     $('log-facts').replaceChildren(...facts.flatMap(([t, v]) => [el('dt', { text: t }), el('dd', { text: v })]));
+    $('log-request-body').textContent = bodyText(log.requestBody);
+    $('log-response-body').textContent = bodyText(log.responseBody);
     $('log-dialog').showModal();
+  }
+
+  // A stored body (already masked), indented when it is JSON that was kept whole.
+  function bodyText(body) {
+    if (!body) return '(none)';
+    if (!body.truncated) {
+      try { return JSON.stringify(JSON.parse(body.text), null, 2); } catch (_) { /* not JSON: as stored */ }
+    }
+    return body.text;
+  }
+
+  // ---- A member's provisioning timeline ----
+  async function showTimeline(member) {
+    const result = await api('GET', `/admin/orgs/${encodeURIComponent(state.org)}/members/${encodeURIComponent(member.id)}/timeline`);
+    if (sessionEnded(result) || result.status !== 200) return;
+    $('timeline-title').textContent = `Provisioning timeline of ${member.userName || member.email}`;
+    const items = result.data.events.map((e) => el('li', { 'data-summary': e.summary },
+      el('div', {}, el('strong', { text: e.summary }), el('span', { class: 'hint', text: ` — ${seconds(e.at)}, ${idpName(e.idp)}` })),
+      ...e.changes.map((c) => el('div', { class: 'change', text: `${c.attribute}: ${c.old === null || c.old === undefined ? '∅' : c.old} → ${c.new === null || c.new === undefined ? '∅' : c.new}` }))));
+    $('timeline-events').replaceChildren(...items);
+    $('timeline-empty').hidden = items.length > 0;
+    $('timeline-dialog').showModal();
   }
 
   // ---- History, members ----
@@ -1007,7 +1036,8 @@
       el('td', { text: m.managedBy === 'scim' ? 'SCIM' : 'Manual', 'data-label': 'Source' }),
       el('td', { text: m.active ? 'Active' : 'Deactivated', 'data-label': 'State' }),
       el('td', { text: ROLES[m.role] || m.role, 'data-label': 'Role' }),
-      el('td', { text: m.teams.length ? m.teams.map((t) => t.displayName).join(', ') : '—', 'data-label': 'Teams' })));
+      el('td', { text: m.teams.length ? m.teams.map((t) => t.displayName).join(', ') : '—', 'data-label': 'Teams' }),
+      el('td', {}, el('button', { type: 'button', class: 'link', text: 'Timeline', 'aria-label': `Provisioning timeline of ${m.email}`, onclick: () => showTimeline(m) }))));
     if (fresh) $('members-body').replaceChildren(...rows);
     else $('members-body').append(...rows);
     cursors.members = result.data.nextCursor || null;

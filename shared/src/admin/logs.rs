@@ -9,14 +9,15 @@ use serde::Serialize;
 use super::authz::OrgCaller;
 use super::cursor::Cursor;
 use super::{AdminError, Console};
-use crate::log::Redacted;
+use crate::log::{Redacted, SubjectKind, OPERATION_NAMES};
 use crate::store::{RequestLogFilter, RequestLogRecord};
 
 pub const DEFAULT_PAGE: i32 = 50;
 pub const MAX_PAGE: i32 = 200;
 const RESOURCE_TYPES: [&str; 5] = ["Users", "Groups", "ServiceProviderConfig", "ResourceTypes", "Schemas"];
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-const PARAMETERS: [&str; 7] = ["status", "method", "resourceType", "from", "to", "limit", "cursor"];
+const PARAMETERS: [&str; 9] =
+    ["status", "method", "resourceType", "from", "to", "subject", "operation", "limit", "cursor"];
 /// What one page of the log holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogQuery {
@@ -93,9 +94,30 @@ impl LogQuery {
                 return Err(invalid("`from` must not be later than `to`.".into()));
             }
         }
+        // A userName, displayName or id, or part of one, in any case.
+        let subject = params
+            .get("subject")
+            .map(|raw| raw.trim().to_lowercase())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                (s.chars().count() <= 256)
+                    .then_some(s)
+                    .ok_or_else(|| invalid("`subject` must be at most 256 characters.".into()))
+            })
+            .transpose()?;
+        let operation = params
+            .get("operation")
+            .map(|raw| {
+                let lower = raw.trim().to_ascii_lowercase();
+                OPERATION_NAMES.iter().find(|o| **o == lower).map(|o| (*o).to_owned()).ok_or_else(|| {
+                    invalid(format!("`operation` must be one of {}, not '{raw}'.", OPERATION_NAMES.join(", ")))
+                })
+            })
+            .transpose()?;
         let limit = parse_limit(params.get("limit"), DEFAULT_PAGE, MAX_PAGE)?;
         let after = params.get("cursor").map(|raw| Cursor::decode(raw)).transpose()?;
-        Ok(Self { filter: RequestLogFilter { status, method, resource_type, from, to }, after, limit })
+        let filter = RequestLogFilter { status, method, resource_type, from, to, subject, operation };
+        Ok(Self { filter, after, limit })
     }
 }
 
@@ -119,6 +141,35 @@ pub struct LogView {
     pub tolerances: Vec<String>,
     /// Whether the caller presented a token that passed; the others could come from anyone.
     pub authenticated: bool,
+    pub subject: Option<SubjectView>,
+    /// The operation's name (`log::OPERATION_NAMES`) and the request in words.
+    pub operation: Option<String>,
+    pub summary: Option<String>,
+    /// Bodies as stored: masked, at most 16 KB each.
+    pub request_body: Option<BodyView>,
+    pub response_body: Option<BodyView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectView {
+    pub kind: Option<SubjectKind>,
+    pub id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BodyView {
+    pub text: String,
+    pub bytes: usize,
+    pub truncated: bool,
+}
+
+impl From<crate::log::MaskedBody> for BodyView {
+    fn from(body: crate::log::MaskedBody) -> Self {
+        Self { text: body.text().to_owned(), bytes: body.bytes(), truncated: body.truncated() }
+    }
 }
 
 impl From<RequestLogRecord> for LogView {
@@ -138,6 +189,15 @@ impl From<RequestLogRecord> for LogView {
             detail: record.detail.map(Redacted::into_string),
             tolerances: record.tolerances,
             authenticated: record.authenticated,
+            subject: record.subject_id.map(|id| SubjectView {
+                kind: record.subject_kind,
+                id,
+                name: record.subject_name.map(Redacted::into_string),
+            }),
+            operation: record.operation,
+            summary: record.summary.map(Redacted::into_string),
+            request_body: record.request_body.map(BodyView::from),
+            response_body: record.response_body.map(BodyView::from),
         }
     }
 }
@@ -191,6 +251,12 @@ mod tests {
             let err = LogQuery::parse(&params(&[(name, value)])).unwrap_err().to_string();
             assert!(err.contains(expected), "{name}={value}: {err}");
         }
+        let described =
+            LogQuery::parse(&params(&[("subject", " Bob@Example.com "), ("operation", "Deactivated")])).unwrap();
+        assert_eq!(described.filter.subject.as_deref(), Some("bob@example.com"));
+        assert_eq!(described.filter.operation.as_deref(), Some("deactivated"));
+        let err = LogQuery::parse(&params(&[("operation", "renamed")])).unwrap_err().to_string();
+        assert!(err.contains("`operation` must be one of created"), "{err}");
         let backwards = params(&[("from", "2026-11-03T11:00:00Z"), ("to", "2026-11-03T10:00:00Z")]);
         assert!(LogQuery::parse(&backwards).is_err());
     }

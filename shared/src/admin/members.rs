@@ -252,3 +252,74 @@ mod tests {
         assert_eq!(LicenseView::new(counts, Some(4)).available, Some(0));
     }
 }
+
+/// Most events of a member's timeline shown at once.
+pub const TIMELINE_LIMIT: i32 = 100;
+
+/// One event of a member's provisioning timeline, as shown to admins.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineView {
+    pub at: DateTime<Utc>,
+    pub summary: String,
+    pub user_name: String,
+    pub idp: String,
+    pub request_id: String,
+    pub team: Option<String>,
+    pub team_id: Option<String>,
+    pub changes: Vec<ChangeView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeView {
+    pub attribute: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelinePage {
+    pub member_id: String,
+    pub events: Vec<TimelineView>,
+}
+
+impl From<crate::store::TimelineEntry> for TimelineView {
+    fn from(entry: crate::store::TimelineEntry) -> Self {
+        Self {
+            at: entry.at,
+            summary: entry.summary.into_string(),
+            user_name: entry.user_name.into_string(),
+            idp: entry.idp,
+            request_id: entry.request_id,
+            team: entry.team.map(crate::log::Redacted::into_string),
+            team_id: entry.team_id,
+            changes: entry
+                .changes
+                .into_iter()
+                .map(|c| ChangeView {
+                    attribute: c.attribute,
+                    old: c.old.map(crate::log::Redacted::into_string),
+                    new: c.new.map(crate::log::Redacted::into_string),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Console {
+    /// One member's SCIM history, newest first, from its timeline partition: one Query
+    /// (docs/ARCHITECTURE.md, "Member timeline").
+    pub async fn member_timeline(&self, caller: &OrgCaller, member_id: &str) -> Result<TimelinePage, AdminError> {
+        caller.require_admin()?;
+        if member_id.is_empty() || member_id.len() > 128 || member_id.contains('#') {
+            return Err(AdminError::InvalidRequest(format!("'{member_id}' is not a member id.")));
+        }
+        let entries = self.store.member_timeline(&caller.org, member_id, TIMELINE_LIMIT).await?;
+        Ok(TimelinePage {
+            member_id: member_id.to_owned(),
+            events: entries.into_iter().map(TimelineView::from).collect(),
+        })
+    }
+}

@@ -29,7 +29,8 @@ pub use cursor::Cursor;
 pub use error::{AdminError, Unmet};
 pub use logs::{parse_limit, LogPage, LogQuery, LogView};
 pub use members::{
-    LicenseView, MemberView, MembersPage, ReconciliationView, TeamRef, DEFAULT_MEMBERS_PAGE, MAX_MEMBERS_PAGE,
+    LicenseView, MemberView, MembersPage, ReconciliationView, TeamRef, TimelinePage, TimelineView,
+    DEFAULT_MEMBERS_PAGE, MAX_MEMBERS_PAGE,
 };
 pub use oauth_client::IssuedClientView;
 pub use scim::{connector_url, HistoryPage, HistoryView, IssuedTokenView};

@@ -8,6 +8,7 @@ use super::body::ScimBody;
 use super::etag::{expected, not_modified, not_modified_response, with_etag};
 use super::request::{resource_response, Checked, NoBody, Raw, ResourceRead, ScimInput, Target};
 use super::{scim_text, AppState};
+use crate::log::{Operation, SubjectKind};
 use crate::provisioning::{Expected, GroupView, MembersWanted, TeamPatched, TeamRead};
 use crate::scim::group::{self, split_patch, GroupDocument, MemberRef, MembershipChange};
 use crate::scim::list::{ListQuery, Projection};
@@ -161,6 +162,8 @@ pub(super) async fn list(
     Checked(caller, GroupList(query)): Checked<GroupList>,
 ) -> Result<Response, ScimError> {
     let page = app.provisioning().list_teams(&caller, &query, &caller.base_url).await?;
+    let filter = query.filter.as_ref().map(ToString::to_string);
+    caller.log.update(|note| note.operation = Some(Operation::Listed { kind: SubjectKind::Group, filter }));
     Ok(scim_text(StatusCode::OK, page.0))
 }
 
@@ -169,5 +172,7 @@ pub(super) async fn search(
     Checked(caller, GroupSearch(query)): Checked<GroupSearch>,
 ) -> Result<Response, ScimError> {
     let page = app.provisioning().list_teams(&caller, &query, &caller.base_url).await?;
+    let filter = query.filter.as_ref().map(ToString::to_string);
+    caller.log.update(|note| note.operation = Some(Operation::Listed { kind: SubjectKind::Group, filter }));
     Ok(scim_text(StatusCode::OK, page.0))
 }

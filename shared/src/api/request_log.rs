@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use super::scim_context::LogSlot;
 use super::AppState;
-use crate::log::{guess_idp, Redactor, RequestLogRecord};
+use crate::log::{guess_idp, CapturedBodies, Redactor, RequestLogRecord, Tap};
 use crate::scim::ScimError;
 
 pub async fn record(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -47,8 +47,18 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
         org = tracing::field::Empty,
     );
 
+    // The handler reads the body as sent; the log keeps the chunks it read (docs/ARCHITECTURE.md,
+    // "Request log").
+    let (parts, body) = request.into_parts();
+    let (body, tapped) = Tap::wrap(body);
+    let request = Request::from_parts(parts, body);
+
     let counters = std::sync::Arc::new(crate::metrics::RequestCounters::default());
-    let mut response = crate::metrics::counting(counters.clone(), next.run(request).instrument(span)).await;
+    let response = crate::metrics::counting(counters.clone(), next.run(request).instrument(span)).await;
+    // The answer is already whole (a handler's body is one buffer): kept as it is sent, by handle.
+    let (parts, body) = response.into_parts();
+    let answered = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let mut response = Response::from_parts(parts, axum::body::Body::from(answered.clone()));
 
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
@@ -85,6 +95,24 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
     }
     if let Some(org) = note.org {
         let error = response.extensions().get::<ScimError>();
+        let subject = note.subject.as_ref();
+        let summary = note.operation.as_ref().map(|operation| {
+            let mut words = operation.words(subject);
+            if note.timeline_overflow > 0 {
+                words.push_str(&format!(
+                    " (timelines written for the first {} members, and {} more not)",
+                    crate::log::TIMELINE_MEMBERS_PER_REQUEST,
+                    note.timeline_overflow
+                ));
+            }
+            redactor.text(&words).clipped(1024)
+        });
+        let subject_name = subject.map(|s| redactor.text(&s.name).clipped(256));
+        let subject_id = subject.map(|s| redactor.text(&s.id).clipped(256).into_string());
+        let subject_key = match (&subject_name, &subject_id) {
+            (Some(name), Some(id)) => Some(format!("{} {}", name.to_lowercase(), id.to_lowercase())),
+            _ => None,
+        };
         let record = RequestLogRecord {
             org,
             request_id,
@@ -102,12 +130,26 @@ pub async fn record(State(app): State<AppState>, mut request: Request, next: Nex
             tolerances: note.tolerances,
             authenticated: note.authenticated,
             refused: note.refused,
+            subject_kind: subject.map(|s| s.kind),
+            subject_id,
+            subject_name,
+            subject_key,
+            operation: note.operation.as_ref().map(|o| o.name().to_owned()),
+            summary,
+            request_body: None,
+            response_body: None,
         };
+        // Discovery documents are the same for every caller and large (Schemas): not kept when
+        // they were answered.
+        let discovery =
+            matches!(record.resource_type.as_deref(), Some("ServiceProviderConfig" | "Schemas" | "ResourceTypes"));
+        let response = if discovery && status < 400 { bytes::Bytes::new() } else { answered };
+        let captured = CapturedBodies { redactor, request: tapped, response, member_events: note.member_events };
         if note.authenticated {
-            app.logs.submit(record);
+            app.logs.submit_captured(record, captured);
         } else {
             // Anyone can send these: a bounded number per organization and source is kept.
-            app.logs.submit_unauthenticated(record, source);
+            app.logs.submit_unauthenticated_captured(record, source, Some(captured));
         }
     }
     response

@@ -137,6 +137,7 @@ pub const ROUTES: &[Route] = &[
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/members", |m| on(m, admin::members::members)),
     route(ScimAdmin, Get, "/admin/orgs/{orgId}/members/reconciliation", |m| on(m, admin::members::reconciliation)),
     route(ScimAdmin, Post, "/admin/orgs/{orgId}/members/reconciliation", |m| on(m, admin::members::reconcile)),
+    route(ScimAdmin, Get, "/admin/orgs/{orgId}/members/{memberId}/timeline", |m| on(m, admin::members::timeline)),
     route(ScimAdmin, Get, "/oauth/authorize", |m| on(m, oauth::authorize_page)),
     route(ScimAdmin, Post, "/oauth/authorize", |m| on(m, oauth::authorize_approve)),
     route(ScimAdmin, Post, "/oauth/token", |m| on(m, oauth::token)),

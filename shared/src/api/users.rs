@@ -11,6 +11,7 @@ use super::etag::{expected, not_modified, not_modified_response};
 use super::request::{resource_response, Checked, NoBody, Raw, ResourceRead, ScimInput, Target};
 use super::{scim_json, AppState};
 use crate::domain::{MemberRecord, TeamRecord};
+use crate::log::{Operation, SubjectKind};
 use crate::provisioning::{Expected, UserChange, UserListRequest, UserView};
 use crate::scim::list::{cursor_list_response, list_response, ListQuery, Projection};
 use crate::scim::patch::{parse_patch, PatchRequest};
@@ -194,6 +195,8 @@ async fn run_list(app: &AppState, caller: &super::ScimCaller, request: UserListR
     // Filters are evaluated on resources as they are answered (`meta.location` included).
     let page = app.provisioning().list_users(caller, &request, &caller.base_url).await?;
     let query = request.query();
+    let filter = query.filter.as_ref().map(ToString::to_string);
+    caller.log.update(|note| note.operation = Some(Operation::Listed { kind: SubjectKind::User, filter }));
     let resources: Vec<Value> =
         page.users.iter().map(|view| render(view, &caller.base_url, &query.projection)).collect();
     let body = match query.cursor {

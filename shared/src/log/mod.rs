@@ -5,12 +5,20 @@ use std::sync::{Arc, Mutex};
 
 use crate::domain::OrgId;
 
+mod capture;
+mod describe;
+pub use capture::{CapturedBodies, Tap, Tapped};
+pub use describe::{
+    diff, AttributeChange, LogSubject, MemberEvent, MemberEventKind, Operation, SubjectKind, OPERATION_NAMES,
+    TIMELINE_MEMBERS_PER_REQUEST,
+};
+
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-pub use crate::redact::{clip, Redacted, Redactor};
-pub use crate::store::RequestLogRecord;
+pub use crate::redact::{clip, MaskedBody, Redacted, Redactor};
 use crate::store::Store;
+pub use crate::store::{RequestLogRecord, TimelineEntry};
 
 /// Guesses the IdP from the User-Agent (Okta: "Okta SCIM Client …"; Entra: "Microsoft.Identity…").
 pub fn guess_idp(user_agent: Option<&str>) -> &'static str {
@@ -36,6 +44,13 @@ pub struct LogNote {
     /// Set when the token was refused and is one this organization issued (replaced, revoked,
     /// expired, an ended OAuth grant): connector health counts it apart from unknown tokens.
     pub refused: Option<crate::domain::health::RefusedCredential>,
+    /// The user or group the request acted on, and what it did (`LogSlot::describe`).
+    pub subject: Option<LogSubject>,
+    pub operation: Option<Operation>,
+    /// What happened to each member, for their timelines (at most
+    /// `TIMELINE_MEMBERS_PER_REQUEST`; `timeline_overflow` counts the others).
+    pub member_events: Vec<MemberEvent>,
+    pub timeline_overflow: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -50,6 +65,30 @@ impl LogSlot {
 
     pub fn take(&self) -> LogNote {
         self.0.lock().map(|mut note| std::mem::take(&mut *note)).unwrap_or_default()
+    }
+
+    /// Tells the log what the request did, and to whom (the last word wins: a retried write
+    /// describes what was finally written).
+    pub fn describe(&self, subject: LogSubject, operation: Operation) {
+        self.update(|note| {
+            note.subject = Some(subject);
+            note.operation = Some(operation);
+        });
+    }
+
+    /// Tells the log what the request did to members, for their timelines (called once per
+    /// successful write; a bulk request calls it per operation); past
+    /// `TIMELINE_MEMBERS_PER_REQUEST` in all, only counted.
+    pub fn member_events(&self, events: Vec<MemberEvent>) {
+        self.update(|note| {
+            for event in events {
+                if note.member_events.len() < TIMELINE_MEMBERS_PER_REQUEST {
+                    note.member_events.push(event);
+                } else {
+                    note.timeline_overflow += 1;
+                }
+            }
+        });
     }
 
     pub fn add_tolerance(&self, name: &str) {
@@ -78,8 +117,24 @@ struct WriterInner {
 /// Records waiting for the one task that writes them, and whether it runs.
 #[derive(Default)]
 struct LogQueue {
-    records: Vec<RequestLogRecord>,
+    records: Vec<Pending>,
     draining: bool,
+}
+
+/// A record waiting for the writer, with what the writer masks into it (its bodies) and writes
+/// beside it (its members' timeline entries).
+struct Pending {
+    record: RequestLogRecord,
+    captured: Option<CapturedBodies>,
+}
+
+impl Pending {
+    /// Masking happens here, in the writer's task, off the response path.
+    fn finish(self) -> (RequestLogRecord, Vec<TimelineEntry>) {
+        let mut record = self.record;
+        let entries = self.captured.map(|c| c.finish(&mut record)).unwrap_or_default();
+        (record, entries)
+    }
 }
 
 /// Records taken per write: one BatchWriteItem.
@@ -98,7 +153,7 @@ impl WriterInner {
     /// under the lock, so a record submitted meanwhile is never left behind.
     async fn drain(&self) {
         loop {
-            let batch: Vec<RequestLogRecord> = match self.queue.lock() {
+            let batch: Vec<Pending> = match self.queue.lock() {
                 Ok(mut queue) if queue.records.is_empty() => {
                     queue.draining = false;
                     self.draining.send_replace(false);
@@ -113,10 +168,12 @@ impl WriterInner {
                     return;
                 }
             };
+            let batch: Vec<(RequestLogRecord, Vec<TimelineEntry>)> = batch.into_iter().map(Pending::finish).collect();
+            let records: Vec<RequestLogRecord> = batch.iter().map(|(record, _)| record.clone()).collect();
             // Connector health rides the same pass, concurrently: no round trip after the log's.
-            let (written, _) = tokio::join!(self.store.put_request_logs(&batch), self.health(&batch));
+            let (written, _) = tokio::join!(self.store.put_request_logs_with_timelines(&batch), self.health(&records));
             if let Err(err) = written {
-                for record in &batch {
+                for (record, _) in &batch {
                     tracing::warn!(error = %crate::telemetry::Chain(&err), org = %record.org, request_id = %record.request_id, "request log write failed");
                 }
             }
@@ -185,9 +242,19 @@ impl RequestLogWriter {
     /// a write is under way are written together by the next one (one BatchWriteItem instead of a
     /// PutItem each); a lone record, as in a Lambda invocation, is one PutItem as soon as it comes.
     pub fn submit(&self, record: RequestLogRecord) {
+        self.submit_pending(Pending { record, captured: None });
+    }
+
+    /// `submit`, with the request's bodies and member events: masked, and the timeline entries
+    /// made, by the writer's task (written in the same BatchWriteItem as the record).
+    pub fn submit_captured(&self, record: RequestLogRecord, captured: CapturedBodies) {
+        self.submit_pending(Pending { record, captured: Some(captured) });
+    }
+
+    fn submit_pending(&self, pending: Pending) {
         let start = match self.inner.queue.lock() {
             Ok(mut queue) => {
-                queue.records.push(record);
+                queue.records.push(pending);
                 self.inner.draining.send_replace(true);
                 !std::mem::replace(&mut queue.draining, true)
             }
@@ -205,8 +272,19 @@ impl RequestLogWriter {
     /// `authenticated: false`, so nothing that acts on the log (emails to owners) takes it for
     /// the IdP's.
     pub fn submit_unauthenticated(&self, record: RequestLogRecord, source: String) {
+        self.submit_unauthenticated_captured(record, source, None);
+    }
+
+    /// `submit_unauthenticated`, with the request's bodies (masked in the task).
+    pub fn submit_unauthenticated_captured(
+        &self,
+        record: RequestLogRecord,
+        source: String,
+        captured: Option<CapturedBodies>,
+    ) {
         let inner = self.inner.clone();
         self.track(tokio::spawn(async move {
+            let (record, _) = Pending { record, captured }.finish();
             // Health counts every such request, whatever the log's bound (a refused credential of
             // the organization's own must not go unseen); alongside the bounded log write.
             let counted = [record.clone()];

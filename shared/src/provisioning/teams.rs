@@ -9,6 +9,7 @@ use super::retry::{pause_after_conflict, WRITE_ATTEMPTS};
 use super::{deletes, Caller, Expected, Provisioning, ProvisioningError};
 use crate::auth::AuthorizedOrg;
 use crate::domain::{LookupAttr, MemberDelta, Membership, PendingKind, PendingMembers, TeamRecord};
+use crate::log::{LogSubject, MemberEvent, MemberEventKind, Operation};
 use crate::scim::group::{
     self, filter_mentions_members, GroupDocument, ListPage, MemberRef, MembershipChange, Pushed, LIST_PAGE_BUDGET,
     MEMBERS_INLINE_LIMIT,
@@ -97,6 +98,69 @@ impl MembersWanted {
     }
 }
 
+/// What `change_team` did: the change (none when there was nothing to change), and the team as
+/// the write left it when that is known without reading it again.
+struct ChangeOutcome {
+    change: Option<TeamChange>,
+    known: Option<TeamRecord>,
+}
+
+/// What a team write changed: the team before and after, and the members added and removed.
+struct TeamChange {
+    before: TeamRecord,
+    after: TeamRecord,
+    delta: MemberDelta,
+}
+
+/// The joins and leaves of a member change, for the members' timelines (the log keeps the first
+/// `TIMELINE_MEMBERS_PER_REQUEST`, and counts the others on the team's row).
+fn team_events(team: &TeamRecord, delta: &MemberDelta) -> Vec<MemberEvent> {
+    let joins = delta.adds.iter().map(|m| MemberEvent {
+        member_id: m.user_id.clone(),
+        user_name: m.display.clone().unwrap_or_else(|| m.user_id.clone()),
+        kind: MemberEventKind::JoinedTeam { team_id: team.id.clone(), team: team.display_name.clone() },
+    });
+    let leaves = delta.removes.iter().map(|user_id| MemberEvent {
+        member_id: user_id.clone(),
+        user_name: user_id.clone(),
+        kind: MemberEventKind::LeftTeam { team_id: team.id.clone(), team: team.display_name.clone() },
+    });
+    joins.chain(leaves).collect()
+}
+
+/// Tells the request log what a PUT or PATCH of a team did (docs/ARCHITECTURE.md, "Request log").
+fn describe_team_change(caller: &Caller, id: &str, change: Option<TeamChange>) {
+    let Some(TeamChange { before, after, delta }) = change else {
+        caller.log.update(|note| {
+            if note.subject.is_none() {
+                note.subject = Some(LogSubject::group(id, id));
+            }
+            note.operation = Some(Operation::Updated { attributes: Vec::new() });
+        });
+        return;
+    };
+    let document = |team: &TeamRecord| {
+        let mut doc = team.resource.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok()).unwrap_or_default();
+        if let Value::Object(map) = &mut doc {
+            map.insert("displayName".into(), Value::String(team.display_name.clone()));
+        }
+        Some(doc)
+    };
+    let attributes: Vec<String> =
+        crate::log::diff(&crate::log::Redactor::default(), document(&before).as_ref(), document(&after).as_ref())
+            .into_iter()
+            .map(|c| c.attribute)
+            .filter(|a| a != "members" && !a.starts_with("members["))
+            .collect();
+    let operation = if delta.is_empty() {
+        Operation::Updated { attributes }
+    } else {
+        Operation::Members { added: delta.adds.len(), removed: delta.removes.len(), attributes }
+    };
+    caller.log.describe(LogSubject::group(&after.id, &after.display_name), operation);
+    caller.log.member_events(team_events(&after, &delta));
+}
+
 /// A team, with its members when they were wanted.
 pub struct GroupView {
     pub team: TeamRecord,
@@ -182,6 +246,8 @@ impl Provisioning<'_> {
             }
         }
         let team = self.store.team(&org, &id).await?.ok_or(ProvisioningError::NotCreated { name })?;
+        caller.log.describe(LogSubject::group(&team.id, &team.display_name), Operation::Created);
+        caller.log.member_events(team_events(&team, &MemberDelta { adds: members.clone(), removes: Vec::new() }));
         let mut members = members;
         members.sort_by(|a, b| a.user_id.cmp(&b.user_id));
         Ok(GroupView { team, members: Some(members) })
@@ -200,6 +266,7 @@ impl Provisioning<'_> {
         let (org, mut found) = self.authorize_with(caller, &Prefetch::team(id)).await?;
         let state = settled(self.store, &org, id, found.take_team_state(), self.clock.now()).await?;
         let team = state.filter(visible).map(|s| s.team).ok_or_else(|| not_found(id))?;
+        caller.log.describe(LogSubject::group(&team.id, &team.display_name), Operation::Read);
         if unchanged(team.version) {
             return Ok(TeamRead::NotModified { version: team.version });
         }
@@ -223,7 +290,10 @@ impl Provisioning<'_> {
         let target = self.resolve_members(&org, refs, &found, id).await?;
         let first = found.take_team_state();
         let ops = MemberOps::Replace(target);
-        self.change_team(&org, id, expected, first, |team| Ok(rewritten(team, doc, self.clock.now())), &ops).await?;
+        let outcome = self
+            .change_team(&org, id, expected, first, |team| Ok(rewritten(team, doc, self.clock.now())), &ops)
+            .await?;
+        describe_team_change(caller, id, outcome.change);
         // A replacement answers the whole group as it now is (moved by whatever committed meanwhile).
         let team = self.store.team(&org, id).await?.ok_or_else(|| not_found(id))?;
         let members = self.members_for(&org, &team, members).await?;
@@ -265,10 +335,11 @@ impl Provisioning<'_> {
             }
             Ok(rewritten(team, &doc, self.clock.now()))
         };
-        let known = self.change_team(&org, id, expected, first, apply, &ops).await?;
+        let outcome = self.change_team(&org, id, expected, first, apply, &ops).await?;
+        describe_team_change(caller, id, outcome.change);
         let Some(members) = body else {
             // No read after the write (docs/ARCHITECTURE.md, "Round trips per operation").
-            return Ok(TeamPatched::Version(known.map(|team| team.version)));
+            return Ok(TeamPatched::Version(outcome.known.map(|team| team.version)));
         };
         let team = self.store.team(&org, id).await?.ok_or_else(|| not_found(id))?;
         let members = self.members_for(&org, &team, members).await?;
@@ -289,7 +360,7 @@ impl Provisioning<'_> {
         first: Option<TeamState>,
         rewrite: impl Fn(&TeamRecord) -> Result<TeamRecord, ProvisioningError>,
         ops: &MemberOps,
-    ) -> Result<Option<TeamRecord>, ProvisioningError> {
+    ) -> Result<ChangeOutcome, ProvisioningError> {
         let mut state = first;
         for attempt in 0..WRITE_ATTEMPTS {
             let current = settled(self.store, org, id, state.take(), self.clock.now()).await?;
@@ -303,7 +374,7 @@ impl Provisioning<'_> {
                 || updated.external_id != team.external_id;
             let (delta, read_members) = self.member_delta(org, &team, ops).await?;
             if delta.is_empty() && !document_changed {
-                return Ok(Some(team));
+                return Ok(ChangeOutcome { change: None, known: Some(team) });
             }
             // Computed from what the version shows (or pinned by If-Match): the write holds only at that version.
             let pin = (read_members || expected.pinned()).then_some(team.version);
@@ -324,12 +395,19 @@ impl Provisioning<'_> {
             } else {
                 let pending = PendingMembers::new(PendingKind::Change, now);
                 match self.store.begin_member_change(org, &team, &updated, pin, (&pending, &delta), None).await {
-                    Ok(()) => return settle(self.store, org, id, &pending, &delta, now).await.map(|()| None),
+                    Ok(()) => {
+                        settle(self.store, org, id, &pending, &delta, now).await?;
+                        let change = Some(TeamChange { before: team, after: updated, delta });
+                        return Ok(ChangeOutcome { change, known: None });
+                    }
                     Err(err) => Err(err),
                 }
             };
             match written {
-                Ok(known) => return Ok(known),
+                Ok(known) => {
+                    let change = Some(TeamChange { before: team, after: updated, delta });
+                    return Ok(ChangeOutcome { change, known });
+                }
                 // Changed meanwhile, or another change is under way: read again (If-Match is checked again).
                 Err(TeamWriteError::Changed | TeamWriteError::Missing) => {
                     pause_after_conflict(attempt).await;
@@ -385,7 +463,10 @@ impl Provisioning<'_> {
     pub async fn delete_team(&self, caller: &Caller, id: &str, expected: &Expected) -> Result<(), ProvisioningError> {
         let (org, mut found) = self.authorize_with(caller, &Prefetch::team(id)).await?;
         let first = found.take_team_state();
-        deletes::delete_team(self.store, &org, id, first, expected, self.clock.now()).await
+        let name = first.as_ref().map_or_else(|| id.to_owned(), |s| s.team.display_name.clone());
+        deletes::delete_team(self.store, &org, id, first, expected, self.clock.now()).await?;
+        caller.log.describe(LogSubject::group(id, &name), Operation::Deleted);
+        Ok(())
     }
 
     /// One page of a group list or search, as ListResponse text: it ends before the group that would

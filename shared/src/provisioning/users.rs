@@ -8,6 +8,7 @@ use crate::auth::AuthorizedOrg;
 use crate::domain::{
     Account, EmailAddress, LastAdminChange, ManagedBy, MemberRecord, MemberRole, OutboxItem, TeamRecord,
 };
+use crate::log::{LogSubject, MemberEvent, MemberEventKind, Operation};
 use crate::notify::deliver;
 use crate::scim::patch::PatchRequest;
 use crate::scim::user::UserDocument;
@@ -58,6 +59,38 @@ fn rewritten(old: &MemberRecord, doc: &UserDocument, now: DateTime<Utc>) -> Memb
         lookups: doc.lookups(),
         ..old.clone()
     }
+}
+
+/// The member as its timeline compares it: its SCIM document (or, for a member added by hand,
+/// what it has), with `active` and `userName` as recorded.
+fn timeline_document(member: &MemberRecord) -> Option<serde_json::Value> {
+    let mut doc = UserDocument::of_member(member).as_value().clone();
+    if let serde_json::Value::Object(map) = &mut doc {
+        map.insert("active".into(), serde_json::Value::Bool(member.active));
+        map.insert("userName".into(), serde_json::Value::String(member.user_name.clone()));
+    }
+    Some(doc)
+}
+
+/// Tells the request log what a write did to the user (docs/ARCHITECTURE.md, "Request log").
+fn describe_change(caller: &Caller, old: &MemberRecord, new: &MemberRecord) {
+    let (before, after) = (timeline_document(old), timeline_document(new));
+    let operation = match (old.active, new.active) {
+        (true, false) => Operation::Deactivated,
+        (false, true) => Operation::Reactivated,
+        _ => Operation::Updated {
+            attributes: crate::log::diff(&crate::log::Redactor::default(), before.as_ref(), after.as_ref())
+                .into_iter()
+                .map(|c| c.attribute)
+                .collect(),
+        },
+    };
+    caller.log.describe(LogSubject::user(&new.id, &new.user_name), operation);
+    caller.log.member_events(vec![MemberEvent {
+        member_id: new.id.clone(),
+        user_name: new.user_name.clone(),
+        kind: MemberEventKind::Changed { before, after },
+    }]);
 }
 
 impl Provisioning<'_> {
@@ -128,6 +161,16 @@ impl Provisioning<'_> {
             match self.store.write_member(&org, old.as_ref(), &new, extras).await {
                 Ok(()) => {
                     self.deliver_after_response(welcome);
+                    let (operation, kind) = match &old {
+                        Some(old) => (
+                            Operation::Linked,
+                            MemberEventKind::Linked { before: timeline_document(old), after: timeline_document(&new) },
+                        ),
+                        None => (Operation::Created, MemberEventKind::Created { document: timeline_document(&new) }),
+                    };
+                    caller.log.describe(LogSubject::user(&new.id, &new.user_name), operation);
+                    let event = MemberEvent { member_id: new.id.clone(), user_name: new.user_name.clone(), kind };
+                    caller.log.member_events(vec![event]);
                     return Ok(new);
                 }
                 Err(MemberWriteError::Conflict(MemberConflict::UserNameTaken)) => {
@@ -189,6 +232,7 @@ impl Provisioning<'_> {
     pub async fn read_user(&self, caller: &Caller, id: &str) -> Result<UserView, ProvisioningError> {
         let (org, found) = self.authorize_with(caller, &Prefetch::member_with_teams(id)).await?;
         let member = found.member(id).cloned().ok_or_else(|| not_found(id))?;
+        caller.log.describe(LogSubject::user(&member.id, &member.user_name), Operation::Read);
         let teams = if found.ids.is_empty() { Vec::new() } else { self.store.teams_by_ids(&org, &found.ids).await? };
         Ok(UserView { member, teams })
     }
@@ -223,6 +267,9 @@ impl Provisioning<'_> {
             // A change that changes nothing writes nothing: the version and lastModified stay
             // (RFC 7644 §3.5.2.1), and so does the ETag IdPs compare.
             if (MemberRecord { version: old.version, modified_at: old.modified_at, ..new.clone() }) == old {
+                caller
+                    .log
+                    .describe(LogSubject::user(&old.id, &old.user_name), Operation::Updated { attributes: Vec::new() });
                 return Ok(old);
             }
             let welcome = self.welcome_on_first_activation(&org, &old, &new, now).await?;
@@ -230,6 +277,7 @@ impl Provisioning<'_> {
             match self.store.write_member(&org, Some(&old), &new, extras).await {
                 Ok(()) => {
                     self.deliver_after_response(welcome);
+                    describe_change(caller, &old, &new);
                     return Ok(new);
                 }
                 Err(MemberWriteError::Conflict(MemberConflict::UserNameTaken)) => {
@@ -297,10 +345,15 @@ impl Provisioning<'_> {
         // The user's teams are looked up at the same time as the token check and the user.
         let (org, mut found) = self.authorize_with(caller, &Prefetch::member_with_teams(id)).await?;
         let first = found.take_member_state(id);
+        let user_name = first.as_ref().map_or_else(|| id.to_owned(), |s| s.member.user_name.clone());
         let team_ids = std::mem::take(&mut found.ids);
         deletes::delete_user(self.store, &org, id, first, team_ids, expected, self.clock.now())
             .await
-            .map_err(|err| self.told_owners(&org, err))
+            .map_err(|err| self.told_owners(&org, err))?;
+        caller.log.describe(LogSubject::user(id, &user_name), Operation::Deleted);
+        let event = MemberEvent { member_id: id.to_owned(), user_name, kind: MemberEventKind::Deleted };
+        caller.log.member_events(vec![event]);
+        Ok(())
     }
 
     /// Emails the owners, after the response, when the IdP was refused on the last active Owner

@@ -135,6 +135,10 @@ pub struct RequestLogFilter {
     pub resource_type: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Part of the subject's name or id, lowercase (`contains` on `subject_key`).
+    pub subject: Option<String>,
+    /// An operation name (`log::OPERATION_NAMES`).
+    pub operation: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -329,6 +333,16 @@ fn filter_expression(filter: &RequestLogFilter) -> Option<Expression> {
         clauses.push("#resource_type = :resource_type".to_owned());
         names.push(("#resource_type".to_owned(), "resource_type".to_owned()));
         values.push((":resource_type".to_owned(), s(resource_type)));
+    }
+    if let Some(subject) = &filter.subject {
+        clauses.push("contains(#subject_key, :subject)".to_owned());
+        names.push(("#subject_key".to_owned(), "subject_key".to_owned()));
+        values.push((":subject".to_owned(), s(subject)));
+    }
+    if let Some(operation) = &filter.operation {
+        clauses.push("#operation = :operation".to_owned());
+        names.push(("#operation".to_owned(), "operation".to_owned()));
+        values.push((":operation".to_owned(), s(operation)));
     }
     (!clauses.is_empty()).then(|| (clauses.join(" AND "), names, values))
 }

@@ -62,6 +62,12 @@ pub fn log_pk(org: &OrgId) -> String {
     format!("ORG#{org}#LOG")
 }
 
+/// One member's provisioning timeline (its own partition, beside the request log: one Query
+/// reads it newest first; sort keys are `timed_sk`).
+pub fn member_timeline_pk(org: &OrgId, member_id: &str) -> String {
+    format!("ORG#{org}#TIMELINE#{member_id}")
+}
+
 /// Prefix of the lookup index items of one attribute value (`LOOKUP#{attribute}#{value}#{memberId}`).
 /// A value containing `#` may share a prefix with another; callers re-check the filter.
 pub fn lookup_prefix(attribute: &str, normalized_value: &str) -> String {

@@ -39,7 +39,7 @@ pub use outbox::{DueEmails, UnreadableEmail, WelcomeClaim};
 pub use pending::{PendingResource, PendingWrite};
 pub use prefetch::{Prefetch, Prefetched};
 pub use rate::{RateBudget, RateWindow};
-pub use request_log::RequestLogRecord;
+pub use request_log::{RequestLogRecord, TimelineEntry};
 pub use sessions::{ResetCodeRecord, SessionRecord};
 pub use teams::{
     TeamGuard, TeamState, TeamWriteError, MAX_MEMBER_CHANGE, MEMBERSHIPS_PER_TRANSACTION, TEAM_EXTERNAL_ID,

@@ -25,3 +25,12 @@ pub async fn reconcile(request: AdminCaller, query: Params) -> Result<Json<Recon
     only(&params(query)?, &[])?;
     Ok(Json(request.console.reconcile(&request.caller).await?))
 }
+
+/// `GET …/members/{memberId}/timeline`: the member's SCIM history, newest first.
+pub async fn timeline(
+    request: AdminCaller,
+    axum::extract::Path(path): axum::extract::Path<std::collections::HashMap<String, String>>,
+) -> Result<Json<crate::admin::TimelinePage>, AdminError> {
+    let member_id = path.get("memberId").map(String::as_str).unwrap_or_default();
+    Ok(Json(request.console.member_timeline(&request.caller, member_id).await?))
+}
