@@ -161,6 +161,15 @@ async fn an_idp_still_sending_the_replaced_token_fails_credentials_once_and_reco
     assert_eq!(health_emails(&sent_emails(&co_owner.email).await).len(), 1);
     assert!(health_emails(&sent_emails(&member.email).await).is_empty());
 
+    // The log's rows of those requests say which credential was sent (never the token).
+    let (code, logs) =
+        owner_at(&app, &org, due + Duration::minutes(1), Method::GET, "/scim/logs?status=401", None).await;
+    assert_eq!(code, StatusCode::OK, "{logs}");
+    let refused: Vec<&str> = logs["logs"].as_array().unwrap().iter().filter_map(|l| l["refused"].as_str()).collect();
+    assert_eq!(refused.len(), 3, "the three old-token requests, not the strangers': {logs}");
+    assert!(refused.iter().all(|r| *r == format!("the token replaced on {}", minute(replaced_at))), "{refused:?}");
+    assert!(!logs.to_string().contains(old.as_str()));
+
     // More requests with the old token, more runs: no second email.
     assert_eq!(scim_at(&app, &org, &old, due + Duration::minutes(2)).await, StatusCode::UNAUTHORIZED);
     sweep_at(&app, due + Duration::minutes(3)).await;

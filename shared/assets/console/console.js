@@ -936,6 +936,7 @@
       const path = el('td', { class: 'path', 'data-label': 'Path' }, decoded(log.path) + (log.query ? `?${decoded(log.query)}` : ''));
       // Why it failed, on the row itself.
       if (log.status >= 400 && log.detail) path.append(el('span', { class: 'reason', text: log.detail }));
+      if (log.refused) path.append(el('span', { class: 'reason', text: 'Sent ' + log.refused + '.' }));
       return el('tr', { 'data-status': String(log.status), 'data-method': log.method },
         el('td', { text: seconds(log.at), 'data-label': 'Time' }),
         el('td', { text: log.method, 'data-label': 'Method' }),
@@ -955,7 +956,7 @@
   function showLog(log) {
     const facts = [
       ['Time (UTC)', seconds(log.at)], ['Method', log.method], ['Path', decoded(log.path)], ['Query', log.query ? decoded(log.query) : '—'],
-      ['Status', String(log.status)], ['scimType', log.scimType || '—'], ['Detail', log.detail || '—'],
+      ['Status', String(log.status)], ['scimType', log.scimType || '—'], ['Detail', log.detail || '—'], ['Credential', log.refused ? 'Sent ' + log.refused : '—'],
       ['IdP', idpName(log.idp)], ['User-Agent', log.userAgent || '—'], ['Resource type', log.resourceType || '—'],
       ['Tolerances applied', log.tolerances.length ? log.tolerances.join(', ') : 'None'],
       ['Latency', `${log.latencyMs} ms`], ['Request ID', log.requestId],

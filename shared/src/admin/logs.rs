@@ -141,6 +141,8 @@ pub struct LogView {
     pub tolerances: Vec<String>,
     /// Whether the caller presented a token that passed; the others could come from anyone.
     pub authenticated: bool,
+    /// The organization's own credential it was refused for, in words ("the token replaced on …").
+    pub refused: Option<String>,
     pub subject: Option<SubjectView>,
     /// The operation's name (`log::OPERATION_NAMES`) and the request in words.
     pub operation: Option<String>,
@@ -189,6 +191,7 @@ impl From<RequestLogRecord> for LogView {
             detail: record.detail.map(Redacted::into_string),
             tolerances: record.tolerances,
             authenticated: record.authenticated,
+            refused: record.refused.map(|credential| credential.words()),
             subject: record.subject_id.map(|id| SubjectView {
                 kind: record.subject_kind,
                 id,

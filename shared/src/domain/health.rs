@@ -36,6 +36,20 @@ pub enum RefusedCredential {
     AccessTokenExpired,
 }
 
+impl RefusedCredential {
+    /// Which credential, in words (never the credential): "the token replaced on Dec 7 at 10:04
+    /// UTC". The health banner and the request log's row both say it so.
+    pub fn words(&self) -> String {
+        match self {
+            Self::Replaced { at } => format!("the token replaced on {}", day(*at)),
+            Self::Revoked { at } => format!("a token revoked on {}", day(*at)),
+            Self::Expired { at } => format!("the token that expired on {}", day(*at)),
+            Self::GrantEnded => "an OAuth access token whose authorization ended".to_owned(),
+            Self::AccessTokenExpired => "an expired OAuth access token".to_owned(),
+        }
+    }
+}
+
 /// How one logged request counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -373,20 +387,14 @@ impl Health {
             Self::Waiting => format!("{idp} has not provisioned yet."),
             Self::Healthy => format!("{idp} is provisioning normally."),
             Self::FailingCredentials { credential, .. } => match credential {
-                RefusedCredential::Replaced { at } => {
-                    format!("Your identity provider is still sending the token replaced on {}.", day(*at))
+                RefusedCredential::Replaced { .. } | RefusedCredential::Revoked { .. } => {
+                    format!("Your identity provider is still sending {}.", credential.words())
                 }
-                RefusedCredential::Revoked { at } => {
-                    format!("Your identity provider is still sending a token revoked on {}.", day(*at))
-                }
-                RefusedCredential::Expired { at } => {
-                    format!("Your identity provider is sending the token that expired on {}.", day(*at))
-                }
-                RefusedCredential::GrantEnded => {
-                    "Your identity provider is sending an OAuth access token whose authorization ended.".to_owned()
+                RefusedCredential::Expired { .. } | RefusedCredential::GrantEnded => {
+                    format!("Your identity provider is sending {}.", credential.words())
                 }
                 RefusedCredential::AccessTokenExpired => {
-                    "Your identity provider keeps sending an expired OAuth access token.".to_owned()
+                    format!("Your identity provider keeps sending {}.", credential.words())
                 }
             },
             Self::Errors { failed, total, .. } => {
