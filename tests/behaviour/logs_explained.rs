@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::admin_support::{call, console_org, enable, ConsoleOrg};
 use crate::helpers::TestApp;
+use crate::secrets::password_keys;
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -69,17 +70,6 @@ impl<'a> Connector<'a> {
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
-/// The spellings of `password` the secrets tests know, as a key of a POST body.
-fn password_keys() -> Vec<String> {
-    vec![
-        "password".to_owned(),
-        "Password".to_owned(),
-        format!("{USER_SCHEMA}:password"),
-        format!("{USER_SCHEMA}:Password"),
-        format!("{}:PASSWORD", USER_SCHEMA.to_uppercase()),
-    ]
 }
 
 #[tokio::test]

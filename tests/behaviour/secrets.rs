@@ -135,7 +135,7 @@ async fn assert_never_returned(app: &TestApp, org: &ScimOrg, id: &str, secret: &
 }
 
 /// The spellings a client may use for the core `password` attribute as a key in a body.
-fn password_keys() -> Vec<String> {
+pub(crate) fn password_keys() -> Vec<String> {
     vec![
         "password".to_owned(),
         "Password".to_owned(),
