@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::admin_support::{call, console_org, enable, ConsoleOrg};
 use crate::helpers::TestApp;
-use crate::secrets::password_keys;
+use crate::secrets::{password_keys, password_patch_forms};
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -88,14 +88,7 @@ async fn bodies_are_kept_with_every_password_and_token_masked_at_write() {
         secrets.push(secret);
     }
     let id = idp.create_user(&unique("patched")).await;
-    let forms: Vec<fn(&str) -> Value> = vec![
-        |s| json!([{"op": "replace", "path": "password", "value": s}]),
-        |s| json!([{"op": "add", "path": "PASSWORD", "value": s}]),
-        |s| json!([{"op": "Replace", "path": format!("{USER_SCHEMA}:password"), "value": s}]),
-        |s| json!([{"op": "replace", "value": {"password": s, "displayName": "Pat"}}]),
-        |s| json!([{"op": "add", "value": {format!("{USER_SCHEMA}:password"): s}}]),
-        |s| json!([{"op": "replace", "value": {USER_SCHEMA: {"password": s}}}]),
-    ];
+    let forms = password_patch_forms();
     for (i, form) in forms.iter().enumerate() {
         let secret = format!("Patch-Secret-{i}-{}", uuid::Uuid::new_v4().simple());
         let (status, answer) = idp.patch(&format!("/Users/{id}"), form(&secret)).await;

@@ -134,6 +134,19 @@ async fn assert_never_returned(app: &TestApp, org: &ScimOrg, id: &str, secret: &
     assert!(!app.dump_table().await.contains(secret), "the password was stored");
 }
 
+/// The PATCH operations a client may set a password with (path in any case or as a URN, or in a
+/// value object), each as a function of the password.
+pub(crate) fn password_patch_forms() -> Vec<fn(&str) -> Value> {
+    vec![
+        |s| json!([{"op": "replace", "path": "password", "value": s}]),
+        |s| json!([{"op": "add", "path": "PASSWORD", "value": s}]),
+        |s| json!([{"op": "Replace", "path": format!("{USER_SCHEMA}:password"), "value": s}]),
+        |s| json!([{"op": "replace", "value": {"password": s, "displayName": "Pat"}}]),
+        |s| json!([{"op": "add", "value": {format!("{USER_SCHEMA}:password"): s}}]),
+        |s| json!([{"op": "replace", "value": {USER_SCHEMA: {"password": s}}}]),
+    ]
+}
+
 /// The spellings a client may use for the core `password` attribute as a key in a body.
 pub(crate) fn password_keys() -> Vec<String> {
     vec![
@@ -187,14 +200,7 @@ async fn a_password_sent_by_patch_in_any_form_is_neither_stored_nor_returned() {
         &user_with_work_email(&unique_email("pw-patch")),
     ))
     .await;
-    let forms: Vec<fn(&str) -> Value> = vec![
-        |s| json!([{"op": "replace", "path": "password", "value": s}]),
-        |s| json!([{"op": "add", "path": "PASSWORD", "value": s}]),
-        |s| json!([{"op": "Replace", "path": format!("{USER_SCHEMA}:password"), "value": s}]),
-        |s| json!([{"op": "replace", "value": {"password": s, "displayName": "Pat"}}]),
-        |s| json!([{"op": "add", "value": {format!("{USER_SCHEMA}:password"): s}}]),
-        |s| json!([{"op": "replace", "value": {USER_SCHEMA: {"password": s}}}]),
-    ];
+    let forms = password_patch_forms();
     for (i, form) in forms.iter().enumerate() {
         let secret = format!("Patch-Secret-{i}-{}", uuid::Uuid::new_v4().simple());
         let request = with_body(scim(&app, &org, Method::PATCH, &format!("/Users/{id}")), &patch_body(form(&secret)));
