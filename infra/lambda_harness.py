@@ -14,7 +14,10 @@ Peak memory is the process's high-water resident set (VmHWM, what Lambda reports
 The workload is a JSON list of {"name", "event", "expect", "save"}: `event` is the invocation
 payload (an API Gateway HTTP API v2 request, or a scheduled event), `expect` the HTTP status (or
 null for a non-HTTP function), `save` an optional {"variable": "field"} taking top-level fields of
-the JSON response body; later events may use them as ${variable}. Standard library only.
+the JSON response body; later events may use them as ${variable}; `repeat` (optional, N) invokes
+the event N more times first and reports the process's CPU per invocation over them
+(`cpu_us_per_invocation`: every thread's run time from /proc/<pid>/task/*/schedstat, so the runtime
+API exchanges and the request-log flush are counted, as Lambda bills them). Standard library only.
 """
 import argparse
 import json
@@ -136,6 +139,18 @@ def handler_for(service):
     return Handler
 
 
+def cpu_ns(pid):
+    """CPU time the process's threads have run, in nanoseconds (schedstat: exact, not 10 ms ticks)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            pass  # a thread that ended meanwhile
+    return total
+
+
 def peak_rss_kb(pid):
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -165,6 +180,29 @@ def wait_until(service, condition, process, timeout):
             if remaining <= 0:
                 raise RuntimeError("timed out")
             service.lock.wait(min(remaining, 0.05))
+
+
+def invoke(service, event_text, process, timeout):
+    """One invocation: its event to the runtime and every extension; returns when the function has
+    answered and every extension waits again. (kind, body, when it answered)"""
+    request_id = str(uuid.uuid4())
+    deadline_ms = int(time.time() * 1000) + 30_000
+    for extension in service.extensions.values():
+        extension["events"].put(
+            {
+                "eventType": "INVOKE",
+                "deadlineMs": deadline_ms,
+                "requestId": request_id,
+                "invokedFunctionArn": f"arn:aws:lambda:us-east-1:000000000000:function:{service.function_name}",
+                "tracing": {"type": "X-Amzn-Trace-Id", "value": "Root=1-00000000-000000000000000000000000"},
+            }
+        )
+    service.invocations.put((request_id, event_text.encode(), deadline_ms))
+    wait_until(service, lambda: request_id in service.responses, process, timeout)
+    answered = time.monotonic()
+    wait_until(service, service.all_waiting, process, timeout)
+    kind, body = service.responses.pop(request_id)
+    return kind, body, answered
 
 
 def run(binary, workload, env_overrides, timeout, variables=None):
@@ -202,24 +240,20 @@ def run(binary, workload, env_overrides, timeout, variables=None):
             event_text = json.dumps(step["event"])
             for variable, value in saved.items():
                 event_text = event_text.replace("${" + variable + "}", value)
-            request_id = str(uuid.uuid4())
-            deadline_ms = int(time.time() * 1000) + 30_000
+            # A repeated step (`repeat`: N) is invoked N more times before its recorded invocation
+            # (after a few unmeasured ones); its CPU per invocation is the process's CPU over those N,
+            # divided by N: the request-log flush included, as Lambda bills it.
+            repeat = int(step.get("repeat") or 0)
+            cpu_repeated = None
+            if repeat:
+                for _ in range(min(repeat, 20)):
+                    invoke(service, event_text, process, timeout)
+                cpu_before = cpu_ns(process.pid)
+                for _ in range(repeat):
+                    invoke(service, event_text, process, timeout)
+                cpu_repeated = cpu_ns(process.pid) - cpu_before
             begun = time.monotonic()
-            for extension in service.extensions.values():
-                extension["events"].put(
-                    {
-                        "eventType": "INVOKE",
-                        "deadlineMs": deadline_ms,
-                        "requestId": request_id,
-                        "invokedFunctionArn": f"arn:aws:lambda:us-east-1:000000000000:function:{name}",
-                        "tracing": {"type": "X-Amzn-Trace-Id", "value": "Root=1-00000000-000000000000000000000000"},
-                    }
-                )
-            service.invocations.put((request_id, event_text.encode(), deadline_ms))
-            wait_until(service, lambda: request_id in service.responses, process, timeout)
-            answered = time.monotonic()
-            wait_until(service, service.all_waiting, process, timeout)
-            kind, body = service.responses.pop(request_id)
+            kind, body, answered = invoke(service, event_text, process, timeout)
             status = None
             if kind == "response" and step.get("expect") is not None:
                 answer = json.loads(body)
@@ -239,6 +273,8 @@ def run(binary, workload, env_overrides, timeout, variables=None):
                     "total_ms": round((time.monotonic() - begun) * 1000, 1),
                     "response_bytes": len(body),
                     "peak_rss_kb": peak_rss_kb(process.pid),
+                    "repeat": repeat,
+                    "cpu_us_per_invocation": round(cpu_repeated / repeat / 1000, 1) if repeat else None,
                 }
             )
         report["peak_rss_kb"] = peak_rss_kb(process.pid)

@@ -1,7 +1,9 @@
 //! Lambda function: console endpoints (/admin, /auth).
 use insomnia_scim::{api, runtime, telemetry};
 
-#[tokio::main]
+// One thread: an execution environment serves one request at a time, and a multi-thread runtime
+// spends a third more CPU per request waking workers (docs/ARCHITECTURE.md, "CPU per request").
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let app = runtime::app_from_env().await?;

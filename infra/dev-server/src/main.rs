@@ -11,7 +11,9 @@ struct Args {
     port: u16,
 }
 
-#[tokio::main]
+// One thread, as the functions run (docs/ARCHITECTURE.md, "CPU per request"): the benchmark's CPU
+// per request is then theirs.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     telemetry::init();
     let args = Args::parse();
