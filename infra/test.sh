@@ -10,4 +10,6 @@ ensure_chromium
 export MOTO_PYTHON="$VENV/bin/python"
 # The moto launcher's patches answer as plain moto does (unittest prints its count: "Ran N tests").
 "$VENV/bin/python" "$ROOT/infra/test_moto_server.py"
+# The benchmark's latency proxy holds a call its delay and no more.
+"$VENV/bin/python" "$ROOT/infra/test_bench_tools.py"
 cargo test --workspace "$@"
