@@ -198,7 +198,8 @@ def main():
             return 1
         reports.append(report)
         for failure in report["failures"]:
-            over_budget.append(f"{function}: {failure['name']} answered {failure['status']} ({failure['kind']}), expected {failure['expected']}")
+            over_budget.append(f"{function}: {failure['name']} answered {failure['status']} ({failure['kind']}), expected {failure['expected']}"
+                               + (f"; its repeats answered {failure['repeat_unexpected']}" if failure["repeat_unexpected"] else ""))
         # The machine is shared and noisy: init is the best of several cold starts (the first one
         # served the workload; the others only start and stop).
         samples = [report["init_ms"] - (report["warm_up_ms"] or 0.0)]

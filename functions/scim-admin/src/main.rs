@@ -2,7 +2,7 @@
 use insomnia_scim::{api, runtime, telemetry};
 
 // One thread: an execution environment serves one request at a time, and a multi-thread runtime
-// spends a third more CPU per request waking workers (docs/ARCHITECTURE.md, "CPU per request").
+// spends about a quarter more CPU per request waking workers (docs/ARCHITECTURE.md, "CPU per request").
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();

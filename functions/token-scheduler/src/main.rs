@@ -5,7 +5,7 @@ use insomnia_scim::telemetry;
 use lambda_runtime::{service_fn, LambdaEvent};
 
 // One thread: an execution environment serves one request at a time, and a multi-thread runtime
-// spends a third more CPU per request waking workers (docs/ARCHITECTURE.md, "CPU per request").
+// spends about a quarter more CPU per request waking workers (docs/ARCHITECTURE.md, "CPU per request").
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
