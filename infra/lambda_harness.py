@@ -256,44 +256,38 @@ def run(binary, workload, env_overrides, timeout, variables=None):
             event_text = json.dumps(step["event"])
             for variable, value in saved.items():
                 event_text = event_text.replace("${" + variable + "}", value)
-            # A repeated step (`repeat`: N) is invoked N more times before its recorded invocation
-            # (after a few unmeasured ones); its CPU per invocation is the process's CPU over those N,
-            # divided by N: the request-log flush included, as Lambda bills it.
-            # Every repeated answer must be the expected one, or the CPU is another answer's (a
-            # 429 of the fair-use budget costs less than the read it stands for).
+            # A repeated step (`repeat`: N) is invoked a few unmeasured times, then N measured times,
+            # before its recorded invocation; its CPU per invocation is the process's CPU over those
+            # N, divided by N: the request-log flush included, as Lambda bills it. Every repeated
+            # answer must be the expected one, or the CPU is another answer's (a 429 of the
+            # fair-use budget costs less than the read it stands for).
+            expect = step.get("expect")
             repeat = int(step.get("repeat") or 0)
-            cpu_repeated, unexpected = None, {}
-
-            def repeated():
+            warm_ups = min(repeat, 20)
+            cpu_before, cpu_repeated, unexpected = 0, None, {}
+            for i in range(warm_ups + repeat):
+                if i == warm_ups:
+                    cpu_before = cpu_ns(process.pid)
                 kind, body, _ = invoke(service, event_text, process, timeout)
                 status = http_status(kind, body)
-                if step.get("expect") is not None and status != step["expect"]:
+                if expect is not None and status != expect:
                     unexpected[str(status)] = unexpected.get(str(status), 0) + 1
-
             if repeat:
-                for _ in range(min(repeat, 20)):
-                    repeated()
-                cpu_before = cpu_ns(process.pid)
-                for _ in range(repeat):
-                    repeated()
                 cpu_repeated = cpu_ns(process.pid) - cpu_before
             begun = time.monotonic()
             kind, body, answered = invoke(service, event_text, process, timeout)
-            status = None
-            if kind == "response" and step.get("expect") is not None:
-                answer = json.loads(body)
-                status = answer.get("statusCode")
-                for variable, field in (step.get("save") or {}).items():
-                    try:
-                        saved[variable] = str(json.loads(answer.get("body") or "{}")[field])
-                    except (KeyError, ValueError, TypeError):
-                        pass
+            status = http_status(kind, body) if expect is not None else None
+            for variable, field in (step.get("save") or {}).items():
+                try:
+                    saved[variable] = str(json.loads(json.loads(body).get("body") or "{}")[field])
+                except (KeyError, ValueError, TypeError, AttributeError):
+                    pass
             report["invocations"].append(
                 {
                     "name": step["name"],
                     "kind": kind,
                     "status": status,
-                    "expected": step.get("expect"),
+                    "expected": expect,
                     "response_ms": round((answered - begun) * 1000, 1),
                     "total_ms": round((time.monotonic() - begun) * 1000, 1),
                     "response_bytes": len(body),
